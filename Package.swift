@@ -1,0 +1,43 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "Discern",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "discern", targets: ["discern"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
+    ],
+    targets: [
+        // System libraries, found through pkg-config. Each shim.h exposes the C macros
+        // (MPI_COMM_WORLD, H5T_NATIVE_FLOAT, ...) as functions Swift can call.
+        .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c",
+                       providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5-serial",
+                       providers: [.apt(["libhdf5-dev"])]),
+
+        .target(name: "Kernels",
+                dependencies: ["CBLAS", .product(name: "RealModule", package: "swift-numerics")]),
+        .target(name: "Communication", dependencies: ["CMPI"]),
+        .target(name: "HDF5Files", dependencies: ["CHDF5"]),
+        .target(name: "Platform", dependencies: ["CBLAS", "CMPI", "CHDF5", "Kernels", "Communication"]),
+        .executableTarget(name: "discern", dependencies: [
+            "Platform", "Kernels", "Communication", "HDF5Files",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        // Started by the tests under real `mpirun`; not part of the product.
+        .executableTarget(name: "discern-test-worker", dependencies: ["Communication"], path: "Tests/Worker"),
+
+        .target(name: "TestSupport", dependencies: ["Kernels"], path: "Tests/TestSupport"),
+        .testTarget(name: "KernelsTests", dependencies: ["Kernels", "TestSupport"]),
+        .testTarget(name: "CommunicationTests", dependencies: ["Communication", "TestSupport"]),
+        .testTarget(name: "HDF5FilesTests", dependencies: ["HDF5Files", "TestSupport"]),
+        .testTarget(name: "PlatformTests", dependencies: ["Platform", "TestSupport"]),
+    ]
+)

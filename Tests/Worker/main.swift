@@ -1,0 +1,2 @@
+import Communication
+print("worker")
