@@ -25,6 +25,7 @@ let package = Package(
                 dependencies: ["CBLAS", .product(name: "RealModule", package: "swift-numerics")]),
         .target(name: "Communication", dependencies: ["CMPI"]),
         .target(name: "HDF5Files", dependencies: ["CHDF5"]),
+        .target(name: "Formats", dependencies: ["Kernels"]),
         .target(name: "Platform", dependencies: ["CBLAS", "CMPI", "CHDF5", "Kernels", "Communication"]),
         .executableTarget(name: "discern", dependencies: [
             "Platform", "Kernels", "Communication", "HDF5Files",
@@ -39,5 +40,6 @@ let package = Package(
         .testTarget(name: "CommunicationTests", dependencies: ["Communication", "TestSupport"]),
         .testTarget(name: "HDF5FilesTests", dependencies: ["HDF5Files", "TestSupport"]),
         .testTarget(name: "PlatformTests", dependencies: ["Platform", "TestSupport"]),
+        .testTarget(name: "FormatsTests", dependencies: ["Formats", "TestSupport"]),
     ]
 )

@@ -1,0 +1,76 @@
+/// bf16 and fp16 are storage formats only (platform.md: 16-bit GEMM is not faster on these
+/// CPUs); every kernel computes in fp32, so weights are widened on load or per use.
+
+/// bf16 -> fp32 is exact: bf16 is the top half of an fp32.
+@inlinable
+public func widenBFloat16(_ source: UnsafePointer<UInt16>, _ destination: UnsafeMutablePointer<Float>, count: Int) {
+    for i in 0..<count { destination[i] = Float(bitPattern: UInt32(source[i]) << 16) }
+}
+
+/// fp32 -> bf16 with round-to-nearest-even, as torch does; NaN stays a (quiet) NaN.
+@inlinable
+public func narrowToBFloat16(_ source: UnsafePointer<Float>, _ destination: UnsafeMutablePointer<UInt16>, count: Int) {
+    for i in 0..<count { destination[i] = bfloat16Bits(source[i]) }
+}
+
+@inlinable
+public func bfloat16Bits(_ value: Float) -> UInt16 {
+    let bits = value.bitPattern
+    if value.isNaN { return UInt16(truncatingIfNeeded: bits >> 16) | 0x0040 }
+    let roundingBias: UInt32 = 0x7FFF + ((bits >> 16) & 1)
+    return UInt16(truncatingIfNeeded: (bits &+ roundingBias) >> 16)
+}
+
+/// IEEE half -> fp32, exact (subnormals, infinities and NaN included).
+@inlinable
+public func widenFloat16(_ source: UnsafePointer<UInt16>, _ destination: UnsafeMutablePointer<Float>, count: Int) {
+    for i in 0..<count { destination[i] = float16Value(source[i]) }
+}
+
+/// fp32 -> IEEE half with round-to-nearest-even; overflow gives infinity, as torch does.
+@inlinable
+public func narrowToFloat16(_ source: UnsafePointer<Float>, _ destination: UnsafeMutablePointer<UInt16>, count: Int) {
+    for i in 0..<count { destination[i] = float16Bits(source[i]) }
+}
+
+@inlinable
+public func float16Value(_ h: UInt16) -> Float {
+    let sign = UInt32(h & 0x8000) << 16
+    let exponent = Int((h >> 10) & 0x1F)
+    let mantissa = UInt32(h & 0x3FF)
+    if exponent == 0x1F {  // infinity or NaN
+        return Float(bitPattern: sign | 0x7F80_0000 | (mantissa << 13))
+    }
+    if exponent == 0 {  // zero or subnormal: mantissa * 2^-24, exact in fp32
+        let magnitude = Float(mantissa) * 0x1.0p-24
+        return sign == 0 ? magnitude : -magnitude
+    }
+    return Float(bitPattern: sign | (UInt32(exponent - 15 + 127) << 23) | (mantissa << 13))
+}
+
+@inlinable
+public func float16Bits(_ value: Float) -> UInt16 {
+    let bits = value.bitPattern
+    let sign = UInt16(truncatingIfNeeded: (bits >> 16) & 0x8000)
+    let exponent = Int((bits >> 23) & 0xFF)
+    var mantissa = bits & 0x7F_FFFF
+    if exponent == 0xFF {  // infinity or NaN
+        return sign | 0x7C00 | (mantissa != 0 ? 0x0200 | UInt16(truncatingIfNeeded: mantissa >> 13) : 0)
+    }
+    let halfExponent = exponent - 127 + 15
+    if halfExponent >= 0x1F { return sign | 0x7C00 }  // overflow
+    if halfExponent <= 0 {  // subnormal half or zero
+        if halfExponent < -10 { return sign }
+        mantissa |= 0x80_0000  // implicit leading one
+        let shift = UInt32(14 - halfExponent)
+        var half = mantissa >> shift
+        let remainder = mantissa & ((1 << shift) - 1)
+        let halfway: UInt32 = 1 << (shift - 1)
+        if remainder > halfway || (remainder == halfway && (half & 1) == 1) { half += 1 }
+        return sign | UInt16(truncatingIfNeeded: half)
+    }
+    var half = UInt32(halfExponent) << 10 | (mantissa >> 13)
+    let remainder = mantissa & 0x1FFF
+    if remainder > 0x1000 || (remainder == 0x1000 && (half & 1) == 1) { half += 1 }  // may carry into the exponent: correct
+    return sign | UInt16(truncatingIfNeeded: half)
+}

@@ -1,0 +1,49 @@
+import Kernels
+import TestSupport
+import XCTest
+
+final class HalfPrecisionTests: XCTestCase {
+    /// Every one of the 65,536 fp16 bit patterns widens to what Swift's own Float16 gives, and
+    /// narrows back to itself (NaN payloads aside).
+    func testFloat16AllBitPatternsRoundTrip() {
+        for bits in 0...UInt16.max {
+            let reference = Float(Float16(bitPattern: bits))
+            let widened = float16Value(bits)
+            if reference.isNaN {
+                XCTAssertTrue(widened.isNaN, "fp16 \(bits)")
+                XCTAssertTrue(float16Value(float16Bits(widened)).isNaN)
+                continue
+            }
+            XCTAssertEqual(widened.bitPattern, reference.bitPattern, "fp16 bits \(bits)")
+            XCTAssertEqual(float16Bits(widened), bits, "fp16 bits \(bits) did not round-trip")
+        }
+    }
+
+    /// Narrowing random fp32 values (normal, subnormal-range, overflowing) matches Swift's
+    /// Float16 conversion, which rounds to nearest even.
+    func testFloat16NarrowingMatchesSwift() {
+        var random = Xoshiro256(seed: 5)
+        for _ in 0..<200_000 {
+            let exponent = Float(Int(random.next() % 60) - 35)
+            let value = Float(random.uniform(-1.0, 1.0)) * Float.pow(2, exponent)
+            XCTAssertEqual(float16Bits(value), Float16(value).bitPattern, "fp16 narrowing of \(value)")
+        }
+        XCTAssertEqual(float16Bits(70000), Float16(Float.infinity).bitPattern)
+    }
+
+    func testBFloat16RoundsToNearestEven() {
+        XCTAssertEqual(bfloat16Bits(1.0), 0x3F80)
+        // 1 + 2^-8 is exactly halfway between bf16 1.0 and 1.0078125: ties go to even (1.0).
+        XCTAssertEqual(bfloat16Bits(1.0 + 0x1.0p-8), 0x3F80)
+        // 1 + 3 * 2^-8 is halfway between 1.0078125 (odd) and 1.015625 (even): rounds up.
+        XCTAssertEqual(bfloat16Bits(1.0 + 3 * 0x1.0p-8), 0x3F82)
+        XCTAssertTrue(Float(bitPattern: UInt32(bfloat16Bits(.nan)) << 16).isNaN)
+        XCTAssertEqual(bfloat16Bits(-.infinity), 0xFF80)
+        var values: [Float] = [0, -0.0, 3.140625, -2.5e-20, 1e30]
+        var narrow = [UInt16](repeating: 0, count: values.count)
+        var wide = [Float](repeating: 0, count: values.count)
+        narrowToBFloat16(&values, &narrow, count: values.count)
+        widenBFloat16(&narrow, &wide, count: values.count)
+        for i in 0..<values.count { XCTAssertEqual(Double(wide[i]), Double(values[i]), accuracy: abs(Double(values[i])) / 128) }
+    }
+}
