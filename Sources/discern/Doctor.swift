@@ -1,13 +1,42 @@
 import ArgumentParser
+import Foundation
 import Platform
 
 struct Doctor: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Report MPI, BLAS, HDF5 and CPU facts, measure sgemm speed, and flag slow set-ups.")
 
+    @Flag(help: "Print only the OPENBLAS_CORETYPE value that fixes a generic-kernel fallback (nothing when none is needed). Used by the launch scripts.")
+    var printBlasFix = false
+
+    @Option(help: "Square matrix size for the sgemm measurement.")
+    var gemmSize = 1024
+
     func run() throws {
-        let blas = BLASInfo()
-        print("OpenBLAS core: \(blas.coreName), threads: \(blas.threads)")
-        if let warning = blasTrapWarning(blas: blas) { print(warning) }
+        let blas = BLASInfo(), cpu = CPUInfo()
+        if printBlasFix {
+            if blasTrapWarning(blas: blas, cpu: cpu) != nil { print(cpu.recommendedCoreType) }
+            return
+        }
+        let environment = ProcessInfo.processInfo.environment
+        func env(_ name: String) -> String { environment[name].map { "\(name)=\($0)" } ?? "\(name) unset" }
+        print("Discern doctor")
+        print("  CPU       \(cpu.modelName) (\(cpu.vendor)), \(cpu.logicalCores) logical cores")
+        print("  SIMD      \(cpu.simdSummary)")
+        print("  OpenBLAS  core \(blas.coreName), \(blas.threads) thread(s); \(env("OPENBLAS_NUM_THREADS")), \(env("OPENBLAS_CORETYPE"))")
+        print("            \(blas.config)")
+        print("  MPI       \(mpiLibraryVersion())")
+        print("  HDF5      \(HDF5Info.libraryVersion)")
+        let probe = GemmProbe.measure(size: gemmSize)
+        print(String(format: "  sgemm     %.1f GFLOP/s (n=%d, %d BLAS thread(s), best of repeated runs)",
+                     probe.gflops, probe.size, blas.threads))
+        if let warning = blasTrapWarning(blas: blas, cpu: cpu) {
+            print("")
+            print(warning)
+        } else if blas.isGeneric {
+            print("  note      generic BLAS kernels, but this CPU has no AVX2/AVX-512 to use instead")
+        } else {
+            print("  BLAS kernels match this CPU.")
+        }
     }
 }

@@ -1,0 +1,30 @@
+import Dispatch
+import Kernels
+
+/// Measures cblas_sgemm throughput on square matrices, the ceiling every speed number in
+/// Discern is compared against.
+public struct GemmProbe: Sendable {
+    public let size: Int
+    public let gflops: Double
+    public let seconds: Double
+
+    /// Runs one warm-up product, then repeats until at least `minimumSeconds` have passed and
+    /// reports the best repetition (least disturbed by a noisy neighbour).
+    public static func measure(size: Int = 1024, minimumSeconds: Double = 0.3) -> GemmProbe {
+        let a = Buffer<Float>(count: size * size), b = Buffer<Float>(count: size * size)
+        let c = Buffer<Float>(count: size * size)
+        var random = Xoshiro256(seed: 42)
+        for i in 0..<a.count { a[i] = random.uniform(-1, 1); b[i] = random.uniform(-1, 1) }
+        let product = { gemm(m: size, n: size, k: size, a.pointer, b.pointer, c.pointer) }
+        product()
+        var best = Double.infinity, total = 0.0
+        repeat {
+            let start = DispatchTime.now().uptimeNanoseconds
+            product()
+            let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            best = min(best, elapsed)
+            total += elapsed
+        } while total < minimumSeconds
+        return GemmProbe(size: size, gflops: 2 * Double(size * size * size) / best / 1e9, seconds: best)
+    }
+}

@@ -1,0 +1,49 @@
+# Shared by the launch scripts: system packages, the release build, and the BLAS environment.
+# Source it; it defines functions and changes nothing by itself.
+
+DISCERN_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+DISCERN_APT_PACKAGES=(libopenmpi-dev openmpi-bin libopenblas-dev libhdf5-dev pkg-config)
+
+say() { printf '[discern] %s\n' "$*" >&2; }
+
+# Installs whichever of the native libraries are missing (Debian/Ubuntu). Needs root or sudo
+# only when something is actually missing.
+discern_install_packages() {
+    local missing=()
+    for package in "${DISCERN_APT_PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    local sudo=""
+    if [ "$(id -u)" -ne 0 ]; then
+        if command -v sudo >/dev/null; then sudo="sudo"; else
+            say "missing system packages: ${missing[*]}"
+            say "install them as root: apt-get install -y ${missing[*]}"
+            return 1
+        fi
+    fi
+    say "installing system packages: ${missing[*]}"
+    $sudo apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+discern_require_swift() {
+    if ! command -v swift >/dev/null; then
+        say "swift is not on PATH. Install Swift 6 (https://www.swift.org/install) and retry."
+        return 1
+    fi
+}
+
+# Exports OPENBLAS_CORETYPE when this OpenBLAS would run generic kernels on this CPU (the 5x
+# trap in docs/performance-notes). It must be set before a process starts, so the launcher does
+# it. A value the user already set is kept.
+discern_blas_environment() {
+    local binary="$1"
+    if [ -n "${OPENBLAS_CORETYPE:-}" ]; then return 0; fi
+    local fix
+    fix="$("$binary" doctor --print-blas-fix 2>/dev/null || true)"
+    if [ -n "$fix" ]; then
+        export OPENBLAS_CORETYPE="$fix"
+        say "OpenBLAS would fall back to generic kernels here; using OPENBLAS_CORETYPE=$fix"
+    fi
+}
