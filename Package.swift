@@ -26,7 +26,8 @@ let package = Package(
         .target(name: "Communication", dependencies: ["CMPI"]),
         .target(name: "HDF5Files", dependencies: ["CHDF5"]),
         .target(name: "Formats", dependencies: ["Kernels"]),
-        .target(name: "Models", dependencies: ["Kernels", "Formats"]),
+        .target(name: "Layers", dependencies: ["Kernels"]),
+        .target(name: "Models", dependencies: ["Kernels", "Layers", "Formats"]),
         .target(name: "Platform", dependencies: ["CBLAS", "CMPI", "CHDF5", "Kernels", "Communication"]),
         .executableTarget(name: "discern", dependencies: [
             "Platform", "Kernels", "Communication", "HDF5Files",
@@ -42,6 +43,7 @@ let package = Package(
         .testTarget(name: "HDF5FilesTests", dependencies: ["HDF5Files", "TestSupport"]),
         .testTarget(name: "PlatformTests", dependencies: ["Platform", "TestSupport"]),
         .testTarget(name: "FormatsTests", dependencies: ["Formats", "TestSupport"]),
+        .testTarget(name: "LayersTests", dependencies: ["Layers", "TestSupport"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "TestSupport"]),
     ]
 )

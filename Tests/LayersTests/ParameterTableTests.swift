@@ -1,4 +1,4 @@
-import Models
+import Layers
 import XCTest
 
 final class ParameterTableTests: XCTestCase {

@@ -1,0 +1,79 @@
+import Kernels
+
+/// A LoRA adapter on one linear layer, PEFT's layout and scaling:
+///   y = x W^T + b + (alpha / r) * (x A^T) B^T,   A: (r, in), B: (out, r)
+public struct LoRA<T: KernelScalar>: @unchecked Sendable {
+    public let a: Parameter<T>        // lora_A.weight: (rank, inFeatures)
+    public let b: Parameter<T>        // lora_B.weight: (outFeatures, rank)
+    public let scaling: T             // alpha / rank (PEFT without rsLoRA)
+    public var rank: Int { a.shape[0] }
+
+    public init(a: Parameter<T>, b: Parameter<T>, alpha: Double) {
+        precondition(a.shape.count == 2 && b.shape.count == 2 && a.shape[0] == b.shape[1], "LoRA: A \(a.shape) and B \(b.shape) do not fit")
+        self.a = a
+        self.b = b
+        scaling = T(alpha / Double(a.shape[0]))
+    }
+}
+
+/// nn.Linear with an optional LoRA adapter. Frozen weight and bias get no gradient work.
+public final class Linear<T: KernelScalar>: @unchecked Sendable {
+    public let weight: Parameter<T>   // (outFeatures, inFeatures)
+    public let bias: Parameter<T>?    // (outFeatures)
+    public let lora: LoRA<T>?
+    public let inFeatures: Int
+    public let outFeatures: Int
+
+    public init(weight: Parameter<T>, bias: Parameter<T>?, lora: LoRA<T>?) {
+        precondition(weight.shape.count == 2, "Linear \(weight.name): weight must be 2-D")
+        self.weight = weight
+        self.bias = bias
+        self.lora = lora
+        outFeatures = weight.shape[0]
+        inFeatures = weight.shape[1]
+    }
+
+    /// What the backward needs besides the input: the LoRA down-projection x A^T.
+    public final class Tape: @unchecked Sendable {
+        let down = GrowableBuffer<T>()  // (rows, rank)
+        public init() {}
+    }
+
+    /// y = x W^T + b (+ scaling * (x A^T) B^T)
+    ///   x: (rows, inFeatures), y: (rows, outFeatures), overwritten
+    public func forward(_ x: UnsafePointer<T>, rows: Int, into y: UnsafeMutablePointer<T>, tape: Tape?) {
+        linearForward(x: x, weight: weight.value, bias: bias?.value, y: y,
+                      rows: rows, inFeatures: inFeatures, outFeatures: outFeatures)
+        guard let lora else { return }
+        // down = x A^T: (rows, rank); y += scaling * down B^T
+        let down = (tape ?? Tape()).down.reserve(rows * lora.rank)
+        gemm(transB: true, m: rows, n: lora.rank, k: inFeatures, x, lora.a.value, down)
+        gemm(transB: true, m: rows, n: outFeatures, k: lora.rank, alpha: lora.scaling, down, lora.b.value, beta: 1, y)
+    }
+
+    /// Adds gradients into dx (if given) and into every trainable parameter's gradient.
+    ///   dy: (rows, outFeatures), x: (rows, inFeatures) the forward input, dx: (rows, inFeatures) +=
+    ///   scratch: at least rows * rank elements (LoRA only)
+    public func backward(_ dy: UnsafePointer<T>, input x: UnsafePointer<T>, rows: Int,
+                         dx: UnsafeMutablePointer<T>?, tape: Tape, scratch: GrowableBuffer<T>) {
+        linearBackward(dy: dy, x: x, weight: weight.value, dx: dx, dWeight: weight.gradient, dBias: bias?.gradient,
+                       rows: rows, inFeatures: inFeatures, outFeatures: outFeatures)
+        guard let lora else { return }
+        let rank = lora.rank
+        // y += s * down B^T  =>  dB += s * dy^T down: (out, rows) x (rows, rank)
+        if let dB = lora.b.gradient {
+            gemm(transA: true, m: outFeatures, n: rank, k: rows, alpha: lora.scaling, dy, tape.down.pointer, beta: 1, dB)
+        }
+        guard lora.a.gradient != nil || dx != nil else { return }
+        // ddown = s * dy B: (rows, out) x (out, rank)
+        let dDown = scratch.reserve(rows * rank)
+        gemm(m: rows, n: rank, k: outFeatures, alpha: lora.scaling, dy, lora.b.value, dDown)
+        // down = x A^T  =>  dA += ddown^T x: (rank, rows) x (rows, in);  dx += ddown A: (rows, rank) x (rank, in)
+        if let dA = lora.a.gradient {
+            gemm(transA: true, m: rank, n: inFeatures, k: rows, dDown, x, beta: 1, dA)
+        }
+        if let dx {
+            gemm(m: rows, n: inFeatures, k: rank, dDown, lora.a.value, beta: 1, dx)
+        }
+    }
+}

@@ -1,0 +1,77 @@
+import Kernels
+import Layers
+
+/// The Llama decoder as LLaVA embeds it: causal grouped-query attention with RoPE, gated SiLU
+/// MLPs, a final RMSNorm and the output head (tied to the token embeddings or not). It works
+/// on input embeddings the caller assembled (tokens, image features, soft prompts).
+public final class LlamaModel<T: KernelScalar>: @unchecked Sendable {
+    public let config: LlamaConfig
+    public let embedTokens: Parameter<T>   // (vocab, hidden)
+    let decoder: TransformerStack<T>
+    let finalNorm: Norm<T>
+    public let lmHead: Linear<T>           // weight (vocab, hidden): lm_head, or embed_tokens when tied
+    public let rotary: RotaryTable<T>
+
+    public static func prefix(_ name: String) -> String { "language_model.model." + name }
+
+    public init(config: LlamaConfig, loraAlpha: Double, parameters p: ParameterTable<T>) {
+        self.config = config
+        let name = Self.prefix
+        embedTokens = p[name("embed_tokens.weight")]
+        rotary = RotaryTable(headDim: config.headDim, maxPositions: config.maxPositionEmbeddings, theta: config.ropeTheta)
+        let layers = (0..<config.numHiddenLayers).map { i -> TransformerLayer<T> in
+            let layer = name("layers.\(i).")
+            func linear(_ module: String, bias: Bool) -> Linear<T> { makeLinear(layer + module, p, bias: bias, loraAlpha: loraAlpha) }
+            func norm(_ module: String) -> Norm<T> { Norm(kind: .rmsNorm, weight: p[layer + module + ".weight"], bias: nil, eps: config.rmsNormEps) }
+            let attentionBias = config.attentionBias, mlpBias = config.mlpBias
+            return TransformerLayer(
+                norm1: norm("input_layernorm"),
+                attention: SelfAttention(q: linear("self_attn.q_proj", bias: attentionBias), k: linear("self_attn.k_proj", bias: attentionBias),
+                                         v: linear("self_attn.v_proj", bias: attentionBias), o: linear("self_attn.o_proj", bias: attentionBias),
+                                         queryHeads: config.numAttentionHeads, keyValueHeads: config.numKeyValueHeads,
+                                         headDim: config.headDim, causal: true, rotary: rotary),
+                norm2: norm("post_attention_layernorm"),
+                feedForward: FeedForward(.gated(gate: linear("mlp.gate_proj", bias: mlpBias), up: linear("mlp.up_proj", bias: mlpBias),
+                                                down: linear("mlp.down_proj", bias: mlpBias))))
+        }
+        decoder = TransformerStack(layers: layers, hidden: config.hiddenSize)
+        finalNorm = Norm(kind: .rmsNorm, weight: p[name("norm.weight")], bias: nil, eps: config.rmsNormEps)
+        let head = config.tieWordEmbeddings ? embedTokens : p["language_model.lm_head.weight"]
+        lmHead = Linear(weight: head, bias: nil, lora: nil)
+    }
+
+    public var hidden: Int { config.hiddenSize }
+
+    public final class Tape: @unchecked Sendable {
+        let decoderTape = TransformerStack<T>.Tape()
+        let finalNormTape = Norm<T>.Tape()
+        let output = GrowableBuffer<T>()   // (rows, hidden): the final hidden states (after the last RMSNorm)
+        var decoderOutput: UnsafeMutablePointer<T>?
+        public init() {}
+    }
+
+    /// inputs: (rows, hidden) assembled input embeddings -> the final hidden states (rows,
+    /// hidden) after the last RMSNorm (transformers' `hidden_states[-1]`), owned by the tape.
+    public func forward(_ inputs: UnsafePointer<T>, layout: SequenceLayout, tape: Tape) -> UnsafeMutablePointer<T> {
+        let decoded = decoder.forward(inputs, layout: layout, tape: tape.decoderTape)
+        tape.decoderOutput = decoded
+        let output = tape.output.reserve(layout.rows * hidden)
+        finalNorm.forward(decoded, rows: layout.rows, into: output, tape: tape.finalNormTape)
+        return output
+    }
+
+    /// dHidden: (rows, hidden) gradient of the final hidden states. dInputs: (rows, hidden) +=
+    /// gradient of the input embeddings, or nil when nothing upstream trains.
+    public func backward(_ dHidden: UnsafePointer<T>, layout: SequenceLayout, dInputs: UnsafeMutablePointer<T>?,
+                         tape: Tape, scratch: StackScratch<T>, buffers: LanguageBackwardBuffers<T>) {
+        guard let decoded = tape.decoderOutput else { preconditionFailure("LlamaModel.backward before forward") }
+        let dDecoded = buffers.decoded.reserveZeroed(layout.rows * hidden)
+        finalNorm.backward(dHidden, input: decoded, rows: layout.rows, dx: dDecoded, tape: tape.finalNormTape)
+        decoder.backward(dDecoded, layout: layout, dx: dInputs, tape: tape.decoderTape, scratch: scratch)
+    }
+}
+
+public final class LanguageBackwardBuffers<T: KernelScalar>: @unchecked Sendable {
+    let decoded = GrowableBuffer<T>()
+    public init() {}
+}

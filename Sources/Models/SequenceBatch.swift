@@ -1,0 +1,75 @@
+/// What fills each position of an LLM input sequence.
+public enum RowKind: UInt8, Sendable {
+    case padding = 0        // zeros, masked out of attention
+    case token = 1          // slot = token id, looked up in embed_tokens
+    case image = 2          // slot = row of the projected image features
+    case imagePrompt = 3    // slot = row of the image soft prompt
+    case textPrompt = 4     // slot = row of the text soft prompt
+}
+
+/// A batch of LLM input sequences, left-padded to one length, as the model consumes it.
+/// Built once per step by the prompt assembly; every array has batch * sequence entries except
+/// `poolRows` (batch).
+public struct SequenceBatch: Sendable, Equatable {
+    public let batch: Int
+    public let sequence: Int
+    public var kinds: [RowKind]
+    public var slots: [Int32]
+    /// 1 = real position, 0 = padding.
+    public var keyMask: [UInt8]
+    /// RoPE positions: 0..<sequence in every row, as transformers uses when no position_ids
+    /// are given (left padding included; relative positions, hence results, are unaffected).
+    public var positions: [Int32]
+    /// Next-token targets per position (-100 = no loss), for the generative loss.
+    public var targets: [Int32]
+    /// Row (b * sequence + t) whose final hidden state is the sequence's embedding.
+    public var poolRows: [Int]
+
+    public init(batch: Int, sequence: Int) {
+        self.batch = batch
+        self.sequence = sequence
+        let rows = batch * sequence
+        kinds = Array(repeating: .padding, count: rows)
+        slots = Array(repeating: 0, count: rows)
+        keyMask = Array(repeating: 0, count: rows)
+        positions = (0..<rows).map { Int32($0 % max(sequence, 1)) }
+        targets = Array(repeating: -100, count: rows)
+        poolRows = Array(repeating: 0, count: batch)
+    }
+
+    public var rows: Int { batch * sequence }
+
+    /// One sequence's items, written right-aligned (left padding) into row `b`.
+    public struct Item: Sendable {
+        public var kinds: [RowKind]
+        public var slots: [Int32]
+        public var targets: [Int32]
+        public init(kinds: [RowKind] = [], slots: [Int32] = [], targets: [Int32] = []) {
+            self.kinds = kinds
+            self.slots = slots
+            self.targets = targets
+        }
+        public mutating func append(_ kind: RowKind, _ slot: Int32, target: Int32 = -100) {
+            kinds.append(kind); slots.append(slot); targets.append(target)
+        }
+        public var count: Int { kinds.count }
+    }
+
+    /// Left-pads every item to the longest and pools at each item's `poolIndex` (default: its
+    /// last position).
+    public init(items: [Item], poolIndices: [Int]? = nil) {
+        let length = items.map(\.count).max() ?? 0
+        self.init(batch: items.count, sequence: length)
+        for (b, item) in items.enumerated() {
+            let padding = length - item.count
+            for t in 0..<item.count {
+                let row = b * length + padding + t
+                kinds[row] = item.kinds[t]
+                slots[row] = item.slots[t]
+                targets[row] = item.targets[t]
+                keyMask[row] = 1
+            }
+            poolRows[b] = b * length + padding + (poolIndices?[b] ?? item.count - 1)
+        }
+    }
+}

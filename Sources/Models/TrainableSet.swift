@@ -1,0 +1,47 @@
+import Foundation
+
+/// LoRA on the linear layers whose module name fully matches `targetPattern` (PEFT's meaning of
+/// a string `target_modules`), with PEFT's scaling alpha / r.
+public struct LoRASettings: Sendable, Equatable {
+    public var rank: Int
+    public var alpha: Double
+    public var dropout: Double
+    /// A regular expression over module names in Discern's (classic hub) naming.
+    public var targetPattern: String
+
+    /// The LLM's seven projections, and nothing in the vision tower or projector.
+    public static let defaultTargets =
+        #"language_model\.model\.layers\.\d+\.(self_attn\.(q|k|v|o)_proj|mlp\.(gate|up|down)_proj)"#
+
+    public init(rank: Int = 16, alpha: Double = 16, dropout: Double = 0, targetPattern: String = LoRASettings.defaultTargets) {
+        self.rank = rank
+        self.alpha = alpha
+        self.dropout = dropout
+        self.targetPattern = targetPattern
+    }
+}
+
+/// Which parameters train.
+public struct TrainableSet: Sendable, Equatable {
+    /// Every base weight trains (the generative pre-training mode).
+    public var fullModel: Bool
+    public var lora: LoRASettings?
+    /// Soft prompt lengths in tokens (the handcrafted prompt's suffix), nil = no soft prompts.
+    public var imageSoftPromptLength: Int?
+    public var textSoftPromptLength: Int?
+
+    public init(fullModel: Bool = false, lora: LoRASettings? = nil, imageSoftPromptLength: Int? = nil, textSoftPromptLength: Int? = nil) {
+        self.fullModel = fullModel
+        self.lora = lora
+        self.imageSoftPromptLength = imageSoftPromptLength
+        self.textSoftPromptLength = textSoftPromptLength
+    }
+
+    /// Nothing trains: inference.
+    public static let frozen = TrainableSet()
+}
+
+public enum SoftPromptName {
+    public static let image = "soft_prompts.image"
+    public static let text = "soft_prompts.text"
+}
