@@ -1,0 +1,107 @@
+import RealModule
+
+/// Rotary position embedding (RoPE) as Llama uses it in Hugging Face transformers: the
+/// "rotate half" convention, where dimension i of a head is paired with dimension i + headDim/2
+/// (not with its neighbour i + 1 as in the original RoFormer/Meta layout):
+///
+///   out = x * cos + rotate_half(x) * sin,   rotate_half(x) = cat(-x[d/2...], x[..<d/2])
+///
+/// i.e. for each pair (a, b) = (x[i], x[i + d/2]) with angle = position * invFreq[i]:
+///   a' = a cos - b sin,   b' = b cos + a sin        (a rotation by +angle)
+
+/// The cos/sin values for every position a run can see, built once and shared by all layers.
+///   cos, sin: (maxPositions, headDim / 2)
+///
+/// invFreq[i] = 1 / theta^(2i / headDim) for i in 0..<headDim/2, exactly HF's default rope
+/// (`rope_type: "default"`, no scaling). The angle position * invFreq[i] and its cos/sin are
+/// computed in Float64 and then rounded to T. HF computes invFreq and the angle in float32,
+/// so at large positions its angles carry float32 rounding error (about position * 6e-8
+/// radians) that ours do not; the two agree to float32 precision for short positions, and
+/// the tests compare against a Float64 reference.
+public struct RotaryTable<T: KernelScalar>: Sendable {
+    public let headDim: Int
+    public let maxPositions: Int
+    public let theta: Double
+    /// cos(position * invFreq[i]): (maxPositions, headDim / 2)
+    public let cos: Buffer<T>
+    /// sin(position * invFreq[i]): (maxPositions, headDim / 2)
+    public let sin: Buffer<T>
+
+    public init(headDim: Int, maxPositions: Int, theta: Double) {
+        precondition(headDim > 0 && headDim % 2 == 0, "RotaryTable: headDim \(headDim) must be positive and even")
+        precondition(maxPositions > 0, "RotaryTable: maxPositions \(maxPositions) must be positive")
+        precondition(theta > 0, "RotaryTable: theta \(theta) must be positive")
+        self.headDim = headDim
+        self.maxPositions = maxPositions
+        self.theta = theta
+        let half = headDim / 2
+        cos = Buffer(count: maxPositions * half)
+        sin = Buffer(count: maxPositions * half)
+        // HF: 1.0 / (base ** (torch.arange(0, dim, 2) / dim)), i.e. exponent 2i/d.
+        let invFreq = (0..<half).map { 1 / Double.pow(theta, Double(2 * $0) / Double(headDim)) }
+        for p in 0..<maxPositions {
+            for i in 0..<half {
+                let angle = Double(p) * invFreq[i]
+                cos[p * half + i] = T(Double.cos(angle))
+                sin[p * half + i] = T(Double.sin(angle))
+            }
+        }
+    }
+}
+
+/// Rotates every head of every token by its token's position, in place.
+///   x: (tokens, heads, table.headDim), overwritten with the rotated values
+///   positions: (tokens), each in 0..<table.maxPositions. The caller chooses them: HF uses
+///     0..<T per sequence when no position_ids are passed, even for left-padded rows.
+@inlinable
+public func rotaryForward<T: KernelScalar>(
+    _ x: UnsafeMutablePointer<T>, tokens: Int, heads: Int,
+    positions: UnsafePointer<Int32>, table: RotaryTable<T>
+) {
+    rotaryRotate(x, tokens: tokens, heads: heads, positions: positions, table: table, direction: 1)
+}
+
+/// Backward of `rotaryForward`, in place: the rotation is orthogonal, so the gradient with
+/// respect to its input is the output gradient rotated by -angle (the transpose):
+///   da = da' cos + db' sin,   db = db' cos - da' sin
+/// Because the forward overwrote x, this overwrites the gradient buffer instead of adding:
+/// on entry it holds d(loss)/d(rotated x), on exit d(loss)/d(x).
+///   gradient: (tokens, heads, table.headDim)
+///   positions: (tokens), the same positions the forward used
+@inlinable
+public func rotaryBackward<T: KernelScalar>(
+    _ gradient: UnsafeMutablePointer<T>, tokens: Int, heads: Int,
+    positions: UnsafePointer<Int32>, table: RotaryTable<T>
+) {
+    rotaryRotate(gradient, tokens: tokens, heads: heads, positions: positions, table: table, direction: -1)
+}
+
+/// Rotation by direction * angle: +1 for the forward, -1 (sin negated) for the backward.
+@inlinable
+func rotaryRotate<T: KernelScalar>(
+    _ x: UnsafeMutablePointer<T>, tokens: Int, heads: Int,
+    positions: UnsafePointer<Int32>, table: RotaryTable<T>, direction: T
+) {
+    precondition(tokens >= 0 && heads >= 0, "rotary: negative shape (\(tokens), \(heads))")
+    let headDim = table.headDim, half = headDim / 2
+    let xs = SharedPointer(x), ps = SharedPointer(positions)
+    let cosTable = SharedPointer(table.cos.pointer), sinTable = SharedPointer(table.sin.pointer)
+    let maxPositions = table.maxPositions
+    parallelFor(tokens, grain: max(1, 8_192 / max(heads * headDim, 1))) { range in
+        for t in range {
+            let position = Int(ps.pointer[t])
+            precondition(position >= 0 && position < maxPositions,
+                         "rotary: position \(position) of token \(t) outside the table's 0..<\(maxPositions)")
+            let c = cosTable.pointer + position * half, s = sinTable.pointer + position * half
+            for h in 0..<heads {
+                let row = xs.pointer + (t * heads + h) * headDim
+                for i in 0..<half {
+                    let a = row[i], b = row[i + half]
+                    let sine = direction * s[i]
+                    row[i] = a * c[i] - b * sine
+                    row[i + half] = b * c[i] + a * sine
+                }
+            }
+        }
+    }
+}
