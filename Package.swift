@@ -27,6 +27,9 @@ let package = Package(
         .target(name: "HDF5Files", dependencies: ["CHDF5"]),
         .target(name: "Formats", dependencies: ["Kernels"]),
         .target(name: "Layers", dependencies: ["Kernels"]),
+        // libjpeg reports errors with longjmp, which Swift cannot catch: a small C target does it.
+        .target(name: "CImageCodecs", linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16")]),
+        .target(name: "Images", dependencies: ["CImageCodecs", "Kernels"]),
         .target(name: "Models", dependencies: ["Kernels", "Layers", "Formats"]),
         .target(name: "Platform", dependencies: ["CBLAS", "CMPI", "CHDF5", "Kernels", "Communication"]),
         .executableTarget(name: "discern", dependencies: [
@@ -44,6 +47,7 @@ let package = Package(
         .testTarget(name: "PlatformTests", dependencies: ["Platform", "TestSupport"]),
         .testTarget(name: "FormatsTests", dependencies: ["Formats", "TestSupport"]),
         .testTarget(name: "LayersTests", dependencies: ["Layers", "TestSupport"]),
+        .testTarget(name: "ImagesTests", dependencies: ["Images", "TestSupport"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "TestSupport"]),
     ]
 )
