@@ -18,7 +18,8 @@ public final class LlamaModel<T: KernelScalar>: @unchecked Sendable {
         self.config = config
         let name = Self.prefix
         embedTokens = p[name("embed_tokens.weight")]
-        rotary = RotaryTable(headDim: config.headDim, maxPositions: config.maxPositionEmbeddings, theta: config.ropeTheta)
+        let rotary = RotaryTable<T>(headDim: config.headDim, maxPositions: config.maxPositionEmbeddings, theta: config.ropeTheta)
+        self.rotary = rotary
         let layers = (0..<config.numHiddenLayers).map { i -> TransformerLayer<T> in
             let layer = name("layers.\(i).")
             func linear(_ module: String, bias: Bool) -> Linear<T> { makeLinear(layer + module, p, bias: bias, loraAlpha: loraAlpha) }

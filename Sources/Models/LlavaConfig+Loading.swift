@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 
 extension LlavaConfig {
     /// Reads `config.json` from a Hugging Face LLaVA model directory.
@@ -45,8 +46,8 @@ extension LlavaConfig {
         guard ["default", "full"].contains(visionFeatureSelectStrategy) else {
             throw fail("vision_feature_select_strategy '\(visionFeatureSelectStrategy)' is not supported; use \"default\" or \"full\".")
         }
-        guard ["gelu", "gelu_pytorch_tanh", "quick_gelu", "silu", "relu"].contains(projectorHiddenAct) else {
-            throw fail("projector_hidden_act '\(projectorHiddenAct)' is not supported (gelu, gelu_pytorch_tanh, quick_gelu, silu, relu).")
+        guard ActivationFunction(huggingFaceName: projectorHiddenAct) != nil else {
+            throw fail("projector_hidden_act '\(projectorHiddenAct)' is not supported (gelu, gelu_pytorch_tanh, quick_gelu, silu).")
         }
         let index = visionFeatureHiddenStateIndex
         guard index >= 1 && index <= vision.numHiddenLayers else {

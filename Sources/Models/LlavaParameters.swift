@@ -6,49 +6,49 @@ extension LlavaConfig {
     public var baseParameterShapes: [(name: String, shape: [Int])] {
         var shapes: [(String, [Int])] = []
         let v = vision, t = text
-        func vision(_ name: String, _ shape: [Int]) { shapes.append((CLIPVisionTower<Float>.prefix(name), shape)) }
-        vision("embeddings.class_embedding", [v.hiddenSize])
-        vision("embeddings.patch_embedding.weight", [v.hiddenSize, v.numChannels, v.patchSize, v.patchSize])
-        vision("embeddings.position_embedding.weight", [v.numPatches + 1, v.hiddenSize])
-        vision("pre_layrnorm.weight", [v.hiddenSize]); vision("pre_layrnorm.bias", [v.hiddenSize])
+        func visionTensor(_ name: String, _ shape: [Int]) { shapes.append((CLIPVisionTower<Float>.prefix(name), shape)) }
+        visionTensor("embeddings.class_embedding", [v.hiddenSize])
+        visionTensor("embeddings.patch_embedding.weight", [v.hiddenSize, v.numChannels, v.patchSize, v.patchSize])
+        visionTensor("embeddings.position_embedding.weight", [v.numPatches + 1, v.hiddenSize])
+        visionTensor("pre_layrnorm.weight", [v.hiddenSize]); visionTensor("pre_layrnorm.bias", [v.hiddenSize])
         for i in 0..<v.numHiddenLayers {
             let l = "encoder.layers.\(i)."
             for projection in ["q_proj", "k_proj", "v_proj", "out_proj"] {
-                vision(l + "self_attn.\(projection).weight", [v.hiddenSize, v.hiddenSize])
-                vision(l + "self_attn.\(projection).bias", [v.hiddenSize])
+                visionTensor(l + "self_attn.\(projection).weight", [v.hiddenSize, v.hiddenSize])
+                visionTensor(l + "self_attn.\(projection).bias", [v.hiddenSize])
             }
             for norm in ["layer_norm1", "layer_norm2"] {
-                vision(l + norm + ".weight", [v.hiddenSize]); vision(l + norm + ".bias", [v.hiddenSize])
+                visionTensor(l + norm + ".weight", [v.hiddenSize]); visionTensor(l + norm + ".bias", [v.hiddenSize])
             }
-            vision(l + "mlp.fc1.weight", [v.intermediateSize, v.hiddenSize]); vision(l + "mlp.fc1.bias", [v.intermediateSize])
-            vision(l + "mlp.fc2.weight", [v.hiddenSize, v.intermediateSize]); vision(l + "mlp.fc2.bias", [v.hiddenSize])
+            visionTensor(l + "mlp.fc1.weight", [v.intermediateSize, v.hiddenSize]); visionTensor(l + "mlp.fc1.bias", [v.intermediateSize])
+            visionTensor(l + "mlp.fc2.weight", [v.hiddenSize, v.intermediateSize]); visionTensor(l + "mlp.fc2.bias", [v.hiddenSize])
         }
-        vision("post_layernorm.weight", [v.hiddenSize]); vision("post_layernorm.bias", [v.hiddenSize])
+        visionTensor("post_layernorm.weight", [v.hiddenSize]); visionTensor("post_layernorm.bias", [v.hiddenSize])
 
         shapes.append(("multi_modal_projector.linear_1.weight", [t.hiddenSize, v.hiddenSize]))
         if projectorBias { shapes.append(("multi_modal_projector.linear_1.bias", [t.hiddenSize])) }
         shapes.append(("multi_modal_projector.linear_2.weight", [t.hiddenSize, t.hiddenSize]))
         if projectorBias { shapes.append(("multi_modal_projector.linear_2.bias", [t.hiddenSize])) }
 
-        func language(_ name: String, _ shape: [Int]) { shapes.append((LlamaModel<Float>.prefix(name), shape)) }
-        language("embed_tokens.weight", [t.vocabSize, t.hiddenSize])
+        func languageTensor(_ name: String, _ shape: [Int]) { shapes.append((LlamaModel<Float>.prefix(name), shape)) }
+        languageTensor("embed_tokens.weight", [t.vocabSize, t.hiddenSize])
         let qWidth = t.numAttentionHeads * t.headDim, kvWidth = t.numKeyValueHeads * t.headDim
         for i in 0..<t.numHiddenLayers {
             let l = "layers.\(i)."
             for (projection, out, input) in [("q_proj", qWidth, t.hiddenSize), ("k_proj", kvWidth, t.hiddenSize),
                                              ("v_proj", kvWidth, t.hiddenSize), ("o_proj", t.hiddenSize, qWidth)] {
-                language(l + "self_attn.\(projection).weight", [out, input])
-                if t.attentionBias { language(l + "self_attn.\(projection).bias", [out]) }
+                languageTensor(l + "self_attn.\(projection).weight", [out, input])
+                if t.attentionBias { languageTensor(l + "self_attn.\(projection).bias", [out]) }
             }
             for (projection, out, input) in [("gate_proj", t.intermediateSize, t.hiddenSize), ("up_proj", t.intermediateSize, t.hiddenSize),
                                              ("down_proj", t.hiddenSize, t.intermediateSize)] {
-                language(l + "mlp.\(projection).weight", [out, input])
-                if t.mlpBias { language(l + "mlp.\(projection).bias", [out]) }
+                languageTensor(l + "mlp.\(projection).weight", [out, input])
+                if t.mlpBias { languageTensor(l + "mlp.\(projection).bias", [out]) }
             }
-            language(l + "input_layernorm.weight", [t.hiddenSize])
-            language(l + "post_attention_layernorm.weight", [t.hiddenSize])
+            languageTensor(l + "input_layernorm.weight", [t.hiddenSize])
+            languageTensor(l + "post_attention_layernorm.weight", [t.hiddenSize])
         }
-        language("norm.weight", [t.hiddenSize])
+        languageTensor("norm.weight", [t.hiddenSize])
         if !tieWordEmbeddings { shapes.append(("language_model.lm_head.weight", [t.vocabSize, t.hiddenSize])) }
         return shapes
     }
