@@ -30,7 +30,9 @@ let package = Package(
         // libjpeg reports errors with longjmp, which Swift cannot catch: a small C target does it.
         .target(name: "CImageCodecs", linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16")]),
         .target(name: "Images", dependencies: ["CImageCodecs", "Kernels"]),
-        .target(name: "Models", dependencies: ["Kernels", "Layers", "Formats"]),
+        .target(name: "Models", dependencies: ["Kernels", "Layers"]),
+        // Model directories on disk (config, safetensors, tokenizer): kept out of the model code.
+        .target(name: "ModelFiles", dependencies: ["Models", "Layers", "Formats", "Kernels"]),
         .target(name: "Platform", dependencies: ["CBLAS", "CMPI", "CHDF5", "Kernels", "Communication"]),
         .executableTarget(name: "discern", dependencies: [
             "Platform", "Kernels", "Communication", "HDF5Files",
@@ -48,6 +50,6 @@ let package = Package(
         .testTarget(name: "FormatsTests", dependencies: ["Formats", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "LayersTests", dependencies: ["Layers", "TestSupport"]),
         .testTarget(name: "ImagesTests", dependencies: ["Images", "TestSupport"]),
-        .testTarget(name: "ModelsTests", dependencies: ["Models", "Layers", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "ModelFiles", "Formats", "Layers", "TestSupport"], exclude: ["Fixtures"]),
     ]
 )

@@ -1,0 +1,135 @@
+import Foundation
+import Formats
+import Kernels
+import Layers
+import Models
+
+/// A Hugging Face LLaVA model directory on disk: config.json, tokenizer.json and weights
+/// (model.safetensors or a sharded index).
+public struct ModelDirectory: Sendable {
+    public let url: URL
+    public let config: LlavaConfig
+
+    public init(path: String) throws {
+        url = URL(fileURLWithPath: path)
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw ConfigError("\(path): no such model directory. Pass a Hugging Face LLaVA directory (config.json, tokenizer.json, model.safetensors), e.g. one made by `discern init-model`.")
+        }
+        config = try LlavaConfig.load(directory: url)
+    }
+
+    public func tokenizer() throws -> Tokenizer {
+        let file = url.appendingPathComponent("tokenizer.json").path
+        guard FileManager.default.fileExists(atPath: file) else {
+            throw ConfigError("\(file): not found. The model directory needs the tokenizer.json its model was trained with.")
+        }
+        return try Tokenizer(path: file)
+    }
+
+    /// A model with this directory's weights and `trainable`'s adapters (LoRA A/B, soft prompts
+    /// zero-initialised: call `initializeAdapters`).
+    public func loadModel<T: KernelScalar>(trainable: TrainableSet = .frozen, as: T.Type = T.self) throws -> LlavaModel<T> {
+        let model = try LlavaModel<T>(config: config, trainable: trainable)
+        let weights = try SafetensorsShards.openWeights(inDirectory: url.path)
+        try model.loadBaseWeights(from: weights)
+        return model
+    }
+}
+
+extension Tokenizer: TextEncoding {
+    public func encodeIDs(_ text: String, addSpecialTokens: Bool) throws -> [Int32] {
+        try encode(text, addSpecialTokens: addSpecialTokens)
+    }
+}
+
+/// A weight file that does not fit the model, listing every problem at once.
+public struct WeightMismatchError: Error, CustomStringConvertible {
+    public let file: String
+    public let missing: [String]
+    public let unexpected: [String]
+    public let misshaped: [String]
+
+    public var description: String {
+        var lines = ["\(file): the weights do not match config.json:"]
+        func list(_ title: String, _ names: [String]) {
+            guard !names.isEmpty else { return }
+            lines.append("  \(title) (\(names.count)):")
+            lines += names.prefix(20).map { "    \($0)" }
+            if names.count > 20 { lines.append("    ... and \(names.count - 20) more") }
+        }
+        list("missing tensors", missing)
+        list("unexpected tensors", unexpected)
+        list("tensors with the wrong shape", misshaped)
+        lines.append("  Check that config.json belongs to these weights (sizes, layer counts, tie_word_embeddings).")
+        return lines.joined(separator: "\n")
+    }
+}
+
+extension LlavaModel {
+    /// Fills every base parameter from `source`, strictly: each expected tensor must be present
+    /// once (under any of the three key layouts) with the right shape, and nothing else may be.
+    public func loadBaseWeights(from source: any TensorSource) throws {
+        let expected = Dictionary(uniqueKeysWithValues: config.baseParameterShapes.map { ($0.name, $0.shape) })
+        var found: [String: String] = [:]   // canonical -> file key
+        var unexpected: [String] = [], misshaped: [String] = []
+        for key in source.names {
+            let name = canonicalWeightKey(key)
+            // A tied head may still be written out; transformers ignores it on load, so do we.
+            if config.tieWordEmbeddings && name == "language_model.lm_head.weight" { continue }
+            guard let shape = expected[name] else { unexpected.append(key); continue }
+            if found[name] != nil { unexpected.append(key + " (a second copy of \(name))"); continue }
+            let info = try source.info(key)
+            if info.shape != shape { misshaped.append("\(key): file \(info.shape), model \(shape)") }
+            found[name] = key
+        }
+        let missing = config.baseParameterShapes.map(\.name).filter { found[$0] == nil }
+        let file = source.file(containing: source.names.first ?? "")
+        guard missing.isEmpty, unexpected.isEmpty, misshaped.isEmpty else {
+            throw WeightMismatchError(file: file, missing: missing, unexpected: unexpected, misshaped: misshaped)
+        }
+        for (name, _) in config.baseParameterShapes {
+            try copyTensor(found[name]!, from: source, into: parameters[name])
+        }
+    }
+
+    /// Copies one floating-point tensor into a parameter of the same element count, widening
+    /// 16-bit storage to the model's precision.
+    public func copyTensor(_ key: String, from source: any TensorSource, into parameter: Parameter<T>) throws {
+        if T.self == Float.self {
+            try source.copyAsFloat(key, into: UnsafeMutableRawPointer(parameter.value).assumingMemoryBound(to: Float.self), count: parameter.count)
+            return
+        }
+        let info = try source.info(key)
+        if info.dtype == .F64, T.self == Double.self {
+            let bytes = try source.rawBytes(key)
+            for i in 0..<parameter.count { parameter.value[i] = T(bytes.loadUnaligned(fromByteOffset: 8 * i, as: Double.self)) }
+            return
+        }
+        let floats = try source.floats(key)
+        guard floats.count == parameter.count else {
+            throw FormatError(file: source.file(containing: key), entry: key, "has \(floats.count) elements, \(parameter.name) needs \(parameter.count)")
+        }
+        for i in 0..<parameter.count { parameter.value[i] = T(floats[i]) }
+    }
+
+    /// PEFT's LoRA initialisation (A Kaiming-uniform with a = sqrt(5), i.e. U(-1/sqrt(in),
+    /// 1/sqrt(in)); B zero, so the adapted model starts equal to the base) and soft prompts set to
+    /// the embeddings of the handcrafted prompt suffixes they replace.
+    public func initializeAdapters(seed: UInt64, prompts: PromptBuilder) {
+        var random = Xoshiro256(seed: seed)
+        for parameter in parameters.trainable where parameter.name.hasSuffix(".lora_A.weight") {
+            let bound = 1 / Double(parameter.shape[1]).squareRoot()
+            for i in 0..<parameter.count { parameter.value[i] = T(random.uniform(-bound, bound)) }
+        }
+        for parameter in parameters.trainable where parameter.name.hasSuffix(".lora_B.weight") {
+            parameter.value.update(repeating: 0, count: parameter.count)
+        }
+        let table = language.embedTokens.value, width = hidden
+        for (prompt, ids) in [(imagePrompt, prompts.imageSuffixIDs), (textPrompt, prompts.textSuffixIDs)] {
+            guard let prompt else { continue }
+            precondition(prompt.shape[0] == ids.count, "soft prompt \(prompt.name) has \(prompt.shape[0]) rows for \(ids.count) suffix tokens")
+            for (row, id) in ids.enumerated() { (prompt.value + row * width).update(from: table + Int(id) * width, count: width) }
+        }
+    }
+}
