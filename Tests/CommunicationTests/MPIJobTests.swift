@@ -24,6 +24,17 @@ final class MPIJobTests: XCTestCase {
         try checkFailure(onRank: 0, ranks: 2)
     }
 
+    /// An error MPI itself detects (a truncated broadcast) must come back as a thrown error that
+    /// names the call, the rank and MPI's text, not kill the rank silently or hang the job.
+    func testMPIErrorBecomesAThrownErrorAndAborts() throws {
+        let result = try runJob(ranks: 2, ["mpi-error"])
+        XCTAssertFalse(result.timedOut, "the job hung instead of aborting\n\(result.transcript)")
+        XCTAssertNotEqual(result.status, 0, result.transcript)
+        XCTAssertTrue(result.standardError.contains("rank 1 failed: MPI_Bcast failed on rank 1 of 2: MPI_ERR_TRUNCATE"),
+                      result.transcript)
+        XCTAssertFalse(result.standardOutput.contains("saw no error"), result.transcript)
+    }
+
     /// Started without mpirun, the worker must pick the single-process communicator.
     func testWorkerWithoutMPIRunUsesSingleProcess() throws {
         let result = try runChild(try locateWorker(), ["collectives"], environment: Self.childEnvironment,

@@ -4,6 +4,8 @@
 //   fail-on-rank N     rank N throws mid-way while the others wait in a barrier: the job must end
 //                      non-zero at once (runOrAbort), never hang
 //   single             the collectives checks on SingleProcessCommunicator, no MPI at all
+//   mpi-error          rank 0 broadcasts 4 values, the others expect 2: MPI reports truncation on a
+//                      receiving rank, which must surface as a thrown CommunicationError, then abort
 import Communication
 import Foundation
 
@@ -52,8 +54,19 @@ func failOnRank(_ failing: Int, _ communicator: Communicator) throws -> Int32 {
     return 0
 }
 
+func mpiError(_ communicator: Communicator) throws -> Int32 {
+    // A wrong count is normally a precondition; the raw MPI call is the only way to provoke an
+    // error that MPI itself detects, which checks that MPI_ERRORS_RETURN is in force.
+    var values = [Double](repeating: 1, count: communicator.rank == 0 ? 4 : 2)
+    try values.withUnsafeMutableBufferPointer { try communicator.broadcast($0, root: 0) }
+    try communicator.barrier()
+    print("rank \(communicator.rank) saw no error, which must not happen")
+    try communicator.finalize()
+    return 0
+}
+
 let arguments = Array(CommandLine.arguments.dropFirst())
-let usage = "usage: discern-test-worker collectives | fail-on-rank N | single"
+let usage = "usage: discern-test-worker collectives | fail-on-rank N | single | mpi-error"
 let communicator: Communicator
 do {
     communicator = arguments.first == "single" ? SingleProcessCommunicator() : try makeCommunicator()
@@ -65,6 +78,8 @@ let status: Int32 = runOrAbort(on: communicator) {
     switch (arguments.first, arguments.count) {
     case ("collectives", 1), ("single", 1):
         return try collectives(communicator)
+    case ("mpi-error", 1):
+        return try mpiError(communicator)
     case ("fail-on-rank", 2):
         guard let failing = Int(arguments[1]) else { throw WorkerError(description: usage) }
         return try failOnRank(failing, communicator)
