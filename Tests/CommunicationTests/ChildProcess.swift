@@ -108,6 +108,8 @@ func locateWorker() throws -> URL {
     for bundle in Bundle.allBundles where bundle.bundlePath.hasSuffix(".xctest") {
         folders.append(bundle.bundleURL.deletingLastPathComponent())
     }
+    var seen = Set<String>()
+    folders = folders.filter { seen.insert($0.path).inserted }
     for folder in folders {
         let candidate = folder.appendingPathComponent(name)
         if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
