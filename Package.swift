@@ -31,6 +31,7 @@ let package = Package(
         .target(name: "CImageCodecs", linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16")]),
         .target(name: "Images", dependencies: ["CImageCodecs", "Kernels"]),
         .target(name: "Models", dependencies: ["Kernels", "Layers"]),
+        .target(name: "Objectives", dependencies: ["Kernels", .product(name: "RealModule", package: "swift-numerics")]),
         // Model directories on disk (config, safetensors, tokenizer): kept out of the model code.
         .target(name: "ModelFiles", dependencies: ["Models", "Layers", "Formats", "Kernels"]),
         .target(name: "Platform", dependencies: ["CBLAS", "CMPI", "CHDF5", "Kernels", "Communication"]),
@@ -48,6 +49,7 @@ let package = Package(
         .testTarget(name: "HDF5FilesTests", dependencies: ["HDF5Files", "TestSupport"]),
         .testTarget(name: "PlatformTests", dependencies: ["Platform", "TestSupport"]),
         .testTarget(name: "FormatsTests", dependencies: ["Formats", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "ObjectivesTests", dependencies: ["Objectives", "TestSupport"]),
         .testTarget(name: "LayersTests", dependencies: ["Layers", "TestSupport"]),
         .testTarget(name: "ImagesTests", dependencies: ["Images", "TestSupport"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "ModelFiles", "Formats", "Layers", "TestSupport"], exclude: ["Fixtures"]),

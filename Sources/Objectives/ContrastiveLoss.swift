@@ -1,0 +1,67 @@
+import Kernels
+import RealModule
+
+/// Symmetric InfoNCE over a global batch of N image/text pairs (CLIP's loss):
+///   L = s * I T^T                           (N, N), s = exp(logitScale)
+///   loss = (1 / 2N) * [ sum_i CE(L[i, :], i) + sum_j CE(L[:, j], j) ]
+///
+/// Distributed exactly (method.md section 5): a rank owns the B pairs at rows
+/// `offset ..< offset + B` of the gathered embeddings. It computes the loss terms of its own
+/// image rows and its own text columns, and differentiates them with respect to ALL N gathered
+/// embeddings; summing those full-size gradients over ranks (a reduce-scatter) gives every rank
+/// the exact gradient of the global loss for its own rows. Keeping only the local slice of the
+/// local gradient instead (a known bug) drops the terms other ranks contribute.
+public final class ContrastiveLoss<T: KernelScalar>: @unchecked Sendable {
+    var scores: [T] = []      // (B, N) scratch, one direction at a time
+    public init() {}
+
+    public struct Result: Sendable {
+        /// This rank's share of the global loss (its rows' and columns' terms, already divided by 2N):
+        /// summing it over ranks gives the loss.
+        public var localLoss: Double
+        /// d(localLoss)/d(logitScale).
+        public var logitScaleGradient: Double
+    }
+
+    /// images, texts: (N, dim) gathered, L2-normalised embeddings. The rank's pairs are rows
+    /// offset..<offset+count. dImages, dTexts: (N, dim) += gradient of the local loss share.
+    public func forwardBackward(
+        images: UnsafePointer<T>, texts: UnsafePointer<T>, total: Int, dim: Int,
+        offset: Int, count: Int, logitScale: T,
+        dImages: UnsafeMutablePointer<T>, dTexts: UnsafeMutablePointer<T>
+    ) -> Result {
+        precondition(offset >= 0 && count >= 0 && offset + count <= total, "ContrastiveLoss: rows \(offset)..<\(offset + count) of \(total)")
+        let scale = T.exp(logitScale)
+        if scores.count < count * total { scores = Array(repeating: 0, count: count * total) }
+        var loss = 0.0, scaleGradient = 0.0
+        // Image rows (queries: own images, keys: all texts), then text columns (queries: own
+        // texts, keys: all images): the same computation with the roles swapped.
+        for (queries, keys, dQueries, dKeys) in [(images, texts, dImages, dTexts), (texts, images, dTexts, dImages)] {
+            scores.withUnsafeMutableBufferPointer { buffer in
+                let g = buffer.baseAddress!
+                // g = s * Q_local K^T: (count, total)
+                gemm(transB: true, m: count, n: total, k: dim, alpha: scale, queries + offset * dim, keys, g)
+                for r in 0..<count {
+                    let row = g + r * total, target = offset + r
+                    var maximum = -T.infinity
+                    for j in 0..<total { maximum = max(maximum, row[j]) }
+                    var sum = 0.0
+                    for j in 0..<total { sum += Double(T.exp(row[j] - maximum)) }
+                    let logSumExp = Double(maximum) + Double.log(sum)
+                    loss += (logSumExp - Double(row[target])) / Double(2 * total)
+                    // dloss/dlogit = (softmax - onehot) / 2N; dloss/dlogitScale = sum(dlogit * logit)
+                    for j in 0..<total {
+                        let probability = Double.exp(Double(row[j]) - logSumExp)
+                        let gradient = (probability - (j == target ? 1 : 0)) / Double(2 * total)
+                        scaleGradient += gradient * Double(row[j])
+                        row[j] = T(gradient)
+                    }
+                }
+                // logits = s * Q K^T  =>  dQ_local += s * G K,  dK += s * G^T Q_local
+                gemm(m: count, n: dim, k: total, alpha: scale, g, keys, beta: 1, dQueries + offset * dim)
+                gemm(transA: true, m: total, n: dim, k: count, alpha: scale, g, queries + offset * dim, beta: 1, dKeys)
+            }
+        }
+        return Result(localLoss: loss, logitScaleGradient: scaleGradient)
+    }
+}

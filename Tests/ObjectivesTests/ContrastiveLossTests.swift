@@ -1,0 +1,102 @@
+import Kernels
+import Objectives
+import TestSupport
+import XCTest
+
+final class ContrastiveLossTests: XCTestCase {
+    let total = 6, dim = 5
+
+    func normalisedRows(_ random: inout TestRandom) -> Buffer<Double> {
+        let b: Buffer<Double> = random.buffer(total * dim)
+        for r in 0..<total {
+            var norm = 0.0
+            for i in 0..<dim { norm += b[r * dim + i] * b[r * dim + i] }
+            for i in 0..<dim { b[r * dim + i] /= norm.squareRoot() }
+        }
+        return b
+    }
+
+    /// The global loss straight from its definition, for finite differences.
+    func referenceLoss(_ images: Buffer<Double>, _ texts: Buffer<Double>, _ logitScale: Double) -> Double {
+        let s = Double.exp(logitScale)
+        var logits = [Double](repeating: 0, count: total * total)
+        for i in 0..<total { for j in 0..<total {
+            var d = 0.0
+            for k in 0..<dim { d += images[i * dim + k] * texts[j * dim + k] }
+            logits[i * total + j] = s * d
+        } }
+        var loss = 0.0
+        for i in 0..<total {
+            let row = (0..<total).map { logits[i * total + $0] }, column = (0..<total).map { logits[$0 * total + i] }
+            for values in [row, column] {
+                let m = values.max()!
+                loss += m + Double.log(values.reduce(0) { $0 + Double.exp($1 - m) }) - values[i]
+            }
+        }
+        return loss / Double(2 * total)
+    }
+
+    /// Runs the rank-local computation for `ranks` equal shards and sums the full-size gradients,
+    /// as the reduce-scatter does.
+    func sharded(_ images: Buffer<Double>, _ texts: Buffer<Double>, _ logitScale: Double, ranks: Int)
+        -> (loss: Double, dImages: [Double], dTexts: [Double], dScale: Double) {
+        let dImages = Buffer<Double>(count: total * dim), dTexts = Buffer<Double>(count: total * dim)
+        var loss = 0.0, dScale = 0.0
+        let per = total / ranks
+        for rank in 0..<ranks {
+            let result = ContrastiveLoss<Double>().forwardBackward(
+                images: images.pointer, texts: texts.pointer, total: total, dim: dim, offset: rank * per, count: per,
+                logitScale: logitScale, dImages: dImages.pointer, dTexts: dTexts.pointer)
+            loss += result.localLoss
+            dScale += result.logitScaleGradient
+        }
+        return (loss, dImages.array, dTexts.array, dScale)
+    }
+
+    func testLossAndGradientsMatchDefinitionAndFiniteDifferences() {
+        var random = TestRandom(seed: 9)
+        let images = normalisedRows(&random), texts = normalisedRows(&random)
+        let logitScale = 1.3
+        let (loss, dImages, dTexts, dScale) = sharded(images, texts, logitScale, ranks: 1)
+        XCTAssertEqual(loss, referenceLoss(images, texts, logitScale), accuracy: 1e-12)
+        assertClose(dImages, numericalGradient(images) { referenceLoss(images, texts, logitScale) },
+                    tolerance: Tolerance.finiteDifference, "d loss / d images")
+        assertClose(dTexts, numericalGradient(texts) { referenceLoss(images, texts, logitScale) },
+                    tolerance: Tolerance.finiteDifference, "d loss / d texts")
+        let h = 1e-6
+        let numericScale = (referenceLoss(images, texts, logitScale + h) - referenceLoss(images, texts, logitScale - h)) / (2 * h)
+        XCTAssertEqual(dScale, numericScale, accuracy: 1e-7)
+    }
+
+    func testShardedRanksGiveTheSameGlobalGradient() {
+        var random = TestRandom(seed: 10)
+        let images = normalisedRows(&random), texts = normalisedRows(&random)
+        let single = sharded(images, texts, 2.0, ranks: 1)
+        for ranks in [2, 3] {
+            let split = sharded(images, texts, 2.0, ranks: ranks)
+            XCTAssertEqual(split.loss, single.loss, accuracy: 1e-12)
+            XCTAssertEqual(split.dScale, single.dScale, accuracy: 1e-12)
+            assertClose(split.dImages, single.dImages, tolerance: 1e-12, "\(ranks) ranks, images")
+            assertClose(split.dTexts, single.dTexts, tolerance: 1e-12, "\(ranks) ranks, texts")
+        }
+    }
+
+    /// The shortcut some trainers take: each rank keeps only its own rows of its OWN gradient,
+    /// discarding what the other ranks' loss terms contribute to its rows. It is wrong.
+    func testKeepingOnlyTheLocalSliceIsWrong() {
+        var random = TestRandom(seed: 11)
+        let images = normalisedRows(&random), texts = normalisedRows(&random)
+        let exact = sharded(images, texts, 2.0, ranks: 1)
+        let ranks = 2, per = total / ranks
+        var shortcut = [Double](repeating: 0, count: total * dim)
+        for rank in 0..<ranks {
+            let dImages = Buffer<Double>(count: total * dim), dTexts = Buffer<Double>(count: total * dim)
+            _ = ContrastiveLoss<Double>().forwardBackward(
+                images: images.pointer, texts: texts.pointer, total: total, dim: dim, offset: rank * per, count: per,
+                logitScale: 2.0, dImages: dImages.pointer, dTexts: dTexts.pointer)
+            for i in rank * per * dim..<(rank + 1) * per * dim { shortcut[i] = dImages[i] }
+        }
+        XCTAssertGreaterThan(maxRelativeError(shortcut, exact.dImages), 0.05,
+                             "the local-slice shortcut should differ visibly from the exact gradient")
+    }
+}
