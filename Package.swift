@@ -10,6 +10,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
     targets: [
         // System libraries, found through pkg-config. Each shim.h exposes the C macros
@@ -34,6 +35,8 @@ let package = Package(
         .target(name: "Objectives", dependencies: ["Kernels", .product(name: "RealModule", package: "swift-numerics")]),
         // Model directories on disk (config, safetensors, tokenizer): kept out of the model code.
         .target(name: "ModelFiles", dependencies: ["Models", "Layers", "Formats", "Kernels"]),
+        .target(name: "Training", dependencies: ["Kernels", "Layers", "Models", "Objectives", "Communication",
+                                                 .product(name: "Yams", package: "Yams")]),
         .target(name: "Platform", dependencies: ["CBLAS", "CMPI", "CHDF5", "Kernels", "Communication"]),
         .executableTarget(name: "discern", dependencies: [
             "Platform", "Kernels", "Communication", "HDF5Files",
@@ -50,6 +53,7 @@ let package = Package(
         .testTarget(name: "PlatformTests", dependencies: ["Platform", "TestSupport"]),
         .testTarget(name: "FormatsTests", dependencies: ["Formats", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "ObjectivesTests", dependencies: ["Objectives", "TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "TestSupport"]),
         .testTarget(name: "LayersTests", dependencies: ["Layers", "TestSupport"]),
         .testTarget(name: "ImagesTests", dependencies: ["Images", "TestSupport"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "ModelFiles", "Formats", "Layers", "TestSupport"], exclude: ["Fixtures"]),

@@ -1,0 +1,83 @@
+/// Every configuration field: its dotted path, type, default and meaning. The YAML loader, the
+/// `--set` overrides, the error messages and docs/config.md all come from this one table.
+public struct ConfigField: Sendable {
+    public enum Kind: String, Sendable { case int, double, bool, string, path }
+    public let path: String
+    public let kind: Kind
+    public let defaultValue: ConfigValue
+    public let help: String
+    /// Allowed values for a string field (empty = any).
+    public let choices: [String]
+
+    init(_ path: String, _ kind: Kind, _ defaultValue: ConfigValue, _ help: String, choices: [String] = []) {
+        self.path = path
+        self.kind = kind
+        self.defaultValue = defaultValue
+        self.help = help
+        self.choices = choices
+    }
+}
+
+public enum ConfigValue: Sendable, Equatable, CustomStringConvertible {
+    case int(Int), double(Double), bool(Bool), string(String), null
+
+    public var description: String {
+        switch self {
+        case .int(let v): return String(v)
+        case .double(let v): return String(v)
+        case .bool(let v): return String(v)
+        case .string(let v): return v.isEmpty ? "\"\"" : v.contains("\n") ? v.debugDescription : v
+        case .null: return "null"
+        }
+    }
+}
+
+public enum ConfigSchema {
+    public static let fields: [ConfigField] = [
+        // Where things are
+        ConfigField("model", .path, .string(""), "Hugging Face LLaVA model directory (config.json, tokenizer.json, safetensors). Relative paths resolve against the current directory."),
+        ConfigField("data", .path, .string(""), "Directory of training shards made by `discern prepare` or `discern synth` (its train/ split)."),
+        ConfigField("run_dir", .path, .string("checkpoints/run"), "Where metrics.jsonl and checkpoints go."),
+        // The run
+        ConfigField("seed", .int, .int(1234), "Seed of the data order, adapter initialisation and dropout; same seed, same run."),
+        ConfigField("steps", .int, .int(100), "Optimizer steps to train."),
+        ConfigField("global_batch", .int, .int(32), "Image/caption pairs per optimizer step over all ranks; must divide by the number of ranks."),
+        ConfigField("micro_batch", .int, .int(0), "Pairs per rank per forward/backward chunk (GradCache); 0 = the whole local batch at once. The contrastive gradient is exact either way."),
+        ConfigField("threads", .int, .int(0), "Compute threads per rank for the non-GEMM kernels; 0 = OPENBLAS_NUM_THREADS or 1."),
+        ConfigField("log_every", .int, .int(10), "Print a progress line every N steps (metrics.jsonl gets every step)."),
+        // Prompts
+        ConfigField("prompts.image", .string, .string("<image>\nSummary above image in one word:"), "Image prompt template; `<image>` marks where the visual tokens go."),
+        ConfigField("prompts.text", .string, .string("<sent>\nSummary above sentence in one word:"), "Text prompt template; `<sent>` is replaced by the caption."),
+        ConfigField("image.mode", .string, .string("crop"), "Image preprocessing: `crop` (the Hugging Face processor) or `pad` (LLaVA training: pad to a square first).", choices: ["crop", "pad"]),
+        // What trains
+        ConfigField("train.mode", .string, .string("adapters"), "`adapters`: soft prompts and/or LoRA on a frozen base (VladVA). `full`: every base weight trains (generative pre-training of a tiny model).", choices: ["adapters", "full"]),
+        ConfigField("train.soft_prompts", .bool, .bool(true), "Replace the prompt suffixes by trainable soft prompts, initialised from their token embeddings."),
+        ConfigField("train.lora", .bool, .bool(true), "Train LoRA adapters on `lora.target_modules`."),
+        ConfigField("lora.rank", .int, .int(16), "LoRA rank r."),
+        ConfigField("lora.alpha", .double, .double(16), "LoRA alpha; the update is scaled by alpha / r."),
+        ConfigField("lora.dropout", .double, .double(0), "Dropout on the LoRA input during training (PEFT's lora_dropout)."),
+        ConfigField("lora.target_modules", .string, .string(#"language_model\.model\.layers\.\d+\.(self_attn\.(q|k|v|o)_proj|mlp\.(gate|up|down)_proj)"#), "Regular expression over module names (full match, PEFT's meaning of a string); default: the LLM's seven projections."),
+        // Losses
+        ConfigField("loss.contrastive", .double, .double(1), "Weight of the global-batch contrastive loss (short captions); 0 turns it off."),
+        ConfigField("loss.ntp", .double, .double(1), "Weight lambda of the next-token loss on long captions, conditioned on image + image prompt; 0 turns it off."),
+        ConfigField("loss.ntp_captions", .string, .string("long"), "Captions the next-token loss reads: `long` (VladVA), `short`, or `both` (generative pre-training).", choices: ["long", "short", "both"]),
+        ConfigField("loss.logit_scale", .double, .double(2.659260036932778), "Initial log of the contrastive logit scale (ln(1/0.07), CLIP's)."),
+        ConfigField("loss.learn_logit_scale", .bool, .bool(true), "Learn the logit scale (clamped to [0, loss.max_logit_scale] after each step); false keeps it fixed."),
+        ConfigField("loss.max_logit_scale", .double, .double(4.605170185988092), "Upper clamp of the log logit scale (ln 100)."),
+        // Optimizer
+        ConfigField("optimizer.lr", .double, .double(1e-4), "Peak learning rate (AdamW)."),
+        ConfigField("optimizer.weight_decay", .double, .double(0.01), "Decoupled weight decay on LoRA and base weights; never on soft prompts, norms, biases or the logit scale."),
+        ConfigField("optimizer.beta1", .double, .double(0.9), "AdamW beta1."),
+        ConfigField("optimizer.beta2", .double, .double(0.999), "AdamW beta2."),
+        ConfigField("optimizer.eps", .double, .double(1e-8), "AdamW epsilon."),
+        ConfigField("optimizer.warmup", .double, .double(0.03), "Linear warmup: a fraction of `steps` when below 1, else a number of steps."),
+        ConfigField("optimizer.schedule", .string, .string("cosine"), "Learning-rate schedule after warmup.", choices: ["cosine", "constant", "linear"]),
+        ConfigField("optimizer.min_lr_ratio", .double, .double(0), "Final learning rate as a fraction of the peak (cosine and linear)."),
+        ConfigField("optimizer.grad_clip", .double, .double(1.0), "Clip the global gradient norm to this value; 0 turns clipping off."),
+        // Checkpoints
+        ConfigField("checkpoint.every", .int, .int(100), "Write a checkpoint every N steps (and at the end); 0 = only at the end."),
+        ConfigField("checkpoint.keep", .int, .int(3), "How many recent checkpoints to keep in run_dir."),
+    ]
+
+    public static let byPath: [String: ConfigField] = Dictionary(uniqueKeysWithValues: fields.map { ($0.path, $0) })
+}

@@ -1,0 +1,70 @@
+import Foundation
+import Training
+import XCTest
+
+final class ConfigTests: XCTestCase {
+    func testDefaultsOverridesAndRoundTrip() throws {
+        var config = try ResolvedConfig.parse(yaml: """
+        model: checkpoints/tiny-base
+        steps: 50
+        optimizer:
+          lr: 3e-4
+          schedule: linear
+        prompts:
+          text: "<sent>\\nIn one word:"
+        train:
+          soft_prompts: no
+        """, source: "test.yaml")
+        XCTAssertEqual(config.string("model"), "checkpoints/tiny-base")
+        XCTAssertEqual(config.int("steps"), 50)
+        XCTAssertEqual(config.double("optimizer.lr"), 3e-4)
+        XCTAssertEqual(config.string("optimizer.schedule"), "linear")
+        XCTAssertEqual(config.string("prompts.text"), "<sent>\nIn one word:")
+        XCTAssertFalse(config.bool("train.soft_prompts"))
+        XCTAssertEqual(config.int("global_batch"), 32, "default")
+        try config.set("optimizer.lr=1e-3")
+        try config.set("prompts.image=<image> describe:")
+        XCTAssertEqual(config.double("optimizer.lr"), 1e-3)
+        XCTAssertEqual(config.string("prompts.image"), "<image> describe:")
+        // The YAML the checkpoint stores reads back to the same configuration.
+        XCTAssertEqual(try ResolvedConfig.parse(yaml: config.yaml, source: "round trip"), config)
+    }
+
+    func testUnknownKeyNamesTheClosestValidKey() {
+        XCTAssertThrowsError(try ResolvedConfig.parse(yaml: "optimizer:\n  learning_rate: 1\n  lr: 2\n", source: "c.yaml")) { error in
+            let message = "\(error)"
+            XCTAssertTrue(message.contains("c.yaml:2"), message)
+            XCTAssertTrue(message.contains("optimizer.learning_rate"), message)
+            XCTAssertTrue(message.contains("Did you mean"), message)
+        }
+        XCTAssertThrowsError(try ResolvedConfig.parse(yaml: "global_bach: 8\n", source: "c.yaml")) { error in
+            XCTAssertTrue("\(error)".contains("'global_batch'"), "\(error)")
+        }
+        var config = ResolvedConfig()
+        XCTAssertThrowsError(try config.set("optimiser.lr=1")) { error in
+            XCTAssertTrue("\(error)".contains("optimizer.lr"), "\(error)")
+        }
+    }
+
+    func testWrongTypesAndChoicesAreClearErrors() {
+        let cases: [(String, String)] = [
+            ("steps: many\n", "steps should be an integer"),
+            ("steps: 1.5\n", "steps should be an integer"),
+            ("optimizer:\n  lr: fast\n", "optimizer.lr should be a number"),
+            ("train:\n  lora: maybe\n", "train.lora should be true or false"),
+            ("train:\n  mode: everything\n", "train.mode must be one of adapters, full"),
+            ("optimizer: 3\n", "unknown key 'optimizer'"),
+            ("steps: [1, 2]\n", "steps should be a single int value"),
+            ("steps: \"10\"\n", "steps should be an integer"),
+            ("a: [\n", "not valid YAML"),
+        ]
+        for (yaml, expected) in cases {
+            XCTAssertThrowsError(try ResolvedConfig.parse(yaml: yaml, source: "c.yaml"), yaml) { error in
+                XCTAssertTrue("\(error)".contains(expected), "\(yaml.debugDescription): \(error)")
+            }
+        }
+        XCTAssertThrowsError(try ResolvedConfig.load(file: "/nonexistent/config.yaml")) { error in
+            XCTAssertTrue("\(error)".contains("/nonexistent/config.yaml: config file not found"), "\(error)")
+        }
+    }
+}
