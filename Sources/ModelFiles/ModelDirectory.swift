@@ -39,7 +39,7 @@ public struct ModelDirectory: Sendable {
 
 extension Tokenizer: TextEncoding {
     public func encodeIDs(_ text: String, addSpecialTokens: Bool) throws -> [Int32] {
-        try encode(text, addSpecialTokens: addSpecialTokens)
+        encode(text, addSpecialTokens: addSpecialTokens)
     }
 }
 

@@ -1,0 +1,163 @@
+/// A Hugging Face tokenizer.json of the Llama / LLaVA kind (SentencePiece-style BPE with byte
+/// fallback), reproducing the `tokenizers` library's ids exactly. Stages, each in its own file:
+/// added tokens -> normalizer -> pre-tokenizer -> BPE model -> post-processor; decoder for text.
+/// Any stage type this reader does not implement is an error at load time, never skipped.
+public final class Tokenizer: Sendable {
+    public let path: String
+    private let model: BPEModel
+    private let normalizer: TokenizerNormalizer?
+    private let preTokenizer: MetaspacePreTokenizer?
+    private let postProcessor: TemplatePostProcessor?
+    private let decoder: TokenizerDecoder?
+    /// Added tokens matched in the raw text, then those matched in normalized text.
+    private let rawMatcher: AddedTokenMatcher
+    private let normalizedMatcher: AddedTokenMatcher
+    private let addedIDs: [ExactString: Int32]
+    /// Id -> piece used by decode (added tokens override the model's pieces).
+    private let pieces: [String?]
+    private let specialContents: Set<ExactString>
+
+    /// Distinct pieces, model vocabulary and added tokens together (tokenizers'
+    /// `get_vocab_size(with_added_tokens=True)`): the embedding table needs at least this many rows.
+    public let vocabSize: Int
+    /// `<s>` / `</s>` / `<pad>` when the file has them (tokenizer.json itself does not say which
+    /// token plays which role; these are the Llama names), and the model's unk token.
+    public let bosTokenID: Int32?
+    public let eosTokenID: Int32?
+    public let padTokenID: Int32?
+    public let unknownTokenID: Int32?
+
+    public convenience init(path: String) throws(FormatError) {
+        try self.init(json: try readFileBytes(path), path: path)
+    }
+
+    public static func load(_ path: String) throws(FormatError) -> Tokenizer { try Tokenizer(path: path) }
+
+    /// `path` only names the source in error messages.
+    public init(json: [UInt8], path: String) throws(FormatError) {
+        self.path = path
+        let document: JSONValue
+        do {
+            document = try JSONValue.parse(json)
+        } catch {
+            throw FormatError(file: path, "is not valid JSON (\(error))")
+        }
+        let root = try JSONNode(value: document, path: "", file: path).object()
+        for key in ["truncation", "padding"] {
+            if let node = root.optional(key) {
+                throw node.failure("is set in the file; Discern does its own truncation and padding, so set it to null")
+            }
+        }
+        let model = try BPEModel(try root.required("model").object())
+        self.model = model
+        let normalizer = try root.optional("normalizer").map { (node) throws(FormatError) in try TokenizerNormalizer(node) }
+        self.normalizer = normalizer
+        preTokenizer = try root.optional("pre_tokenizer").map { (node) throws(FormatError) in try MetaspacePreTokenizer(node) }
+        postProcessor = try root.optional("post_processor").map { (node) throws(FormatError) in try TemplatePostProcessor(node) }
+        decoder = try root.optional("decoder").map { (node) throws(FormatError) in try TokenizerDecoder(node) }
+
+        let added = try (root.optional("added_tokens")?.array() ?? []).map { (node) throws(FormatError) in try AddedToken(node) }
+        var addedIDs: [ExactString: Int32] = [:]
+        var raw: [(pattern: [Unicode.Scalar], token: AddedToken)] = []
+        var normalized: [(pattern: [Unicode.Scalar], token: AddedToken)] = []
+        var specialContents = Set<ExactString>()
+        var pieceOverrides: [Int32: String] = [:]
+        for token in added {
+            addedIDs[ExactString(token.content)] = token.id
+            if token.special { specialContents.insert(ExactString(token.content)) }
+            let content = Array(token.content.unicodeScalars)
+            if token.normalized {
+                // tokenizers matches these against normalized text, so their pattern (and the
+                // piece decode shows for them) is the normalized content.
+                let pattern = normalizer?.apply(content) ?? content
+                normalized.append((pattern, token))
+                pieceOverrides[token.id] = string(pattern)
+            } else {
+                raw.append((content, token))
+                pieceOverrides[token.id] = token.content
+            }
+        }
+        rawMatcher = AddedTokenMatcher(raw)
+        normalizedMatcher = AddedTokenMatcher(normalized)
+        self.addedIDs = addedIDs
+        self.specialContents = specialContents
+
+        var allPieces = Set(model.vocabulary.keys)
+        allPieces.formUnion(addedIDs.keys)
+        vocabSize = allPieces.count
+        let largestID = max(model.vocabulary.values.max() ?? -1, added.map(\.id).max() ?? -1)
+        var pieces = [String?](repeating: nil, count: Int(largestID) + 1)
+        for (piece, id) in model.vocabulary { pieces[Int(id)] = piece.value }
+        for (id, piece) in pieceOverrides { pieces[Int(id)] = piece }
+        self.pieces = pieces
+
+        func lookup(_ piece: String) -> Int32? { addedIDs[ExactString(piece)] ?? model.vocabulary[ExactString(piece)] }
+        bosTokenID = lookup("<s>")
+        eosTokenID = lookup("</s>")
+        padTokenID = lookup("<pad>")
+        unknownTokenID = model.unknownID
+    }
+
+    /// The id of a piece (added tokens first, then the model vocabulary), compared byte for byte.
+    public func tokenID(for piece: String) -> Int32? {
+        addedIDs[ExactString(piece)] ?? model.vocabulary[ExactString(piece)]
+    }
+
+    /// The piece of an id as decode sees it, or nil for an id the tokenizer does not know.
+    public func piece(for id: Int32) -> String? {
+        id >= 0 && Int(id) < pieces.count ? pieces[Int(id)] : nil
+    }
+
+    /// Token ids for `text`; with `addSpecialTokens` the post-processor's template is applied
+    /// (for Llama: `<s>` in front).
+    public func encode(_ text: String, addSpecialTokens: Bool = true) -> [Int32] {
+        let scalars = Array(text.unicodeScalars)
+        var ids: [Int32] = []
+        for split in rawMatcher.split(scalars, 0..<scalars.count) {
+            switch split {
+            case .token(let id):
+                ids.append(id)
+            case .text(let range):
+                let piece = Array(scalars[range])
+                let normalizedPiece = normalizer?.apply(piece) ?? piece
+                for (index, inner) in normalizedMatcher.split(normalizedPiece, 0..<normalizedPiece.count).enumerated() {
+                    switch inner {
+                    case .token(let id):
+                        ids.append(id)
+                    case .text(let innerRange):
+                        // Only the first text of the whole input starts at original offset 0.
+                        // (Approximation: tokenizers maps normalized offsets back exactly; the two
+                        // differ only when a normalized added token sits at the very start.)
+                        let atTextStart = range.lowerBound == 0 && index == 0 && innerRange.lowerBound == 0
+                        tokenize(Array(normalizedPiece[innerRange]), atTextStart: atTextStart, into: &ids)
+                    }
+                }
+            }
+        }
+        return postProcessor?.apply(ids, addSpecialTokens: addSpecialTokens) ?? ids
+    }
+
+    private func tokenize(_ text: [Unicode.Scalar], atTextStart: Bool, into ids: inout [Int32]) {
+        guard let preTokenizer else {
+            model.tokenize(text[...], into: &ids)
+            return
+        }
+        for word in preTokenizer.words(text, atTextStart: atTextStart) {
+            model.tokenize(word, into: &ids)
+        }
+    }
+
+    /// Text for `ids` through the file's decoder. Like tokenizers, unknown ids are skipped, and
+    /// with `skipSpecialTokens` so are special added tokens (`<s>`, `<image>`, `<pad>`, ...).
+    public func decode(_ ids: [Int32], skipSpecialTokens: Bool = true) -> String {
+        var tokens: [String] = []
+        tokens.reserveCapacity(ids.count)
+        for id in ids {
+            guard let piece = piece(for: id) else { continue }
+            if skipSpecialTokens && specialContents.contains(ExactString(piece)) { continue }
+            tokens.append(piece)
+        }
+        guard let decoder else { return tokens.joined(separator: " ") }
+        return decoder.decode(tokens).joined()
+    }
+}
