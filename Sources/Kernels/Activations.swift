@@ -138,7 +138,7 @@ public func quickGeluBackward<T: KernelScalar>(
     let k: T = 1.702
     parallelFor(count, grain: elementwiseParallelGrain) { range in
         for i in range {
-            let s = sigmoid(k * x[i])
+            let s = logisticSigmoid(k * x[i])
             dx[i] += dy[i] * (s + k * x[i] * s * (1 - s))
         }
     }
@@ -161,7 +161,7 @@ public func siluBackward<T: KernelScalar>(
 ) {
     parallelFor(count, grain: elementwiseParallelGrain) { range in
         for i in range {
-            let s = sigmoid(x[i])
+            let s = logisticSigmoid(x[i])
             dx[i] += dy[i] * (s * (1 + x[i] * (1 - s)))
         }
     }
@@ -191,7 +191,7 @@ public func swiGLUBackward<T: KernelScalar>(
     parallelFor(count, grain: elementwiseParallelGrain) { range in
         for i in range {
             let g = gate[i]
-            let s = sigmoid(g)
+            let s = logisticSigmoid(g)
             dGate[i] += dy[i] * up[i] * (s * (1 + g * (1 - s)))
             dUp[i] += dy[i] * (g * s)
         }
