@@ -59,7 +59,7 @@ public func activationBackward<T: KernelScalar>(
 /// 1 / (1 + exp(-x)). For very negative x, exp overflows to +inf and the result is exactly 0,
 /// never NaN, so callers need no special case.
 @inlinable
-func sigmoid<T: KernelScalar>(_ x: T) -> T { 1 / (1 + T.exp(-x)) }
+func logisticSigmoid<T: KernelScalar>(_ x: T) -> T { 1 / (1 + T.exp(-x)) }
 
 // MARK: GELU, exact
 
@@ -67,7 +67,7 @@ func sigmoid<T: KernelScalar>(_ x: T) -> T { 1 / (1 + T.exp(-x)) }
 @inlinable
 public func geluForward<T: KernelScalar>(x: UnsafePointer<T>, y: UnsafeMutablePointer<T>, count: Int) {
     let invSqrt2: T = 0.70710678118654752440
-    parallelFor(count, grain: kernelParallelGrain) { range in
+    parallelFor(count, grain: elementwiseParallelGrain) { range in
         for i in range { y[i] = 0.5 * x[i] * (1 + T.erf(x[i] * invSqrt2)) }
     }
 }
@@ -78,7 +78,7 @@ public func geluBackward<T: KernelScalar>(
     dy: UnsafePointer<T>, x: UnsafePointer<T>, dx: UnsafeMutablePointer<T>, count: Int
 ) {
     let invSqrt2: T = 0.70710678118654752440, invSqrt2Pi: T = 0.39894228040143267794
-    parallelFor(count, grain: kernelParallelGrain) { range in
+    parallelFor(count, grain: elementwiseParallelGrain) { range in
         for i in range {
             let v = x[i]
             let cdf = 0.5 * (1 + T.erf(v * invSqrt2))
@@ -94,7 +94,7 @@ public func geluBackward<T: KernelScalar>(
 @inlinable
 public func geluTanhForward<T: KernelScalar>(x: UnsafePointer<T>, y: UnsafeMutablePointer<T>, count: Int) {
     let sqrt2OverPi: T = 0.79788456080286535588, cubic: T = 0.044715
-    parallelFor(count, grain: kernelParallelGrain) { range in
+    parallelFor(count, grain: elementwiseParallelGrain) { range in
         for i in range {
             let v = x[i]
             y[i] = 0.5 * v * (1 + T.tanh(sqrt2OverPi * (v + cubic * v * v * v)))
@@ -109,7 +109,7 @@ public func geluTanhBackward<T: KernelScalar>(
     dy: UnsafePointer<T>, x: UnsafePointer<T>, dx: UnsafeMutablePointer<T>, count: Int
 ) {
     let sqrt2OverPi: T = 0.79788456080286535588, cubic: T = 0.044715
-    parallelFor(count, grain: kernelParallelGrain) { range in
+    parallelFor(count, grain: elementwiseParallelGrain) { range in
         for i in range {
             let v = x[i]
             let t = T.tanh(sqrt2OverPi * (v + cubic * v * v * v))
@@ -125,8 +125,8 @@ public func geluTanhBackward<T: KernelScalar>(
 @inlinable
 public func quickGeluForward<T: KernelScalar>(x: UnsafePointer<T>, y: UnsafeMutablePointer<T>, count: Int) {
     let k: T = 1.702
-    parallelFor(count, grain: kernelParallelGrain) { range in
-        for i in range { y[i] = x[i] * sigmoid(k * x[i]) }
+    parallelFor(count, grain: elementwiseParallelGrain) { range in
+        for i in range { y[i] = x[i] * logisticSigmoid(k * x[i]) }
     }
 }
 
@@ -136,9 +136,9 @@ public func quickGeluBackward<T: KernelScalar>(
     dy: UnsafePointer<T>, x: UnsafePointer<T>, dx: UnsafeMutablePointer<T>, count: Int
 ) {
     let k: T = 1.702
-    parallelFor(count, grain: kernelParallelGrain) { range in
+    parallelFor(count, grain: elementwiseParallelGrain) { range in
         for i in range {
-            let s = sigmoid(k * x[i])
+            let s = logisticSigmoid(k * x[i])
             dx[i] += dy[i] * (s + k * x[i] * s * (1 - s))
         }
     }
@@ -149,8 +149,8 @@ public func quickGeluBackward<T: KernelScalar>(
 /// y = x * sigmoid(x)
 @inlinable
 public func siluForward<T: KernelScalar>(x: UnsafePointer<T>, y: UnsafeMutablePointer<T>, count: Int) {
-    parallelFor(count, grain: kernelParallelGrain) { range in
-        for i in range { y[i] = x[i] * sigmoid(x[i]) }
+    parallelFor(count, grain: elementwiseParallelGrain) { range in
+        for i in range { y[i] = x[i] * logisticSigmoid(x[i]) }
     }
 }
 
@@ -159,9 +159,9 @@ public func siluForward<T: KernelScalar>(x: UnsafePointer<T>, y: UnsafeMutablePo
 public func siluBackward<T: KernelScalar>(
     dy: UnsafePointer<T>, x: UnsafePointer<T>, dx: UnsafeMutablePointer<T>, count: Int
 ) {
-    parallelFor(count, grain: kernelParallelGrain) { range in
+    parallelFor(count, grain: elementwiseParallelGrain) { range in
         for i in range {
-            let s = sigmoid(x[i])
+            let s = logisticSigmoid(x[i])
             dx[i] += dy[i] * (s * (1 + x[i] * (1 - s)))
         }
     }
@@ -175,8 +175,8 @@ public func swiGLUForward<T: KernelScalar>(
     gate: UnsafePointer<T>, up: UnsafePointer<T>,   // gate, up: (count)
     y: UnsafeMutablePointer<T>, count: Int          // y: (count)
 ) {
-    parallelFor(count, grain: kernelParallelGrain) { range in
-        for i in range { y[i] = gate[i] * sigmoid(gate[i]) * up[i] }
+    parallelFor(count, grain: elementwiseParallelGrain) { range in
+        for i in range { y[i] = gate[i] * logisticSigmoid(gate[i]) * up[i] }
     }
 }
 
@@ -188,10 +188,10 @@ public func swiGLUBackward<T: KernelScalar>(
     dGate: UnsafeMutablePointer<T>, dUp: UnsafeMutablePointer<T>,  // dGate, dUp: (count), +=
     count: Int
 ) {
-    parallelFor(count, grain: kernelParallelGrain) { range in
+    parallelFor(count, grain: elementwiseParallelGrain) { range in
         for i in range {
             let g = gate[i]
-            let s = sigmoid(g)
+            let s = logisticSigmoid(g)
             dGate[i] += dy[i] * up[i] * (s * (1 + g * (1 - s)))
             dUp[i] += dy[i] * (g * s)
         }

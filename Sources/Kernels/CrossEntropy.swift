@@ -24,7 +24,7 @@ public struct CrossEntropyResult: Sendable, Equatable {
 /// log(sum(exp(row))) with the row maximum subtracted first, so no exp overflows; the sum is
 /// taken in Double (DoubleAccumulation.swift says why).
 @inlinable
-func rowLogSumExp<T: KernelScalar>(_ row: UnsafePointer<T>, count: Int) -> T {
+func crossEntropyRowLogSumExp<T: KernelScalar>(_ row: UnsafePointer<T>, count: Int) -> T {
     var maximum = -T.infinity
     for j in 0..<count where row[j] > maximum { maximum = row[j] }
     var sum = 0.0
@@ -33,7 +33,7 @@ func rowLogSumExp<T: KernelScalar>(_ row: UnsafePointer<T>, count: Int) -> T {
 }
 
 @inlinable
-func checkTarget(_ target: Int32, row: Int, vocab: Int, ignoreIndex: Int32) {
+func checkCrossEntropyTarget(_ target: Int32, row: Int, vocab: Int, ignoreIndex: Int32) {
     precondition(target == ignoreIndex || (target >= 0 && Int(target) < vocab),
                  "crossEntropy: target \(target) at row \(row) is outside 0..<\(vocab) and not the ignore index")
 }
@@ -48,19 +48,19 @@ public func crossEntropyForward<T: KernelScalar>(
     rows: Int, vocab: Int, ignoreIndex: Int32 = -100
 ) -> CrossEntropyResult {
     precondition(rows >= 0 && vocab > 0, "crossEntropyForward: bad size (\(rows), \(vocab))")
-    for r in 0..<rows { checkTarget(targets[r], row: r, vocab: vocab, ignoreIndex: ignoreIndex) }
+    for r in 0..<rows { checkCrossEntropyTarget(targets[r], row: r, vocab: vocab, ignoreIndex: ignoreIndex) }
     if let logSumExp {
         // The exps are the work: spread the rows over workers, then sum the saved values.
-        parallelFor(rows, grain: rowGrain(dim: vocab)) { range in
+        parallelFor(rows, grain: parallelRowGrain(rowLength: vocab)) { range in
             for r in range {
-                logSumExp[r] = targets[r] == ignoreIndex ? 0 : rowLogSumExp(logits + r * vocab, count: vocab)
+                logSumExp[r] = targets[r] == ignoreIndex ? 0 : crossEntropyRowLogSumExp(logits + r * vocab, count: vocab)
             }
         }
     }
     var total = 0.0, count = 0
     for r in 0..<rows where targets[r] != ignoreIndex {
         let row = logits + r * vocab
-        let lse = logSumExp?[r] ?? rowLogSumExp(row, count: vocab)
+        let lse = logSumExp?[r] ?? crossEntropyRowLogSumExp(row, count: vocab)
         total += Double(lse) - Double(row[Int(targets[r])])
         count += 1
     }
@@ -83,11 +83,11 @@ public func crossEntropyBackward<T: KernelScalar>(
     precondition(rows >= 0 && vocab > 0 && count >= 0, "crossEntropyBackward: bad size")
     if count == 0 { return }  // every row ignored: the loss is the constant 0
     let factor = scale / T(count)
-    parallelFor(rows, grain: rowGrain(dim: vocab)) { range in
+    parallelFor(rows, grain: parallelRowGrain(rowLength: vocab)) { range in
         for r in range where targets[r] != ignoreIndex {
-            checkTarget(targets[r], row: r, vocab: vocab, ignoreIndex: ignoreIndex)
+            checkCrossEntropyTarget(targets[r], row: r, vocab: vocab, ignoreIndex: ignoreIndex)
             let row = logits + r * vocab, dRow = dLogits + r * vocab
-            let lse = logSumExp?[r] ?? rowLogSumExp(row, count: vocab)
+            let lse = logSumExp?[r] ?? crossEntropyRowLogSumExp(row, count: vocab)
             for j in 0..<vocab { dRow[j] += factor * T.exp(row[j] - lse) }
             dRow[Int(targets[r])] -= factor
         }

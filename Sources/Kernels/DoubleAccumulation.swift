@@ -51,8 +51,8 @@ func squaredDeviationsInDouble<T: KernelScalar>(_ x: UnsafePointer<T>, mean: Dou
 
 /// Least number of elements worth handing to another thread in `parallelFor`: below this
 /// the thread hop costs more than the work.
-@usableFromInline let kernelParallelGrain = 1 << 14
+@usableFromInline let elementwiseParallelGrain = 1 << 14
 
-/// Rows per `parallelFor` grain for a row-wise kernel over rows of `dim` elements.
+/// Rows per `parallelFor` grain for a row-wise kernel over rows of `rowLength` elements.
 @inlinable
-func rowGrain(dim: Int) -> Int { max(1, kernelParallelGrain / max(dim, 1)) }
+func parallelRowGrain(rowLength: Int) -> Int { max(1, elementwiseParallelGrain / max(rowLength, 1)) }

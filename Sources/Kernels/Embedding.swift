@@ -10,7 +10,7 @@ public func embeddingForward<T: KernelScalar>(
     rows: Int, vocab: Int, dim: Int
 ) {
     precondition(rows >= 0 && vocab >= 0 && dim >= 0, "embeddingForward: negative size")
-    parallelFor(rows, grain: rowGrain(dim: dim)) { range in
+    parallelFor(rows, grain: parallelRowGrain(rowLength: dim)) { range in
         for r in range {
             let id = Int(ids[r])
             precondition(id >= 0 && id < vocab, "embeddingForward: id \(id) at row \(r) is outside 0..<\(vocab)")
@@ -35,7 +35,7 @@ public func embeddingBackward<T: KernelScalar>(
         precondition(id >= 0 && id < vocab, "embeddingBackward: id \(id) at row \(r) is outside 0..<\(vocab)")
     }
     // Repeated ids make rows collide, so workers split the columns, not the rows.
-    parallelFor(dim, grain: rowGrain(dim: rows)) { columns in
+    parallelFor(dim, grain: parallelRowGrain(rowLength: rows)) { columns in
         for r in 0..<rows {
             let target = dTable + Int(ids[r]) * dim, source = dy + r * dim
             for i in columns { target[i] += source[i] }

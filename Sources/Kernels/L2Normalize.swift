@@ -11,7 +11,7 @@ public func l2NormalizeForward<T: KernelScalar>(
     rows: Int, dim: Int, eps: T = 1e-12
 ) {
     precondition(rows >= 0 && dim >= 0 && eps > 0, "l2NormalizeForward: bad size or eps")
-    parallelFor(rows, grain: rowGrain(dim: dim)) { range in
+    parallelFor(rows, grain: parallelRowGrain(rowLength: dim)) { range in
         for r in range {
             let xRow = x + r * dim, yRow = y + r * dim
             let norm = dotInDouble(xRow, xRow, count: dim).squareRoot()
@@ -35,7 +35,7 @@ public func l2NormalizeBackward<T: KernelScalar>(
     rows: Int, dim: Int, eps: T = 1e-12
 ) {
     precondition(rows >= 0 && dim >= 0 && eps > 0, "l2NormalizeBackward: bad size or eps")
-    parallelFor(rows, grain: rowGrain(dim: dim)) { range in
+    parallelFor(rows, grain: parallelRowGrain(rowLength: dim)) { range in
         for r in range {
             let xRow = x + r * dim, dyRow = dy + r * dim, dxRow = dx + r * dim
             let norm = norms[r]

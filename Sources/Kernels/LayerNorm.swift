@@ -14,7 +14,7 @@ public func layerNormForward<T: KernelScalar>(
     rows: Int, dim: Int
 ) {
     precondition(rows >= 0 && dim > 0, "layerNormForward: bad size (\(rows), \(dim))")
-    parallelFor(rows, grain: rowGrain(dim: dim)) { range in
+    parallelFor(rows, grain: parallelRowGrain(rowLength: dim)) { range in
         for r in range {
             let xRow = x + r * dim, yRow = y + r * dim
             // Statistics in Double, two passes (DoubleAccumulation.swift says why).
@@ -44,7 +44,7 @@ public func layerNormBackward<T: KernelScalar>(
 ) {
     precondition(rows >= 0 && dim > 0, "layerNormBackward: bad size (\(rows), \(dim))")
     if let dx {
-        parallelFor(rows, grain: rowGrain(dim: dim)) { range in
+        parallelFor(rows, grain: parallelRowGrain(rowLength: dim)) { range in
             for r in range {
                 let xRow = x + r * dim, dyRow = dy + r * dim, dxRow = dx + r * dim
                 let m = mean[r], s = rstd[r]
@@ -69,7 +69,7 @@ public func layerNormBackward<T: KernelScalar>(
     if dWeight == nil && dBias == nil { return }
     // y = xhat * weight + bias  =>  dWeight = sum over rows of dy * xhat, dBias = sum of dy.
     // Workers own column slices so the sums over rows never race.
-    parallelFor(dim, grain: rowGrain(dim: rows)) { columns in
+    parallelFor(dim, grain: parallelRowGrain(rowLength: rows)) { columns in
         for r in 0..<rows {
             let xRow = x + r * dim, dyRow = dy + r * dim
             let m = mean[r], s = rstd[r]

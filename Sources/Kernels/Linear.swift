@@ -46,7 +46,7 @@ public func linearBackward<T: KernelScalar>(
     // y = ... + b (broadcast over rows)  =>  db = column sums of dy. Each worker owns a slice
     // of columns and walks every row, so the rows stream contiguously and nothing races.
     if let dBias {
-        parallelFor(outFeatures, grain: rowGrain(dim: rows)) { columns in
+        parallelFor(outFeatures, grain: parallelRowGrain(rowLength: rows)) { columns in
             for r in 0..<rows {
                 let dyRow = dy + r * outFeatures
                 for o in columns { dBias[o] += dyRow[o] }

@@ -72,7 +72,7 @@ func imagesToPatches<T: KernelScalar>(
     batch: Int, channels: Int, height: Int, width: Int, patch: Int
 ) {
     let gridH = height / patch, gridW = width / patch, patchLength = channels * patch * patch
-    parallelFor(batch * gridH * gridW, grain: rowGrain(dim: patchLength)) { range in
+    parallelFor(batch * gridH * gridW, grain: parallelRowGrain(rowLength: patchLength)) { range in
         for row in range {
             let b = row / (gridH * gridW), gy = (row / gridW) % gridH, gx = row % gridW
             let destination = patches + row * patchLength
@@ -94,7 +94,7 @@ func addPatchesToImages<T: KernelScalar>(
     batch: Int, channels: Int, height: Int, width: Int, patch: Int
 ) {
     let gridH = height / patch, gridW = width / patch, patchLength = channels * patch * patch
-    parallelFor(batch * gridH * gridW, grain: rowGrain(dim: patchLength)) { range in
+    parallelFor(batch * gridH * gridW, grain: parallelRowGrain(rowLength: patchLength)) { range in
         for row in range {
             let b = row / (gridH * gridW), gy = (row / gridW) % gridH, gx = row % gridW
             let source = patches + row * patchLength

@@ -12,7 +12,7 @@ public func rmsNormForward<T: KernelScalar>(
     rows: Int, dim: Int
 ) {
     precondition(rows >= 0 && dim > 0, "rmsNormForward: bad size (\(rows), \(dim))")
-    parallelFor(rows, grain: rowGrain(dim: dim)) { range in
+    parallelFor(rows, grain: parallelRowGrain(rowLength: dim)) { range in
         for r in range {
             let xRow = x + r * dim, yRow = y + r * dim
             let meanSquare = dotInDouble(xRow, xRow, count: dim) / Double(dim)
@@ -36,7 +36,7 @@ public func rmsNormBackward<T: KernelScalar>(
 ) {
     precondition(rows >= 0 && dim > 0, "rmsNormBackward: bad size (\(rows), \(dim))")
     if let dx {
-        parallelFor(rows, grain: rowGrain(dim: dim)) { range in
+        parallelFor(rows, grain: parallelRowGrain(rowLength: dim)) { range in
             for r in range {
                 let xRow = x + r * dim, dyRow = dy + r * dim, dxRow = dx + r * dim
                 let s = rstd[r]
@@ -53,7 +53,7 @@ public func rmsNormBackward<T: KernelScalar>(
     }
     // y = xhat * weight  =>  dWeight = sum over rows of dy * xhat (workers own column slices).
     if let dWeight {
-        parallelFor(dim, grain: rowGrain(dim: rows)) { columns in
+        parallelFor(dim, grain: parallelRowGrain(rowLength: rows)) { columns in
             for r in 0..<rows {
                 let xRow = x + r * dim, dyRow = dy + r * dim
                 let s = rstd[r]

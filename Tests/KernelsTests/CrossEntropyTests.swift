@@ -7,7 +7,8 @@ import XCTest
 private let referenceTolerance = 1e-13
 
 /// Gradient checks use Tolerance.finiteDifference (1e-6): logits in [-3, 3] keep softmax away
-/// from saturation, the loss is O(1), so central differences with step 1e-6 err by ~1e-10.
+/// from saturation, the loss is O(1), so central differences with step 1e-6 err by ~1e-9
+/// (measured: 2.4e-9 relative).
 final class CrossEntropyTests: XCTestCase {
     let rows = 7, vocab = 11
     /// Two ignored rows (-100) and the first and last class.
@@ -132,5 +133,27 @@ final class CrossEntropyTests: XCTestCase {
         }
         assertClose(twice.array, zip(start, once.array).map { $0 + 2 * $1 }, tolerance: referenceTolerance,
                     "cross-entropy dLogits accumulates")
+    }
+
+    /// Rows split over workers (forward with a saved log-sum-exp, and backward): bit-identical.
+    func testThreadedMatchesSingleThread() {
+        let rows = 53, vocab = 1001
+        var random = TestRandom(seed: 74)
+        let logits: Buffer<Double> = random.buffer(rows * vocab, -3, 3)
+        let targets: [Int32] = (0..<rows).map { r in r % 5 == 0 ? -100 : Int32(random.generator.next() % UInt64(vocab)) }
+        let results: [[Double]] = [1, testThreadCount].map { threads in
+            let lse = Buffer<Double>(count: rows), dLogits = Buffer<Double>(count: rows * vocab)
+            let result = targets.withUnsafeBufferPointer { t in
+                withKernelThreads(threads) {
+                    let result = crossEntropyForward(logits: logits.pointer, targets: t.baseAddress!,
+                                                     logSumExp: lse.pointer, rows: rows, vocab: vocab)
+                    crossEntropyBackward(logits: logits.pointer, targets: t.baseAddress!, logSumExp: lse.pointer, scale: 1,
+                                         count: result.count, dLogits: dLogits.pointer, rows: rows, vocab: vocab)
+                    return result
+                }
+            }
+            return [result.loss, Double(result.count)] + lse.array + dLogits.array
+        }
+        assertBitIdentical(results[1], results[0], "threaded cross-entropy")
     }
 }
