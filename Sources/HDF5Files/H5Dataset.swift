@@ -99,7 +99,7 @@ public final class H5Dataset: H5Object {
     /// Writes whole rows starting at row `start`; `values.count` must be a multiple of the
     /// elements per row and the rows must fit in the dataset.
     public func writeRows<T: H5NumericElement>(_ values: UnsafeBufferPointer<T>, startingAt start: Int) throws {
-        let site = try self.site("write rows from \(start)")
+        let site = try writeSite("write rows from \(start)")
         try requireElementType(T.h5ElementType, site)
         let selection = try select(rows: try writeRange(values.count, start, site), site)
         defer { selection.close() }
@@ -114,7 +114,7 @@ public final class H5Dataset: H5Object {
     }
 
     public func writeStringRows(_ strings: [String], startingAt start: Int) throws {
-        let site = try self.site("write string rows from \(start)")
+        let site = try writeSite("write string rows from \(start)")
         try requireElementType(.string, site)
         let selection = try select(rows: try writeRange(strings.count, start, site), site)
         defer { selection.close() }

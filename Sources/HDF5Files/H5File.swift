@@ -36,7 +36,7 @@ public final class H5File: H5Group {
         let flags = mode == .exclusive ? discern_h5f_acc_excl() : discern_h5f_acc_trunc()
         let id = try site.check(id: H5Fcreate(path, flags, discern_h5p_default(), access.id),
                                 "the file could not be created (check permissions and free space)")
-        return try H5File(path: path, id: id, site)
+        return try H5File(path: path, id: id, isWritable: true, site)
     }
 
     /// Opens an existing file. Missing, non-HDF5 and damaged files give distinct messages.
@@ -55,11 +55,11 @@ public final class H5File: H5Group {
         let flags = mode == .readOnly ? discern_h5f_acc_rdonly() : discern_h5f_acc_rdwr()
         let id = H5Fopen(path, flags, access.id)
         guard id >= 0 else { throw diagnoseOpenFailure(path, site) }
-        return try H5File(path: path, id: id, site)
+        return try H5File(path: path, id: id, isWritable: mode == .readWrite, site)
     }
 
-    private init(path: String, id: hid_t, _ site: H5Site) throws {
-        let state = H5FileState(path: path, id: id)
+    private init(path: String, id: hid_t, isWritable: Bool, _ site: H5Site) throws {
+        let state = H5FileState(path: path, id: id, isWritable: isWritable)
         let root = try site.handle(H5Gopen2(id, "/", discern_h5p_default()), .group, file: state,
                                    "cannot open the root group")
         super.init(handle: root, file: state, objectPath: "/")

@@ -13,7 +13,7 @@ public class H5Group: H5Object {
     /// Creates the group at `path` and any missing groups above it.
     @discardableResult
     public func createGroup(_ path: String) throws -> H5Group {
-        let site = try self.site("create group", path)
+        let site = try writeSite("create group", path)
         try requireAbsent(path, site)
         let linkProperties = try intermediateGroupLinkProperties(site)
         defer { linkProperties.close() }
@@ -90,7 +90,7 @@ public class H5Group: H5Object {
     @discardableResult
     public func createDataset(_ path: String, elementType: H5ElementType, shape: [Int],
                               layout: H5Layout = .contiguous) throws -> H5Dataset {
-        let site = try self.site("create dataset", path)
+        let site = try writeSite("create dataset", path)
         if elementType == .string {
             let type = try H5Strings.variableUTF8Type(site)
             defer { type.close() }
@@ -103,7 +103,7 @@ public class H5Group: H5Object {
     @discardableResult
     public func write<T: H5NumericElement>(_ values: UnsafeBufferPointer<T>, shape: [Int]? = nil, to path: String,
                                            layout: H5Layout = .contiguous) throws -> H5Dataset {
-        let site = try self.site("write dataset", path)
+        let site = try writeSite("write dataset", path)
         let shape = shape ?? [values.count]
         try requireCount(values.count, fills: shape, site)
         let dataset = try makeDataset(path, T.h5ElementType.nativeTypeID, shape, layout, site)
@@ -121,7 +121,7 @@ public class H5Group: H5Object {
     @discardableResult
     public func write(_ strings: [String], shape: [Int]? = nil, to path: String,
                       layout: H5Layout = .contiguous) throws -> H5Dataset {
-        let site = try self.site("write dataset", path)
+        let site = try writeSite("write dataset", path)
         let shape = shape ?? [strings.count]
         try requireCount(strings.count, fills: shape, site)
         let dataset = try createDataset(path, elementType: .string, shape: shape, layout: layout)

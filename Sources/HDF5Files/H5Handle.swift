@@ -5,11 +5,13 @@ import CHDF5
 final class H5FileState {
     let path: String
     let id: hid_t
+    let isWritable: Bool
     private(set) var isOpen = true
 
-    init(path: String, id: hid_t) {
+    init(path: String, id: hid_t, isWritable: Bool) {
         self.path = path
         self.id = id
+        self.isWritable = isWritable
     }
 
     /// Files are opened with the STRONG close degree: this closes every object still open in

@@ -28,6 +28,15 @@ public class H5Object {
         return site
     }
 
+    /// `site`, after checking that the file was opened for writing.
+    func writeSite(_ operation: String, _ path: String? = nil) throws -> H5Site {
+        let site = try self.site(operation, path)
+        guard file.isWritable else {
+            throw site.error(.readOnly, "the file is open read-only; open it with H5File.open(_:mode: .readWrite)")
+        }
+        return site
+    }
+
     /// `path` made absolute: absolute paths are kept, relative ones are joined to this object.
     func absolutePath(_ path: String) -> String {
         let joined = path.hasPrefix("/") ? path : (objectPath == "/" ? "/" : objectPath + "/") + path
@@ -59,7 +68,7 @@ public enum H5AttributeValue: Sendable, Equatable {
 extension H5Object {
     /// Writes (or replaces) an attribute of this object.
     public func setAttribute(_ name: String, _ value: H5AttributeValue) throws {
-        let site = try self.site("write attribute '\(name)'")
+        let site = try writeSite("write attribute '\(name)'")
         if try site.check(tri: H5Aexists(handle.id, name), "cannot check whether the attribute exists") {
             try site.check(H5Adelete(handle.id, name), "cannot replace the existing attribute")
         }

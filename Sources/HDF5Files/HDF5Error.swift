@@ -5,7 +5,7 @@ import Foundation
 /// library's own error stack (outermost call first) when HDF5 reported one.
 public struct HDF5Error: Error, CustomStringConvertible, LocalizedError, Sendable {
     public enum Kind: String, Sendable {
-        case fileNotFound, fileExists, notHDF5, corruptFile, fileClosed
+        case fileNotFound, fileExists, notHDF5, corruptFile, fileClosed, readOnly
         case objectNotFound, objectExists, wrongObjectKind
         case typeMismatch, unsupportedType, shapeMismatch, invalidArgument
         /// Any other failure inside the HDF5 library; `libraryMessages` says what.

@@ -127,8 +127,10 @@ final class ErrorMessageTests: TemporaryDirectoryTestCase {
 
         let readOnly = try H5File.open(existing)
         let write = hdf5Error("write to read-only") { try readOnly.write([Float(1)], to: "new") }
-        XCTAssertEqual(write?.kind, .library)
-        XCTAssertFalse(write?.libraryMessages.isEmpty ?? true, "HDF5 explains why: \(String(describing: write))")
+        XCTAssertEqual(write?.kind, .readOnly)
+        assertMentions(write, ["'/new'", "read-only", ".readWrite"])
+        let attribute = hdf5Error("attribute on read-only") { try readOnly.setAttribute("a", .double(1)) }
+        XCTAssertEqual(attribute?.kind, .readOnly)
     }
 
     func testCloseReleasesEverythingAndIsSafeTwice() throws {
