@@ -15,17 +15,7 @@ public final class H5Dataset: H5Object {
 
     /// The stored element type; throws `.unsupportedType` for types this wrapper does not read.
     public var elementType: H5ElementType {
-        get throws {
-            let site = try self.site("read dataset type")
-            let type = try site.handle(H5Dget_type(handle.id), .datatype, "cannot read the datatype")
-            defer { type.close() }
-            let stored = StoredType(type.id)
-            guard let element = stored.datasetElementType else {
-                throw site.error(.unsupportedType, "the dataset holds \(stored.description), which this wrapper "
-                                 + "does not read (supported: float32, float64, int32, int64, uint8, string)")
-            }
-            return element
-        }
+        get throws { try storedElementType(site("read dataset type")) }
     }
 
     /// Chunk shape and deflate level as stored in the file.
@@ -167,9 +157,20 @@ public final class H5Dataset: H5Object {
         return dims.map { Int($0) }
     }
 
+    private func storedElementType(_ site: H5Site) throws -> H5ElementType {
+        let type = try site.handle(H5Dget_type(handle.id), .datatype, "cannot read the datatype")
+        defer { type.close() }
+        let stored = StoredType(type.id)
+        guard let element = stored.datasetElementType else {
+            throw site.error(.unsupportedType, "the dataset holds \(stored.description), which this wrapper "
+                             + "does not read (supported: float32, float64, int32, int64, uint8, string)")
+        }
+        return element
+    }
+
     /// Throws a message naming both types unless the stored type is `expected`.
     private func requireElementType(_ expected: H5ElementType, _ site: H5Site) throws {
-        let actual = try elementType
+        let actual = try storedElementType(site)
         guard actual == expected else {
             throw site.error(.typeMismatch, "the dataset holds \(actual) elements but \(expected) was requested; "
                              + "read it as \(actual.swiftTypeName) (no silent conversion is done)")

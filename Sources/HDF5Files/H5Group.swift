@@ -58,7 +58,7 @@ public class H5Group: H5Object {
     /// Whether `path` names an object. A path through a missing group or through a dataset is
     /// simply absent, not an error.
     public func exists(_ path: String) throws -> Bool {
-        let site = try self.site("check existence", path)
+        _ = try site("check existence", path)  // throws once the file is closed
         var prefix = path.hasPrefix("/") ? "/" : ""
         for component in path.split(separator: "/") where component != "." {
             prefix += (prefix.isEmpty || prefix == "/" ? "" : "/") + component
@@ -68,7 +68,6 @@ public class H5Group: H5Object {
         }
         let found = H5Oexists_by_name(handle.id, path, discern_h5p_default())
         if found < 0 { _ = ErrorStack.drain() }
-        _ = site
         return found > 0
     }
 
@@ -197,6 +196,9 @@ public class H5Group: H5Object {
     }
 
     private func requireAbsent(_ path: String, _ site: H5Site) throws {
+        if absolutePath(path) == "/" {
+            throw site.error(.invalidArgument, "the path names no new object; give a name such as \"weights\"")
+        }
         if try exists(path) {
             throw site.error(.objectExists, "an object already exists at this path; write to a new file or "
                              + "choose another name")

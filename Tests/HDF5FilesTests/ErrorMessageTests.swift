@@ -112,6 +112,10 @@ final class ErrorMessageTests: TemporaryDirectoryTestCase {
         }
         XCTAssertEqual(destination?.kind, .shapeMismatch)
 
+        let unnamed = hdf5Error("empty path") { try file.write([Int32(1)], to: "") }
+        XCTAssertEqual(unnamed?.kind, .invalidArgument)
+        XCTAssertEqual(hdf5Error("root as group") { try file.createGroup("/") }?.kind, .invalidArgument)
+
         let nul = hdf5Error("NUL in string") { try file.write(["a\u{0}b"], to: "s") }
         XCTAssertEqual(nul?.kind, .invalidArgument)
     }
