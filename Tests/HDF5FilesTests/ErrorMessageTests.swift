@@ -152,5 +152,8 @@ final class ErrorMessageTests: TemporaryDirectoryTestCase {
         try reader.flush()
         try reader.close()
         XCTAssertEqual(try H5File.open(path("closing.h5")).memberNames(), ["added", "kept"])
+        // A dataset keeps its file open after the H5File object itself is gone.
+        let orphan = try H5File.open(path("closing.h5")).openDataset("kept/alive")
+        XCTAssertEqual(try orphan.read(Float.self).shape, [8])
     }
 }
