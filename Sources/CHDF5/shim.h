@@ -13,6 +13,7 @@ static inline hid_t discern_h5t_c_s1(void) { return H5T_C_S1; }
 static inline hid_t discern_h5p_default(void) { return H5P_DEFAULT; }
 static inline hid_t discern_h5p_dataset_create(void) { return H5P_DATASET_CREATE; }
 static inline hid_t discern_h5p_file_access(void) { return H5P_FILE_ACCESS; }
+static inline hid_t discern_h5p_link_create(void) { return H5P_LINK_CREATE; }
 static inline hid_t discern_h5s_all(void) { return H5S_ALL; }
 static inline hid_t discern_h5e_default(void) { return H5E_DEFAULT; }
 static inline unsigned discern_h5f_acc_rdonly(void) { return H5F_ACC_RDONLY; }
@@ -20,6 +21,8 @@ static inline unsigned discern_h5f_acc_rdwr(void) { return H5F_ACC_RDWR; }
 static inline unsigned discern_h5f_acc_trunc(void) { return H5F_ACC_TRUNC; }
 static inline unsigned discern_h5f_acc_excl(void) { return H5F_ACC_EXCL; }
 static inline size_t discern_h5t_variable(void) { return H5T_VARIABLE; }
-static inline H5E_walk_t discern_h5e_walk_downward(void) { return H5E_WALK_DOWNWARD; }
+static inline hsize_t discern_h5s_unlimited(void) { return H5S_UNLIMITED; }
+static inline H5Z_filter_t discern_h5z_filter_deflate(void) { return H5Z_FILTER_DEFLATE; }
+static inline H5E_direction_t discern_h5e_walk_downward(void) { return H5E_WALK_DOWNWARD; }
 
 #endif

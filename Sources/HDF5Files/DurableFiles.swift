@@ -1,0 +1,57 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Foundation
+
+/// A failed fsync or rename, with the system's reason.
+public struct FileSyncError: Error, CustomStringConvertible, LocalizedError, Sendable {
+    public let operation: String
+    public let path: String
+    public let systemMessage: String
+
+    public var description: String { "cannot \(operation) '\(path)': \(systemMessage)" }
+    public var errorDescription: String? { description }
+}
+
+/// Forces a file's data and metadata to stable storage.
+public func fsyncFile(atPath path: String) throws {
+    try fsyncPath(path, flags: O_RDONLY, what: "fsync file")
+}
+
+/// Forces a directory's entries (a rename or a new file inside it) to stable storage.
+public func fsyncDirectory(atPath path: String) throws {
+    try fsyncPath(path, flags: O_RDONLY | O_DIRECTORY, what: "fsync directory")
+}
+
+/// The last step of an atomic write: fsync the finished (closed) file at `temporaryPath`,
+/// rename it over `finalPath`, then fsync the directory so the rename survives a crash.
+/// Readers see either the old file or the complete new one, never a partial file.
+/// Both paths must be on the same file system (put the temporary file next to the final one).
+public func durableRename(from temporaryPath: String, to finalPath: String) throws {
+    try fsyncFile(atPath: temporaryPath)
+    guard rename(temporaryPath, finalPath) == 0 else {
+        throw FileSyncError(operation: "rename to '\(finalPath)'", path: temporaryPath,
+                            systemMessage: String(cString: strerror(errno)))
+    }
+    let directory = (finalPath as NSString).deletingLastPathComponent
+    try fsyncDirectory(atPath: directory.isEmpty ? "." : directory)
+}
+
+private func fsyncPath(_ path: String, flags: Int32, what: String) throws {
+    let descriptor = open(path, flags)
+    guard descriptor >= 0 else {
+        throw FileSyncError(operation: what, path: path, systemMessage: String(cString: strerror(errno)))
+    }
+    defer { _ = Foundation.close(descriptor) }
+    #if canImport(Darwin)
+    // On macOS fsync only reaches the drive's cache; F_FULLFSYNC reaches the platter.
+    let status = fcntl(descriptor, F_FULLFSYNC)
+    #else
+    let status = fsync(descriptor)
+    #endif
+    guard status == 0 else {
+        throw FileSyncError(operation: what, path: path, systemMessage: String(cString: strerror(errno)))
+    }
+}
