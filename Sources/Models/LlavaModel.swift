@@ -10,8 +10,8 @@ public final class LlavaModel<T: KernelScalar>: @unchecked Sendable {
     public let vision: CLIPVisionTower<T>
     public let projector: Projector<T>
     public let language: LlamaModel<T>
-    let imagePrompt: Parameter<T>?   // (imageSoftPromptLength, hidden)
-    let textPrompt: Parameter<T>?    // (textSoftPromptLength, hidden)
+    public let imagePrompt: Parameter<T>?   // (imageSoftPromptLength, hidden)
+    public let textPrompt: Parameter<T>?    // (textSoftPromptLength, hidden)
 
     /// A model with every parameter zero; fill it with `load` or an initialiser.
     public init(config: LlavaConfig, trainable: TrainableSet) throws {
