@@ -12,12 +12,12 @@ import RealModule
 /// The cos/sin values for every position a run can see, built once and shared by all layers.
 ///   cos, sin: (maxPositions, headDim / 2)
 ///
-/// invFreq[i] = 1 / theta^(2i / headDim) for i in 0..<headDim/2, exactly HF's default rope
-/// (`rope_type: "default"`, no scaling). The angle position * invFreq[i] and its cos/sin are
-/// computed in Float64 and then rounded to T. HF computes invFreq and the angle in float32,
-/// so at large positions its angles carry float32 rounding error (about position * 6e-8
-/// radians) that ours do not; the two agree to float32 precision for short positions, and
-/// the tests compare against a Float64 reference.
+/// invFreq[i] = 1 / theta^(2i / headDim) for i in 0..<headDim/2, HF's default rope
+/// (`rope_type: "default"`, no scaling). Like transformers, invFreq and the angle
+/// position * invFreq[i] are computed in float32 whatever T is: every Llama was trained with
+/// those float32 angles (which carry about position * 6e-8 radians of rounding). Their cos and
+/// sin are then taken in Float64 and rounded to T, i.e. correctly rounded (transformers takes
+/// them in float32, within an ulp of these).
 public struct RotaryTable<T: KernelScalar>: Sendable {
     public let headDim: Int
     public let maxPositions: Int
@@ -37,16 +37,20 @@ public struct RotaryTable<T: KernelScalar>: Sendable {
         let half = headDim / 2
         cos = Buffer(count: maxPositions * half)
         sin = Buffer(count: maxPositions * half)
-        // HF: 1.0 / (base ** (torch.arange(0, dim, 2) / dim)), i.e. exponent 2i/d.
-        let invFreq = (0..<half).map { 1 / Double.pow(theta, Double(2 * $0) / Double(headDim)) }
+        let invFreq = rotaryInverseFrequencies(headDim: headDim, theta: theta)
         for p in 0..<maxPositions {
             for i in 0..<half {
-                let angle = Double(p) * invFreq[i]
-                cos[p * half + i] = T(Double.cos(angle))
-                sin[p * half + i] = T(Double.sin(angle))
+                let angle = Float(p) * invFreq[i]
+                cos[p * half + i] = T(Double.cos(Double(angle)))
+                sin[p * half + i] = T(Double.sin(Double(angle)))
             }
         }
     }
+}
+
+/// HF: 1.0 / (base ** (torch.arange(0, dim, 2).float() / dim)), every step in float32.
+public func rotaryInverseFrequencies(headDim: Int, theta: Double) -> [Float] {
+    (0..<headDim / 2).map { 1 / Float.pow(Float(theta), Float(2 * $0) / Float(headDim)) }
 }
 
 /// Rotates every head of every token by its token's position, in place.

@@ -28,6 +28,27 @@ from peft import LoraConfig, get_peft_model
 from safetensors.torch import save_file
 from tokenizers import Tokenizer
 from transformers import LlavaConfig, LlavaForConditionalGeneration
+from transformers.models.llama import modeling_llama
+
+# transformers' LlamaRMSNorm casts to float32 whatever the model dtype; in a float64 model that
+# float32 island would cap the fixtures' precision at ~1e-7. Computing it in the input dtype is the
+# same formula (a no-op change for float32 models), so float64 fixtures hold the exact math.
+# Rotary ANGLES stay float32 (inv_freq and position * inv_freq, as every Llama was trained with, and
+# as Discern computes them); only their cos/sin are taken in float64 here instead of float32, so the
+# comparison is not limited by the last-ulp differences between two float32 cos implementations.
+def _rms_norm_in_input_dtype(self, hidden_states):
+    variance = hidden_states.pow(2).mean(-1, keepdim=True)
+    return self.weight * (hidden_states * torch.rsqrt(variance + self.variance_epsilon))
+
+
+def _rope_cos_sin_of_float32_angles(self, x, position_ids):
+    freqs = position_ids[..., None].float() * self.inv_freq.to(device=x.device, dtype=torch.float)
+    emb = torch.cat((freqs, freqs), dim=-1).double()
+    return (emb.cos() * self.attention_scaling).to(x.dtype), (emb.sin() * self.attention_scaling).to(x.dtype)
+
+
+modeling_llama.LlamaRMSNorm.forward = _rms_norm_in_input_dtype
+modeling_llama.LlamaRotaryEmbedding.forward = _rope_cos_sin_of_float32_angles
 
 HERE = Path(__file__).resolve().parent
 TOKENIZERS = HERE.parent / "FormatsTests" / "Fixtures"
@@ -130,7 +151,8 @@ def build(name, spec):
 
     # Reload from the written files: the fixtures must describe what the files hold (float32
     # weights), and a classic-layout file must load in this transformers version.
-    model = LlavaForConditionalGeneration.from_pretrained(str(directory), dtype=torch.float64).eval()
+    # SDPA keeps the softmax in the model dtype (the eager path casts it to float32).
+    model = LlavaForConditionalGeneration.from_pretrained(str(directory), dtype=torch.float64, attn_implementation="sdpa").eval()
     vision_config = config.vision_config
     grid = vision_config.image_size // vision_config.patch_size
     image_tokens = grid * grid + (1 if config.vision_feature_select_strategy == "full" else 0)
