@@ -64,8 +64,8 @@ public struct PromptBuilder: Sendable {
         // token, so the `<image>` trick above would not give the ids that follow real captions.
         let probe = "a"
         let probed = try encoder.encodeIDs(Self.fill(templates.text, probe), addSpecialTokens: true)
-        let prefix = try encoder.encodeIDs(Self.fill(templates.text.components(separatedBy: PromptTemplates.textPlaceholder)[0], probe),
-                                           addSpecialTokens: true)
+        let head = templates.text.components(separatedBy: PromptTemplates.textPlaceholder)[0]
+        let prefix = try encoder.encodeIDs(head + probe, addSpecialTokens: true)
         guard probed.starts(with: prefix) else {
             throw PromptError("prompts.text: the caption's tokens merge with the template text after <sent>; start the template text after <sent> with a space or newline.")
         }
@@ -110,7 +110,7 @@ public struct PromptBuilder: Sendable {
             // Rare: the caption's last characters merged with the template text. Keep the soft
             // prompt's positions exact by tokenising the two parts separately.
             let head = templates.text.components(separatedBy: PromptTemplates.textPlaceholder)[0]
-            ids = try encoder.encodeIDs(Self.fill(head, caption), addSpecialTokens: true) + textSuffixIDs
+            ids = try encoder.encodeIDs(head + caption, addSpecialTokens: true) + textSuffixIDs
         }
         var item = SequenceBatch.Item()
         let suffixStart = ids.count - textSuffixIDs.count

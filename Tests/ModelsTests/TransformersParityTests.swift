@@ -103,14 +103,6 @@ final class TransformersParityTests: XCTestCase {
         assertClose(actual, reference, tolerance: relative, "\(name) base text logits")
     }
 
-    func assertMaxAbs<T: KernelScalar>(_ actual: [T], _ expected: [Double], _ tolerance: Double, _ what: String,
-                                       file: StaticString = #filePath, line: UInt = #line) {
-        XCTAssertEqual(actual.count, expected.count, what, file: file, line: line)
-        let error = zip(actual, expected).map { abs(Double($0) - $1) }.max() ?? 0
-        XCTAssertLessThanOrEqual(error, tolerance, "\(what): max abs error \(error)", file: file, line: line)
-        print("parity: \(what): max abs error \(error)")
-    }
-
     func testBaseModelsMatchTransformersInDouble() throws {
         for name in ["gqa", "mha"] { try runBase(name, Double.self, embeddingAbs: Self.doubleEmbeddingAbs, relative: Self.doubleRelative) }
     }
@@ -118,4 +110,14 @@ final class TransformersParityTests: XCTestCase {
     func testBaseModelsMatchTransformersInFloat() throws {
         for name in ["gqa", "mha"] { try runBase(name, Float.self, embeddingAbs: Self.floatEmbeddingAbs, relative: Self.floatRelative) }
     }
+}
+
+/// Fails when any element differs from the reference by more than `tolerance`; prints the
+/// measured error so the test log records it.
+func assertMaxAbs<T: KernelScalar>(_ actual: [T], _ expected: [Double], _ tolerance: Double, _ what: String,
+                                   file: StaticString = #filePath, line: UInt = #line) {
+    XCTAssertEqual(actual.count, expected.count, what, file: file, line: line)
+    let error = zip(actual, expected).map { abs(Double($0) - $1) }.max() ?? 0
+    XCTAssertLessThanOrEqual(error, tolerance, "\(what): max abs error \(error)", file: file, line: line)
+    print("parity: \(what): max abs error \(error)")
 }
