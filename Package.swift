@@ -35,6 +35,7 @@ let package = Package(
         .target(name: "Objectives", dependencies: ["Kernels", .product(name: "RealModule", package: "swift-numerics")]),
         // Model directories on disk (config, safetensors, tokenizer): kept out of the model code.
         .target(name: "ModelFiles", dependencies: ["Models", "Layers", "Formats", "Kernels"]),
+        .target(name: "Datasets", dependencies: ["HDF5Files", "Images", "Kernels"]),
         .target(name: "Training", dependencies: ["Kernels", "Layers", "Models", "Objectives", "Communication",
                                                  .product(name: "Yams", package: "Yams")]),
         .target(name: "Platform", dependencies: ["CBLAS", "CMPI", "CHDF5", "Kernels", "Communication"]),
@@ -54,6 +55,7 @@ let package = Package(
         // Fixtures are read through #filePath (made by Tests/Reference/make_*_fixtures.py).
         .testTarget(name: "FormatsTests", dependencies: ["Formats", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "ObjectivesTests", dependencies: ["Objectives", "TestSupport"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "TestSupport"]),
         .testTarget(name: "LayersTests", dependencies: ["Layers", "TestSupport"]),
         .testTarget(name: "ImagesTests", dependencies: ["Images", "TestSupport"]),
