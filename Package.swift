@@ -45,9 +45,10 @@ let package = Package(
         ]),
 
         // Started by the tests under real `mpirun`; not part of the product.
-        .executableTarget(name: "discern-test-worker", dependencies: ["Communication"], path: "Tests/Worker"),
+        .executableTarget(name: "discern-test-worker", dependencies: ["Communication", "Training", "Models", "ModelFiles", "Kernels"],
+                         path: "Tests/Worker"),
 
-        .target(name: "TestSupport", dependencies: ["Kernels"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["Kernels", "Communication"], path: "Tests/TestSupport"),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "TestSupport"]),
         .testTarget(name: "CommunicationTests", dependencies: ["Communication", "TestSupport"]),
         .testTarget(name: "HDF5FilesTests", dependencies: ["HDF5Files", "TestSupport"]),
