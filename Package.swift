@@ -36,6 +36,7 @@ let package = Package(
         // Model directories on disk (config, safetensors, tokenizer): kept out of the model code.
         .target(name: "ModelFiles", dependencies: ["Models", "Layers", "Formats", "Kernels"]),
         .target(name: "Datasets", dependencies: ["HDF5Files", "Images", "Kernels"]),
+        .target(name: "Checkpointing", dependencies: ["HDF5Files"]),
         .target(name: "Training", dependencies: ["Kernels", "Layers", "Models", "Objectives", "Communication",
                                                  .product(name: "Yams", package: "Yams")]),
         .target(name: "Platform", dependencies: ["CBLAS", "CMPI", "CHDF5", "Kernels", "Communication"]),
@@ -57,6 +58,7 @@ let package = Package(
         .testTarget(name: "FormatsTests", dependencies: ["Formats", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "ObjectivesTests", dependencies: ["Objectives", "TestSupport"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "TestSupport"]),
+        .testTarget(name: "CheckpointingTests", dependencies: ["Checkpointing", "HDF5Files", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "TestSupport"]),
         .testTarget(name: "LayersTests", dependencies: ["Layers", "TestSupport"]),
         .testTarget(name: "ImagesTests", dependencies: ["Images", "TestSupport"]),

@@ -30,6 +30,8 @@ public struct StepResult: Sendable, Equatable {
     public var loss: Double
     /// Input positions processed by all ranks' forwards (for tokens/s).
     public var tokens: Int
+    /// Analytic GEMM FLOPs of the step over all ranks (FlopEstimate).
+    public var flops: Double
     public var timing: StepTiming
 }
 

@@ -91,8 +91,16 @@ public final class TrainingStep: @unchecked Sendable {
         }
         model.parameters.zeroGradients()
         let chunks = try chunks(batch)
-        var tokens = 0
+        var tokens = 0, flops = 0.0
         var contrastiveLoss = 0.0
+        let estimate = FlopEstimate(config: model.config, imageFeatures: model.imageTokens)
+        let full = model.trainableSet.fullModel, visionBackward = model.vision.needsBackward || model.projector.needsBackward
+        func passFlops(_ sequences: SequenceBatch, images: Int, forwards: Int) -> Double {
+            let language = estimate.languageMACs(batch: sequences.batch, length: sequences.sequence)
+            let vision = Double(images) * estimate.visionMACsPerImage
+            return FlopEstimate.flops(macs: language, backward: true, fullModel: full) + 2 * language * Double(forwards - 1)
+                + FlopEstimate.flops(macs: vision, backward: visionBackward, fullModel: full) + 2 * vision * Double(forwards - 1)
+        }
 
         try batch.pixels.withUnsafeBufferPointer { allPixels in
             func pixels(_ chunk: Chunk) -> UnsafePointer<Float> { allPixels.baseAddress! + chunk.range.lowerBound * pixelsPerImage }
@@ -159,6 +167,9 @@ public final class TrainingStep: @unchecked Sendable {
                         model.backward(d, pass: textPass, scratch: scratch)
                     }
                     tokens += chunk.images.keyMask.reduce(0) { $0 + Int($1) } + chunk.texts.keyMask.reduce(0) { $0 + Int($1) }
+                    let forwards = chunks.count > 1 ? 2 : 1
+                    flops += passFlops(chunk.images, images: chunk.range.count, forwards: forwards)
+                        + passFlops(chunk.texts, images: 0, forwards: forwards)
                 }
             }
         }
@@ -184,12 +195,14 @@ public final class TrainingStep: @unchecked Sendable {
                         model.backward(d, pass: ntpPass, scratch: scratch)
                     }
                     tokens += sequences.keyMask.reduce(0) { $0 + Int($1) }
+                    flops += passFlops(sequences, images: chunk.range.count, forwards: 1)
+                        + FlopEstimate.flops(macs: estimate.headMACs(rows: result.count), backward: true, fullModel: full)
                 }
             }
         }
 
         // 4. Sum gradients and the loss parts over ranks.
-        var sums: [Double] = [contrastiveLoss, ntpSum, Double(tokens)]
+        var sums: [Double] = [contrastiveLoss, ntpSum, Double(tokens), flops]
         try timed(\.communication) {
             try communicator.allReduceSum(model.parameters.trainableGradients.buffer)
             try communicator.allReduceSum(&sums)
@@ -197,6 +210,6 @@ public final class TrainingStep: @unchecked Sendable {
         let ntpLoss = globalTargets > 0 ? sums[1] / Double(globalTargets) : 0
         return StepResult(contrastiveLoss: sums[0], ntpLoss: ntpLoss, ntpTokens: globalTargets,
                           loss: settings.contrastiveWeight * sums[0] + settings.ntpWeight * ntpLoss,
-                          tokens: Int(sums[2]), timing: timing)
+                          tokens: Int(sums[2]), flops: sums[3], timing: timing)
     }
 }
