@@ -39,9 +39,13 @@ let package = Package(
         .target(name: "Checkpointing", dependencies: ["HDF5Files"]),
         .target(name: "Training", dependencies: ["Kernels", "Layers", "Models", "Objectives", "Communication",
                                                  .product(name: "Yams", package: "Yams")]),
+        // Glue between the libraries for the commands: runs, data adapters, checkpoint state.
+        .target(name: "Pipeline", dependencies: ["Training", "Checkpointing", "Datasets", "ModelFiles", "Models", "Layers",
+                                                 "Communication", "Kernels", "Images"]),
         .target(name: "Platform", dependencies: ["CBLAS", "CMPI", "CHDF5", "Kernels", "Communication"]),
         .executableTarget(name: "discern", dependencies: [
-            "Platform", "Kernels", "Communication", "HDF5Files",
+            "Platform", "Kernels", "Communication", "HDF5Files", "Pipeline", "Training", "Models", "ModelFiles", "Datasets",
+            "Checkpointing", "Images",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
