@@ -65,7 +65,7 @@ let package = Package(
         .testTarget(name: "CheckpointingTests", dependencies: ["Checkpointing", "HDF5Files", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "TestSupport"]),
         .testTarget(name: "LayersTests", dependencies: ["Layers", "TestSupport"]),
-        .testTarget(name: "ImagesTests", dependencies: ["Images", "TestSupport"]),
+        .testTarget(name: "ImagesTests", dependencies: ["Images", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "ModelFiles", "Formats", "Layers", "Objectives", "TestSupport"], exclude: ["Fixtures"]),
     ]
 )
