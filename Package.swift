@@ -63,6 +63,7 @@ let package = Package(
         .testTarget(name: "ObjectivesTests", dependencies: ["Objectives", "TestSupport"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "TestSupport"]),
         .testTarget(name: "CheckpointingTests", dependencies: ["Checkpointing", "HDF5Files", "TestSupport"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "ModelFiles", "Formats", "HDF5Files", "Images", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "TestSupport"]),
         .testTarget(name: "LayersTests", dependencies: ["Layers", "TestSupport"]),
         .testTarget(name: "ImagesTests", dependencies: ["Images", "TestSupport"], exclude: ["Fixtures"]),
