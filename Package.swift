@@ -40,7 +40,7 @@ let package = Package(
                                                  .product(name: "Yams", package: "Yams")]),
         .target(name: "Platform", dependencies: ["CBLAS", "CMPI", "CHDF5", "Kernels", "Communication"]),
         .executableTarget(name: "discern", dependencies: [
-            "Platform", "Kernels", "Communication", "HDF5Files",
+            "Platform", "Kernels", "Communication", "HDF5Files", "Datasets", "Images", "Models",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

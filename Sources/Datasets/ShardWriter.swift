@@ -109,6 +109,10 @@ public final class ShardWriter {
             try? FileManager.default.removeItem(atPath: (directory as NSString).appendingPathComponent(shard.file))
         }
         shards = []
+        let splitFolder = (directory as NSString).appendingPathComponent(split)
+        if (try? FileManager.default.contentsOfDirectory(atPath: splitFolder))?.isEmpty == true {
+            try? FileManager.default.removeItem(atPath: splitFolder)
+        }
     }
 
     private func closeShard() throws {
