@@ -14,11 +14,13 @@ public struct ManifestImportOptions: Sendable {
     /// Images decoded at once; the order of the output does not depend on it.
     public var threads: Int
     public var createdBy: String
+    /// Deflate level of the image chunks, nil for none (see docs/data.md for the trade-off).
+    public var deflateLevel: Int?
 
     public init(imageSize: Int, imageMode: ImagePreprocessingConfig.Mode = .crop,
                 samplesPerShard: Int = ShardSchema.defaultSamplesPerShard, split: String = "train",
                 strict: Bool = false, threads: Int = ProcessInfo.processInfo.activeProcessorCount,
-                createdBy: String = "discern prepare") {
+                createdBy: String = "discern prepare", deflateLevel: Int? = 1) {
         self.imageSize = imageSize
         self.imageMode = imageMode
         self.samplesPerShard = samplesPerShard
@@ -26,6 +28,7 @@ public struct ManifestImportOptions: Sendable {
         self.strict = strict
         self.threads = threads
         self.createdBy = createdBy
+        self.deflateLevel = deflateLevel
     }
 }
 
@@ -65,7 +68,8 @@ public func importManifest(_ manifest: String, into output: String, options: Man
     var reader = try LineReader(path: manifest)
     defer { reader.close() }
     let writer = try ShardWriter(directory: output, split: options.split, imageSize: options.imageSize,
-                                 samplesPerShard: options.samplesPerShard, createdBy: options.createdBy)
+                                 samplesPerShard: options.samplesPerShard, createdBy: options.createdBy,
+                                 deflateLevel: options.deflateLevel)
     let base = (manifest as NSString).deletingLastPathComponent
     var summary = ImportSummary()
     let chunkSize = max(1, options.threads) * 8

@@ -41,6 +41,9 @@ struct Prepare: ParsableCommand {
     @Option(help: "Images decoded in parallel (default: all cores).")
     var threads: Int?
 
+    @Option(help: "Deflate level 1-9 of the stored images, 0 for none (level 1 saves ~25% on photos; reading then costs ~3 ms per 336-pixel image).")
+    var deflateLevel = 1
+
     enum ImageMode: String, ExpressibleByArgument, CaseIterable {
         case crop, pad
         var preprocessing: ImagePreprocessingConfig.Mode { self == .crop ? .crop : .padToSquare }
@@ -50,6 +53,7 @@ struct Prepare: ParsableCommand {
         guard samplesPerShard > 0 else { throw ValidationError("--samples-per-shard must be positive") }
         if let imageSize, imageSize <= 0 { throw ValidationError("--image-size must be positive") }
         if let threads, threads <= 0 { throw ValidationError("--threads must be positive") }
+        guard (0...9).contains(deflateLevel) else { throw ValidationError("--deflate-level must be 0...9") }
         if imageSize == nil && model == nil {
             throw ValidationError("give the image size: --image-size S, or --model DIR to take "
                                   + "vision_config.image_size from DIR/config.json (LLaVA-1.5: 336)")
@@ -62,6 +66,7 @@ struct Prepare: ParsableCommand {
             var options = ManifestImportOptions(imageSize: size, imageMode: imageMode.preprocessing,
                                                 samplesPerShard: samplesPerShard, split: split, strict: strict)
             if let threads { options.threads = threads }
+            options.deflateLevel = deflateLevel == 0 ? nil : deflateLevel
             let bar = ProgressBar()
             var shownIssues = 0
             let summary = try importManifest(manifest, into: output, options: options, onIssue: { issue in
