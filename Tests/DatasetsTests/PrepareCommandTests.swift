@@ -1,6 +1,7 @@
 import Datasets
 import Foundation
 import Images
+import TestSupport
 import XCTest
 
 /// `discern prepare` as a user runs it: exit status, summary and messages.
@@ -43,42 +44,11 @@ final class PrepareCommandTests: DatasetTestCase {
 
     private struct Run { let status: Int32; let stdout: String; let stderr: String }
 
+    /// Runs the `discern` of this build (TestSupport finds it) with a hard timeout.
     private func runDiscern(_ arguments: [String]) throws -> Run {
-        let process = Process()
-        process.executableURL = try locateDiscern()
-        process.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        // Read before waiting so a full pipe cannot block the child.
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Run(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-                   stderr: String(decoding: stderr, as: UTF8.self))
-    }
-
-    /// The `discern` executable SwiftPM builds next to the test bundle (DISCERN_BINARY overrides).
-    private func locateDiscern() throws -> URL {
-        if let override = ProcessInfo.processInfo.environment["DISCERN_BINARY"] {
-            return URL(fileURLWithPath: override)
-        }
-        var folders: [URL] = []
-        if let executable = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
-            folders.append(URL(fileURLWithPath: executable).deletingLastPathComponent())
-        }
-        folders.append(URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-            .deletingLastPathComponent())
-        for bundle in Bundle.allBundles where bundle.bundlePath.hasSuffix(".xctest") {
-            folders.append(bundle.bundleURL.deletingLastPathComponent())
-        }
-        for folder in folders {
-            let candidate = folder.appendingPathComponent("discern")
-            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
-        }
-        struct NotBuilt: Error, CustomStringConvertible { let description: String }
-        throw NotBuilt(description: "discern not found in \(folders.map(\.path)); build it with "
-                       + "`swift build --build-tests` or set DISCERN_BINARY")
+        let result = try runChild(try locateDiscern(), arguments, environment: ProcessInfo.processInfo.environment,
+                                  timeout: 120)
+        XCTAssertFalse(result.timedOut, result.transcript)
+        return Run(status: result.status, stdout: result.standardOutput, stderr: result.standardError)
     }
 }
