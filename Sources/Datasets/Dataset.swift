@@ -49,6 +49,8 @@ public final class DatasetSplit {
     public let imageSize: Int
     public let description: SplitDescription
     private let shardPaths: [String]
+    /// DIR/NAME, for messages.
+    private let folder: String
     /// shardStarts[s] is the split index of shard s's first sample; the last entry is `count`.
     private let shardStarts: [Int]
     private var shards: [ShardInput?]
@@ -68,6 +70,7 @@ public final class DatasetSplit {
         self.count = description.count
         self.imageSize = imageSize
         self.maxOpenShards = maxOpenShards
+        folder = (directory as NSString).appendingPathComponent(name)
         shardPaths = description.shards.map { (directory as NSString).appendingPathComponent($0.file) }
         var starts = [0]
         for shard in description.shards { starts.append(starts.last! + shard.count) }
@@ -134,7 +137,7 @@ public final class DatasetSplit {
     }
 
     private func outOfRange(_ index: Int) -> DatasetError {
-        DatasetError(file: shardPaths.first ?? name, "sample index \(index) is outside split '\(name)' "
+        DatasetError(file: folder, "sample index \(index) is outside split '\(name)' "
                      + "(\(count) samples)")
     }
 

@@ -54,7 +54,8 @@ public struct ImportSummary: Sendable {
 /// Imports a JSONL manifest (docs/data.md) into `output` as split `options.split`. Bad lines
 /// (not JSON, wrong field types, no caption, missing or undecodable image) are reported through
 /// `onIssue` with their line number and skipped; with `options.strict` the first one throws and
-/// the split's files are removed. The split appears in dataset.json only when complete.
+/// the split's files are removed, as they are when no line at all could be imported. The split
+/// appears in dataset.json only when complete.
 public func importManifest(_ manifest: String, into output: String, options: ManifestImportOptions,
                            onIssue: (ImportIssue) -> Void = { _ in },
                            onProgress: (ImportProgress) -> Void = { _ in }) throws -> ImportSummary {
@@ -101,6 +102,10 @@ public func importManifest(_ manifest: String, into output: String, options: Man
             }
             onProgress(ImportProgress(bytesRead: reader.bytesRead, totalBytes: reader.totalBytes,
                                       imported: summary.imported, skipped: summary.skipped))
+        }
+        guard summary.imported > 0 else {
+            let first = summary.issues.first.map { "; the first problem: \($0)" } ?? ""
+            throw DatasetError(file: manifest, "no sample could be imported (\(summary.skipped) lines skipped)\(first)")
         }
         summary.split = try writer.finish()
     } catch {

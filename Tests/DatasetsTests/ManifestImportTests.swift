@@ -86,6 +86,20 @@ final class ManifestImportTests: DatasetTestCase {
     }
 }
 
+extension ManifestImportTests {
+    func testManifestWithoutAnyGoodLineFails() throws {
+        let manifest = path("bad.jsonl")
+        try "{\"image\": \"nowhere.png\", \"short\": \"x\"}\nnot json\n".write(toFile: manifest, atomically: true,
+                                                                               encoding: .utf8)
+        let message = errorText("nothing importable") {
+            _ = try importManifest(manifest, into: path("empty"), options: ManifestImportOptions(imageSize: 4))
+        }
+        XCTAssertTrue(message.contains("no sample could be imported (2 lines skipped)") && message.contains("line 1"),
+                      message)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("empty/dataset.json")))
+    }
+}
+
 private extension Array {
     func repeated(_ times: Int) -> [Element] { (0..<times).flatMap { _ in self } }
 }
