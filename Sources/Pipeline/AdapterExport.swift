@@ -88,7 +88,7 @@ public struct AdapterExport {
             "init_lora_weights": true, "use_rslora": false, "use_dora": false, "rank_pattern": [String: Any](), "alpha_pattern": [String: Any](),
             "layers_to_transform": NSNull(), "layers_pattern": NSNull(), "inference_mode": true, "revision": NSNull(),
         ]
-        let data = try JSONSerialization.data(withJSONObject: adapterConfig, options: [.prettyPrinted, .sortedKeys])
+        let data = try JSONSerialization.data(withJSONObject: adapterConfig, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
         try data.write(to: URL(fileURLWithPath: directory + "/adapter_config.json"))
     }
 
@@ -96,26 +96,37 @@ public struct AdapterExport {
     /// and the newer transformers runtime names (PEFT matches it against module names with
     /// re.fullmatch), so the adapter never attaches anywhere it was not trained.
     public static func targetPattern(_ modules: [String]) -> String {
-        var byShape: [String: Set<String>] = [:]   // module with the layer number replaced -> layer numbers
+        // Group modules as (prefix before the layer number, set of layer numbers) -> suffixes, so
+        // 32 layers x 7 projections read as one alternation per tower.
+        var groups: [String: [String: Set<Int>]] = [:]   // prefix -> suffix -> layers
+        var plain: [String] = []
         for module in modules {
             let parts = module.split(separator: ".").map(String.init)
-            if let index = parts.firstIndex(of: "layers"), index + 1 < parts.count, Int(parts[index + 1]) != nil {
-                var shape = parts
-                shape[index + 1] = "#"
-                byShape[shape.joined(separator: "."), default: []].insert(parts[index + 1])
+            if let index = parts.firstIndex(of: "layers"), index + 1 < parts.count, let layer = Int(parts[index + 1]) {
+                let prefix = parts[...index].joined(separator: "."), suffix = parts[(index + 2)...].joined(separator: ".")
+                groups[prefix, default: [:]][suffix, default: []].insert(layer)
             } else {
-                byShape[module, default: []].insert("")
+                plain.append(module)
             }
         }
-        var alternatives: [String] = []
-        for (shape, layers) in byShape.sorted(by: { $0.key < $1.key }) {
-            var pattern = NSRegularExpression.escapedPattern(for: shape)
-            let numbers = layers.compactMap(Int.init).sorted().map(String.init)
-            pattern = pattern.replacingOccurrences(of: "#", with: numbers.isEmpty ? "" : "(" + numbers.joined(separator: "|") + ")")
+        func escaped(_ text: String) -> String {
+            var pattern = NSRegularExpression.escapedPattern(for: text)
             pattern = pattern.replacingOccurrences(of: #"language_model\.model\."#, with: #"(model\.)?language_model\.(model\.)?"#)
+            pattern = pattern.replacingOccurrences(of: #"language_model\.model\.layers"#, with: #"(model\.)?language_model\.(model\.)?layers"#)
             pattern = pattern.replacingOccurrences(of: #"vision_tower\.vision_model\."#, with: #"(model\.)?vision_tower\.(vision_model\.)?"#)
             if pattern.hasPrefix(#"multi_modal_projector\."#) { pattern = #"(model\.)?"# + pattern }
-            alternatives.append(pattern)
+            return pattern
+        }
+        var alternatives: [String] = plain.sorted().map(escaped)
+        for (prefix, suffixes) in groups.sorted(by: { $0.key < $1.key }) {
+            // Suffixes sharing the same layer set go together.
+            var bySet: [[Int]: [String]] = [:]
+            for (suffix, layers) in suffixes { bySet[layers.sorted(), default: []].append(suffix) }
+            for (layers, names) in bySet.sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }) {
+                let layerPattern = "(" + layers.map(String.init).joined(separator: "|") + ")"
+                let suffixPattern = "(" + names.sorted().map { NSRegularExpression.escapedPattern(for: $0) }.joined(separator: "|") + ")"
+                alternatives.append(escaped(prefix + ".") + layerPattern + #"\."# + suffixPattern)
+            }
         }
         return alternatives.count == 1 ? alternatives[0] : "(" + alternatives.joined(separator: "|") + ")"
     }
@@ -142,7 +153,7 @@ public struct AdapterExport {
             names.append(key)
         }
         try writer.write(to: directory + "/soft_prompts.safetensors")
-        let data = try JSONSerialization.data(withJSONObject: description, options: [.prettyPrinted, .sortedKeys])
+        let data = try JSONSerialization.data(withJSONObject: description, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
         try data.write(to: URL(fileURLWithPath: directory + "/soft_prompts.json"))
         return names
     }

@@ -19,11 +19,18 @@ public final class Embedder {
     let pooling = EmbeddingPooling<Float>()
 
     /// `checkpoint`: a training checkpoint whose stored configuration says which adapters exist.
-    public init(directory: ModelDirectory, checkpoint: String? = nil, templates: PromptTemplates = PromptTemplates(),
+    public init(directory: ModelDirectory, checkpoint: String? = nil, adapters: String? = nil, templates: PromptTemplates = PromptTemplates(),
                 imageMode: ImagePreprocessingConfig.Mode = .crop, batchSize: Int = 16) throws {
         let config = directory.config
         var templates = templates, trainable = TrainableSet.frozen, imageMode = imageMode
         var state: CheckpointState?
+        var imported: AdapterImport?
+        if let adapters {
+            let adapterImport = try AdapterImport(directory: adapters)
+            trainable = adapterImport.trainable
+            templates = adapterImport.templates ?? templates
+            imported = adapterImport
+        }
         if let checkpoint {
             let loaded = try CheckpointFile.read(checkpoint)
             let base = BaseFingerprint(config: config)
@@ -43,6 +50,7 @@ public final class Embedder {
         model = try directory.loadModel(trainable: trainable)
         prompts = try Self.promptBuilder(directory, templates)
         if let state { try TrainingState.restore(state, into: model, update: nil, source: checkpoint!) }
+        try imported?.apply(to: model)
         softPrompts = trainable.imageSoftPromptLength != nil
         let size = config.vision.imageSize
         preprocessor = try ImagePreprocessor(config: ImagePreprocessingConfig(mode: imageMode, shortestEdge: size, cropHeight: size, cropWidth: size))
@@ -60,18 +68,26 @@ public final class Embedder {
 
     /// L2-normalised embeddings of images already decoded, (count, width) row-major.
     public func embedImages(_ images: [RGBImage], progress: ((Int) -> Void)? = nil) throws -> [Float] {
+        var pixels = [Float](repeating: 0, count: images.count * preprocessor.outputCount)
+        pixels.withUnsafeMutableBufferPointer { buffer in
+            for (i, image) in images.enumerated() { preprocessor.preprocess(image, into: buffer.baseAddress! + i * preprocessor.outputCount) }
+        }
+        return try embedPixels(pixels, count: images.count, progress: progress)
+    }
+
+    /// Embeddings of preprocessed images: pixels (count, 3, size, size), normalised.
+    public func embedPixels(_ pixels: [Float], count: Int, progress: ((Int) -> Void)? = nil) throws -> [Float] {
+        precondition(pixels.count == count * preprocessor.outputCount, "embedPixels: \(pixels.count) values for \(count) images")
         var output: [Float] = []
-        output.reserveCapacity(images.count * width)
-        var pixels = [Float](repeating: 0, count: batchSize * preprocessor.outputCount)
-        for start in stride(from: 0, to: images.count, by: batchSize) {
-            let batch = Array(images[start..<min(start + batchSize, images.count)])
-            pixels.withUnsafeMutableBufferPointer { buffer in
-                for (i, image) in batch.enumerated() { preprocessor.preprocess(image, into: buffer.baseAddress! + i * preprocessor.outputCount) }
+        output.reserveCapacity(count * width)
+        for start in stride(from: 0, to: count, by: batchSize) {
+            let n = min(batchSize, count - start)
+            let sequences = SequenceBatch(items: try (0..<n).map { try prompts.imageItem(imageIndex: $0, softPrompt: softPrompts).item })
+            let hidden = pixels.withUnsafeBufferPointer {
+                model.forward(pixels: $0.baseAddress! + start * preprocessor.outputCount, imageCount: n, sequences: sequences, pass: pass)
             }
-            let sequences = SequenceBatch(items: try (0..<batch.count).map { try prompts.imageItem(imageIndex: $0, softPrompt: softPrompts).item })
-            let hidden = pixels.withUnsafeBufferPointer { model.forward(pixels: $0.baseAddress!, imageCount: batch.count, sequences: sequences, pass: pass) }
-            output += UnsafeBufferPointer(start: pooling.forward(hidden, sequences: sequences, width: width), count: batch.count * width)
-            progress?(start + batch.count)
+            output += UnsafeBufferPointer(start: pooling.forward(hidden, sequences: sequences, width: width), count: n * width)
+            progress?(start + n)
         }
         return output
     }

@@ -17,6 +17,7 @@ struct Embed: ParsableCommand {
 
     @Option(help: "Hugging Face LLaVA model directory.") var model: String
     @Option(help: "A training checkpoint (RUN_DIR/step-*.h5) whose adapters to apply.") var checkpoint: String?
+    @Option(help: "An export directory (discern export) whose LoRA and soft prompts to apply.") var adapters: String?
     @Option(parsing: .upToNextOption, help: "Image files (JPEG or PNG).") var images: [String] = []
     @Option(help: "A text file with one caption per line (blank lines are skipped).") var texts: String?
     @Option(help: "Output HDF5 file.") var output: String
@@ -29,11 +30,12 @@ struct Embed: ParsableCommand {
         guard !images.isEmpty || texts != nil else { throw ValidationError("give --images, --texts or both.") }
         guard ["crop", "pad"].contains(imageMode) else { throw ValidationError("--image-mode must be crop or pad, not \(imageMode).") }
         guard batchSize > 0 else { throw ValidationError("--batch-size must be positive.") }
+        guard checkpoint == nil || adapters == nil else { throw ValidationError("give --checkpoint or --adapters, not both.") }
     }
 
     func run() throws {
         let directory = try ModelDirectory(path: model)
-        let embedder = try Embedder(directory: directory, checkpoint: checkpoint,
+        let embedder = try Embedder(directory: directory, checkpoint: checkpoint, adapters: adapters,
                                     templates: PromptTemplates(image: imagePrompt, text: textPrompt),
                                     imageMode: imageMode == "pad" ? .padToSquare : .crop, batchSize: batchSize)
         let decoded = try images.map { try loadImage(path: $0) }
@@ -59,7 +61,7 @@ struct Embed: ParsableCommand {
             try file.write(images, shape: [images.count], to: "/image_files")
             try file.write(lines, shape: [lines.count], to: "/texts")
             try file.setAttribute("model", .string(directory.url.path))
-            try file.setAttribute("adapters", .string(checkpoint ?? "none"))
+            try file.setAttribute("adapters", .string(checkpoint ?? adapters ?? "none"))
             try file.setAttribute("image_prompt", .string(embedder.prompts.templates.image))
             try file.setAttribute("text_prompt", .string(embedder.prompts.templates.text))
             try file.setAttribute("image_mode", .string(imageMode))
