@@ -40,7 +40,7 @@ let package = Package(
                                                  .product(name: "Yams", package: "Yams")]),
         .target(name: "Platform", dependencies: ["CBLAS", "CMPI", "CHDF5", "Kernels", "Communication"]),
         .executableTarget(name: "discern", dependencies: [
-            "Platform", "Kernels", "Communication", "HDF5Files",
+            "Platform", "Kernels", "Communication", "HDF5Files", "ModelFiles", "Datasets",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -59,6 +59,6 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["Training", "TestSupport"]),
         .testTarget(name: "LayersTests", dependencies: ["Layers", "TestSupport"]),
         .testTarget(name: "ImagesTests", dependencies: ["Images", "TestSupport"]),
-        .testTarget(name: "ModelsTests", dependencies: ["Models", "ModelFiles", "Formats", "Layers", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "ModelFiles", "Formats", "Layers", "Datasets", "TestSupport"], exclude: ["Fixtures"]),
     ]
 )
