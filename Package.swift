@@ -36,18 +36,24 @@ let package = Package(
         // Model directories on disk (config, safetensors, tokenizer): kept out of the model code.
         .target(name: "ModelFiles", dependencies: ["Models", "Layers", "Formats", "Kernels"]),
         .target(name: "Datasets", dependencies: ["HDF5Files", "Images", "Kernels"]),
+        .target(name: "Checkpointing", dependencies: ["HDF5Files"]),
         .target(name: "Training", dependencies: ["Kernels", "Layers", "Models", "Objectives", "Communication",
                                                  .product(name: "Yams", package: "Yams")]),
+        // Glue between the libraries for the commands: runs, data adapters, checkpoint state.
+        .target(name: "Pipeline", dependencies: ["Training", "Checkpointing", "Datasets", "ModelFiles", "Models", "Layers",
+                                                 "Communication", "Kernels", "Images"]),
         .target(name: "Platform", dependencies: ["CBLAS", "CMPI", "CHDF5", "Kernels", "Communication"]),
         .executableTarget(name: "discern", dependencies: [
-            "Platform", "Kernels", "Communication", "HDF5Files", "ModelFiles", "Datasets",
+            "Platform", "Kernels", "Communication", "HDF5Files", "Pipeline", "Training", "Models", "ModelFiles", "Datasets",
+            "Checkpointing", "Images",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         // Started by the tests under real `mpirun`; not part of the product.
-        .executableTarget(name: "discern-test-worker", dependencies: ["Communication"], path: "Tests/Worker"),
+        .executableTarget(name: "discern-test-worker", dependencies: ["Communication", "Training", "Models", "ModelFiles", "Kernels"],
+                         path: "Tests/Worker"),
 
-        .target(name: "TestSupport", dependencies: ["Kernels"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["Kernels", "Communication"], path: "Tests/TestSupport"),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "TestSupport"]),
         .testTarget(name: "CommunicationTests", dependencies: ["Communication", "TestSupport"]),
         .testTarget(name: "HDF5FilesTests", dependencies: ["HDF5Files", "TestSupport"]),
@@ -56,9 +62,10 @@ let package = Package(
         .testTarget(name: "FormatsTests", dependencies: ["Formats", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "ObjectivesTests", dependencies: ["Objectives", "TestSupport"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "TestSupport"]),
+        .testTarget(name: "CheckpointingTests", dependencies: ["Checkpointing", "HDF5Files", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "TestSupport"]),
         .testTarget(name: "LayersTests", dependencies: ["Layers", "TestSupport"]),
-        .testTarget(name: "ImagesTests", dependencies: ["Images", "TestSupport"]),
-        .testTarget(name: "ModelsTests", dependencies: ["Models", "ModelFiles", "Formats", "Layers", "Datasets", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "ImagesTests", dependencies: ["Images", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "ModelFiles", "Formats", "Layers", "Objectives", "Datasets", "TestSupport"], exclude: ["Fixtures"]),
     ]
 )

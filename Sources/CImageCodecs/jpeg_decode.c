@@ -13,7 +13,7 @@
 typedef struct {
     struct jpeg_error_mgr base;  // first, so a j_common_ptr's err can be cast to this struct
     jmp_buf jump;
-    int truncated;
+    volatile int truncated;  // set by a callback, read after longjmp: must not be cached
 } jpeg_error_catcher;
 
 static void catch_error_exit(j_common_ptr cinfo) {

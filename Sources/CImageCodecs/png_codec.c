@@ -12,7 +12,7 @@ typedef struct {
     const unsigned char *data;
     size_t size;
     size_t offset;
-    int truncated;
+    volatile int truncated;  // set by a callback, read after longjmp: must not be cached
     char *message;  // IC_MESSAGE_CAPACITY bytes
 } png_memory_reader;
 
@@ -149,7 +149,7 @@ ic_status ic_decode_png(const unsigned char *data, size_t size, ic_alpha_mode al
 }
 
 typedef struct {
-    unsigned char *data;
+    unsigned char *volatile data;  // grown by a callback, freed after longjmp: must not be cached
     size_t size;
     size_t capacity;
 } png_memory_writer;

@@ -5,9 +5,9 @@
 //   averages over all the source pixels an output pixel covers;
 // - each output pixel's weights are divided by their sum, then turned into integers with
 //   22 fractional bits, rounding half away from zero;
-// - the horizontal pass runs first and its result is rounded and clipped to UInt8, then the
-//   vertical pass reads those bytes; a pass whose size does not change is skipped, and an
-//   unchanged size returns the image as it is.
+// - two passes, the first one's result rounded and clipped to UInt8 before the second reads it;
+//   a pass whose size does not change is skipped, and an unchanged size returns the image as it
+//   is. Which pass goes first depends on the Pillow version (`ResamplePassOrder`).
 // Every double operation below happens in the same order as in Pillow, so the weights, and
 // with them the rounded bytes, come out identical.
 
@@ -122,40 +122,80 @@ private func resampleColumns(_ input: UnsafeBufferPointer<UInt8>, width: Int, ro
     }
 }
 
+/// Which of the two resampling passes runs first. The order changes the rounding of the
+/// intermediate bytes, so each Pillow version is matched only by its own order.
+public enum ResamplePassOrder: String, Sendable, Codable {
+    /// Pillow 13: vertical first when the height shrinks by more than twice as many pixels as the
+    /// width does (`inH - outH > 0 && inH - outH > 2 * (inW - outW)`), else horizontal first. In
+    /// CLIP's shortest-edge resize that means portrait images taller than 2:1 being shrunk.
+    case pillow13
+    /// Pillow up to 12: always horizontal first (12.3 also went vertical first for images more
+    /// than 100 times taller than wide).
+    case horizontalFirst
+
+    func verticalFirst(from image: (width: Int, height: Int), to size: (width: Int, height: Int)) -> Bool {
+        switch self {
+        case .horizontalFirst: return false
+        case .pillow13:
+            let heightShrink = image.height - size.height, widthShrink = image.width - size.width
+            return heightShrink > 0 && heightShrink > 2 * widthShrink
+        }
+    }
+}
+
 /// Resizes like Pillow's `image.resize((width, height), Image.BICUBIC)` on an RGB image.
 /// An image already `width` x `height` comes back unchanged (Pillow returns a copy).
-public func resizeBicubic(_ image: RGBImage, width: Int, height: Int) -> RGBImage {
+public func resizeBicubic(_ image: RGBImage, width: Int, height: Int,
+                          passOrder: ResamplePassOrder = .pillow13) -> RGBImage {
     precondition(width > 0 && height > 0, "resizeBicubic: target \(width) x \(height) is empty")
     let horizontal = width != image.width
     let vertical = height != image.height
     if !horizontal && !vertical { return image }
-
-    var current = image
+    if passOrder.verticalFirst(from: (image.width, image.height), to: (width, height)) {
+        var current = image
+        if vertical {
+            current = resampleVertically(current, firstRow: 0, ResampleWeights(inputSize: image.height, outputSize: height))
+        }
+        if horizontal {
+            current = resampleHorizontally(current, firstRow: 0, rows: height,
+                                           ResampleWeights(inputSize: image.width, outputSize: width))
+        }
+        return current
+    }
+    // Horizontal first: that pass only needs the source rows the vertical pass will read.
     let verticalWeights = vertical ? ResampleWeights(inputSize: image.height, outputSize: height) : nil
-    // The horizontal pass only needs the source rows that the vertical pass will read.
     var firstRow = 0, rows = image.height
     if let v = verticalWeights {
         firstRow = v.first[0]
         rows = v.first[height - 1] + v.count[height - 1] - firstRow
     }
-    if horizontal {
-        let w = ResampleWeights(inputSize: image.width, outputSize: width)
-        var pixels = [UInt8](repeating: 0, count: rows * width * 3)
-        image.pixels.withUnsafeBufferPointer { input in
-            pixels.withUnsafeMutableBufferPointer { output in
-                resampleRows(input, inputWidth: image.width, firstRow: firstRow, rows: rows, w, output)
-            }
-        }
-        current = RGBImage(width: width, height: rows, pixels: pixels)
-    } else {
-        firstRow = 0
-    }
-    guard let v = verticalWeights else { return current }
-    var pixels = [UInt8](repeating: 0, count: height * width * 3)
-    current.pixels.withUnsafeBufferPointer { input in
+    guard horizontal else { return resampleVertically(image, firstRow: 0, verticalWeights!) }
+    let narrowed = resampleHorizontally(image, firstRow: firstRow, rows: rows,
+                                        ResampleWeights(inputSize: image.width, outputSize: width))
+    guard let v = verticalWeights else { return narrowed }
+    return resampleVertically(narrowed, firstRow: firstRow, v)
+}
+
+/// Rows [firstRow, firstRow + rows) of `image`, resampled to `weights.count` columns.
+private func resampleHorizontally(_ image: RGBImage, firstRow: Int, rows: Int, _ w: ResampleWeights) -> RGBImage {
+    let width = w.first.count
+    var pixels = [UInt8](repeating: 0, count: rows * width * 3)
+    image.pixels.withUnsafeBufferPointer { input in
         pixels.withUnsafeMutableBufferPointer { output in
-            resampleColumns(input, width: width, rowOffset: firstRow, v, output)
+            resampleRows(input, inputWidth: image.width, firstRow: firstRow, rows: rows, w, output)
         }
     }
-    return RGBImage(width: width, height: height, pixels: pixels)
+    return RGBImage(width: width, height: rows, pixels: pixels)
+}
+
+/// `image` resampled to `weights.count` rows; its row 0 is source row `firstRow`.
+private func resampleVertically(_ image: RGBImage, firstRow: Int, _ w: ResampleWeights) -> RGBImage {
+    let height = w.first.count
+    var pixels = [UInt8](repeating: 0, count: height * image.width * 3)
+    image.pixels.withUnsafeBufferPointer { input in
+        pixels.withUnsafeMutableBufferPointer { output in
+            resampleColumns(input, width: image.width, rowOffset: firstRow, w, output)
+        }
+    }
+    return RGBImage(width: image.width, height: height, pixels: pixels)
 }

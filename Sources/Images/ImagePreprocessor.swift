@@ -25,6 +25,8 @@ public struct ImagePreprocessingConfig: Codable, Sendable, Equatable {
     public var std: [Double]
     /// The square canvas colour in `.padToSquare` mode.
     public var padColor: [UInt8]
+    /// Which Pillow version's resize to reproduce (they differ for shrunk images over 2:1 tall).
+    public var resizePassOrder: ResamplePassOrder
 
     /// OpenAI CLIP's normalisation (transformers' OPENAI_CLIP_MEAN / OPENAI_CLIP_STD).
     public static let clipMean = [0.48145466, 0.4578275, 0.40821073]
@@ -38,7 +40,7 @@ public struct ImagePreprocessingConfig: Codable, Sendable, Equatable {
 
     public init(mode: Mode = .crop, shortestEdge: Int = 336, cropHeight: Int? = nil, cropWidth: Int? = nil,
                 rescaleFactor: Double = 1.0 / 255.0, mean: [Double] = clipMean, std: [Double] = clipStd,
-                padColor: [UInt8]? = nil) {
+                padColor: [UInt8]? = nil, resizePassOrder: ResamplePassOrder = .pillow13) {
         self.mode = mode
         self.shortestEdge = shortestEdge
         self.cropHeight = cropHeight ?? shortestEdge
@@ -47,6 +49,7 @@ public struct ImagePreprocessingConfig: Codable, Sendable, Equatable {
         self.mean = mean
         self.std = std
         self.padColor = padColor ?? Self.padColor(forMean: mean)
+        self.resizePassOrder = resizePassOrder
     }
 
     /// LLaVA-1.5's processor (openai/clip-vit-large-patch14-336): 336 x 336, CLIP mean/std.
@@ -62,7 +65,8 @@ public struct ImagePreprocessingConfig: Codable, Sendable, Equatable {
                   cropWidth: try c.decodeIfPresent(Int.self, forKey: .cropWidth),
                   rescaleFactor: try c.decodeIfPresent(Double.self, forKey: .rescaleFactor) ?? 1.0 / 255.0,
                   mean: mean, std: try c.decodeIfPresent([Double].self, forKey: .std) ?? Self.clipStd,
-                  padColor: try c.decodeIfPresent([UInt8].self, forKey: .padColor))
+                  padColor: try c.decodeIfPresent([UInt8].self, forKey: .padColor),
+                  resizePassOrder: try c.decodeIfPresent(ResamplePassOrder.self, forKey: .resizePassOrder) ?? .pillow13)
     }
 
     /// Throws a message naming the bad key when a value cannot work.
@@ -122,7 +126,7 @@ public struct ImagePreprocessor: Sendable {
         }
         let size = shortestEdgeResizeSize(width: image.width, height: image.height,
                                           shortestEdge: config.shortestEdge)
-        image = resizeBicubic(image, width: size.width, height: size.height)
+        image = resizeBicubic(image, width: size.width, height: size.height, passOrder: config.resizePassOrder)
         return centerCrop(image, width: config.cropWidth, height: config.cropHeight)
     }
 

@@ -63,13 +63,15 @@ public final class NextTokenLoss<T: KernelScalar>: @unchecked Sendable {
     }
 
     /// dHidden: (rows, width) += gradient of `scale * loss`; the head's weight gradient is added
-    /// when it trains.
-    public func backward(scale: T, head: Linear<T>, dHidden: UnsafeMutablePointer<T>, scratch: GrowableBuffer<T>) {
+    /// when it trains. `normalizer` overrides the token count the mean divides by: a step split
+    /// over micro-batches and ranks divides every part by the GLOBAL count, so the parts sum to
+    /// the gradient of one mean over the whole batch.
+    public func backward(scale: T, normalizer: Int? = nil, head: Linear<T>, dHidden: UnsafeMutablePointer<T>, scratch: GrowableBuffer<T>) {
         let width = head.inFeatures, vocab = head.outFeatures, m = rowsUsed.count
         guard m > 0 else { return }
         let dLogits = dLogits.reserveZeroed(m * vocab)
         crossEntropyBackward(logits: logits.pointer, targets: targetIds.pointer, logSumExp: logSumExp.pointer, scale: scale,
-                             count: result.count, dLogits: dLogits, rows: m, vocab: vocab)
+                             count: normalizer ?? result.count, dLogits: dLogits, rows: m, vocab: vocab)
         let dSelected = dSelected.reserveZeroed(m * width)
         head.backward(dLogits, input: selected.pointer, rows: m, dx: dSelected, tape: headTape, scratch: scratch)
         for (i, r) in rowsUsed.enumerated() {

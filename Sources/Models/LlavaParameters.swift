@@ -80,6 +80,7 @@ extension LlavaConfig {
         }
         if let n = trainable.imageSoftPromptLength { specs.append(ParameterSpec(SoftPromptName.image, [n, text.hiddenSize], trainable: true)) }
         if let n = trainable.textSoftPromptLength { specs.append(ParameterSpec(SoftPromptName.text, [n, text.hiddenSize], trainable: true)) }
+        if trainable.logitScale { specs.append(ParameterSpec(ObjectiveParameterName.logitScale, [1], trainable: true)) }
         return specs
     }
 }

@@ -29,16 +29,26 @@ public struct TrainableSet: Sendable, Equatable {
     /// Soft prompt lengths in tokens (the handcrafted prompt's suffix), nil = no soft prompts.
     public var imageSoftPromptLength: Int?
     public var textSoftPromptLength: Int?
+    /// A learnable contrastive logit scale (`logit_scale`, one value, the log of the scale).
+    /// It belongs to the training objective, but living in the parameter table puts it in the
+    /// same flat vector as every other trainable value: one all-reduce, one optimizer.
+    public var logitScale: Bool
 
-    public init(fullModel: Bool = false, lora: LoRASettings? = nil, imageSoftPromptLength: Int? = nil, textSoftPromptLength: Int? = nil) {
+    public init(fullModel: Bool = false, lora: LoRASettings? = nil, imageSoftPromptLength: Int? = nil, textSoftPromptLength: Int? = nil,
+                logitScale: Bool = false) {
         self.fullModel = fullModel
         self.lora = lora
         self.imageSoftPromptLength = imageSoftPromptLength
         self.textSoftPromptLength = textSoftPromptLength
+        self.logitScale = logitScale
     }
 
     /// Nothing trains: inference.
     public static let frozen = TrainableSet()
+}
+
+public enum ObjectiveParameterName {
+    public static let logitScale = "logit_scale"
 }
 
 public enum SoftPromptName {

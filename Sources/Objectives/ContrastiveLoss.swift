@@ -25,13 +25,18 @@ public final class ContrastiveLoss<T: KernelScalar>: @unchecked Sendable {
 
     /// images, texts: (N, dim) gathered, L2-normalised embeddings. The rank's pairs are rows
     /// offset..<offset+count. dImages, dTexts: (N, dim) += gradient of the local loss share.
+    /// valid: (N), 0 for a pair without a short caption: it takes no part in the loss, neither as
+    /// a query nor as a negative, and the mean runs over the valid pairs only. nil = all valid.
     public func forwardBackward(
         images: UnsafePointer<T>, texts: UnsafePointer<T>, total: Int, dim: Int,
-        offset: Int, count: Int, logitScale: T,
+        offset: Int, count: Int, logitScale: T, valid: UnsafePointer<UInt8>? = nil,
         dImages: UnsafeMutablePointer<T>, dTexts: UnsafeMutablePointer<T>
     ) -> Result {
         precondition(offset >= 0 && count >= 0 && offset + count <= total, "ContrastiveLoss: rows \(offset)..<\(offset + count) of \(total)")
         let scale = T.exp(logitScale)
+        let validCount = valid.map { v in (0..<total).reduce(0) { $0 + (v[$1] != 0 ? 1 : 0) } } ?? total
+        func isValid(_ i: Int) -> Bool { valid.map { $0[i] != 0 } ?? true }
+        if validCount == 0 { return Result(localLoss: 0, logitScaleGradient: 0) }
         if scores.count < count * total { scores = Array(repeating: 0, count: count * total) }
         var loss = 0.0, scaleGradient = 0.0
         // Image rows (queries: own images, keys: all texts), then text columns (queries: own
@@ -41,18 +46,24 @@ public final class ContrastiveLoss<T: KernelScalar>: @unchecked Sendable {
                 let g = buffer.baseAddress!
                 // g = s * Q_local K^T: (count, total)
                 gemm(transB: true, m: count, n: total, k: dim, alpha: scale, queries + offset * dim, keys, g)
+                let divisor = Double(2 * validCount)
                 for r in 0..<count {
                     let row = g + r * total, target = offset + r
+                    guard isValid(target) else {
+                        for j in 0..<total { row[j] = 0 }
+                        continue
+                    }
                     var maximum = -T.infinity
-                    for j in 0..<total { maximum = max(maximum, row[j]) }
+                    for j in 0..<total where isValid(j) { maximum = max(maximum, row[j]) }
                     var sum = 0.0
-                    for j in 0..<total { sum += Double(T.exp(row[j] - maximum)) }
+                    for j in 0..<total where isValid(j) { sum += Double(T.exp(row[j] - maximum)) }
                     let logSumExp = Double(maximum) + Double.log(sum)
-                    loss += (logSumExp - Double(row[target])) / Double(2 * total)
+                    loss += (logSumExp - Double(row[target])) / divisor
                     // dloss/dlogit = (softmax - onehot) / 2N; dloss/dlogitScale = sum(dlogit * logit)
                     for j in 0..<total {
+                        guard isValid(j) else { row[j] = 0; continue }
                         let probability = Double.exp(Double(row[j]) - logSumExp)
-                        let gradient = (probability - (j == target ? 1 : 0)) / Double(2 * total)
+                        let gradient = (probability - (j == target ? 1 : 0)) / divisor
                         scaleGradient += gradient * Double(row[j])
                         row[j] = T(gradient)
                     }

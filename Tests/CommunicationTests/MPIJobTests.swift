@@ -1,5 +1,6 @@
 import Communication
 import Foundation
+import TestSupport
 import XCTest
 
 /// Starts real `mpirun` jobs of the test worker and checks what every rank reports.
@@ -37,7 +38,7 @@ final class MPIJobTests: XCTestCase {
 
     /// Started without mpirun, the worker must pick the single-process communicator.
     func testWorkerWithoutMPIRunUsesSingleProcess() throws {
-        let result = try runChild(try locateWorker(), ["collectives"], environment: Self.childEnvironment,
+        let result = try runChild(try locateWorker(), ["collectives"], environment: childEnvironment,
                                   timeout: Self.jobTimeout)
         XCTAssertFalse(result.timedOut, result.transcript)
         XCTAssertEqual(result.status, 0, result.transcript)
@@ -46,7 +47,7 @@ final class MPIJobTests: XCTestCase {
     }
 
     func testSingleScenario() throws {
-        let result = try runChild(try locateWorker(), ["single"], environment: Self.childEnvironment,
+        let result = try runChild(try locateWorker(), ["single"], environment: childEnvironment,
                                   timeout: Self.jobTimeout)
         XCTAssertEqual(result.status, 0, result.transcript)
         XCTAssertTrue(result.standardOutput.contains("rank 0 ok"), result.transcript)
@@ -76,25 +77,6 @@ final class MPIJobTests: XCTestCase {
     }
 
     private func runJob(ranks: Int, _ workerArguments: [String]) throws -> ChildResult {
-        guard let mpirun = findOnPath("mpirun") else {
-            throw SetupError(description: "mpirun is not on PATH. Run ./launch/test, which installs Open MPI "
-                + "(apt-get install openmpi-bin libopenmpi-dev) and then runs the tests.")
-        }
-        // As root mpirun refuses to start without --allow-run-as-root; 3 ranks on 2 cores need
-        // --oversubscribe; ob1 + self,vader (shared memory) skip slow network probing.
-        let arguments = ["--allow-run-as-root", "--oversubscribe", "--bind-to", "none",
-                         "--mca", "pml", "ob1", "--mca", "btl", "self,vader",
-                         "-x", "OPENBLAS_NUM_THREADS=1", "-np", "\(ranks)", try locateWorker().path]
-            + workerArguments
-        return try runChild(mpirun, arguments, environment: Self.childEnvironment, timeout: Self.jobTimeout)
-    }
-
-    /// This environment minus any launcher variables (so a test run inside an MPI job still
-    /// starts fresh jobs), with one BLAS thread per rank so ranks do not fight over 2 cores.
-    static var childEnvironment: [String: String] {
-        var environment = ProcessInfo.processInfo.environment
-        for name in mpiLauncherVariables { environment[name] = nil }
-        environment["OPENBLAS_NUM_THREADS"] = "1"
-        return environment
+        try runMPIJob(ranks: ranks, executable: try locateWorker(), arguments: workerArguments, timeout: Self.jobTimeout)
     }
 }

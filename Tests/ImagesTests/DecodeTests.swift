@@ -13,6 +13,13 @@ final class DecodeTests: XCTestCase {
         let manifest = try Fixtures.manifest()
         for entry in manifest.images where entry.file.hasSuffix(".png") {
             let data = try Fixtures.bytes(entry.file)
+            if entry.pil_saturates == true {
+                // A deliberate difference from PIL, which turns 16-bit grey above 255 into white.
+                let image = try decodeImage(data: data, source: entry.file)
+                XCTAssertEqual(fnv1a64(image.pixels), entry.high_byte_fnv1a64, "\(entry.file): high byte of each sample")
+                XCTAssertNotEqual(fnv1a64(image.pixels), entry.drop_fnv1a64, "\(entry.file): PIL's saturated decode")
+                continue
+            }
             for (alpha, expected) in [(AlphaHandling.drop, entry.drop_fnv1a64),
                                       (.compositeOnWhite, entry.white_fnv1a64)] {
                 let image = try decodeImage(data: data, source: entry.file, alpha: alpha)
@@ -118,6 +125,34 @@ final class DecodeTests: XCTestCase {
         assertThrows([], .empty, mentioning: ["empty", "not a JPEG or PNG"])
         assertThrows(Array("a caption, not a picture\n".utf8), .notAnImage, mentioning: ["not a JPEG or PNG"])
         assertThrows(Array("GIF89a\u{1}\u{0}\u{1}\u{0}".utf8), .notAnImage, mentioning: ["not a JPEG or PNG", "GIF"])
+    }
+
+    func testRandomlyDamagedFilesNeverCrash() throws {
+        // Flipped and truncated bytes in every part of small files: decoding must return an image
+        // or throw an ImageError (libjpeg accepts some damaged entropy data with a warning, as PIL
+        // does), never trap, hang or print.
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        func next(_ bound: Int) -> Int {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int((state >> 33) % UInt64(bound))
+        }
+        var decoded = 0, refused = 0
+        for file in ["progressive_64x48.jpg", "cmyk_40x30.jpg", "palette_40x30.png", "rgb16_40x30.png"] {
+            let original = try Fixtures.bytes(file)
+            for _ in 0..<150 {
+                var data = original
+                for _ in 0..<(1 + next(4)) { data[next(data.count)] = UInt8(next(256)) }
+                if next(4) == 0 { data = Array(data.prefix(next(data.count))) }
+                do {
+                    _ = try decodeImage(data: data, source: file, alpha: next(2) == 0 ? .drop : .compositeOnWhite)
+                    decoded += 1
+                } catch is ImageError {
+                    refused += 1
+                }
+            }
+        }
+        XCTAssertGreaterThan(refused, 0)
+        print("damaged files: \(decoded) decoded, \(refused) refused with ImageError")
     }
 
     func testMissingFileThrowsWithPath() {

@@ -21,6 +21,17 @@ struct FixtureManifest: Decodable {
         let white_fnv1a64: String
         /// PIL's RGB decode of a JPEG, saved losslessly.
         let decoded_png: String?
+        /// PIL saturates 16-bit grayscale to white above 255; we keep the high byte (its hash).
+        let pil_saturates: Bool?
+        let high_byte_fnv1a64: String?
+    }
+
+    /// PIL's `resize((width, height), BICUBIC)` of an image's RGB decode.
+    struct Resize: Decodable {
+        let image: String
+        let width: Int
+        let height: Int
+        let fnv1a64: String
     }
 
     struct Case: Decodable {
@@ -42,6 +53,7 @@ struct FixtureManifest: Decodable {
     let clip_std: [Double]
     let images: [ImageEntry]
     let cases: [Case]
+    let resizes: [Resize]
 }
 
 enum Fixtures {

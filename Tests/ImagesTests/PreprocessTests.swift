@@ -56,6 +56,17 @@ final class PreprocessTests: XCTestCase {
               + "max |float diff| = \(worstFloat) over \(checkedFloats) values")
     }
 
+    func testResizeMatchesPillowAtOtherSizes() throws {
+        let manifest = try Fixtures.manifest()
+        XCTAssertFalse(manifest.resizes.isEmpty)
+        for check in manifest.resizes {
+            let image = try loadImage(path: Fixtures.path(check.image))
+            let resized = resizeBicubic(image, width: check.width, height: check.height)
+            XCTAssertEqual(fnv1a64(resized.pixels), check.fnv1a64,
+                           "\(check.image) -> \(check.width) x \(check.height) differs from PIL")
+        }
+    }
+
     func testImageAlreadyAtSizePassesResizeUnchanged() throws {
         let image = try loadImage(path: Fixtures.path("square_336x336.png"))
         XCTAssertEqual(resizeBicubic(image, width: 336, height: 336), image)

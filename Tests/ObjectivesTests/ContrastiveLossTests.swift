@@ -99,4 +99,33 @@ final class ContrastiveLossTests: XCTestCase {
         XCTAssertGreaterThan(maxRelativeError(shortcut, exact.dImages), 0.05,
                              "the local-slice shortcut should differ visibly from the exact gradient")
     }
+
+    /// A pair without a short caption is left out entirely: the result equals the loss over the
+    /// remaining pairs alone.
+    func testInvalidPairsAreLeftOut() {
+        var random = TestRandom(seed: 12)
+        let images = normalisedRows(&random), texts = normalisedRows(&random)
+        let valid: [UInt8] = [1, 0, 1, 1, 0, 1]
+        let dImages = Buffer<Double>(count: total * dim), dTexts = Buffer<Double>(count: total * dim)
+        let masked = valid.withUnsafeBufferPointer {
+            ContrastiveLoss<Double>().forwardBackward(images: images.pointer, texts: texts.pointer, total: total, dim: dim,
+                                                      offset: 0, count: total, logitScale: 1.1, valid: $0.baseAddress!,
+                                                      dImages: dImages.pointer, dTexts: dTexts.pointer)
+        }
+        let keep = (0..<total).filter { valid[$0] == 1 }
+        let subImages = Buffer<Double>(keep.flatMap { r in (0..<dim).map { images[r * dim + $0] } })
+        let subTexts = Buffer<Double>(keep.flatMap { r in (0..<dim).map { texts[r * dim + $0] } })
+        let dSubImages = Buffer<Double>(count: keep.count * dim), dSubTexts = Buffer<Double>(count: keep.count * dim)
+        let reference = ContrastiveLoss<Double>().forwardBackward(
+            images: subImages.pointer, texts: subTexts.pointer, total: keep.count, dim: dim, offset: 0, count: keep.count,
+            logitScale: 1.1, dImages: dSubImages.pointer, dTexts: dSubTexts.pointer)
+        XCTAssertEqual(masked.localLoss, reference.localLoss, accuracy: 1e-12)
+        XCTAssertEqual(masked.logitScaleGradient, reference.logitScaleGradient, accuracy: 1e-12)
+        for (k, r) in keep.enumerated() {
+            for i in 0..<dim { XCTAssertEqual(dImages[r * dim + i], dSubImages[k * dim + i], accuracy: 1e-12) }
+        }
+        for r in 0..<total where valid[r] == 0 {
+            for i in 0..<dim { XCTAssertEqual(dImages[r * dim + i], 0); XCTAssertEqual(dTexts[r * dim + i], 0) }
+        }
+    }
 }

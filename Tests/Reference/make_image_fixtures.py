@@ -126,6 +126,8 @@ def make_images():
     save("square_336x336.png", Image.fromarray(photo(336, 336, 4)))
     save("gray_64x48.png", Image.fromarray(photo(64, 48, 5)).convert("L"))
     save("tiny_20x30.png", Image.fromarray(photo(20, 30, 6)))
+    # Over 2:1 tall: Pillow 13 shrinks it with the vertical pass first.
+    save("tall_180x640.jpg", Image.fromarray(photo(180, 640, 13)), quality=85)
     # Decoding layouts (small).
     save("gray_48x40.jpg", Image.fromarray(photo(48, 40, 7)).convert("L"), quality=90)
     save("cmyk_40x30.jpg", Image.fromarray(photo(40, 30, 8)).convert("CMYK"), quality=90)
@@ -136,6 +138,10 @@ def make_images():
     save("gray_alpha_40x30.png", Image.fromarray(la, mode="LA"))
     rgb16 = photo(40, 30, 12).astype(np.uint16) * 257 + np.random.default_rng(12).integers(0, 200, (30, 40, 3)).astype(np.uint16)
     images["rgb16_40x30.png"] = raw_png(rgb16, color_type=2, bit_depth=16)
+    # 16-bit grayscale: PIL opens it as "I;16" and convert("RGB") saturates every value above 255
+    # to white. We keep the high byte instead (the image as viewers show it); the manifest
+    # records both.
+    images["gray16_40x30.png"] = raw_png(rgb16[..., 1], color_type=0, bit_depth=16)
     return images
 
 
@@ -213,6 +219,9 @@ def main():
                                                                         return_numpy=True))
         entry = {"file": name, "pil_mode": opened.mode, "width": opened.size[0], "height": opened.size[1],
                  "drop_fnv1a64": fnv1a64_fast(drop), "white_fnv1a64": fnv1a64_fast(white)}
+        if opened.mode == "I;16":
+            entry["pil_saturates"] = True
+            entry["high_byte_fnv1a64"] = fnv1a64_fast(np.repeat((np.asarray(opened) >> 8)[..., None], 3, axis=-1))
         if name.endswith(".jpg") and opened.size[0] * opened.size[1] <= 500 * 375:
             Image.fromarray(drop).save(OUT / "decoded" / f"{Path(name).stem}.png", optimize=True)
             entry["decoded_png"] = f"decoded/{Path(name).stem}.png"
@@ -220,7 +229,7 @@ def main():
 
     cases = manifest["cases"]
     main_images = ["photo_500x375.jpg", "photo_800x600.jpg", "alpha_333x500.png", "square_336x336.png",
-                   "gray_64x48.png", "tiny_20x30.png"]
+                   "gray_64x48.png", "tiny_20x30.png", "tall_180x640.jpg"]
     for image_name in main_images:
         stem = Path(image_name).stem
         data = images[image_name]
@@ -241,6 +250,19 @@ def main():
             ("photo_500x375.jpg", 48, 71, 80, "croplarger"), ("tiny_20x30.png", 47, 90, 33, "croplarger")]:
         cases.append(run_case(f"{Path(image_name).stem}.{tag}", image_name, images[image_name], "crop",
                               shortest, crop_h, crop_w, full_floats=True, store_crop=True))
+
+    # PIL's resize on its own, for sizes the CLIP pipeline rarely produces: one axis unchanged
+    # (a single pass), strong downscales, non-integer upscales.
+    photo_rgb = Image.open(io.BytesIO(images["photo_500x375.jpg"])).convert("RGB")
+    tiny_rgb = Image.open(io.BytesIO(images["tiny_20x30.png"])).convert("RGB")
+    tall_rgb = Image.open(io.BytesIO(images["tall_180x640.jpg"])).convert("RGB")
+    manifest["resizes"] = [
+        {"image": image_name, "width": w, "height": h,
+         "fnv1a64": fnv1a64_fast(np.asarray(source.resize((w, h), Image.BICUBIC)))}
+        for image_name, source in [("photo_500x375.jpg", photo_rgb), ("tiny_20x30.png", tiny_rgb),
+                                   ("tall_180x640.jpg", tall_rgb)]
+        for w, h in [(source.size[0], 200), (300, source.size[1]), (7, 5), (123, 457), (1000, 61), (1, 1),
+                     (64, 227), (100, 300), (170, 610)]]
 
     (OUT / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
     total = sum(p.stat().st_size for p in OUT.rglob("*") if p.is_file())

@@ -1,15 +1,16 @@
+import Communication
 import Foundation
 
 /// What a finished (or killed) child process left behind.
-struct ChildResult {
-    let status: Int32
-    let standardOutput: String
-    let standardError: String
-    let timedOut: Bool
-    let seconds: Double
+public struct ChildResult {
+    public let status: Int32
+    public let standardOutput: String
+    public let standardError: String
+    public let timedOut: Bool
+    public let seconds: Double
 
     /// Everything, for failure messages.
-    var transcript: String {
+    public var transcript: String {
         "exit status \(status) after \(String(format: "%.1f", seconds)) s\(timedOut ? " (KILLED: timed out)" : "")\n"
             + "--- stdout ---\n\(standardOutput)--- stderr ---\n\(standardError)"
     }
@@ -21,7 +22,7 @@ struct ChildResult {
 /// On timeout: Open MPI starts every rank in its own process group, so killing mpirun's group
 /// is not enough. The whole process tree is noted first, mpirun gets SIGTERM (on which it
 /// kills its ranks itself), and after a grace period everything noted gets SIGKILL.
-func runChild(_ executable: URL, _ arguments: [String], environment: [String: String],
+public func runChild(_ executable: URL, _ arguments: [String], environment: [String: String],
               timeout: TimeInterval) throws -> ChildResult {
     let folder = FileManager.default.temporaryDirectory.appendingPathComponent("discern-child-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -84,7 +85,7 @@ private func descendants(of root: Int32) -> [Int32] {
 }
 
 /// The first executable called `name` on PATH.
-func findOnPath(_ name: String) -> URL? {
+public func findOnPath(_ name: String) -> URL? {
     let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
     return path.split(separator: ":").map { URL(fileURLWithPath: String($0)).appendingPathComponent(name) }
         .first { FileManager.default.isExecutableFile(atPath: $0.path) }
@@ -95,7 +96,7 @@ func findOnPath(_ name: String) -> URL? {
 /// test binary: on Linux the .xctest file IS the running executable (/proc/self/exe,
 /// CommandLine.arguments[0]); on macOS the .xctest bundle sits in the products directory.
 /// DISCERN_TEST_WORKER overrides the search.
-func locateWorker() throws -> URL {
+public func locateWorker() throws -> URL {
     let name = "discern-test-worker"
     if let override = ProcessInfo.processInfo.environment["DISCERN_TEST_WORKER"] {
         return URL(fileURLWithPath: override)
@@ -120,6 +121,34 @@ func locateWorker() throws -> URL {
 }
 
 /// A missing tool or binary: thrown from a test, it FAILS the test (nothing is skipped).
-struct SetupError: Error, CustomStringConvertible {
-    let description: String
+public struct SetupError: Error, CustomStringConvertible {
+    public let description: String
+    public init(description: String) { self.description = description }
+}
+
+/// Starts `mpirun -np ranks EXECUTABLE ARGUMENTS...` with the flags this machine needs (root,
+/// more ranks than cores, shared-memory transport) and a hard timeout.
+public func runMPIJob(ranks: Int, executable: URL, arguments: [String], timeout: TimeInterval = 60,
+                      environment extra: [String: String] = [:]) throws -> ChildResult {
+    guard let mpirun = findOnPath("mpirun") else {
+        throw SetupError(description: "mpirun is not on PATH. Run ./launch/test, which installs Open MPI "
+            + "(apt-get install openmpi-bin libopenmpi-dev) and then runs the tests.")
+    }
+    // As root mpirun refuses to start without --allow-run-as-root; 3 ranks on 2 cores need
+    // --oversubscribe; ob1 + self,vader (shared memory) skip slow network probing.
+    let flags = ["--allow-run-as-root", "--oversubscribe", "--bind-to", "none",
+                 "--mca", "pml", "ob1", "--mca", "btl", "self,vader", "-x", "OPENBLAS_NUM_THREADS=1"]
+        + extra.keys.sorted().flatMap { ["-x", $0] }
+    var environment = childEnvironment
+    for (key, value) in extra { environment[key] = value }
+    return try runChild(mpirun, flags + ["-np", "\(ranks)", executable.path] + arguments, environment: environment, timeout: timeout)
+}
+
+/// This environment minus any launcher variables (so a test run inside an MPI job still starts
+/// fresh jobs), with one BLAS thread per process so ranks do not fight over few cores.
+public var childEnvironment: [String: String] {
+    var environment = ProcessInfo.processInfo.environment
+    for name in mpiLauncherVariables { environment[name] = nil }
+    environment["OPENBLAS_NUM_THREADS"] = "1"
+    return environment
 }

@@ -1,0 +1,56 @@
+import Foundation
+import HDF5Files
+
+/// The checkpoints of one run directory: `step-00000100.h5` files, a `latest` pointer (a text
+/// file naming the newest complete checkpoint, replaced atomically), and pruning to the last K.
+public struct CheckpointStore: Sendable {
+    public let directory: String
+    public let keep: Int
+
+    public init(directory: String, keep: Int) {
+        self.directory = directory
+        self.keep = max(keep, 1)
+    }
+
+    public static func fileName(step: Int) -> String { String(format: "step-%08d.h5", step) }
+
+    func path(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
+
+    /// Writes the checkpoint, then points `latest` at it, then deletes all but the newest `keep`.
+    @discardableResult
+    public func save(_ state: CheckpointState) throws -> String {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let name = Self.fileName(step: state.step)
+        try CheckpointFile.write(state, to: path(name))
+        let pointer = path("latest"), temporary = path(".latest.tmp-\(getpid())")
+        do {
+            try Data((name + "\n").utf8).write(to: URL(fileURLWithPath: temporary))
+            try durableRename(from: temporary, to: pointer)
+        } catch {
+            try? FileManager.default.removeItem(atPath: temporary)
+            throw CheckpointError("\(pointer): could not update the latest-checkpoint pointer: \(error)")
+        }
+        for old in checkpointFiles().dropLast(keep) { try? FileManager.default.removeItem(atPath: path(old)) }
+        return path(name)
+    }
+
+    /// Checkpoint file names in step order (temporary files of unfinished writes never match).
+    public func checkpointFiles() -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        return names.filter { $0.hasPrefix("step-") && $0.hasSuffix(".h5") }.sorted()
+    }
+
+    /// The newest checkpoint that reads back completely, or nil when there is none. Damaged or
+    /// incomplete files are skipped with a warning naming them.
+    public func latestComplete(warn: (String) -> Void) -> (path: String, state: CheckpointState)? {
+        // The pointer normally names the newest file. A file only gets its final name once it is
+        // complete and synced, so after a crash between that rename and the pointer update the
+        // newest file is still the right choice: trust the files, newest first.
+        for candidate in checkpointFiles().reversed().map(path) {
+            do { return (candidate, try CheckpointFile.read(candidate)) } catch {
+                warn("warning: skipping checkpoint \(candidate): \(error)")
+            }
+        }
+        return nil
+    }
+}

@@ -1,0 +1,58 @@
+import Foundation
+
+/// One line of metrics.jsonl.
+public struct MetricsRecord: Codable, Sendable, Equatable {
+    public var step: Int
+    public var loss: Double
+    public var contrastiveLoss: Double
+    public var ntpLoss: Double
+    public var lr: Double
+    public var logitScale: Double
+    public var gradNorm: Double
+    public var samplesPerSecond: Double
+    public var tokensPerSecond: Double
+    public var gflops: Double
+    public var seconds: Double
+    public var forwardSeconds: Double
+    public var backwardSeconds: Double
+    public var communicationSeconds: Double
+
+    enum CodingKeys: String, CodingKey {
+        case step, loss, lr
+        case contrastiveLoss = "contrastive_loss", ntpLoss = "ntp_loss", logitScale = "logit_scale", gradNorm = "grad_norm"
+        case samplesPerSecond = "samples_per_s", tokensPerSecond = "tokens_per_s", gflops = "gflop_per_s", seconds = "step_seconds"
+        case forwardSeconds = "forward_seconds", backwardSeconds = "backward_seconds", communicationSeconds = "communication_seconds"
+    }
+}
+
+/// Appends one JSON object per step to RUN_DIR/metrics.jsonl. On resume it first drops every
+/// line past the resumed step, so the file reads as if the run had never stopped.
+public final class MetricsLog {
+    let handle: FileHandle
+    let encoder = JSONEncoder()
+
+    public init(file: URL, keepSteps: Int) throws {
+        let manager = FileManager.default
+        try manager.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
+        var kept = Data()
+        if keepSteps > 0, let existing = try? String(contentsOf: file, encoding: .utf8) {
+            let decoder = JSONDecoder()
+            for line in existing.split(separator: "\n") {
+                guard let record = try? decoder.decode(MetricsRecord.self, from: Data(line.utf8)), record.step <= keepSteps else { continue }
+                kept.append(Data((line + "\n").utf8))
+            }
+        }
+        try kept.write(to: file, options: .atomic)
+        handle = try FileHandle(forWritingTo: file)
+        try handle.seekToEnd()
+        encoder.outputFormatting = [.sortedKeys]
+    }
+
+    deinit { try? handle.close() }
+
+    public func append(_ record: MetricsRecord) throws {
+        var line = try encoder.encode(record)
+        line.append(UInt8(ascii: "\n"))
+        try handle.write(contentsOf: line)
+    }
+}

@@ -1,0 +1,42 @@
+/// What one training step computes, from the resolved configuration.
+public struct StepSettings: Sendable, Equatable {
+    public enum GenerativeCaptions: String, Sendable { case long, short, both }
+    public var contrastiveWeight: Double
+    public var ntpWeight: Double
+    public var ntpCaptions: GenerativeCaptions
+    public var softPrompts: Bool
+    /// Fixed log logit scale when it is not learned.
+    public var fixedLogitScale: Double
+    /// Pairs per forward/backward chunk on a rank (GradCache); 0 = the whole local batch.
+    public var microBatch: Int
+
+    public init(contrastiveWeight: Double = 1, ntpWeight: Double = 1, ntpCaptions: GenerativeCaptions = .long,
+                softPrompts: Bool = true, fixedLogitScale: Double = 2.659260036932778, microBatch: Int = 0) {
+        self.contrastiveWeight = contrastiveWeight
+        self.ntpWeight = ntpWeight
+        self.ntpCaptions = ntpCaptions
+        self.softPrompts = softPrompts
+        self.fixedLogitScale = fixedLogitScale
+        self.microBatch = microBatch
+    }
+}
+
+/// What a step measured, identical on every rank.
+public struct StepResult: Sendable, Equatable {
+    public var contrastiveLoss: Double
+    public var ntpLoss: Double
+    public var ntpTokens: Int
+    /// Weighted total: contrastive * weight + ntp * lambda.
+    public var loss: Double
+    /// Input positions processed by all ranks' forwards (for tokens/s).
+    public var tokens: Int
+    /// Analytic GEMM FLOPs of the step over all ranks (FlopEstimate).
+    public var flops: Double
+    public var timing: StepTiming
+}
+
+/// Seconds spent per phase on this rank.
+public struct StepTiming: Sendable, Equatable {
+    public var forward = 0.0, backward = 0.0, communication = 0.0
+    public init() {}
+}

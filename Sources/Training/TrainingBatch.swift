@@ -1,0 +1,41 @@
+/// One rank's share of a global batch: the pairs at global positions
+/// `globalOffset ..< globalOffset + count` of the step's global batch.
+public struct TrainingBatch: Sendable {
+    /// (count, 3, size, size), normalised like the vision tower expects.
+    public var pixels: [Float]
+    public var shortCaptions: [String?]
+    public var longCaptions: [String?]
+    public var globalOffset: Int
+
+    public init(pixels: [Float], shortCaptions: [String?], longCaptions: [String?], globalOffset: Int) {
+        precondition(shortCaptions.count == longCaptions.count, "TrainingBatch: caption lists differ in length")
+        self.pixels = pixels
+        self.shortCaptions = shortCaptions
+        self.longCaptions = longCaptions
+        self.globalOffset = globalOffset
+    }
+
+    public var count: Int { shortCaptions.count }
+}
+
+/// CLIP's pixel normalisation: (value / 255 - mean) / std per channel, from (height, width, 3)
+/// uint8 to (3, height, width) floats.
+public struct PixelNormalization: Sendable, Equatable {
+    public var mean: [Float]
+    public var std: [Float]
+    public static let clip = PixelNormalization(mean: [0.48145466, 0.4578275, 0.40821073], std: [0.26862954, 0.26130258, 0.27577711])
+
+    public init(mean: [Float], std: [Float]) {
+        self.mean = mean
+        self.std = std
+    }
+
+    /// image: (size, size, 3) uint8 -> output: (3, size, size).
+    public func apply(_ image: UnsafePointer<UInt8>, size: Int, into output: UnsafeMutablePointer<Float>) {
+        let plane = size * size
+        for c in 0..<3 {
+            let scale = 1 / (255 * std[c]), shift = mean[c] / std[c]
+            for p in 0..<plane { output[c * plane + p] = Float(image[p * 3 + c]) * scale - shift }
+        }
+    }
+}

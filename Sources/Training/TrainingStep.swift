@@ -1,0 +1,215 @@
+import Communication
+import Dispatch
+import Kernels
+import Layers
+import Models
+import Objectives
+
+/// One optimizer step's gradient on one rank (method.md sections 4-5):
+///   1. image and text towers forward, chunk by chunk, keeping only the embeddings;
+///   2. embeddings all-gathered; the rank's rows and columns of the global contrastive loss
+///      differentiated w.r.t. ALL gathered embeddings; a reduce-scatter hands each rank the exact
+///      gradient of its own embeddings;
+///   3. chunk by chunk, the towers run again (only when there is more than one chunk: GradCache)
+///      and backpropagate those embedding gradients; the next-token loss on long captions
+///      (image + image prompt + caption) runs forward and backward per chunk, divided by the
+///      GLOBAL token count;
+///   4. the flat gradient vector is all-reduced (summed): every rank then holds the gradient of
+///      the global loss, whatever the number of ranks and chunks.
+public final class TrainingStep: @unchecked Sendable {
+    public let model: LlavaModel<Float>
+    public let prompts: PromptBuilder
+    public let communicator: Communicator
+    public let settings: StepSettings
+    let logitScale: Parameter<Float>?
+
+    let imagePass = LlavaModel<Float>.Pass(), textPass = LlavaModel<Float>.Pass(), ntpPass = LlavaModel<Float>.Pass()
+    let imagePooling = EmbeddingPooling<Float>(), textPooling = EmbeddingPooling<Float>()
+    let nextToken = NextTokenLoss<Float>()
+    let contrastive = ContrastiveLoss<Float>()
+    let scratch = ModelScratch<Float>(), poolScratch = GrowableBuffer<Float>()
+    let localImages = GrowableBuffer<Float>(), localTexts = GrowableBuffer<Float>()        // (B, D)
+    let globalImages = GrowableBuffer<Float>(), globalTexts = GrowableBuffer<Float>()      // (N, D)
+    let dGlobalImages = GrowableBuffer<Float>(), dGlobalTexts = GrowableBuffer<Float>()    // (N, D)
+    let dLocalImages = GrowableBuffer<Float>(), dLocalTexts = GrowableBuffer<Float>()      // (B, D)
+    let dHidden = GrowableBuffer<Float>()
+    let localValid = GrowableArray<UInt8>(), globalValid = GrowableArray<UInt8>()
+
+    public init(model: LlavaModel<Float>, prompts: PromptBuilder, communicator: Communicator, settings: StepSettings) {
+        self.model = model
+        self.prompts = prompts
+        self.communicator = communicator
+        self.settings = settings
+        logitScale = model.parameters.contains(ObjectiveParameterName.logitScale) ? model.parameters[ObjectiveParameterName.logitScale] : nil
+    }
+
+    struct Chunk {
+        let range: Range<Int>
+        let images: SequenceBatch
+        let texts: SequenceBatch
+        let generative: SequenceBatch?
+    }
+
+    func chunks(_ batch: TrainingBatch) throws -> [Chunk] {
+        let size = settings.microBatch > 0 ? min(settings.microBatch, batch.count) : batch.count
+        let soft = settings.softPrompts
+        return try stride(from: 0, to: batch.count, by: max(size, 1)).map { start in
+            let range = start..<min(start + size, batch.count)
+            let images = SequenceBatch(items: try range.map { try prompts.imageItem(imageIndex: $0 - start, softPrompt: soft).item })
+            let texts = SequenceBatch(items: try range.map { try prompts.textItem(caption: batch.shortCaptions[$0] ?? "", softPrompt: soft) })
+            var generative: [(item: SequenceBatch.Item, poolIndex: Int)] = []
+            if settings.ntpWeight > 0 {
+                for i in range {
+                    var captions: [String?] = []
+                    switch settings.ntpCaptions {
+                    case .long: captions = [batch.longCaptions[i]]
+                    case .short: captions = [batch.shortCaptions[i]]
+                    case .both: captions = [batch.shortCaptions[i], batch.longCaptions[i]]
+                    }
+                    for caption in captions.compactMap({ $0 }) {
+                        generative.append(try prompts.imageItem(imageIndex: i - start, softPrompt: soft, longCaption: caption))
+                    }
+                }
+            }
+            return Chunk(range: range, images: images, texts: texts,
+                         generative: generative.isEmpty ? nil : SequenceBatch(items: generative.map(\.item), poolIndices: generative.map(\.poolIndex)))
+        }
+    }
+
+    /// Zeroes the gradients, computes them for `batch` (this rank's share of a global batch of
+    /// `globalBatch` pairs) and all-reduces them. The parameters are not changed.
+    public func run(_ batch: TrainingBatch, globalBatch: Int) throws -> StepResult {
+        let width = model.hidden, local = batch.count, imageSize = model.config.vision.imageSize
+        let pixelsPerImage = 3 * imageSize * imageSize
+        precondition(batch.pixels.count == local * pixelsPerImage, "TrainingBatch: pixels for \(batch.pixels.count / pixelsPerImage) images, captions for \(local)")
+        precondition(local * communicator.size == globalBatch, "every rank must hold globalBatch / ranks pairs")
+        var timing = StepTiming()
+        func timed<R>(_ keyPath: WritableKeyPath<StepTiming, Double>, _ body: () throws -> R) rethrows -> R {
+            let start = DispatchTime.now().uptimeNanoseconds
+            defer { timing[keyPath: keyPath] += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
+            return try body()
+        }
+        model.parameters.zeroGradients()
+        let chunks = try chunks(batch)
+        var tokens = 0, flops = 0.0
+        var contrastiveLoss = 0.0
+        let estimate = FlopEstimate(config: model.config, imageFeatures: model.imageTokens)
+        let full = model.trainableSet.fullModel, visionBackward = model.vision.needsBackward || model.projector.needsBackward
+        func passFlops(_ sequences: SequenceBatch, images: Int, forwards: Int) -> Double {
+            let language = estimate.languageMACs(batch: sequences.batch, length: sequences.sequence)
+            let vision = Double(images) * estimate.visionMACsPerImage
+            return FlopEstimate.flops(macs: language, backward: true, fullModel: full) + 2 * language * Double(forwards - 1)
+                + FlopEstimate.flops(macs: vision, backward: visionBackward, fullModel: full) + 2 * vision * Double(forwards - 1)
+        }
+
+        try batch.pixels.withUnsafeBufferPointer { allPixels in
+            func pixels(_ chunk: Chunk) -> UnsafePointer<Float> { allPixels.baseAddress! + chunk.range.lowerBound * pixelsPerImage }
+            func imageForward(_ chunk: Chunk) -> UnsafeMutablePointer<Float> {
+                let hidden = model.forward(pixels: pixels(chunk), imageCount: chunk.range.count, sequences: chunk.images, pass: imagePass)
+                return imagePooling.forward(hidden, sequences: chunk.images, width: width)
+            }
+            func textForward(_ chunk: Chunk) -> UnsafeMutablePointer<Float> {
+                let hidden = model.forward(pixels: nil, imageCount: 0, sequences: chunk.texts, pass: textPass)
+                return textPooling.forward(hidden, sequences: chunk.texts, width: width)
+            }
+
+            if settings.contrastiveWeight > 0 {
+                // 1. Embeddings of every local pair.
+                let images = localImages.reserve(local * width), texts = localTexts.reserve(local * width)
+                timed(\.forward) {
+                    for chunk in chunks {
+                        (images + chunk.range.lowerBound * width).update(from: imageForward(chunk), count: chunk.range.count * width)
+                        (texts + chunk.range.lowerBound * width).update(from: textForward(chunk), count: chunk.range.count * width)
+                    }
+                }
+                // 2. Gather, differentiate the local share of the global loss, reduce-scatter.
+                let total = globalBatch
+                let valid = localValid.reserve(local), allValid = globalValid.reserve(total)
+                for i in 0..<local { valid[i] = batch.shortCaptions[i] == nil ? 0 : 1 }
+                let gathered = (images: globalImages.reserve(total * width), texts: globalTexts.reserve(total * width))
+                try timed(\.communication) {
+                    try communicator.allGather(send: UnsafeBufferPointer(start: images, count: local * width),
+                                               receive: UnsafeMutableBufferPointer(start: gathered.images, count: total * width))
+                    try communicator.allGather(send: UnsafeBufferPointer(start: texts, count: local * width),
+                                               receive: UnsafeMutableBufferPointer(start: gathered.texts, count: total * width))
+                    try communicator.allGather(send: UnsafeBufferPointer(start: valid, count: local),
+                                               receive: UnsafeMutableBufferPointer(start: allValid, count: total))
+                }
+                let dImages = dGlobalImages.reserveZeroed(total * width), dTexts = dGlobalTexts.reserveZeroed(total * width)
+                let scaleValue = logitScale.map { $0.value[0] } ?? Float(settings.fixedLogitScale)
+                let result = contrastive.forwardBackward(
+                    images: gathered.images, texts: gathered.texts, total: total, dim: width, offset: communicator.rank * local,
+                    count: local, logitScale: scaleValue, valid: allValid, dImages: dImages, dTexts: dTexts)
+                contrastiveLoss = result.localLoss
+                let weight = Float(settings.contrastiveWeight)
+                if weight != 1 { for i in 0..<total * width { dImages[i] *= weight; dTexts[i] *= weight } }
+                logitScale?.gradient![0] += weight * Float(result.logitScaleGradient)
+                let dOwnImages = dLocalImages.reserve(local * width), dOwnTexts = dLocalTexts.reserve(local * width)
+                try timed(\.communication) {
+                    try communicator.reduceScatterSum(send: UnsafeBufferPointer(start: dImages, count: total * width),
+                                                      receive: UnsafeMutableBufferPointer(start: dOwnImages, count: local * width))
+                    try communicator.reduceScatterSum(send: UnsafeBufferPointer(start: dTexts, count: total * width),
+                                                      receive: UnsafeMutableBufferPointer(start: dOwnTexts, count: local * width))
+                }
+                // 3. Backward through both towers, chunk by chunk.
+                for chunk in chunks {
+                    let offset = chunk.range.lowerBound * width
+                    if chunks.count > 1 { _ = timed(\.forward) { imageForward(chunk) } }
+                    timed(\.backward) {
+                        let d = dHidden.reserveZeroed(chunk.images.rows * width)
+                        imagePooling.backward(dOwnImages + offset, sequences: chunk.images, width: width, dHidden: d, scratch: poolScratch)
+                        model.backward(d, pass: imagePass, scratch: scratch)
+                    }
+                    if chunks.count > 1 { _ = timed(\.forward) { textForward(chunk) } }
+                    timed(\.backward) {
+                        let d = dHidden.reserveZeroed(chunk.texts.rows * width)
+                        textPooling.backward(dOwnTexts + offset, sequences: chunk.texts, width: width, dHidden: d, scratch: poolScratch)
+                        model.backward(d, pass: textPass, scratch: scratch)
+                    }
+                    tokens += chunk.images.keyMask.reduce(0) { $0 + Int($1) } + chunk.texts.keyMask.reduce(0) { $0 + Int($1) }
+                    let forwards = chunks.count > 1 ? 2 : 1
+                    flops += passFlops(chunk.images, images: chunk.range.count, forwards: forwards)
+                        + passFlops(chunk.texts, images: 0, forwards: forwards)
+                }
+            }
+        }
+
+        // Next-token loss, divided by the global number of target tokens.
+        var ntpSum = 0.0
+        let localTargets = chunks.reduce(0) { total, chunk in total + (chunk.generative?.targets.filter { $0 != -100 }.count ?? 0) }
+        let globalTargets = settings.ntpWeight > 0 ? Int(try communicator.allReduceSum(Int64(localTargets))) : 0
+        if globalTargets > 0 {
+            batch.pixels.withUnsafeBufferPointer { allPixels in
+                for chunk in chunks {
+                    guard let sequences = chunk.generative else { continue }
+                    let hidden = timed(\.forward) {
+                        model.forward(pixels: allPixels.baseAddress! + chunk.range.lowerBound * pixelsPerImage,
+                                      imageCount: chunk.range.count, sequences: sequences, pass: ntpPass)
+                    }
+                    let result = timed(\.forward) { nextToken.forward(hidden, sequences: sequences, head: model.language.lmHead) }
+                    ntpSum += result.loss * Double(result.count)
+                    timed(\.backward) {
+                        let d = dHidden.reserveZeroed(sequences.rows * width)
+                        nextToken.backward(scale: Float(settings.ntpWeight), normalizer: globalTargets, head: model.language.lmHead,
+                                           dHidden: d, scratch: poolScratch)
+                        model.backward(d, pass: ntpPass, scratch: scratch)
+                    }
+                    tokens += sequences.keyMask.reduce(0) { $0 + Int($1) }
+                    flops += passFlops(sequences, images: chunk.range.count, forwards: 1)
+                        + FlopEstimate.flops(macs: estimate.headMACs(rows: result.count), backward: true, fullModel: full)
+                }
+            }
+        }
+
+        // 4. Sum gradients and the loss parts over ranks.
+        var sums: [Double] = [contrastiveLoss, ntpSum, Double(tokens), flops]
+        try timed(\.communication) {
+            try communicator.allReduceSum(model.parameters.trainableGradients.buffer)
+            try communicator.allReduceSum(&sums)
+        }
+        let ntpLoss = globalTargets > 0 ? sums[1] / Double(globalTargets) : 0
+        return StepResult(contrastiveLoss: sums[0], ntpLoss: ntpLoss, ntpTokens: globalTargets,
+                          loss: settings.contrastiveWeight * sums[0] + settings.ntpWeight * ntpLoss,
+                          tokens: Int(sums[2]), flops: sums[3], timing: timing)
+    }
+}

@@ -1,0 +1,61 @@
+import Communication
+import Foundation
+import Kernels
+import ModelFiles
+import Models
+import Training
+
+/// `train-steps MODEL_DIR OUT_FILE MICRO_BATCH`: three optimizer steps on a fixed global batch
+/// of 6 pairs, each rank taking its contiguous share. Rank 0 prints one line per step
+/// ("step S loss L contrastive C ntp N norm G") and writes the final trainable vector to OUT_FILE
+/// as raw little-endian Float32, for the test to compare across world sizes and micro-batches.
+func trainSteps(_ arguments: [String], _ communicator: Communicator) throws -> Int32 {
+    guard arguments.count == 3, let microBatch = Int(arguments[2]) else {
+        throw WorkerError(description: "usage: train-steps MODEL_DIR OUT_FILE MICRO_BATCH")
+    }
+    let directory = try ModelDirectory(path: arguments[0])
+    let config = directory.config
+    let probe = try LlavaModel<Float>(config: config, trainable: .frozen)
+    let prompts = try PromptBuilder(encoder: try directory.tokenizer(), templates: PromptTemplates(),
+                                    imageTokenID: config.imageTokenIndex, eosTokenID: config.text.eosTokenId,
+                                    imageTokens: probe.imageTokens, maxPositions: config.text.maxPositionEmbeddings)
+    let trainable = TrainableSet(lora: LoRASettings(rank: 4, alpha: 8), imageSoftPromptLength: prompts.imageSuffixIDs.count,
+                                 textSoftPromptLength: prompts.textSuffixIDs.count, logitScale: true)
+    let model: LlavaModel<Float> = try directory.loadModel(trainable: trainable)
+    model.initializeAdapters(seed: 5, prompts: prompts)
+    model.parameters[ObjectiveParameterName.logitScale].value[0] = 2.0
+
+    // The global batch: pair 4 has no short caption, pair 2 no long one (both must be handled).
+    let global = 6
+    let shorts: [String?] = ["a red circle left of a blue square", "a small green triangle", "two shapes", "a star", nil, "a yellow ring above a cross"]
+    let longs: [String?] = ["A large red circle sits on the left of a blue square.", "One small green triangle.", nil,
+                            "A white star in the middle.", "A purple hexagon in the corner.", "A yellow ring above a grey cross."]
+    let size = config.vision.imageSize, perImage = 3 * size * size
+    var random = Xoshiro256(seed: 77)
+    let pixels: [Float] = (0..<global * perImage).map { _ in random.uniform(-1.5, 1.5) }
+    guard global % communicator.size == 0 else { throw WorkerError(description: "global batch 6 does not divide by \(communicator.size) ranks") }
+    let local = global / communicator.size, offset = communicator.rank * local
+    let batch = TrainingBatch(pixels: Array(pixels[offset * perImage..<(offset + local) * perImage]),
+                              shortCaptions: Array(shorts[offset..<offset + local]), longCaptions: Array(longs[offset..<offset + local]),
+                              globalOffset: offset)
+
+    let step = TrainingStep(model: model, prompts: prompts, communicator: communicator,
+                            settings: StepSettings(contrastiveWeight: 1, ntpWeight: 0.5, microBatch: microBatch))
+    let update = ParameterUpdate(parameters: model.parameters,
+                                 schedule: LearningRateSchedule(peak: 1e-2, warmupSteps: 0, totalSteps: 3, shape: .constant, minRatio: 0),
+                                 gradientClip: 1.0, maxLogitScale: 4.6, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01)
+    for s in 0..<3 {
+        let result = try step.run(batch, globalBatch: global)
+        let outcome = update.apply(step: s)
+        if communicator.rank == 0 {
+            print("step \(s) loss \(result.loss) contrastive \(result.contrastiveLoss) ntp \(result.ntpLoss) norm \(outcome.gradientNorm)")
+        }
+    }
+    if communicator.rank == 0 {
+        let values = model.parameters.trainableValues
+        let data = Data(bytes: values.pointer, count: values.count * MemoryLayout<Float>.stride)
+        try data.write(to: URL(fileURLWithPath: arguments[1]))
+    }
+    try communicator.finalize()
+    return 0
+}
