@@ -1,0 +1,191 @@
+import Kernels
+
+/// One synthetic example before rendering: the scene graph and its captions.
+public struct SyntheticExample: Sendable, Equatable {
+    /// "synth-train-000123" or "synth-eval-000123".
+    public var id: String
+    public var scene: SyntheticScene
+    public var short: RelationCaption
+    public var long: String
+    /// Eval: one of every type. Train: one of a random type when `trainNegatives` is set.
+    public var negatives: [HardNegativeType: RelationCaption]
+
+    /// The shard-ready sample; negatives are keyed by their type's raw name ("swap_objects").
+    public func sample(_ rendering: SyntheticRendering) -> Sample { sample(image: rendering.render(scene)) }
+
+    func sample(image: [UInt8]) -> Sample {
+        Sample(id: id, image: image, short: short.text, long: long,
+               negatives: Dictionary(uniqueKeysWithValues: negatives.map { ($0.key.rawValue, $0.value.text) }))
+    }
+}
+
+/// Discern's synthetic compositional data set: scenes of 2-4 coloured shapes, a short
+/// relation caption, a long descriptive caption, and SugarCrepe-style hard negatives.
+/// Train example i is a pure function of (seed, options, i); the eval split is a pure
+/// function of (seed, options, count). Rendering threads never change a byte.
+public struct SyntheticDataset: Sendable {
+    public let seed: UInt64
+    public let options: SyntheticOptions
+
+    public init(seed: UInt64, options: SyntheticOptions = SyntheticOptions()) throws {
+        try options.validate()
+        self.seed = seed
+        self.options = options
+    }
+
+    /// Whether a short caption belongs to the eval split (a fixed hash of its text, so train
+    /// and eval never share a short caption, whatever their seeds and sizes).
+    public func isEvalCaption(_ caption: RelationCaption) -> Bool {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a: stable across runs and platforms
+        for byte in caption.text.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        return Double(mix(hash) >> 11) * 0x1.0p-53 < options.evalCaptionFraction
+    }
+
+    /// Scene `attempt` of example `index` in `split`, or nil when the objects did not fit.
+    public func scene(split: SyntheticSplit, index: Int, attempt: Int = 0) -> SyntheticScene? {
+        var random = randomStream(split, index, attempt, purpose: 0)
+        return makeScene(&random)
+    }
+
+    /// Train example `index` (its short caption is never an eval caption).
+    public func trainExample(_ index: Int) -> SyntheticExample {
+        // Attempts are rarely needed (a scene whose every true caption is an eval caption);
+        // 1000 in a row would take an eval fraction far beyond what validate() allows.
+        for attempt in 0..<1000 {
+            guard let scene = scene(split: .train, index: index, attempt: attempt) else { continue }
+            let candidates = scene.trueRelationCaptions(withSizes: options.sizesInShortCaption).filter { !isEvalCaption($0) }
+            guard !candidates.isEmpty else { continue }
+            var random = randomStream(.train, index, attempt, purpose: 1)
+            let short = candidates[Int(random.next() % UInt64(candidates.count))]
+            var negatives: [HardNegativeType: RelationCaption] = [:]
+            if options.trainNegatives {
+                // The first type, in a random order, that has a false edit here.
+                var types = HardNegativeType.allCases
+                shuffle(&types, &random)
+                for type in types {
+                    if let negative = scene.hardNegative(type, of: short, colours: options.colours, random: &random) {
+                        negatives[type] = negative
+                        break
+                    }
+                }
+            }
+            return SyntheticExample(id: Self.id(.train, index), scene: scene, short: short, long: scene.longCaption,
+                                    negatives: negatives)
+        }
+        preconditionFailure("synthetic train example \(index): no scene with a train caption in 1000 attempts")
+    }
+
+    /// The eval split: `count` examples with pairwise different short captions, each with one
+    /// hard negative of every type. Throws when the eval caption pool runs dry first.
+    public func evalExamples(count: Int) throws -> [SyntheticExample] {
+        var examples: [SyntheticExample] = []
+        var used = Set<String>()
+        let scenesToTry = max(count, 1) * 200
+        var index = 0
+        while examples.count < count && index < scenesToTry {
+            defer { index += 1 }
+            guard let scene = scene(split: .eval, index: index) else { continue }
+            var random = randomStream(.eval, index, 0, purpose: 1)
+            var candidates = scene.trueRelationCaptions(withSizes: options.sizesInShortCaption).filter {
+                isEvalCaption($0) && !used.contains($0.text)
+            }
+            shuffle(&candidates, &random)
+            for short in candidates {
+                guard let negatives = scene.allHardNegatives(of: short, colours: options.colours, random: &random) else { continue }
+                used.insert(short.text)
+                examples.append(SyntheticExample(id: Self.id(.eval, examples.count), scene: scene, short: short,
+                                                 long: scene.longCaption, negatives: negatives))
+                break
+            }
+        }
+        guard examples.count == count else {
+            throw SyntheticDataError("synthetic data: only \(examples.count) distinct eval short captions found after \(scenesToTry) scenes, \(count) requested. Ask for fewer eval samples, raise the eval caption fraction (now \(options.evalCaptionFraction)), or put sizes in the short captions (more distinct captions).")
+        }
+        return examples
+    }
+
+    /// Train samples `range`, rendered on `KernelThreads.count` threads (same bytes on any count).
+    public func trainSamples(_ range: Range<Int>) -> [Sample] {
+        render(range.map(trainExample))
+    }
+
+    public func evalSamples(count: Int) throws -> [Sample] {
+        render(try evalExamples(count: count))
+    }
+
+    /// Renders examples in parallel, each into its own slice of one buffer.
+    public func render(_ examples: [SyntheticExample]) -> [Sample] {
+        let rendering = options.rendering
+        let size = rendering.imageSize * rendering.imageSize * 3
+        var pixels = [UInt8](repeating: 0, count: examples.count * size)
+        pixels.withUnsafeMutableBufferPointer { buffer in
+            guard let base = buffer.baseAddress else { return }
+            let shared = SharedPointer(base)
+            parallelFor(examples.count, grain: 16) { range in
+                for i in range {
+                    let image = rendering.render(examples[i].scene)
+                    (shared.pointer + i * size).update(from: image, count: size)
+                }
+            }
+        }
+        return examples.enumerated().map { i, example in example.sample(image: Array(pixels[(i * size)..<((i + 1) * size)])) }
+    }
+
+    static func id(_ split: SyntheticSplit, _ index: Int) -> String {
+        let digits = String(index)
+        return "synth-\(split.rawValue)-" + String(repeating: "0", count: max(0, 6 - digits.count)) + digits
+    }
+
+    /// An independent random stream per (split, index, attempt, purpose).
+    func randomStream(_ split: SyntheticSplit, _ index: Int, _ attempt: Int, purpose: UInt64) -> Xoshiro256 {
+        let splitTag: UInt64 = split == .train ? 0x7472_6169_6e : 0x6576_616c
+        return Xoshiro256(seed: mix(mix(mix(mix(seed ^ splitTag) ^ UInt64(index)) ^ UInt64(attempt)) ^ purpose))
+    }
+
+    /// Places distinct-coloured, distinct-shaped objects so that every pair stands in at least
+    /// one clearly true relation (their boxes are apart by the margin along some axis).
+    func makeScene(_ random: inout Xoshiro256) -> SyntheticScene? {
+        let o = options
+        let count = o.minObjects + Int(random.next() % UInt64(o.maxObjects - o.minObjects + 1))
+        var colours = o.colours, shapes = o.shapes
+        shuffle(&colours, &random)
+        shuffle(&shapes, &random)
+        let border = 0.02  // keeps anti-aliased edges off the image border
+        var objects: [SyntheticObject] = []
+        let noiseSeed = random.next()
+        for k in 0..<count {
+            let size: SyntheticSize = random.next() & 1 == 0 ? .small : .large
+            let radius = size == .small ? o.smallRadius : o.largeRadius
+            var placed = false
+            for _ in 0..<100 {
+                let low = radius + border, high = 1 - radius - border
+                let candidate = SyntheticObject(shape: shapes[k], colour: colours[k], size: size,
+                                                x: random.uniform(low, high), y: random.uniform(low, high), radius: radius)
+                let probe = SyntheticScene(objects: [], noiseSeed: 0, relationMargin: o.relationMargin)
+                let separated = objects.allSatisfy { other in
+                    SpatialRelation.allCases.contains { probe.truth(candidate, $0, other) == .isTrue }
+                }
+                if separated { objects.append(candidate); placed = true; break }
+            }
+            if !placed { return nil }
+        }
+        return SyntheticScene(objects: objects, noiseSeed: noiseSeed, relationMargin: o.relationMargin)
+    }
+}
+
+/// Fisher-Yates with our own generator calls: the standard library's shuffle may change its
+/// algorithm between Swift releases, which would change the data.
+func shuffle<Element>(_ items: inout [Element], _ random: inout Xoshiro256) {
+    guard items.count > 1 else { return }
+    for i in stride(from: items.count - 1, to: 0, by: -1) {
+        items.swapAt(i, Int(random.next() % UInt64(i + 1)))
+    }
+}
+
+/// SplitMix64's finaliser: spreads every input bit over the output.
+func mix(_ value: UInt64) -> UInt64 {
+    var z = value &+ 0x9E37_79B9_7F4A_7C15
+    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+    return z ^ (z >> 31)
+}

@@ -1,0 +1,83 @@
+/// Settings of the synthetic data set. Equal options and seed give byte-identical data.
+public struct SyntheticOptions: Sendable, Equatable {
+    public var rendering: SyntheticRendering
+    /// Objects per scene, drawn uniformly in minObjects...maxObjects (2...4).
+    public var minObjects: Int
+    public var maxObjects: Int
+    /// The attribute sets scenes draw from. A scene never repeats a colour or a shape, so
+    /// "the red circle" always names one object and every swap edit changes the caption.
+    public var shapes: [SyntheticShape]
+    public var colours: [SyntheticColour]
+    /// Short captions name sizes too ("a small red circle left of a large blue square").
+    public var sizesInShortCaption: Bool
+    /// Object box half-sides as fractions of the image side (0.12 and 0.2: about 8 and 13
+    /// pixels across at 32 x 32).
+    public var smallRadius: Double
+    public var largeRadius: Double
+    /// Least gap between two boxes along an axis for a relation to be clearly true
+    /// (0.03 of the side: one pixel at 32 x 32).
+    public var relationMargin: Double
+    /// Share of all short-caption texts reserved for the eval split (by a fixed hash of the
+    /// text, independent of the seed): train never uses them, so the splits are disjoint.
+    public var evalCaptionFraction: Double
+    /// Train samples carry one hard negative each (of a random type), for training use.
+    public var trainNegatives: Bool
+
+    public init(rendering: SyntheticRendering = SyntheticRendering(), minObjects: Int = 2, maxObjects: Int = 3,
+                shapes: [SyntheticShape] = SyntheticShape.allCases, colours: [SyntheticColour] = SyntheticColour.allCases,
+                sizesInShortCaption: Bool = false, smallRadius: Double = 0.12, largeRadius: Double = 0.2,
+                relationMargin: Double = 0.03, evalCaptionFraction: Double = 0.25, trainNegatives: Bool = false) {
+        self.rendering = rendering
+        self.minObjects = minObjects
+        self.maxObjects = maxObjects
+        self.shapes = shapes
+        self.colours = colours
+        self.sizesInShortCaption = sizesInShortCaption
+        self.smallRadius = smallRadius
+        self.largeRadius = largeRadius
+        self.relationMargin = relationMargin
+        self.evalCaptionFraction = evalCaptionFraction
+        self.trainNegatives = trainNegatives
+    }
+
+    /// Throws a message naming the setting and a valid range for anything unusable.
+    public func validate() throws {
+        func fail(_ message: String) -> SyntheticDataError { SyntheticDataError("synthetic data: \(message)") }
+        guard rendering.imageSize >= 8 && rendering.imageSize <= 4096 else {
+            throw fail("image size \(rendering.imageSize) is outside 8...4096.")
+        }
+        guard rendering.supersampling >= 1 && rendering.supersampling <= 16 else {
+            throw fail("supersampling \(rendering.supersampling) is outside 1...16 (4 is plenty).")
+        }
+        guard rendering.backgroundNoise >= 0 && rendering.backgroundNoise <= 64 else {
+            throw fail("background noise \(rendering.backgroundNoise) is outside 0...64.")
+        }
+        guard minObjects >= 2 && maxObjects >= minObjects && maxObjects <= SyntheticVocabulary.maxObjects else {
+            throw fail("objects per scene \(minObjects)...\(maxObjects) must lie within 2...\(SyntheticVocabulary.maxObjects), min <= max.")
+        }
+        guard Set(shapes).count == shapes.count, Set(colours).count == colours.count else {
+            throw fail("the shape and colour lists must not repeat an entry.")
+        }
+        guard shapes.count >= maxObjects, colours.count >= max(maxObjects, 3) else {
+            throw fail("\(maxObjects) objects per scene need at least \(maxObjects) shapes and \(max(maxObjects, 3)) colours (a scene never repeats one; replace_attribute needs a spare colour).")
+        }
+        guard smallRadius >= 0.05 && smallRadius < largeRadius && largeRadius <= 0.3 else {
+            throw fail("radii small \(smallRadius), large \(largeRadius) must satisfy 0.05 <= small < large <= 0.3.")
+        }
+        guard relationMargin >= 0 && relationMargin <= 0.2 else {
+            throw fail("relation margin \(relationMargin) is outside 0...0.2.")
+        }
+        guard evalCaptionFraction > 0 && evalCaptionFraction <= 0.5 else {
+            throw fail("eval caption fraction \(evalCaptionFraction) is outside (0, 0.5]; train needs the rest.")
+        }
+    }
+}
+
+public enum SyntheticSplit: String, Sendable, CaseIterable {
+    case train, eval
+}
+
+public struct SyntheticDataError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,195 @@
+import Datasets
+import Kernels
+import XCTest
+
+final class SyntheticDatasetTests: XCTestCase {
+    /// Eval size for the split tests: large enough that duplicates or a bad negative would
+    /// show up, small enough to stay well under a second in debug builds.
+    static let evalCount = 300
+
+    func testSameSeedSameBytesOnAnyThreadCount() throws {
+        let saved = KernelThreads.count
+        defer { KernelThreads.count = saved }
+        KernelThreads.count = 1
+        let a = try SyntheticDataset(seed: 11)
+        let trainOne = a.trainSamples(0..<40), evalOne = try a.evalSamples(count: 40)
+        KernelThreads.count = 2
+        let b = try SyntheticDataset(seed: 11)
+        XCTAssertEqual(b.trainSamples(0..<40), trainOne)
+        XCTAssertEqual(try b.evalSamples(count: 40), evalOne)
+        // A train example does not depend on which others are generated with it.
+        XCTAssertEqual(b.trainSamples(17..<19), Array(trainOne[17..<19]))
+        let other = try SyntheticDataset(seed: 12).trainSamples(0..<40)
+        XCTAssertNotEqual(other.map(\.image), trainOne.map(\.image))
+        XCTAssertNotEqual(other.map(\.short), trainOne.map(\.short))
+    }
+
+    func testImagesHaveTheConfiguredSizeAndShowTheObjects() throws {
+        let options = SyntheticOptions(rendering: SyntheticRendering(imageSize: 48))
+        let samples = try SyntheticDataset(seed: 3, options: options).trainSamples(0..<10)
+        for sample in samples { XCTAssertEqual(sample.image.count, 48 * 48 * 3) }
+        let plain = SyntheticRendering(backgroundNoise: 0)
+        let example = try SyntheticDataset(seed: 3).trainExample(0)
+        let pixels = plain.render(example.scene)
+        XCTAssertEqual(Array(pixels[0..<3]), [38, 38, 42], "a corner pixel is plain background without noise")
+    }
+
+    func testEvalShortCaptionsAreUniqueAndNeverUsedForTraining() throws {
+        let data = try SyntheticDataset(seed: 5)
+        let eval = try data.evalExamples(count: Self.evalCount)
+        XCTAssertEqual(Set(eval.map(\.short.text)).count, Self.evalCount)
+        XCTAssertEqual(Set(eval.map(\.id)).count, Self.evalCount)
+        for example in eval { XCTAssertTrue(data.isEvalCaption(example.short)) }
+        let evalTexts = Set(eval.map(\.short.text))
+        for index in 0..<500 {
+            let example = data.trainExample(index)
+            XCTAssertFalse(data.isEvalCaption(example.short), "train \(index): \(example.short.text)")
+            XCTAssertFalse(evalTexts.contains(example.short.text))
+        }
+    }
+
+    func testPositivesAreTrueAndEveryHardNegativeIsFalseAndOfItsType() throws {
+        for withSizes in [false, true] {
+            let data = try SyntheticDataset(seed: 9, options: SyntheticOptions(sizesInShortCaption: withSizes))
+            for example in try data.evalExamples(count: Self.evalCount) {
+                let scene = example.scene, positive = example.short
+                XCTAssertEqual(scene.truth(of: positive), .isTrue, positive.text)
+                XCTAssertEqual(positive.subject.size != nil, withSizes)
+                XCTAssertEqual(Set(example.negatives.keys), Set(HardNegativeType.allCases))
+                for (type, negative) in example.negatives {
+                    XCTAssertNotEqual(negative.text, positive.text)
+                    XCTAssertNotEqual(negative.text, positive.converse.text, "\(type) paraphrases the positive")
+                    XCTAssertEqual(scene.truth(of: negative), .isFalse, "\(type): '\(negative.text)' for '\(positive.text)'")
+                    checkEdit(type, positive, negative)
+                }
+            }
+        }
+    }
+
+    /// Each negative changes exactly what its type says and nothing else.
+    func checkEdit(_ type: HardNegativeType, _ p: RelationCaption, _ n: RelationCaption) {
+        XCTAssertEqual(n.subject.size, p.subject.size)
+        XCTAssertEqual(n.object.size, p.object.size)
+        switch type {
+        case .replaceAttribute:
+            let changed = (n.subject.colour != p.subject.colour ? 1 : 0) + (n.object.colour != p.object.colour ? 1 : 0)
+            XCTAssertEqual(changed, 1)
+            XCTAssertEqual([n.subject.shape, n.object.shape], [p.subject.shape, p.object.shape])
+            XCTAssertEqual(n.relation, p.relation)
+        case .swapAttributes:
+            XCTAssertEqual([n.subject.colour, n.object.colour], [p.object.colour, p.subject.colour])
+            XCTAssertEqual([n.subject.shape, n.object.shape], [p.subject.shape, p.object.shape])
+            XCTAssertEqual(n.relation, p.relation)
+        case .swapObjects:
+            XCTAssertEqual([n.subject.shape, n.object.shape], [p.object.shape, p.subject.shape])
+            XCTAssertEqual([n.subject.colour, n.object.colour], [p.subject.colour, p.object.colour])
+            XCTAssertEqual(n.relation, p.relation)
+        case .replaceRelation:
+            XCTAssertNotEqual(n.relation, p.relation)
+            XCTAssertEqual(n.subject, p.subject)
+            XCTAssertEqual(n.object, p.object)
+        }
+    }
+
+    /// The relation of every positive also holds in the PIXELS: the subject's colour occupies
+    /// only columns (rows) strictly before the object's. Checks renderer and scene graph together.
+    func testRelationsHoldInTheRenderedPixels() throws {
+        let data = try SyntheticDataset(seed: 21)
+        let plain = SyntheticRendering(backgroundNoise: 0)
+        for example in try data.evalExamples(count: 100) {
+            let pixels = plain.render(example.scene)
+            guard let a = extent(of: example.short.subject.colour, in: pixels, side: plain.imageSize),
+                  let b = extent(of: example.short.object.colour, in: pixels, side: plain.imageSize) else {
+                XCTFail("\(example.id): an object of '\(example.short.text)' is not visible"); continue
+            }
+            let holds: Bool
+            switch example.short.relation {
+            case .leftOf: holds = a.maxX < b.minX
+            case .rightOf: holds = a.minX > b.maxX
+            case .above: holds = a.maxY < b.minY
+            case .below: holds = a.minY > b.maxY
+            }
+            XCTAssertTrue(holds, "\(example.id): '\(example.short.text)' not visible in the pixels: \(a) vs \(b)")
+        }
+    }
+
+    /// Bounding box of the pixels within a small distance of `colour` (mostly-covered pixels).
+    func extent(of colour: SyntheticColour, in pixels: [UInt8], side: Int) -> (minX: Int, maxX: Int, minY: Int, maxY: Int)? {
+        let c = colour.rgb, target = [Int(c.red), Int(c.green), Int(c.blue)]
+        var box: (minX: Int, maxX: Int, minY: Int, maxY: Int)?
+        for y in 0..<side {
+            for x in 0..<side {
+                let distance = (0..<3).map { abs(Int(pixels[(y * side + x) * 3 + $0]) - target[$0]) }.max()!
+                guard distance <= 40 else { continue }
+                box = (min(box?.minX ?? x, x), max(box?.maxX ?? x, x), min(box?.minY ?? y, y), max(box?.maxY ?? y, y))
+            }
+        }
+        return box
+    }
+
+    func testTrainNegativesWhenAsked() throws {
+        let data = try SyntheticDataset(seed: 4, options: SyntheticOptions(trainNegatives: true))
+        for index in 0..<100 {
+            let example = data.trainExample(index)
+            XCTAssertEqual(example.negatives.count, 1)
+            for (_, negative) in example.negatives { XCTAssertEqual(example.scene.truth(of: negative), .isFalse) }
+        }
+        let sample = data.trainSamples(0..<1)[0]
+        XCTAssertEqual(sample.negatives.count, 1)
+        XCTAssertTrue(HardNegativeType.allCases.map(\.rawValue).contains(sample.negatives.keys.first!))
+        XCTAssertTrue(try SyntheticDataset(seed: 4).trainExample(0).negatives.isEmpty)
+    }
+
+    func testCaptionsUseOnlyVocabularyWordsAndLongCaptionsAreLong() throws {
+        let vocabulary = Set(SyntheticVocabulary.words)
+        let data = try SyntheticDataset(seed: 6, options: SyntheticOptions(maxObjects: 4, sizesInShortCaption: true))
+        var longWordCounts: [Int] = []
+        var texts: [String] = []
+        for example in try data.evalExamples(count: 100) {
+            texts += [example.short.text, example.long] + example.negatives.values.map(\.text)
+            longWordCounts.append(example.long.split(separator: " ").count)
+            for object in example.scene.objects {
+                XCTAssertTrue(example.long.contains("\(object.size.rawValue) \(object.colour.rawValue) \(object.shape.rawValue)"))
+            }
+        }
+        for text in texts {
+            for token in text.split(separator: " ") {
+                var word = String(token)
+                if let last = word.last, SyntheticVocabulary.punctuation.contains(String(last)) { word.removeLast() }
+                XCTAssertTrue(vocabulary.contains(word), "'\(word)' of '\(text)' is not in SyntheticVocabulary.words")
+            }
+        }
+        // Two objects give at least 35 words (plus 3 punctuation tokens); more objects give more.
+        XCTAssertGreaterThanOrEqual(longWordCounts.min()!, 30)
+    }
+
+    func testLongCaptionWording() throws {
+        let scene = SyntheticScene(objects: [
+            SyntheticObject(shape: .circle, colour: .red, size: .large, x: 0.25, y: 0.25, radius: 0.2),
+            SyntheticObject(shape: .square, colour: .orange, size: .small, x: 0.5, y: 0.8, radius: 0.12),
+        ], noiseSeed: 0, relationMargin: 0.03)
+        XCTAssertEqual(scene.longCaption, "the image shows two shapes on a dark background. there is a large red circle in the top left corner and a small orange square at the bottom. the red circle is above the orange square.")
+        let positive = RelationCaption(subject: ObjectPhrase(scene.objects[0], withSize: false), relation: .above,
+                                       object: ObjectPhrase(scene.objects[1], withSize: false))
+        XCTAssertEqual(positive.text, "a red circle above an orange square")
+        XCTAssertEqual(scene.truth(of: positive), .isTrue)
+        // Left of is neither clearly true (the boxes overlap horizontally) nor false.
+        XCTAssertEqual(scene.truth(of: RelationCaption(subject: positive.subject, relation: .leftOf, object: positive.object)), .ambiguous)
+        XCTAssertEqual(scene.truth(of: RelationCaption(subject: positive.subject, relation: .rightOf, object: positive.object)), .isFalse)
+    }
+
+    func testBadOptionsAndAnExhaustedEvalPoolAreExplained() throws {
+        XCTAssertThrowsError(try SyntheticDataset(seed: 0, options: SyntheticOptions(maxObjects: 5))) { error in
+            XCTAssertTrue("\(error)".contains("objects per scene"), "\(error)")
+        }
+        XCTAssertThrowsError(try SyntheticDataset(seed: 0, options: SyntheticOptions(colours: [.red, .green]))) { error in
+            XCTAssertTrue("\(error)".contains("colours"), "\(error)")
+        }
+        // 3 colours x 2 shapes leave a handful of distinct eval captions.
+        let small = try SyntheticDataset(seed: 0, options: SyntheticOptions(maxObjects: 2, shapes: [.circle, .square],
+                                                                            colours: [.red, .green, .blue]))
+        XCTAssertThrowsError(try small.evalExamples(count: 50)) { error in
+            XCTAssertTrue("\(error)".contains("distinct eval short captions"), "\(error)")
+        }
+    }
+}
