@@ -77,6 +77,9 @@ public final class TrainingRun {
             try checkCompatible(state.state, path: state.path, base: base)
             try TrainingState.restore(state.state, into: model, update: update, source: state.path)
             startStep = state.state.step
+            guard startStep <= settings.steps else {
+                throw CheckpointError("\(state.path) is at step \(startStep), past the \(settings.steps) steps asked for; raise --steps to train further.")
+            }
             if communicator.rank == 0 {
                 say("resumed from \(state.path) at step \(startStep)" + (state.state.worldSize != communicator.size
                     ? " (trained on \(state.state.worldSize) rank(s), continuing on \(communicator.size))" : ""))

@@ -126,4 +126,46 @@ final class TrainCommandTests: XCTestCase {
         XCTAssertTrue(result.standardError.contains("the loss is not finite (total"), result.transcript)
         XCTAssertTrue(result.standardError.contains("Last good checkpoint: " + folder.appendingPathComponent("nan").path + "/step-0000000"), result.transcript)
     }
+
+    /// Preemption: SIGTERM to mpirun reaches every rank, which stop at the same step boundary;
+    /// rank 0 writes a checkpoint and `--resume auto` finishes the run from it.
+    func testSIGTERMUnderMPIRunWritesACheckpointAndResumeContinues() throws {
+        guard let mpirun = findOnPath("mpirun") else { throw SetupError(description: "mpirun is not on PATH; run ./launch/test") }
+        let run = folder.appendingPathComponent("preempted")
+        let process = Process()
+        process.executableURL = mpirun
+        process.arguments = ["--allow-run-as-root", "--oversubscribe", "--bind-to", "none", "--mca", "pml", "ob1", "--mca", "btl", "self,vader",
+                             "-x", "OPENBLAS_NUM_THREADS=1", "-np", "2", try locateDiscern().path] + arguments(run: "preempted", steps: 400)
+        process.environment = childEnvironment
+        let log = folder.appendingPathComponent("preempted.log")
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: log)
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        let metrics = run.appendingPathComponent("metrics.jsonl")
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline {
+            if let text = try? String(contentsOf: metrics, encoding: .utf8), text.split(separator: "\n").count >= 3 { break }
+            Thread.sleep(forTimeInterval: 0.2)
+        }
+        kill(process.processIdentifier, SIGTERM)
+        let finished = Date().addingTimeInterval(60)
+        while process.isRunning && Date() < finished { Thread.sleep(forTimeInterval: 0.2) }
+        if process.isRunning { process.terminate(); XCTFail("mpirun did not stop within 60 s of SIGTERM") }
+        try handle.close()
+        let output = try String(contentsOf: log, encoding: .utf8)
+        XCTAssertTrue(output.contains("stopped at step"), output)
+        let files = CheckpointStore(directory: run.path, keep: 1).checkpointFiles()
+        let latest = try String(contentsOf: run.appendingPathComponent("latest"), encoding: .utf8).trimmingCharacters(in: .newlines)
+        XCTAssertEqual(files.last, latest, output)
+        let stoppedAt = try CheckpointFile.read(run.appendingPathComponent(latest).path).step
+        XCTAssertTrue(output.contains("stopped at step \(stoppedAt) of 400"), output)
+        XCTAssertGreaterThanOrEqual(stoppedAt, 3)
+        XCTAssertLessThan(stoppedAt, 400)
+        // Resume to the end (fewer steps, so the test stays short: the schedule may change on resume).
+        let result = try train(arguments(run: "preempted", steps: stoppedAt + 2) + ["--resume", "auto"], ranks: 2)
+        XCTAssertEqual(result.status, 0, result.transcript)
+        XCTAssertTrue(result.standardOutput.contains("resumed from") && result.standardOutput.contains("done: \(stoppedAt + 2) steps"), result.transcript)
+    }
 }
