@@ -17,7 +17,7 @@ public enum CheckpointFile {
         let name = (path as NSString).lastPathComponent
         let temporary = (directory as NSString).appendingPathComponent(".\(name).tmp-\(getpid())")
         do {
-            let file = try H5File.create(temporary, mode: .truncate)
+            let file = try H5File.create(temporary, mode: .truncate, tracksObjectTimes: false)
             func tensors(_ list: [NamedTensor], under group: String) throws {
                 try file.createGroup(group)
                 for tensor in list {

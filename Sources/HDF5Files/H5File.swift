@@ -20,7 +20,12 @@ public enum H5OpenMode: Sendable {
 /// and fsyncs the directory.
 public final class H5File: H5Group {
     /// Creates a new file (parent directory must exist).
-    public static func create(_ path: String, mode: H5CreateMode = .truncate) throws -> H5File {
+    ///
+    /// `tracksObjectTimes: false` leaves the creation and modification times out of every group
+    /// and dataset (HDF5 stamps them by default), so the same content written the same way gives
+    /// a byte-identical file: what reproducible data sets and checksummed artefacts need.
+    public static func create(_ path: String, mode: H5CreateMode = .truncate,
+                              tracksObjectTimes: Bool = true) throws -> H5File {
         let site = H5Site("create file", file: path, object: nil)
         let parent = (path as NSString).deletingLastPathComponent
         var isDirectory: ObjCBool = false
@@ -33,10 +38,15 @@ public final class H5File: H5Group {
         }
         let access = try fileAccessProperties(site)
         defer { access.close() }
+        // The file creation list is also the root group's creation list.
+        let creation = try site.propertyList(discern_h5p_file_create())
+        defer { creation.close() }
+        try site.check(H5Pset_obj_track_times(creation.id, tracksObjectTimes),
+                       "cannot set object time tracking")
         let flags = mode == .exclusive ? discern_h5f_acc_excl() : discern_h5f_acc_trunc()
-        let id = try site.check(id: H5Fcreate(path, flags, discern_h5p_default(), access.id),
+        let id = try site.check(id: H5Fcreate(path, flags, creation.id, access.id),
                                 "the file could not be created (check permissions and free space)")
-        return try H5File(path: path, id: id, isWritable: true, site)
+        return try H5File(path: path, id: id, isWritable: true, tracksObjectTimes: tracksObjectTimes, site)
     }
 
     /// Opens an existing file. Missing, non-HDF5 and damaged files give distinct messages.
@@ -58,8 +68,9 @@ public final class H5File: H5Group {
         return try H5File(path: path, id: id, isWritable: mode == .readWrite, site)
     }
 
-    private init(path: String, id: hid_t, isWritable: Bool, _ site: H5Site) throws {
-        let state = H5FileState(path: path, id: id, isWritable: isWritable)
+    private init(path: String, id: hid_t, isWritable: Bool, tracksObjectTimes: Bool = true,
+                 _ site: H5Site) throws {
+        let state = H5FileState(path: path, id: id, isWritable: isWritable, tracksObjectTimes: tracksObjectTimes)
         let root = try site.handle(H5Gopen2(id, "/", discern_h5p_default()), .group, file: state,
                                    "cannot open the root group")
         super.init(handle: root, file: state, objectPath: "/")

@@ -15,9 +15,12 @@ public class H5Group: H5Object {
     public func createGroup(_ path: String) throws -> H5Group {
         let site = try writeSite("create group", path)
         try requireAbsent(path, site)
+        try createMissingParents(of: path, site)
         let linkProperties = try intermediateGroupLinkProperties(site)
         defer { linkProperties.close() }
-        let id = H5Gcreate2(handle.id, path, linkProperties.id, discern_h5p_default(), discern_h5p_default())
+        let creation = try groupCreationProperties(site)
+        defer { creation.close() }
+        let id = H5Gcreate2(handle.id, path, linkProperties.id, creation.id, discern_h5p_default())
         let group = try site.handle(id, .group, file: file, "cannot create the group")
         return H5Group(handle: group, file: file, objectPath: absolutePath(path))
     }
@@ -146,8 +149,11 @@ public class H5Group: H5Object {
             throw site.error(.invalidArgument, "shape \(shape) has a negative dimension \(bad)")
         }
         try requireAbsent(path, site)
+        try createMissingParents(of: path, site)
         let creation = try site.propertyList(discern_h5p_dataset_create())
         defer { creation.close() }
+        try site.check(H5Pset_obj_track_times(creation.id, file.tracksObjectTimes),
+                       "cannot set object time tracking")
         var maxShape: [hsize_t]? = nil
         if case .chunked(let chunkShape, let level) = layout {
             guard chunkShape.count == shape.count, chunkShape.allSatisfy({ $0 > 0 }) else {
@@ -180,6 +186,26 @@ public class H5Group: H5Object {
         let id = H5Dcreate2(handle.id, path, type, space.id, linkProperties.id, creation.id, discern_h5p_default())
         let dataset = try site.handle(id, .dataset, file: file, "cannot create the dataset")
         return H5Dataset(handle: dataset, file: file, objectPath: absolutePath(path))
+    }
+
+    private func groupCreationProperties(_ site: H5Site) throws -> H5Handle {
+        let properties = try site.propertyList(discern_h5p_group_create())
+        try site.check(H5Pset_obj_track_times(properties.id, file.tracksObjectTimes),
+                       "cannot set object time tracking")
+        return properties
+    }
+
+    /// HDF5 makes intermediate groups with default properties (time stamps included), so in a
+    /// file without time tracking the missing parents are created here, one by one.
+    private func createMissingParents(of path: String, _ site: H5Site) throws {
+        guard !file.tracksObjectTimes else { return }
+        var components = absolutePath(path).split(separator: "/").map(String.init)
+        components.removeLast()
+        var prefix = ""
+        for component in components {
+            prefix += "/" + component
+            if try objectKind(prefix) == nil { try createGroup(prefix) }
+        }
     }
 
     private func intermediateGroupLinkProperties(_ site: H5Site) throws -> H5Handle {

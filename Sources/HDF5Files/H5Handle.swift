@@ -6,12 +6,16 @@ final class H5FileState {
     let path: String
     let id: hid_t
     let isWritable: Bool
+    /// False when the file was created with `tracksObjectTimes: false`: every group and
+    /// dataset created in it then carries no time stamps.
+    let tracksObjectTimes: Bool
     private(set) var isOpen = true
 
-    init(path: String, id: hid_t, isWritable: Bool) {
+    init(path: String, id: hid_t, isWritable: Bool, tracksObjectTimes: Bool = true) {
         self.path = path
         self.id = id
         self.isWritable = isWritable
+        self.tracksObjectTimes = tracksObjectTimes
     }
 
     /// Files are opened with the STRONG close degree: this closes every object still open in

@@ -14,7 +14,7 @@ public struct ModelDirectory: Sendable {
         url = URL(fileURLWithPath: path)
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw ConfigError("\(path): no such model directory. Pass a Hugging Face LLaVA directory (config.json, tokenizer.json, model.safetensors), e.g. one made by `discern init-model`.")
+            throw ModelConfigError("\(path): no such model directory. Pass a Hugging Face LLaVA directory (config.json, tokenizer.json, model.safetensors), e.g. one made by `discern init-model`.")
         }
         config = try LlavaConfig.load(directory: url)
     }
@@ -22,7 +22,7 @@ public struct ModelDirectory: Sendable {
     public func tokenizer() throws -> Tokenizer {
         let file = url.appendingPathComponent("tokenizer.json").path
         guard FileManager.default.fileExists(atPath: file) else {
-            throw ConfigError("\(file): not found. The model directory needs the tokenizer.json its model was trained with.")
+            throw ModelConfigError("\(file): not found. The model directory needs the tokenizer.json its model was trained with.")
         }
         return try Tokenizer(path: file)
     }

@@ -19,7 +19,7 @@ public struct ModelPreset: Sendable, Equatable {
     public static func named(_ name: String) throws -> ModelPreset {
         switch name {
         case "tiny": return .tiny
-        default: throw ConfigError("--preset '\(name)' is unknown; the available preset is 'tiny'.")
+        default: throw ModelConfigError("--preset '\(name)' is unknown; the available preset is 'tiny'.")
         }
     }
 
@@ -131,17 +131,17 @@ public func initialWeight(name: String, shape: [Int], config: LlavaConfig, padTo
 public func writeInitialModel(preset: ModelPreset, directory: String, words: [String], imageSize: Int, seed: UInt64,
                               force: Bool) throws -> InitialModelSummary {
     guard imageSize >= preset.patchSize, imageSize % preset.patchSize == 0 else {
-        throw ConfigError("--image-size \(imageSize) must be a positive multiple of the patch size \(preset.patchSize) (e.g. 32).")
+        throw ModelConfigError("--image-size \(imageSize) must be a positive multiple of the patch size \(preset.patchSize) (e.g. 32).")
     }
     let files = FileManager.default
     let target = URL(fileURLWithPath: directory).standardizedFileURL
     var isDirectory: ObjCBool = false
     let exists = files.fileExists(atPath: target.path, isDirectory: &isDirectory)
     if exists {
-        guard isDirectory.boolValue else { throw ConfigError("\(target.path) exists and is a file; choose another --output.") }
+        guard isDirectory.boolValue else { throw ModelConfigError("\(target.path) exists and is a file; choose another --output.") }
         let contents = (try? files.contentsOfDirectory(atPath: target.path)) ?? []
         guard contents.isEmpty || force else {
-            throw ConfigError("\(target.path) exists and is not empty; pass --force to replace it or choose another --output.")
+            throw ModelConfigError("\(target.path) exists and is not empty; pass --force to replace it or choose another --output.")
         }
     }
     let built = try TokenizerBuilder(words: words).build()
@@ -156,7 +156,7 @@ public func writeInitialModel(preset: ModelPreset, directory: String, words: [St
         try Data(configText.utf8).write(to: staging.appendingPathComponent("config.json"))
         try Data(built.json.utf8).write(to: staging.appendingPathComponent("tokenizer.json"))
     } catch {
-        throw ConfigError("\(staging.path): cannot write the model files (\(error.localizedDescription)); check the folder is writable.")
+        throw ModelConfigError("\(staging.path): cannot write the model files (\(error.localizedDescription)); check the folder is writable.")
     }
     var writer = SafetensorsWriter()
     var counts = (vision: 0, projector: 0, language: 0)
@@ -175,7 +175,7 @@ public func writeInitialModel(preset: ModelPreset, directory: String, words: [St
         if exists { try files.removeItem(at: target) }
         try files.moveItem(at: staging, to: target)
     } catch {
-        throw ConfigError("\(target.path): cannot move the new model into place (\(error.localizedDescription)); it is left in \(staging.path).")
+        throw ModelConfigError("\(target.path): cannot move the new model into place (\(error.localizedDescription)); it is left in \(staging.path).")
     }
     return InitialModelSummary(directory: target.path, config: config, visionParameters: counts.vision,
                                projectorParameters: counts.projector, languageParameters: counts.language)

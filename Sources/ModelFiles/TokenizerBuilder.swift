@@ -56,7 +56,7 @@ public struct TokenizerBuilder: Sendable {
         for word in words + bareWords {
             guard !word.isEmpty, !word.unicodeScalars.contains(where: { $0 == " " || $0 == "\n" || $0 == "\t" }),
                   !word.contains(Self.space), !(word.hasPrefix("<") && word.hasSuffix(">")) else {
-                throw ConfigError("tokenizer builder: '\(word)' cannot be a vocabulary word (empty, whitespace, '▁' or <...>).")
+                throw ModelConfigError("tokenizer builder: '\(word)' cannot be a vocabulary word (empty, whitespace, '▁' or <...>).")
             }
         }
         var pieces = ["<unk>", "<s>", "</s>"] + (0..<256).map { byteTokenName($0) }
@@ -87,13 +87,13 @@ public struct TokenizerBuilder: Sendable {
 
     /// Every word encodes to its one piece, and decodes back.
     func verify(_ tokenizer: Tokenizer, pieces: [String]) throws {
-        func fail(_ text: String, _ ids: [Int32]) -> ConfigError {
-            ConfigError("tokenizer builder: '\(text)' encodes to \(ids.map { tokenizer.piece(for: $0) ?? "?" }) instead of one piece; the merge chains are inconsistent.")
+        func fail(_ text: String, _ ids: [Int32]) -> ModelConfigError {
+            ModelConfigError("tokenizer builder: '\(text)' encodes to \(ids.map { tokenizer.piece(for: $0) ?? "?" }) instead of one piece; the merge chains are inconsistent.")
         }
         for word in words {
             let ids = tokenizer.encode(word, addSpecialTokens: false)
             guard ids.count == 1, tokenizer.piece(for: ids[0]) == Self.space + word else { throw fail(word, ids) }
-            guard tokenizer.decode(ids) == word else { throw ConfigError("tokenizer builder: '\(word)' does not decode back.") }
+            guard tokenizer.decode(ids) == word else { throw ModelConfigError("tokenizer builder: '\(word)' does not decode back.") }
         }
         for word in bareWords {
             // After a newline the normalizer's "▁" stands alone and the newline is a byte piece.

@@ -12,9 +12,9 @@ struct JSONFields {
     init(data: Data, source: String) throws {
         let value: Any
         do { value = try JSONSerialization.jsonObject(with: data) } catch {
-            throw ConfigError("\(source): not valid JSON: \(error.localizedDescription)")
+            throw ModelConfigError("\(source): not valid JSON: \(error.localizedDescription)")
         }
-        guard let object = value as? [String: Any] else { throw ConfigError("\(source): the top level must be a JSON object.") }
+        guard let object = value as? [String: Any] else { throw ModelConfigError("\(source): the top level must be a JSON object.") }
         self.init(raw: object, source: source, path: "", isAbsent: false)
     }
 
@@ -27,8 +27,8 @@ struct JSONFields {
 
     private func key(_ name: String) -> String { path.isEmpty ? name : "\(path).\(name)" }
 
-    private func wrongType(_ name: String, _ expected: String, _ value: Any) -> ConfigError {
-        ConfigError("\(source): \(key(name)) should be \(expected), found \(value).")
+    private func wrongType(_ name: String, _ expected: String, _ value: Any) -> ModelConfigError {
+        ModelConfigError("\(source): \(key(name)) should be \(expected), found \(value).")
     }
 
     private func present(_ name: String) -> Any? {

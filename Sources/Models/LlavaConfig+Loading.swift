@@ -6,11 +6,11 @@ extension LlavaConfig {
     public static func load(directory: URL) throws -> LlavaConfig {
         let file = directory.appendingPathComponent("config.json")
         guard FileManager.default.fileExists(atPath: file.path) else {
-            throw ConfigError("\(file.path): not found. A model directory needs config.json (Hugging Face LLaVA layout).")
+            throw ModelConfigError("\(file.path): not found. A model directory needs config.json (Hugging Face LLaVA layout).")
         }
         let data: Data
         do { data = try Data(contentsOf: file) } catch {
-            throw ConfigError("\(file.path): cannot be read: \(error.localizedDescription)")
+            throw ModelConfigError("\(file.path): cannot be read: \(error.localizedDescription)")
         }
         return try parse(data, source: file.path)
     }
@@ -20,7 +20,7 @@ extension LlavaConfig {
         let root = try JSONFields(data: data, source: source)
         let modelType = try root.string("model_type", default: "llava")
         guard modelType == "llava" else {
-            throw ConfigError("\(source): model_type is '\(modelType)'; Discern loads LLaVA models (model_type \"llava\").")
+            throw ModelConfigError("\(source): model_type is '\(modelType)'; Discern loads LLaVA models (model_type \"llava\").")
         }
         let visionFields = try root.object("vision_config")
         let textFields = try root.object("text_config")
@@ -42,7 +42,7 @@ extension LlavaConfig {
     }
 
     func validate(source: String) throws {
-        func fail(_ message: String) -> ConfigError { ConfigError("\(source): \(message)") }
+        func fail(_ message: String) -> ModelConfigError { ModelConfigError("\(source): \(message)") }
         guard ["default", "full"].contains(visionFeatureSelectStrategy) else {
             throw fail("vision_feature_select_strategy '\(visionFeatureSelectStrategy)' is not supported; use \"default\" or \"full\".")
         }
@@ -79,7 +79,7 @@ extension CLIPVisionConfig {
     init(fields: JSONFields, source: String) throws {
         let modelType = try fields.string("model_type", default: "clip_vision_model")
         guard modelType == "clip_vision_model" else {
-            throw ConfigError("\(source): vision_config.model_type is '\(modelType)'; Discern supports CLIP vision towers (\"clip_vision_model\").")
+            throw ModelConfigError("\(source): vision_config.model_type is '\(modelType)'; Discern supports CLIP vision towers (\"clip_vision_model\").")
         }
         // transformers' LlavaConfig replaces a MISSING vision_config with CLIP ViT-L/14-336; a
         // present but partial one takes CLIPVisionConfig's own defaults (ViT-B/32).
@@ -100,10 +100,10 @@ extension LlamaConfig {
     init(fields: JSONFields, source: String) throws {
         let modelType = try fields.string("model_type", default: "llama")
         guard modelType == "llama" else {
-            throw ConfigError("\(source): text_config.model_type is '\(modelType)'; Discern supports Llama language models (\"llama\").")
+            throw ModelConfigError("\(source): text_config.model_type is '\(modelType)'; Discern supports Llama language models (\"llama\").")
         }
         if let scaling = fields.raw["rope_scaling"], !(scaling is NSNull) {
-            throw ConfigError("\(source): text_config.rope_scaling is set; scaled RoPE variants are not supported yet. Remove it or use a model without it.")
+            throw ModelConfigError("\(source): text_config.rope_scaling is set; scaled RoPE variants are not supported yet. Remove it or use a model without it.")
         }
         vocabSize = try fields.int("vocab_size", default: 32000)
         hiddenSize = try fields.int("hidden_size", default: 4096)

@@ -69,7 +69,7 @@ public struct LlamaConfig: Sendable, Equatable {
 }
 
 /// A config.json problem, naming the file, the key and what to do.
-public struct ConfigError: Error, CustomStringConvertible {
+public struct ModelConfigError: Error, CustomStringConvertible {
     public let description: String
     public init(_ description: String) { self.description = description }
 }

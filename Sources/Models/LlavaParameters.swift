@@ -59,9 +59,9 @@ extension LlavaConfig {
         var specs: [ParameterSpec] = []
         var pattern: Regex<AnyRegexOutput>?
         if let lora = trainable.lora {
-            guard lora.rank > 0 else { throw ConfigError("lora.rank must be positive, got \(lora.rank).") }
+            guard lora.rank > 0 else { throw ModelConfigError("lora.rank must be positive, got \(lora.rank).") }
             do { pattern = try Regex(lora.targetPattern) } catch {
-                throw ConfigError("lora.target_modules '\(lora.targetPattern)' is not a valid regular expression: \(error)")
+                throw ModelConfigError("lora.target_modules '\(lora.targetPattern)' is not a valid regular expression: \(error)")
             }
         }
         var targeted = 0
@@ -76,7 +76,7 @@ extension LlavaConfig {
             targeted += 1
         }
         if let lora = trainable.lora, targeted == 0 {
-            throw ConfigError("lora.target_modules '\(lora.targetPattern)' matches no linear layer of this model. Module names look like 'language_model.model.layers.0.self_attn.q_proj'.")
+            throw ModelConfigError("lora.target_modules '\(lora.targetPattern)' matches no linear layer of this model. Module names look like 'language_model.model.layers.0.self_attn.q_proj'.")
         }
         if let n = trainable.imageSoftPromptLength { specs.append(ParameterSpec(SoftPromptName.image, [n, text.hiddenSize], trainable: true)) }
         if let n = trainable.textSoftPromptLength { specs.append(ParameterSpec(SoftPromptName.text, [n, text.hiddenSize], trainable: true)) }

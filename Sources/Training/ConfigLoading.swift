@@ -154,7 +154,7 @@ public struct ResolvedConfig: Sendable, Equatable {
         return lines.joined(separator: "\n") + "\n"
     }
 
-    static func yamlString(_ s: String) -> String {
+    public static func yamlString(_ s: String) -> String {
         // Double-quoted YAML escapes backslashes, quotes and newlines; plain style is safe only
         // for simple words and paths.
         let simple = !s.isEmpty && s.allSatisfy { $0.isLetter || $0.isNumber || "/._-".contains($0) }

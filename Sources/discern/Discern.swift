@@ -4,5 +4,6 @@ struct Discern: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "discern",
         abstract: "Turn a generative vision-language model into an image/text embedding model (VladVA), on CPUs, over MPI.",
-        subcommands: [Doctor.self, InitModel.self])
+        subcommands: [Train.self, Eval.self, Embed.self, Export.self, Prepare.self, Synth.self, InitModel.self, ConfigCommand.self,
+                      Doctor.self])
 }

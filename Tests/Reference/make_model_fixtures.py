@@ -283,7 +283,52 @@ def build(name, spec):
                 lora=dict(r=4, alpha=8), image_suffix_length=len(image_suffix), text_suffix_length=len(text_suffix),
                 image_tokens=image_tokens)
     (directory / "fixtures.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    if name == "gqa":
+        embed_fixture(directory, config, image_tokens)
     print(f"{name}: contrastive {contrastive.item():.6f} ntp {ntp.item():.6f}, files in {directory}")
+
+
+def embed_fixture(directory, config, image_tokens):
+    """`discern embed` end to end: PNG files -> transformers' CLIPImageProcessor (PIL backend) ->
+    LlavaForConditionalGeneration, handcrafted prompts, float32 as a user would run it."""
+    try:
+        from transformers import CLIPImageProcessorPil as Processor
+    except ImportError:
+        from transformers import CLIPImageProcessor as Processor
+    from PIL import Image
+    import numpy as np
+
+    folder = directory / "embed"
+    folder.mkdir(exist_ok=True)
+    rng = np.random.default_rng(5)
+    files = []
+    for index, (w, h) in enumerate([(40, 28), (16, 16), (23, 50)]):
+        y, x = np.mgrid[0:h, 0:w]
+        pixels = np.stack([(x * 255 // max(w - 1, 1)), (y * 255 // max(h - 1, 1)), ((x + y) * 7) % 256], -1)
+        pixels = np.clip(pixels + rng.integers(-20, 20, size=pixels.shape), 0, 255).astype(np.uint8)
+        path = folder / f"image-{index}.png"
+        Image.fromarray(pixels, "RGB").save(path)
+        files.append(path)
+    captions = ["a red circle left of a blue square", "two shapes", "Ünïcode and emoji 🎨 too"]
+    (folder / "captions.txt").write_text("\n".join(captions) + "\n")
+    size = config.vision_config.image_size
+    processor = Processor(size={"shortest_edge": size}, crop_size={"height": size, "width": size})
+    pixel_values = torch.tensor(processor(images=[Image.open(f).convert("RGB") for f in files], return_tensors="np")["pixel_values"])
+    model = LlavaForConditionalGeneration.from_pretrained(str(directory), dtype=torch.float32).eval()
+    tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
+    image_id = config.image_token_index
+    ids = []
+    for token in tokenizer.encode(IMAGE_TEMPLATE).ids:
+        ids.extend([token] * image_tokens if token == image_id else [token])
+    with torch.no_grad():
+        out = model(input_ids=torch.tensor([ids] * len(files)), pixel_values=pixel_values, output_hidden_states=True)
+        images = F.normalize(out.hidden_states[-1][:, -1], dim=-1)
+        text_ids, text_mask = left_pad([tokenizer.encode(TEXT_TEMPLATE.replace("<sent>", c)).ids for c in captions],
+                                       tokenizer.token_to_id("<pad>"))
+        out = model(input_ids=text_ids, attention_mask=text_mask, output_hidden_states=True)
+        texts = F.normalize(out.hidden_states[-1][:, -1], dim=-1)
+    save_file({"image_embeddings": images.contiguous(), "text_embeddings": texts.contiguous()}, str(folder / "expected.safetensors"),
+              metadata={"format": "pt"})
 
 
 if __name__ == "__main__":

@@ -97,9 +97,18 @@ public func findOnPath(_ name: String) -> URL? {
 /// CommandLine.arguments[0]); on macOS the .xctest bundle sits in the products directory.
 /// DISCERN_TEST_WORKER overrides the search.
 public func locateWorker() throws -> URL {
-    let name = "discern-test-worker"
-    if let override = ProcessInfo.processInfo.environment["DISCERN_TEST_WORKER"] {
-        return URL(fileURLWithPath: override)
+    try locateProduct("discern-test-worker", override: "DISCERN_TEST_WORKER")
+}
+
+/// The `discern` executable of the same build as the tests.
+public func locateDiscern() throws -> URL {
+    try locateProduct("discern", override: "DISCERN_BINARY")
+}
+
+/// An executable product of this package, from the products directory of the running tests.
+public func locateProduct(_ name: String, override: String) throws -> URL {
+    if let path = ProcessInfo.processInfo.environment[override] {
+        return URL(fileURLWithPath: path)
     }
     var folders: [URL] = []
     if let executable = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
@@ -117,7 +126,7 @@ public func locateWorker() throws -> URL {
     }
     let searched = folders.map(\.path).joined(separator: ", ")
     throw SetupError(description: "\(name) not found in \(searched). Build it with `swift build --build-tests` "
-        + "(add `-c release` for release tests), or set DISCERN_TEST_WORKER to its path.")
+        + "(add `-c release` for release tests), or set \(override) to its path.")
 }
 
 /// A missing tool or binary: thrown from a test, it FAILS the test (nothing is skipped).

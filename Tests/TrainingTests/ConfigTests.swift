@@ -68,3 +68,13 @@ final class ConfigTests: XCTestCase {
         }
     }
 }
+
+final class ConfigReferenceTests: XCTestCase {
+    /// docs/config.md is generated from the schema; a field added without regenerating fails here.
+    func testCommittedReferenceIsCurrent() throws {
+        let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../docs/config.md").standardized
+        let committed = try String(contentsOf: file, encoding: .utf8)
+        XCTAssertEqual(committed, ConfigReference.markdown,
+                       "docs/config.md is out of date: regenerate it with `swift run discern config reference > docs/config.md`")
+    }
+}

@@ -1,0 +1,67 @@
+/// What a split's captions look like, stored in dataset.json so a data set can be judged
+/// without reading it (the paper keeps short captions under ~30 tokens, long ones 30-500).
+public struct CaptionStatistics: Codable, Equatable, Sendable {
+    public var short: CaptionLengths
+    public var long: CaptionLengths
+    /// Samples that have both a short and a long caption.
+    public var withBoth: Int
+    /// Samples carrying a negative of each type.
+    public var negatives: [String: Int]
+
+    enum CodingKeys: String, CodingKey {
+        case short, long, withBoth = "with_both", negatives
+    }
+
+    public init(short: CaptionLengths = .init(), long: CaptionLengths = .init(), withBoth: Int = 0,
+                negatives: [String: Int] = [:]) {
+        self.short = short
+        self.long = long
+        self.withBoth = withBoth
+        self.negatives = negatives
+    }
+
+    /// Counts one sample's captions.
+    mutating func add(_ sample: Sample) {
+        // "" counts as absent, as in the shards.
+        let shortText = sample.short.flatMap { $0.isEmpty ? nil : $0 }
+        let longText = sample.long.flatMap { $0.isEmpty ? nil : $0 }
+        if let shortText { short.add(shortText) }
+        if let longText { long.add(longText) }
+        if shortText != nil && longText != nil { withBoth += 1 }
+        for (type, text) in sample.negatives where !text.isEmpty { negatives[type, default: 0] += 1 }
+    }
+}
+
+/// Lengths of one kind of caption, in whitespace-separated words (a tokenizer-free proxy for
+/// tokens) and in characters (Unicode scalars).
+public struct CaptionLengths: Codable, Equatable, Sendable {
+    /// Samples that have this caption.
+    public var count = 0
+    public var totalWords = 0
+    /// totalWords / count, rounded to 0.01 so the JSON stays short and identical everywhere.
+    public var meanWords = 0.0
+    public var maxWords = 0
+    public var maxCharacters = 0
+
+    enum CodingKeys: String, CodingKey {
+        case count, totalWords = "total_words", meanWords = "mean_words", maxWords = "max_words"
+        case maxCharacters = "max_characters"
+    }
+
+    public init() {}
+
+    mutating func add(_ text: String) {
+        var words = 0, inWord = false, characters = 0
+        for scalar in text.unicodeScalars {
+            characters += 1
+            let space = scalar.properties.isWhitespace
+            if !space && !inWord { words += 1 }
+            inWord = !space
+        }
+        count += 1
+        totalWords += words
+        maxWords = max(maxWords, words)
+        maxCharacters = max(maxCharacters, characters)
+        meanWords = (Double(totalWords) / Double(count) * 100).rounded() / 100
+    }
+}

@@ -1,0 +1,173 @@
+import Foundation
+
+/// A data set directory opened for reading: dataset.json plus the shards of every split.
+public final class Dataset {
+    public let directory: String
+    public let description: DatasetDescription
+    private let splits: [String: DatasetSplit]
+
+    /// (imageSize, imageSize, 3) uint8 per image.
+    public var imageSize: Int { description.imageSize }
+    public var splitNames: [String] { description.splits.keys.sorted() }
+
+    /// Opens `directory`. Every shard listed in dataset.json must exist; with `verifyShards`
+    /// each is also opened once and its attributes and dataset shapes checked against
+    /// dataset.json (otherwise that happens when a shard is first read). Errors name the file.
+    /// At most `maxOpenShards` shards per split stay open (least recently used are closed).
+    public static func open(_ directory: String, verifyShards: Bool = true, maxOpenShards: Int = 64) throws -> Dataset {
+        let description = try DatasetDescription.load(directory: directory)
+        var splits: [String: DatasetSplit] = [:]
+        for (name, split) in description.splits {
+            splits[name] = try DatasetSplit(name: name, description: split, directory: directory,
+                                            imageSize: description.imageSize, maxOpenShards: max(1, maxOpenShards),
+                                            verify: verifyShards)
+        }
+        return Dataset(directory: directory, description: description, splits: splits)
+    }
+
+    private init(directory: String, description: DatasetDescription, splits: [String: DatasetSplit]) {
+        self.directory = directory
+        self.description = description
+        self.splits = splits
+    }
+
+    public func split(_ name: String) throws -> DatasetSplit {
+        guard let split = splits[name] else {
+            let path = (directory as NSString).appendingPathComponent(ShardSchema.descriptionFile)
+            let known = splitNames.isEmpty ? "none" : splitNames.joined(separator: ", ")
+            throw DatasetError(file: path, "has no split '\(name)' (splits: \(known))")
+        }
+        return split
+    }
+}
+
+/// One split: samples 0..<count across its shards, in shard order. Shards are opened on first
+/// use and kept open. Not for concurrent use from several threads.
+public final class DatasetSplit {
+    public let name: String
+    public let count: Int
+    public let imageSize: Int
+    public let description: SplitDescription
+    private let shardPaths: [String]
+    /// DIR/NAME, for messages.
+    private let folder: String
+    /// shardStarts[s] is the split index of shard s's first sample; the last entry is `count`.
+    private let shardStarts: [Int]
+    private var shards: [ShardInput?]
+    private let maxOpenShards: Int
+    private var openShards = 0
+    private var useClock = 0
+    /// Scratch for `readImages`, kept so batches after the first allocate nothing.
+    private var keys: [Int] = []
+    private var order: [Int] = []
+
+    public var bytesPerImage: Int { imageSize * imageSize * 3 }
+
+    init(name: String, description: SplitDescription, directory: String, imageSize: Int, maxOpenShards: Int,
+         verify: Bool) throws {
+        self.name = name
+        self.description = description
+        self.count = description.count
+        self.imageSize = imageSize
+        self.maxOpenShards = maxOpenShards
+        folder = (directory as NSString).appendingPathComponent(name)
+        shardPaths = description.shards.map { (directory as NSString).appendingPathComponent($0.file) }
+        var starts = [0]
+        for shard in description.shards { starts.append(starts.last! + shard.count) }
+        shardStarts = starts
+        shards = [ShardInput?](repeating: nil, count: shardPaths.count)
+        for (index, path) in shardPaths.enumerated() {
+            guard FileManager.default.fileExists(atPath: path) else {
+                throw DatasetError(file: path, "is listed in dataset.json (split '\(name)') but missing: the data "
+                                   + "set is incomplete; copy the file back or re-create it with `discern prepare`")
+            }
+            if verify {
+                let checked = try ShardInput(path: path, count: description.shards[index].count, imageSize: imageSize)
+                checked.close()
+            }
+        }
+    }
+
+    /// Everything stored for sample `index`.
+    public func sample(at index: Int) throws -> Sample {
+        let (shard, row) = try locate(index)
+        return try shard.sample(row: row)
+    }
+
+    /// The captions of sample `index` (nil when absent), without reading its image.
+    public func captions(at index: Int) throws -> (short: String?, long: String?) {
+        let (shard, row) = try locate(index)
+        let short = try shard.flag(ShardSchema.hasShort, row: row) ? shard.string(ShardSchema.short, row: row) : nil
+        let long = try shard.flag(ShardSchema.hasLong, row: row) ? shard.string(ShardSchema.long, row: row) : nil
+        return (short, long)
+    }
+
+    /// Reads the images of `indices` into `destination`: (indices.count, imageSize, imageSize, 3),
+    /// image k at destination + k * bytesPerImage. Reads are grouped by shard and in row order;
+    /// runs of consecutive rows that land in consecutive slots are read with one call.
+    public func readImages<Indices: Collection<Int>>(indices: Indices,
+                                                     into destination: UnsafeMutablePointer<UInt8>) throws {
+        keys.removeAll(keepingCapacity: true)
+        keys.append(contentsOf: indices)
+        order.removeAll(keepingCapacity: true)
+        order.append(contentsOf: keys.indices)
+        for key in keys where key < 0 || key >= count { throw outOfRange(key) }
+        order.sort { keys[$0] < keys[$1] || (keys[$0] == keys[$1] && $0 < $1) }
+        var position = 0
+        while position < order.count {
+            let slot = order[position], index = keys[slot]
+            let shardIndex = shardContaining(index)
+            let shardEnd = shardStarts[shardIndex + 1]
+            var length = 1
+            while position + length < order.count {
+                let nextSlot = order[position + length], nextIndex = keys[nextSlot]
+                guard nextIndex == index + length, nextSlot == slot + length, nextIndex < shardEnd else { break }
+                length += 1
+            }
+            let row = index - shardStarts[shardIndex]
+            try shard(shardIndex).images.readRows(row..<(row + length), into: destination + slot * bytesPerImage)
+            position += length
+        }
+    }
+
+    private func locate(_ index: Int) throws -> (ShardInput, Int) {
+        guard index >= 0, index < count else { throw outOfRange(index) }
+        let shardIndex = shardContaining(index)
+        return (try shard(shardIndex), index - shardStarts[shardIndex])
+    }
+
+    private func outOfRange(_ index: Int) -> DatasetError {
+        DatasetError(file: folder, "sample index \(index) is outside split '\(name)' "
+                     + "(\(count) samples)")
+    }
+
+    /// Binary search: the shard s with shardStarts[s] <= index < shardStarts[s + 1].
+    private func shardContaining(_ index: Int) -> Int {
+        var low = 0, high = shardPaths.count - 1
+        while low < high {
+            let middle = (low + high + 1) / 2
+            if shardStarts[middle] <= index { low = middle } else { high = middle - 1 }
+        }
+        return low
+    }
+
+    private func shard(_ index: Int) throws -> ShardInput {
+        useClock += 1
+        if let open = shards[index] {
+            open.lastUse = useClock
+            return open
+        }
+        if openShards >= maxOpenShards, let oldest = shards.indices.filter({ shards[$0] != nil })
+            .min(by: { shards[$0]!.lastUse < shards[$1]!.lastUse }) {
+            shards[oldest]!.close()
+            shards[oldest] = nil
+            openShards -= 1
+        }
+        let opened = try ShardInput(path: shardPaths[index], count: shardStarts[index + 1] - shardStarts[index],
+                                    imageSize: imageSize)
+        opened.lastUse = useClock
+        shards[index] = opened
+        openShards += 1
+        return opened
+    }
+}

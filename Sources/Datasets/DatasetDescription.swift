@@ -1,0 +1,140 @@
+import Foundation
+import HDF5Files
+
+/// The contents of a data set's `dataset.json`: what the directory holds. A split exists only
+/// once its entry is written here, after all its shards are complete (see `ShardWriter`).
+public struct DatasetDescription: Codable, Equatable, Sendable {
+    /// Always `ShardSchema.formatName`.
+    public var format: String
+    public var formatVersion: Int
+    /// Images are (imageSize, imageSize, 3) uint8.
+    public var imageSize: Int
+    /// The tool that wrote the data set ("discern prepare", "discern synth").
+    public var createdBy: String
+    public var splits: [String: SplitDescription]
+
+    enum CodingKeys: String, CodingKey {
+        case format, formatVersion = "format_version", imageSize = "image_size", createdBy = "created_by", splits
+    }
+
+    public init(imageSize: Int, createdBy: String, splits: [String: SplitDescription] = [:]) {
+        format = ShardSchema.formatName
+        formatVersion = ShardSchema.formatVersion
+        self.imageSize = imageSize
+        self.createdBy = createdBy
+        self.splits = splits
+    }
+}
+
+public struct SplitDescription: Codable, Equatable, Sendable {
+    /// Samples in the split: the sum of the shard counts.
+    public var count: Int
+    public var shards: [ShardDescription]
+    public var captions: CaptionStatistics
+
+    public init(count: Int, shards: [ShardDescription], captions: CaptionStatistics) {
+        self.count = count
+        self.shards = shards
+        self.captions = captions
+    }
+}
+
+public struct ShardDescription: Codable, Equatable, Sendable {
+    /// Path relative to the data set directory, e.g. "train/shard-00000.h5".
+    public var file: String
+    public var count: Int
+
+    public init(file: String, count: Int) {
+        self.file = file
+        self.count = count
+    }
+}
+
+extension DatasetDescription {
+    /// Reads and checks `directory/dataset.json`; errors name the file and the key.
+    public static func load(directory: String) throws -> DatasetDescription {
+        let path = (directory as NSString).appendingPathComponent(ShardSchema.descriptionFile)
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw DatasetError(file: path, "not found: '\(directory)' is not a Discern data set (or its import "
+                               + "never finished); create it with `discern prepare`")
+        }
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+            throw DatasetError(file: path, "cannot be read: \(error.localizedDescription)")
+        }
+        let description: DatasetDescription
+        do { description = try JSONDecoder().decode(DatasetDescription.self, from: data) } catch {
+            throw DatasetError(file: path, "is not a valid data set description: \(describe(error))")
+        }
+        try description.validate(path: path)
+        return description
+    }
+
+    /// Checks the description on its own (the shards are checked by `Dataset`).
+    func validate(path: String) throws {
+        func fail(_ problem: String) -> DatasetError { DatasetError(file: path, problem) }
+        guard format == ShardSchema.formatName else {
+            throw fail("'format' is '\(format)', expected '\(ShardSchema.formatName)'")
+        }
+        guard formatVersion >= 1, formatVersion <= ShardSchema.formatVersion else {
+            throw fail("'format_version' is \(formatVersion) but this discern reads versions 1..."
+                       + "\(ShardSchema.formatVersion); update discern or re-create the data set")
+        }
+        guard imageSize > 0 else { throw fail("'image_size' is \(imageSize); it must be positive") }
+        for (name, split) in splits {
+            guard ShardSchema.isPlainName(name) else {
+                throw fail("split name '\(name)' is not a plain name (letters, digits, '_', '-', '.')")
+            }
+            let sum = split.shards.reduce(0) { $0 + $1.count }
+            guard sum == split.count else {
+                throw fail("splits.\(name): 'count' is \(split.count) but its shards hold \(sum) samples")
+            }
+            for shard in split.shards {
+                let parts = shard.file.split(separator: "/")
+                guard shard.count > 0, !shard.file.hasPrefix("/"), !parts.contains("..") else {
+                    throw fail("splits.\(name): shard entry '\(shard.file)' (count \(shard.count)) must be a "
+                               + "relative path inside the data set with a positive count")
+                }
+            }
+        }
+    }
+
+    /// Writes `directory/dataset.json` atomically (temporary file, fsync, rename): readers see
+    /// the old description or the new one, never a torn file. Keys are sorted, so the same
+    /// description always gives the same bytes.
+    public func save(directory: String) throws {
+        let path = (directory as NSString).appendingPathComponent(ShardSchema.descriptionFile)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        let temporary = path + ".tmp"
+        do {
+            var data = try encoder.encode(self)
+            data.append(UInt8(ascii: "\n"))
+            try data.write(to: URL(fileURLWithPath: temporary))
+            try durableRename(from: temporary, to: path)
+        } catch {
+            try? FileManager.default.removeItem(atPath: temporary)
+            throw DatasetError(file: path, "cannot be written: \(error)")
+        }
+    }
+}
+
+/// Turns a DecodingError into "key 'splits.train.count': expected Int" style text.
+func describe(_ error: Error) -> String {
+    guard let decoding = error as? DecodingError else { return "\(error)" }
+    func path(_ context: DecodingError.Context) -> String {
+        context.codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".")
+    }
+    switch decoding {
+    case .keyNotFound(let key, let context):
+        let parent = path(context)
+        return "the key '\(parent.isEmpty ? "" : parent + ".")\(key.stringValue)' is missing"
+    case .typeMismatch(let type, let context), .valueNotFound(let type, let context):
+        return "the key '\(path(context))' should be \(type)"
+    case .dataCorrupted(let context):
+        return "invalid JSON\(context.codingPath.isEmpty ? "" : " at '\(path(context))'"): "
+            + "\(context.underlyingError.map { "\($0.localizedDescription)" } ?? context.debugDescription)"
+    @unknown default:
+        return "\(error)"
+    }
+}

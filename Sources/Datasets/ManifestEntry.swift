@@ -1,0 +1,117 @@
+import Foundation
+
+/// Why a manifest line was skipped.
+public enum ImportIssueKind: String, Sendable, CaseIterable, Comparable {
+    case notJSON = "not JSON"
+    case wrongField = "wrong field"
+    case noCaption = "no caption"
+    case missingImage = "missing image"
+    case corruptImage = "unreadable image"
+
+    public static func < (a: Self, b: Self) -> Bool {
+        allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
+    }
+}
+
+/// One skipped manifest line: where, what kind of problem, and the details.
+public struct ImportIssue: Error, Sendable, Equatable, CustomStringConvertible {
+    /// 1-based line number in the manifest.
+    public let line: Int
+    public let kind: ImportIssueKind
+    public let reason: String
+
+    public var description: String { "line \(line): \(kind.rawValue): \(reason)" }
+}
+
+/// A manifest line that parsed: the training format `{"image", "short", "long", "negatives"}` or
+/// the evaluation format `{"image", "caption", "negatives"}` (caption is the short caption).
+/// An optional "id" replaces the default id (the image path as written). Other keys are ignored.
+struct ManifestEntry: Sendable {
+    let line: Int
+    let id: String
+    /// Absolute, or relative to the working directory: already resolved against the manifest.
+    let imagePath: String
+    let short: String?
+    let long: String?
+    let negatives: [String: String]
+
+    /// Parses one line; `nil` for a blank line.
+    static func parse(_ bytes: ArraySlice<UInt8>, line: Int, baseDirectory: String) -> Result<Self, ImportIssue>? {
+        func issue(_ kind: ImportIssueKind, _ reason: String) -> Result<Self, ImportIssue> {
+            .failure(ImportIssue(line: line, kind: kind, reason: reason))
+        }
+        if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { return nil }
+        let value: Any
+        do { value = try JSONSerialization.jsonObject(with: Data(bytes), options: []) } catch {
+            let text = String(decoding: bytes.prefix(60), as: UTF8.self)
+            return issue(.notJSON, "'\(text)\(bytes.count > 60 ? "..." : "")' is not valid JSON; each line must be "
+                         + "one object like {\"image\": \"a.jpg\", \"short\": \"...\", \"long\": \"...\"}")
+        }
+        guard let object = value as? [String: Any] else {
+            return issue(.wrongField, "the line is JSON but not an object; expected {\"image\": ..., ...}")
+        }
+        let fields: (image: String?, id: String?, short: String?, long: String?, caption: String?)
+        do {
+            fields = (try text(object, "image"), try text(object, "id"), try text(object, "short"),
+                      try text(object, "long"), try text(object, "caption"))
+        } catch let problem as FieldProblem {
+            return issue(.wrongField, problem.message)
+        } catch {
+            return issue(.wrongField, "\(error)")
+        }
+        guard let image = fields.image else {
+            return issue(.wrongField, "no \"image\" field (a path to a JPEG or PNG, relative to the manifest)")
+        }
+        if let short = fields.short, let caption = fields.caption, short != caption {
+            return issue(.wrongField, "both \"short\" and \"caption\" are given and differ; \"caption\" is the "
+                         + "evaluation format's short caption, give only one")
+        }
+        let short = fields.short ?? fields.caption
+        guard short != nil || fields.long != nil else {
+            return issue(.noCaption, "neither a \"short\" (or \"caption\") nor a \"long\" caption is given")
+        }
+        var negatives: [String: String] = [:]
+        switch object["negatives"] {
+        case nil, is NSNull: break
+        case let table as [String: Any]:
+            for (type, value) in table {
+                guard ShardSchema.isPlainName(type) else {
+                    return issue(.wrongField, "negative type '\(type)' must be a plain name (letters, digits, "
+                                 + "'_', '-', '.')")
+                }
+                guard let caption = value as? String, !caption.utf8.contains(0) else {
+                    return issue(.wrongField, "\"negatives\".\"\(type)\" must be a caption string")
+                }
+                if !caption.isEmpty { negatives[type] = caption }
+            }
+        default:
+            return issue(.wrongField, "\"negatives\" must be an object {type: caption}")
+        }
+        let path = image.hasPrefix("/") ? image : (baseDirectory as NSString).appendingPathComponent(image)
+        return .success(ManifestEntry(line: line, id: fields.id ?? image, imagePath: path, short: short,
+                                      long: fields.long, negatives: negatives))
+    }
+
+    private struct FieldProblem: Error { let message: String }
+
+    /// The string at `key`: nil when absent, null or empty; throws for any other type.
+    private static func text(_ object: [String: Any], _ key: String) throws -> String? {
+        switch object[key] {
+        case nil, is NSNull: return nil
+        case let string as String:
+            if string.utf8.contains(0) { throw FieldProblem(message: "\"\(key)\" contains a NUL character") }
+            return string.isEmpty ? nil : string
+        case let other?:
+            throw FieldProblem(message: "\"\(key)\" must be a string, not \(typeName(other))")
+        }
+    }
+
+    private static func typeName(_ value: Any) -> String {
+        switch value {
+        case is [Any]: return "an array"
+        case is [String: Any]: return "an object"
+        case is NSNumber: return "a number or boolean"
+        default: return "\(type(of: value))"
+        }
+    }
+}

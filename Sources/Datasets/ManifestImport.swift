@@ -1,0 +1,156 @@
+import Dispatch
+import Foundation
+import Images
+
+/// Settings of `importManifest` (the `discern prepare` options).
+public struct ManifestImportOptions: Sendable {
+    /// Images are stored as (imageSize, imageSize, 3) after resizing and cropping or padding.
+    public var imageSize: Int
+    public var imageMode: ImagePreprocessingConfig.Mode
+    public var samplesPerShard: Int
+    public var split: String
+    /// Stop at the first bad line (and leave no trace of the split) instead of skipping it.
+    public var strict: Bool
+    /// Images decoded at once; the order of the output does not depend on it.
+    public var threads: Int
+    public var createdBy: String
+    /// Deflate level of the image chunks, nil for none (see docs/data.md for the trade-off).
+    public var deflateLevel: Int?
+
+    public init(imageSize: Int, imageMode: ImagePreprocessingConfig.Mode = .crop,
+                samplesPerShard: Int = ShardSchema.defaultSamplesPerShard, split: String = "train",
+                strict: Bool = false, threads: Int = ProcessInfo.processInfo.activeProcessorCount,
+                createdBy: String = "discern prepare", deflateLevel: Int? = 1) {
+        self.imageSize = imageSize
+        self.imageMode = imageMode
+        self.samplesPerShard = samplesPerShard
+        self.split = split
+        self.strict = strict
+        self.threads = threads
+        self.createdBy = createdBy
+        self.deflateLevel = deflateLevel
+    }
+}
+
+/// How far an import is: the manifest bytes consumed give the fraction done.
+public struct ImportProgress: Sendable {
+    public var bytesRead: Int
+    public var totalBytes: Int
+    public var imported: Int
+    public var skipped: Int
+    public var fraction: Double { totalBytes > 0 ? min(1, Double(bytesRead) / Double(totalBytes)) : 1 }
+}
+
+/// What an import did: the split written and every skipped line.
+public struct ImportSummary: Sendable {
+    public var imported = 0
+    public var issues: [ImportIssue] = []
+    public var split: SplitDescription?
+    public var skipped: Int { issues.count }
+
+    public func count(_ kind: ImportIssueKind) -> Int { issues.lazy.filter { $0.kind == kind }.count }
+}
+
+/// Imports a JSONL manifest (docs/data.md) into `output` as split `options.split`. Bad lines
+/// (not JSON, wrong field types, no caption, missing or undecodable image) are reported through
+/// `onIssue` with their line number and skipped; with `options.strict` the first one throws and
+/// the split's files are removed, as they are when no line at all could be imported. The split
+/// appears in dataset.json only when complete.
+public func importManifest(_ manifest: String, into output: String, options: ManifestImportOptions,
+                           onIssue: (ImportIssue) -> Void = { _ in },
+                           onProgress: (ImportProgress) -> Void = { _ in }) throws -> ImportSummary {
+    let preprocessor: ImagePreprocessor
+    do {
+        preprocessor = try ImagePreprocessor(config: ImagePreprocessingConfig(mode: options.imageMode,
+                                                                              shortestEdge: options.imageSize))
+    } catch {
+        throw DatasetError(file: manifest, "image size \(options.imageSize): \(error)")
+    }
+    var reader = try LineReader(path: manifest)
+    defer { reader.close() }
+    let writer = try ShardWriter(directory: output, split: options.split, imageSize: options.imageSize,
+                                 samplesPerShard: options.samplesPerShard, createdBy: options.createdBy,
+                                 deflateLevel: options.deflateLevel)
+    let base = (manifest as NSString).deletingLastPathComponent
+    var summary = ImportSummary()
+    let chunkSize = max(1, options.threads) * 8
+    do {
+        var finished = false
+        while !finished {
+            // Parse a chunk of lines, decode its images in parallel, then keep line order.
+            var parsed: [Result<ManifestEntry, ImportIssue>] = []
+            while parsed.count < chunkSize {
+                guard let line = try reader.next() else { finished = true; break }
+                if let result = ManifestEntry.parse(line, line: reader.lineNumber, baseDirectory: base) {
+                    parsed.append(result)
+                }
+            }
+            let outcomes = loadImages(parsed, preprocessor, threads: options.threads)
+            for outcome in outcomes {
+                switch outcome {
+                case .success(let sample):
+                    try writer.append(sample)
+                    summary.imported += 1
+                case .failure(let issue):
+                    if options.strict {
+                        throw DatasetError(file: manifest, "\(issue) (--strict stops at the first bad line; "
+                                           + "nothing was written)")
+                    }
+                    summary.issues.append(issue)
+                    onIssue(issue)
+                }
+            }
+            onProgress(ImportProgress(bytesRead: reader.bytesRead, totalBytes: reader.totalBytes,
+                                      imported: summary.imported, skipped: summary.skipped))
+        }
+        guard summary.imported > 0 else {
+            let first = summary.issues.first.map { "; the first problem: \($0)" } ?? ""
+            throw DatasetError(file: manifest, "no sample could be imported (\(summary.skipped) lines skipped)\(first)")
+        }
+        summary.split = try writer.finish()
+    } catch {
+        writer.abort()
+        throw error
+    }
+    return summary
+}
+
+/// Decodes and preprocesses the images of the parsed lines, `threads` at a time; results keep
+/// the input order, so the shards do not depend on the thread count.
+private func loadImages(_ parsed: [Result<ManifestEntry, ImportIssue>], _ preprocessor: ImagePreprocessor,
+                        threads: Int) -> [Result<Sample, ImportIssue>] {
+    var results = [Result<Sample, ImportIssue>?](repeating: nil, count: parsed.count)
+    let workers = max(1, min(threads, parsed.count))
+    results.withUnsafeMutableBufferPointer { buffer in
+        let slots = ResultSlots(buffer)
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            for index in stride(from: worker, to: parsed.count, by: workers) {
+                slots.buffer[index] = parsed[index].flatMap { load($0, preprocessor) }
+            }
+        }
+    }
+    return results.map { $0! }
+}
+
+private func load(_ entry: ManifestEntry, _ preprocessor: ImagePreprocessor) -> Result<Sample, ImportIssue> {
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: entry.imagePath, isDirectory: &isDirectory),
+          !isDirectory.boolValue else {
+        return .failure(ImportIssue(line: entry.line, kind: .missingImage,
+                                    reason: "image '\(entry.imagePath)' does not exist (paths are relative to the "
+                                    + "manifest's folder)"))
+    }
+    do {
+        let image = preprocessor.resizedAndCropped(try loadImage(path: entry.imagePath))
+        return .success(Sample(id: entry.id, image: image.pixels, short: entry.short, long: entry.long,
+                               negatives: entry.negatives))
+    } catch {
+        return .failure(ImportIssue(line: entry.line, kind: .corruptImage, reason: "\(error)"))
+    }
+}
+
+/// Each worker writes disjoint slots of a buffer that outlives `concurrentPerform`.
+private struct ResultSlots: @unchecked Sendable {
+    let buffer: UnsafeMutableBufferPointer<Result<Sample, ImportIssue>?>
+    init(_ buffer: UnsafeMutableBufferPointer<Result<Sample, ImportIssue>?>) { self.buffer = buffer }
+}

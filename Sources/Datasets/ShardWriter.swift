@@ -1,0 +1,141 @@
+import Foundation
+import HDF5Files
+
+/// Writes one split of a data set as HDF5 shards of `samplesPerShard` samples, then records the
+/// split in dataset.json. Crash safety: each shard is written to `shard-NNNNN.h5.tmp` and renamed
+/// (after fsync) only when complete, and the split appears in dataset.json only in `finish()`,
+/// so an interrupted import never looks complete. Identical samples appended in the same order
+/// give byte-identical shards and dataset.json (no time stamps anywhere).
+public final class ShardWriter {
+    public let directory: String
+    public let split: String
+    public let imageSize: Int
+    public let samplesPerShard: Int
+    /// Samples appended so far.
+    public private(set) var count = 0
+    private let createdBy: String
+    private let deflateLevel: Int?
+    private var shards: [ShardDescription] = []
+    private var statistics = CaptionStatistics()
+    private var current: OpenShardOutput?
+    private var finished = false
+
+    /// Bytes of one image: imageSize * imageSize * 3.
+    public var bytesPerImage: Int { imageSize * imageSize * 3 }
+
+    /// Prepares `directory/split/`. Fails when dataset.json already lists `split` or has another
+    /// image size. Shard files left in the split folder by an interrupted earlier import (the
+    /// split is not in dataset.json, so nothing refers to them) are removed.
+    /// `deflateLevel` nil stores images uncompressed.
+    public init(directory: String, split: String, imageSize: Int,
+                samplesPerShard: Int = ShardSchema.defaultSamplesPerShard,
+                createdBy: String = "discern", deflateLevel: Int? = 1) throws {
+        guard ShardSchema.isPlainName(split) else {
+            throw DatasetError(file: directory, "split name '\(split)' must be a plain name (letters, digits, "
+                               + "'_', '-', '.'), e.g. train or eval")
+        }
+        guard imageSize > 0, samplesPerShard > 0 else {
+            throw DatasetError(file: directory, "image size (\(imageSize)) and samples per shard "
+                               + "(\(samplesPerShard)) must be positive")
+        }
+        self.directory = directory
+        self.split = split
+        self.imageSize = imageSize
+        self.samplesPerShard = samplesPerShard
+        self.createdBy = createdBy
+        self.deflateLevel = deflateLevel
+        let splitFolder = (directory as NSString).appendingPathComponent(split)
+        do {
+            try FileManager.default.createDirectory(atPath: splitFolder, withIntermediateDirectories: true)
+        } catch {
+            throw DatasetError(file: splitFolder, "cannot create the folder: \(error.localizedDescription)")
+        }
+        if let existing = try Self.existingDescription(directory) {
+            let path = (directory as NSString).appendingPathComponent(ShardSchema.descriptionFile)
+            guard existing.splits[split] == nil else {
+                throw DatasetError(file: path, "already holds a split '\(split)'; write to another --output "
+                                   + "or --split, or delete '\(splitFolder)' and its entry in dataset.json")
+            }
+            guard existing.imageSize == imageSize else {
+                throw DatasetError(file: path, "holds \(existing.imageSize)-pixel images; a split of "
+                                   + "\(imageSize)-pixel images must go to another data set directory")
+            }
+        }
+        try removeLeftovers(in: splitFolder)
+    }
+
+    /// Adds one sample; its image must be (imageSize, imageSize, 3).
+    public func append(_ sample: Sample) throws {
+        precondition(!finished, "ShardWriter: append after finish() or abort()")
+        guard sample.image.count == bytesPerImage else {
+            throw DatasetError(file: directory, "sample '\(sample.id)' has \(sample.image.count) image bytes; "
+                               + "this data set stores \(imageSize)x\(imageSize)x3 = \(bytesPerImage)")
+        }
+        for type in sample.negatives.keys where !ShardSchema.isPlainName(type) {
+            throw DatasetError(file: directory, "sample '\(sample.id)': negative type '\(type)' must be a plain "
+                               + "name (letters, digits, '_', '-', '.')")
+        }
+        if current == nil {
+            let file = ShardSchema.shardPath(split: split, index: shards.count)
+            current = try OpenShardOutput(directory: directory, file: file, imageSize: imageSize,
+                                          deflateLevel: deflateLevel)
+        }
+        try current!.append(sample)
+        statistics.add(sample)
+        count += 1
+        if current!.count == samplesPerShard { try closeShard() }
+    }
+
+    /// Completes the last shard and records the split in dataset.json (atomically).
+    @discardableResult
+    public func finish() throws -> SplitDescription {
+        precondition(!finished, "ShardWriter: finish() called twice or after abort()")
+        if current != nil { try closeShard() }
+        finished = true
+        let description = SplitDescription(count: count, shards: shards, captions: statistics)
+        var dataset = try Self.existingDescription(directory)
+            ?? DatasetDescription(imageSize: imageSize, createdBy: createdBy)
+        dataset.splits[split] = description
+        try dataset.save(directory: directory)
+        return description
+    }
+
+    /// Gives up: removes every shard this writer made and leaves dataset.json untouched.
+    public func abort() {
+        finished = true
+        current?.discard()
+        current = nil
+        for shard in shards {
+            try? FileManager.default.removeItem(atPath: (directory as NSString).appendingPathComponent(shard.file))
+        }
+        shards = []
+        let splitFolder = (directory as NSString).appendingPathComponent(split)
+        if (try? FileManager.default.contentsOfDirectory(atPath: splitFolder))?.isEmpty == true {
+            try? FileManager.default.removeItem(atPath: splitFolder)
+        }
+    }
+
+    private func closeShard() throws {
+        guard let shard = current else { return }
+        current = nil
+        try shard.complete(split: split)
+        shards.append(ShardDescription(file: shard.file, count: shard.count))
+    }
+
+    private static func existingDescription(_ directory: String) throws -> DatasetDescription? {
+        let path = (directory as NSString).appendingPathComponent(ShardSchema.descriptionFile)
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        return try DatasetDescription.load(directory: directory)
+    }
+
+    private func removeLeftovers(in folder: String) throws {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+        for name in names where name.hasPrefix("shard-") && (name.hasSuffix(".h5") || name.hasSuffix(".h5.tmp")) {
+            let path = (folder as NSString).appendingPathComponent(name)
+            do { try FileManager.default.removeItem(atPath: path) } catch {
+                throw DatasetError(file: path, "is left from an interrupted import and cannot be removed: "
+                                   + "\(error.localizedDescription)")
+            }
+        }
+    }
+}

@@ -1,0 +1,184 @@
+import Checkpointing
+import Foundation
+import Formats
+import HDF5Files
+import Kernels
+import Layers
+import ModelFiles
+import Models
+import Training
+
+/// Writes a checkpoint's adapters for Hugging Face tools (docs/export.md):
+///   DIR/lora/            PEFT LoRA adapter: adapter_config.json + adapter_model.safetensors
+///   DIR/soft_prompts/    soft_prompts.safetensors (image, text) + soft_prompts.json
+///   DIR/README.md        how to load both with transformers + PEFT, with a runnable example
+///   DIR/merged/          (with merge) a full model directory with LoRA folded into the weights
+public struct AdapterExport {
+    public let checkpoint: String
+    public let modelDirectory: ModelDirectory
+
+    public init(checkpoint: String, modelDirectory: ModelDirectory) {
+        self.checkpoint = checkpoint
+        self.modelDirectory = modelDirectory
+    }
+
+    public struct Summary: Sendable {
+        public var loraModules: Int
+        public var softPrompts: [String]
+        public var merged: Bool
+    }
+
+    public func write(to output: String, merge: Bool) throws -> Summary {
+        let state = try CheckpointFile.read(checkpoint)
+        let base = BaseFingerprint(config: modelDirectory.config)
+        guard state.baseFingerprint == base.hash else {
+            throw CheckpointError("\(checkpoint) was trained on a different base model than \(modelDirectory.url.path):\n  "
+                + base.differences(from: state.baseDescription).joined(separator: "\n  "))
+        }
+        let stored = try ResolvedConfig.parse(yaml: state.configYAML, source: "\(checkpoint):/config")
+        let manager = FileManager.default
+        let temporary = output + ".tmp-\(getpid())"
+        try? manager.removeItem(atPath: temporary)
+        try manager.createDirectory(atPath: temporary, withIntermediateDirectories: true)
+        do {
+            let tensors = Dictionary(uniqueKeysWithValues: state.parameters.map { ($0.name, $0) })
+            let loraModules = Set(state.parameters.map(\.name).filter { $0.hasSuffix(".lora_A.weight") }
+                .map { String($0.dropLast(".lora_A.weight".count)) }).sorted()
+            if !loraModules.isEmpty {
+                try writeLoRA(loraModules, tensors: tensors, config: stored, into: temporary + "/lora")
+            }
+            var promptNames: [String] = []
+            if tensors[SoftPromptName.image] != nil || tensors[SoftPromptName.text] != nil {
+                promptNames = try writeSoftPrompts(tensors: tensors, config: stored, into: temporary + "/soft_prompts")
+            }
+            if merge {
+                try writeMerged(loraModules, tensors: tensors, alpha: stored.double("lora.alpha"), rank: stored.int("lora.rank"),
+                                into: temporary + "/merged")
+            }
+            let readme = ExportReadme.text(model: modelDirectory.url.path, hasLoRA: !loraModules.isEmpty, hasSoftPrompts: !promptNames.isEmpty,
+                                           merged: merge, checkpoint: checkpoint, step: state.step)
+            try readme.write(toFile: temporary + "/README.md", atomically: true, encoding: .utf8)
+            try ExportReadme.example(model: modelDirectory.url.path, hasLoRA: !loraModules.isEmpty, hasSoftPrompts: !promptNames.isEmpty)
+                .write(toFile: temporary + "/example.py", atomically: true, encoding: .utf8)
+            if manager.fileExists(atPath: output) { try manager.removeItem(atPath: output) }
+            try manager.moveItem(atPath: temporary, toPath: output)
+            return Summary(loraModules: loraModules.count, softPrompts: promptNames, merged: merge)
+        } catch {
+            try? manager.removeItem(atPath: temporary)
+            throw error
+        }
+    }
+
+    /// PEFT's file layout, keys `base_model.model.<classic module path>.lora_{A,B}.weight` (newer
+    /// PEFT maps classic LLaVA names onto the newer runtime names when it loads; not the reverse).
+    func writeLoRA(_ modules: [String], tensors: [String: NamedTensor], config: ResolvedConfig, into directory: String) throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        var writer = SafetensorsWriter()
+        for module in modules {
+            for part in ["lora_A", "lora_B"] {
+                let tensor = tensors["\(module).\(part).weight"]!
+                try writer.add("base_model.model.\(module).\(part).weight", shape: tensor.shape, floats: tensor.values)
+            }
+        }
+        try writer.write(to: directory + "/adapter_model.safetensors")
+        let adapterConfig: [String: Any] = [
+            "peft_type": "LORA", "task_type": NSNull(), "base_model_name_or_path": modelDirectory.url.path,
+            "r": config.int("lora.rank"), "lora_alpha": config.double("lora.alpha"), "lora_dropout": config.double("lora.dropout"),
+            "target_modules": Self.targetPattern(modules), "bias": "none", "fan_in_fan_out": false, "modules_to_save": NSNull(),
+            "init_lora_weights": true, "use_rslora": false, "use_dora": false, "rank_pattern": [String: Any](), "alpha_pattern": [String: Any](),
+            "layers_to_transform": NSNull(), "layers_pattern": NSNull(), "inference_mode": true, "revision": NSNull(),
+        ]
+        let data = try JSONSerialization.data(withJSONObject: adapterConfig, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        try data.write(to: URL(fileURLWithPath: directory + "/adapter_config.json"))
+    }
+
+    /// A regular expression matching exactly the modules that carry LoRA, under the classic names
+    /// and the newer transformers runtime names (PEFT matches it against module names with
+    /// re.fullmatch), so the adapter never attaches anywhere it was not trained.
+    public static func targetPattern(_ modules: [String]) -> String {
+        // Group modules as (prefix before the layer number, set of layer numbers) -> suffixes, so
+        // 32 layers x 7 projections read as one alternation per tower.
+        var groups: [String: [String: Set<Int>]] = [:]   // prefix -> suffix -> layers
+        var plain: [String] = []
+        for module in modules {
+            let parts = module.split(separator: ".").map(String.init)
+            if let index = parts.firstIndex(of: "layers"), index + 1 < parts.count, let layer = Int(parts[index + 1]) {
+                let prefix = parts[...index].joined(separator: "."), suffix = parts[(index + 2)...].joined(separator: ".")
+                groups[prefix, default: [:]][suffix, default: []].insert(layer)
+            } else {
+                plain.append(module)
+            }
+        }
+        func escaped(_ text: String) -> String {
+            var pattern = NSRegularExpression.escapedPattern(for: text)
+            pattern = pattern.replacingOccurrences(of: #"language_model\.model\."#, with: #"(model\.)?language_model\.(model\.)?"#)
+            pattern = pattern.replacingOccurrences(of: #"language_model\.model\.layers"#, with: #"(model\.)?language_model\.(model\.)?layers"#)
+            pattern = pattern.replacingOccurrences(of: #"vision_tower\.vision_model\."#, with: #"(model\.)?vision_tower\.(vision_model\.)?"#)
+            if pattern.hasPrefix(#"multi_modal_projector\."#) { pattern = #"(model\.)?"# + pattern }
+            return pattern
+        }
+        var alternatives: [String] = plain.sorted().map(escaped)
+        for (prefix, suffixes) in groups.sorted(by: { $0.key < $1.key }) {
+            // Suffixes sharing the same layer set go together.
+            var bySet: [[Int]: [String]] = [:]
+            for (suffix, layers) in suffixes { bySet[layers.sorted(), default: []].append(suffix) }
+            for (layers, names) in bySet.sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }) {
+                let layerPattern = "(" + layers.map(String.init).joined(separator: "|") + ")"
+                let suffixPattern = "(" + names.sorted().map { NSRegularExpression.escapedPattern(for: $0) }.joined(separator: "|") + ")"
+                alternatives.append(escaped(prefix + ".") + layerPattern + #"\."# + suffixPattern)
+            }
+        }
+        return alternatives.count == 1 ? alternatives[0] : "(" + alternatives.joined(separator: "|") + ")"
+    }
+
+    func writeSoftPrompts(tensors: [String: NamedTensor], config: ResolvedConfig, into directory: String) throws -> [String] {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        var writer = SafetensorsWriter(), names: [String] = []
+        let prompts = try PromptBuilder(encoder: try modelDirectory.tokenizer(),
+                                        templates: PromptTemplates(image: config.string("prompts.image"), text: config.string("prompts.text")),
+                                        imageTokenID: modelDirectory.config.imageTokenIndex, eosTokenID: modelDirectory.config.text.eosTokenId,
+                                        imageTokens: modelDirectory.config.imageTokensPerImage,
+                                        maxPositions: modelDirectory.config.text.maxPositionEmbeddings)
+        var description: [String: Any] = [
+            "format": "discern-soft-prompts", "version": 1,
+            "image_template": config.string("prompts.image"), "text_template": config.string("prompts.text"),
+            "placement": "Each tensor's rows replace the input embeddings of the LAST rows of the prompt: for images, the "
+                + "positions right after the image features; for texts, the last positions of the sequence (after the caption).",
+        ]
+        for (name, key, ids) in [(SoftPromptName.image, "image", prompts.imageSuffixIDs), (SoftPromptName.text, "text", prompts.textSuffixIDs)] {
+            guard let tensor = tensors[name] else { continue }
+            try writer.add(key, shape: tensor.shape, floats: tensor.values)
+            description["\(key)_suffix_ids"] = ids.map(Int.init)
+            description["\(key)_rows"] = tensor.shape[0]
+            names.append(key)
+        }
+        try writer.write(to: directory + "/soft_prompts.safetensors")
+        let data = try JSONSerialization.data(withJSONObject: description, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        try data.write(to: URL(fileURLWithPath: directory + "/soft_prompts.json"))
+        return names
+    }
+
+    /// The base weights with W + (alpha / r) B A folded in, in the classic layout, with config.json
+    /// and tokenizer.json beside them: a plain transformers model.
+    func writeMerged(_ modules: [String], tensors: [String: NamedTensor], alpha: Double, rank: Int, into directory: String) throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let model: LlavaModel<Float> = try modelDirectory.loadModel()
+        let scaling = Float(alpha / Double(rank))
+        for module in modules {
+            let a = tensors["\(module).lora_A.weight"]!, b = tensors["\(module).lora_B.weight"]!
+            let weight = model.parameters["\(module).weight"]
+            let out = b.shape[0], r = b.shape[1], input = a.shape[1]
+            a.values.withUnsafeBufferPointer { pa in b.values.withUnsafeBufferPointer { pb in
+                gemm(m: out, n: input, k: r, alpha: scaling, pb.baseAddress!, pa.baseAddress!, beta: 1, weight.value)
+            } }
+        }
+        var writer = SafetensorsWriter()
+        for parameter in model.parameters.parameters {
+            try writer.add(parameter.name, shape: parameter.shape, floats: UnsafeBufferPointer(start: parameter.value, count: parameter.count))
+        }
+        try writer.write(to: directory + "/model.safetensors")
+        for file in ["config.json", "tokenizer.json"] {
+            try FileManager.default.copyItem(atPath: modelDirectory.url.appendingPathComponent(file).path, toPath: directory + "/" + file)
+        }
+    }
+}

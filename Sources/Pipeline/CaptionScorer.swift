@@ -1,0 +1,51 @@
+import Foundation
+import Kernels
+import Layers
+import Models
+
+/// How likely a generative model finds a caption after an image and the image prompt: the mean
+/// log-probability of the caption's tokens (and EOS). Scoring every candidate caption this way
+/// is a retrieval method in its own right, the reference for what the base model knows.
+public final class CaptionScorer {
+    let model: LlavaModel<Float>
+    let prompts: PromptBuilder
+    let pass = LlavaModel<Float>.Pass()
+    let selected = GrowableBuffer<Float>(), logits = GrowableBuffer<Float>()
+    public let batchSize: Int
+
+    public init(model: LlavaModel<Float>, prompts: PromptBuilder, batchSize: Int = 64) {
+        self.model = model
+        self.prompts = prompts
+        self.batchSize = batchSize
+    }
+
+    /// Mean log-probability of each caption given one image: pixels (3, size, size).
+    public func scores(image pixels: UnsafePointer<Float>, captions: [String]) throws -> [Double] {
+        var result: [Double] = []
+        let width = model.hidden, vocab = model.config.text.vocabSize, head = model.language.lmHead
+        for start in stride(from: 0, to: captions.count, by: batchSize) {
+            let chunk = captions[start..<min(start + batchSize, captions.count)]
+            let items = try chunk.map { try prompts.imageItem(imageIndex: 0, softPrompt: false, longCaption: $0) }
+            let sequences = SequenceBatch(items: items.map(\.item), poolIndices: items.map(\.poolIndex))
+            let hidden = model.forward(pixels: pixels, imageCount: 1, sequences: sequences, pass: pass)
+            let rows = (0..<sequences.rows).filter { sequences.targets[$0] != -100 }
+            let chosen = selected.reserve(max(rows.count, 1) * width)
+            for (i, r) in rows.enumerated() { (chosen + i * width).update(from: hidden + r * width, count: width) }
+            let output = logits.reserve(max(rows.count, 1) * vocab)
+            head.forward(chosen, rows: rows.count, into: output, tape: nil)
+            var sums = [Double](repeating: 0, count: sequences.batch), counts = [Int](repeating: 0, count: sequences.batch)
+            for (i, r) in rows.enumerated() {
+                let row = output + i * vocab
+                var maximum = -Float.infinity
+                for v in 0..<vocab { maximum = max(maximum, row[v]) }
+                var total = 0.0
+                for v in 0..<vocab { total += Double.exp(Double(row[v] - maximum)) }
+                let logProbability = Double(row[Int(sequences.targets[r])] - maximum) - Double.log(total)
+                sums[r / sequences.sequence] += logProbability
+                counts[r / sequences.sequence] += 1
+            }
+            result += zip(sums, counts).map { $0 / Double(max($1, 1)) }
+        }
+        return result
+    }
+}

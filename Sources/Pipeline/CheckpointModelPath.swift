@@ -1,0 +1,10 @@
+import Checkpointing
+import Training
+
+/// The `model` a checkpoint's run was configured with.
+public enum CheckpointModelPath {
+    public static func read(_ checkpoint: String) throws -> String {
+        let state = try CheckpointFile.read(checkpoint)
+        return try ResolvedConfig.parse(yaml: state.configYAML, source: "\(checkpoint):/config").string("model")
+    }
+}

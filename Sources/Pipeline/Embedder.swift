@@ -1,0 +1,108 @@
+import Checkpointing
+import Foundation
+import Images
+import Kernels
+import Layers
+import ModelFiles
+import Models
+import Training
+
+/// Image and text embeddings from a model directory, optionally with trained adapters
+/// (a checkpoint's LoRA tensors and soft prompts): method.md section 2.
+public final class Embedder {
+    public let model: LlavaModel<Float>
+    public let prompts: PromptBuilder
+    public let preprocessor: ImagePreprocessor
+    public let softPrompts: Bool
+    public let batchSize: Int
+    let pass = LlavaModel<Float>.Pass()
+    let pooling = EmbeddingPooling<Float>()
+
+    /// `checkpoint`: a training checkpoint whose stored configuration says which adapters exist.
+    public init(directory: ModelDirectory, checkpoint: String? = nil, adapters: String? = nil, templates: PromptTemplates = PromptTemplates(),
+                imageMode: ImagePreprocessingConfig.Mode = .crop, batchSize: Int = 16) throws {
+        let config = directory.config
+        var templates = templates, trainable = TrainableSet.frozen, imageMode = imageMode
+        var state: CheckpointState?
+        var imported: AdapterImport?
+        if let adapters {
+            let adapterImport = try AdapterImport(directory: adapters)
+            trainable = adapterImport.trainable
+            templates = adapterImport.templates ?? templates
+            imported = adapterImport
+        }
+        if let checkpoint {
+            let loaded = try CheckpointFile.read(checkpoint)
+            let base = BaseFingerprint(config: config)
+            guard loaded.baseFingerprint == base.hash else {
+                throw CheckpointError("\(checkpoint) was trained on a different base model than \(directory.url.path):\n  "
+                    + base.differences(from: loaded.baseDescription).joined(separator: "\n  "))
+            }
+            let stored = try ResolvedConfig.parse(yaml: loaded.configYAML, source: "\(checkpoint):/config")
+            templates = PromptTemplates(image: stored.string("prompts.image"), text: stored.string("prompts.text"))
+            imageMode = stored.string("image.mode") == "pad" ? .padToSquare : .crop
+            state = loaded
+            let builder = try Self.promptBuilder(directory, templates)
+            let settings = try RunSettings(stored, softPromptLengths: (builder.imageSuffixIDs.count, builder.textSuffixIDs.count), worldSize: 1)
+            trainable = settings.trainable
+            trainable.fullModel = false   // a full-model checkpoint is a new base model: export it (issue: merge) instead
+        }
+        model = try directory.loadModel(trainable: trainable)
+        prompts = try Self.promptBuilder(directory, templates)
+        if let state { try TrainingState.restore(state, into: model, update: nil, source: checkpoint!) }
+        try imported?.apply(to: model)
+        softPrompts = trainable.imageSoftPromptLength != nil
+        let size = config.vision.imageSize
+        preprocessor = try ImagePreprocessor(config: ImagePreprocessingConfig(mode: imageMode, shortestEdge: size, cropHeight: size, cropWidth: size))
+        self.batchSize = max(batchSize, 1)
+    }
+
+    static func promptBuilder(_ directory: ModelDirectory, _ templates: PromptTemplates) throws -> PromptBuilder {
+        let config = directory.config
+        return try PromptBuilder(encoder: try directory.tokenizer(), templates: templates, imageTokenID: config.imageTokenIndex,
+                                 eosTokenID: config.text.eosTokenId, imageTokens: config.imageTokensPerImage,
+                                 maxPositions: config.text.maxPositionEmbeddings)
+    }
+
+    public var width: Int { model.hidden }
+
+    /// L2-normalised embeddings of images already decoded, (count, width) row-major.
+    public func embedImages(_ images: [RGBImage], progress: ((Int) -> Void)? = nil) throws -> [Float] {
+        var pixels = [Float](repeating: 0, count: images.count * preprocessor.outputCount)
+        pixels.withUnsafeMutableBufferPointer { buffer in
+            for (i, image) in images.enumerated() { preprocessor.preprocess(image, into: buffer.baseAddress! + i * preprocessor.outputCount) }
+        }
+        return try embedPixels(pixels, count: images.count, progress: progress)
+    }
+
+    /// Embeddings of preprocessed images: pixels (count, 3, size, size), normalised.
+    public func embedPixels(_ pixels: [Float], count: Int, progress: ((Int) -> Void)? = nil) throws -> [Float] {
+        precondition(pixels.count == count * preprocessor.outputCount, "embedPixels: \(pixels.count) values for \(count) images")
+        var output: [Float] = []
+        output.reserveCapacity(count * width)
+        for start in stride(from: 0, to: count, by: batchSize) {
+            let n = min(batchSize, count - start)
+            let sequences = SequenceBatch(items: try (0..<n).map { try prompts.imageItem(imageIndex: $0, softPrompt: softPrompts).item })
+            let hidden = pixels.withUnsafeBufferPointer {
+                model.forward(pixels: $0.baseAddress! + start * preprocessor.outputCount, imageCount: n, sequences: sequences, pass: pass)
+            }
+            output += UnsafeBufferPointer(start: pooling.forward(hidden, sequences: sequences, width: width), count: n * width)
+            progress?(start + n)
+        }
+        return output
+    }
+
+    /// L2-normalised embeddings of captions, (count, width) row-major.
+    public func embedTexts(_ texts: [String], progress: ((Int) -> Void)? = nil) throws -> [Float] {
+        var output: [Float] = []
+        output.reserveCapacity(texts.count * width)
+        for start in stride(from: 0, to: texts.count, by: batchSize) {
+            let batch = Array(texts[start..<min(start + batchSize, texts.count)])
+            let sequences = SequenceBatch(items: try batch.map { try prompts.textItem(caption: $0, softPrompt: softPrompts) })
+            let hidden = model.forward(pixels: nil, imageCount: 0, sequences: sequences, pass: pass)
+            output += UnsafeBufferPointer(start: pooling.forward(hidden, sequences: sequences, width: width), count: batch.count * width)
+            progress?(start + batch.count)
+        }
+        return output
+    }
+}

@@ -1,0 +1,48 @@
+import Datasets
+import Training
+
+/// Training batches from a data set's split: the deterministic order of BatchOrder, images
+/// normalised for the vision tower, captions as stored.
+public final class ShardTrainingData: TrainingData {
+    public let split: DatasetSplit
+    let seed: UInt64
+    let normalization: PixelNormalization
+    var epochOrder: EpochOrder?
+    var order: BatchOrder?
+    var imageBytes: [UInt8] = []
+
+    public init(split: DatasetSplit, seed: UInt64, normalization: PixelNormalization = .clip) {
+        self.split = split
+        self.seed = seed
+        self.normalization = normalization
+    }
+
+    public func stepsPerEpoch(globalBatch: Int) -> Int { split.count / max(globalBatch, 1) }
+
+    public func batch(step: Int, rank: Int, worldSize: Int, globalBatch: Int) throws -> TrainingBatch {
+        if order?.globalBatchSize != globalBatch {
+            order = try BatchOrder(sampleCount: split.count, globalBatchSize: globalBatch, seed: seed)
+            epochOrder = nil
+        }
+        let cursor = order!.cursor(globalStep: step)
+        if epochOrder?.epoch != cursor.epoch { epochOrder = order!.epochOrder(cursor.epoch) }
+        let indices = try epochOrder!.rankBatch(step: cursor.stepInEpoch, rank: rank, worldSize: worldSize)
+        let size = split.imageSize, perImage = size * size * 3
+        if imageBytes.count < indices.count * perImage { imageBytes = Array(repeating: 0, count: indices.count * perImage) }
+        try imageBytes.withUnsafeMutableBufferPointer { try split.readImages(indices: indices, into: $0.baseAddress!) }
+        var pixels = [Float](repeating: 0, count: indices.count * perImage)
+        imageBytes.withUnsafeBufferPointer { bytes in
+            pixels.withUnsafeMutableBufferPointer { out in
+                for k in 0..<indices.count { normalization.apply(bytes.baseAddress! + k * perImage, size: size, into: out.baseAddress! + k * perImage) }
+            }
+        }
+        var shorts: [String?] = [], longs: [String?] = []
+        for index in indices {
+            let captions = try split.captions(at: index)
+            shorts.append(captions.short)
+            longs.append(captions.long)
+        }
+        let range = try BatchOrder.rankRange(globalBatchSize: globalBatch, rank: rank, worldSize: worldSize)
+        return TrainingBatch(pixels: pixels, shortCaptions: shorts, longCaptions: longs, globalOffset: range.lowerBound)
+    }
+}

@@ -1,0 +1,164 @@
+import Checkpointing
+import Communication
+import Datasets
+import Foundation
+import Kernels
+import ModelFiles
+import Models
+import Training
+
+/// `discern train`: model, data, adapters, resume, the loop and its checkpoints, on every rank.
+public final class TrainingRun {
+    /// Configuration keys a resumed run must share with its checkpoint: they define the trainable
+    /// tensors, the data order or the objective. Everything else (lr, steps, logging...) may change.
+    public static let resumeInvariantKeys = [
+        "seed", "global_batch", "prompts.image", "prompts.text", "image.mode", "train.mode", "train.soft_prompts", "train.lora",
+        "lora.rank", "lora.alpha", "lora.target_modules", "loss.contrastive", "loss.ntp", "loss.ntp_captions", "loss.learn_logit_scale",
+    ]
+
+    let config: ResolvedConfig
+    let communicator: Communicator
+    let say: (String) -> Void
+    let warn: (String) -> Void
+
+    public init(config: ResolvedConfig, communicator: Communicator, say: @escaping (String) -> Void, warn: @escaping (String) -> Void) {
+        self.config = config
+        self.communicator = communicator
+        self.say = say
+        self.warn = warn
+    }
+
+    /// Trains; `resume` is nil (fresh), "auto" (latest complete checkpoint in run_dir, fresh if
+    /// none) or a checkpoint path. `stopSignal` is polled at step boundaries. Returns the path
+    /// of the last checkpoint written.
+    @discardableResult
+    public func run(resume: String?, stopAt: Int? = nil, stopSignal: @escaping () -> Bool = { false }) throws -> String? {
+        let modelPath = config.string("model"), dataPath = config.string("data"), runDirectory = config.string("run_dir")
+        guard !modelPath.isEmpty else { throw ConfigError("no model: set `model:` in the config or pass --model DIR.") }
+        guard !dataPath.isEmpty else { throw ConfigError("no data: set `data:` in the config or pass --data DIR (made by discern prepare or discern synth).") }
+        let threads = config.int("threads")
+        KernelThreads.count = threads > 0 ? threads : Int(ProcessInfo.processInfo.environment["OPENBLAS_NUM_THREADS"] ?? "") ?? 1
+
+        let directory = try ModelDirectory(path: modelPath)
+        let modelConfig = directory.config
+        let templates = PromptTemplates(image: config.string("prompts.image"), text: config.string("prompts.text"))
+        let prompts = try PromptBuilder(encoder: try directory.tokenizer(), templates: templates, imageTokenID: modelConfig.imageTokenIndex,
+                                        eosTokenID: modelConfig.text.eosTokenId, imageTokens: modelConfig.imageTokensPerImage,
+                                        maxPositions: modelConfig.text.maxPositionEmbeddings)
+        let settings = try RunSettings(config, softPromptLengths: (prompts.imageSuffixIDs.count, prompts.textSuffixIDs.count),
+                                       worldSize: communicator.size)
+        let dataset = try Dataset.open(dataPath)
+        let split = try dataset.split("train")
+        guard split.imageSize == modelConfig.vision.imageSize else {
+            throw ConfigError("\(dataPath): images are \(split.imageSize)x\(split.imageSize) but the model expects "
+                + "\(modelConfig.vision.imageSize)x\(modelConfig.vision.imageSize); re-run discern prepare with --image-size \(modelConfig.vision.imageSize).")
+        }
+        let data = ShardTrainingData(split: split, seed: settings.seed)
+        let stepsPerEpoch = data.stepsPerEpoch(globalBatch: settings.globalBatch)
+        guard stepsPerEpoch > 0 else {
+            throw ConfigError("\(dataPath): the train split has \(split.count) samples, fewer than one global batch of \(settings.globalBatch).")
+        }
+
+        let model: LlavaModel<Float> = try directory.loadModel(trainable: settings.trainable)
+        model.initializeAdapters(seed: settings.seed, prompts: prompts)
+        if settings.trainable.logitScale {
+            model.parameters[ObjectiveParameterName.logitScale].value[0] = Float(settings.initialLogitScale)
+        }
+        let update = ParameterUpdate(parameters: model.parameters, schedule: settings.schedule, gradientClip: config.double("optimizer.grad_clip"),
+                                     maxLogitScale: config.double("loss.max_logit_scale"), beta1: config.double("optimizer.beta1"),
+                                     beta2: config.double("optimizer.beta2"), eps: config.double("optimizer.eps"),
+                                     weightDecay: config.double("optimizer.weight_decay"))
+        let base = BaseFingerprint(config: modelConfig)
+        let store = CheckpointStore(directory: runDirectory, keep: config.int("checkpoint.keep"))
+        var startStep = 0
+        if let resume, let state = try resumeState(resume, store: store) {
+            try checkCompatible(state.state, path: state.path, base: base)
+            try TrainingState.restore(state.state, into: model, update: update, source: state.path)
+            startStep = state.state.step
+            if communicator.rank == 0 {
+                say("resumed from \(state.path) at step \(startStep)" + (state.state.worldSize != communicator.size
+                    ? " (trained on \(state.state.worldSize) rank(s), continuing on \(communicator.size))" : ""))
+            }
+        }
+        if communicator.rank == 0 {
+            try FileManager.default.createDirectory(atPath: runDirectory, withIntermediateDirectories: true)
+            let trainableCount = model.parameters.trainableValues.count
+            say("training \(modelPath) on \(split.count) pairs from \(dataPath): \(settings.steps) steps of \(settings.globalBatch) pairs "
+                + "on \(communicator.size) rank(s), \(trainableCount) trainable values (\(describe(settings.trainable)))")
+        }
+        try communicator.barrier()
+
+        let step = TrainingStep(model: model, prompts: prompts, communicator: communicator, settings: settings.step)
+        let trainer = try Trainer(settings: settings, step: step, update: update, data: data, communicator: communicator,
+                                  runDirectory: URL(fileURLWithPath: runDirectory), logEvery: config.int("log_every"),
+                                  startStep: startStep, say: say)
+        var lastCheckpoint: String?
+        func save(_ completed: Int) throws {
+            let state = TrainingState.capture(model: model, update: update, completedSteps: completed, stepsPerEpoch: stepsPerEpoch,
+                                              seed: settings.seed, worldSize: communicator.size, globalBatch: settings.globalBatch,
+                                              configYAML: config.yaml, base: base)
+            if communicator.rank == 0 { lastCheckpoint = try store.save(state) }
+            try communicator.barrier()   // no rank runs ahead of a checkpoint being written
+        }
+        let every = config.int("checkpoint.every")
+        trainer.afterStep = { completed in
+            if every > 0 && completed % every == 0 && completed < settings.steps { try save(completed) }
+        }
+        // Every rank must stop at the same step boundary: any rank that saw the signal stops all.
+        trainer.stopRequested = { [communicator] in
+            if let stopAt, trainer.completedSteps >= stopAt { return true }
+            return (try? communicator.allReduceMax(stopSignal() ? 1.0 : 0.0)) == 1.0
+        }
+        try trainer.run()
+        if trainer.completedSteps > startStep || lastCheckpoint == nil { try save(trainer.completedSteps) }
+        if communicator.rank == 0 {
+            let stopped = trainer.completedSteps < settings.steps
+            say(stopped ? "stopped at step \(trainer.completedSteps) of \(settings.steps); checkpoint \(lastCheckpoint ?? "-"). Resume with --resume auto."
+                        : "done: \(trainer.completedSteps) steps; checkpoint \(lastCheckpoint ?? "-")")
+        }
+        return lastCheckpoint
+    }
+
+    func describe(_ t: TrainableSet) -> String {
+        var parts: [String] = []
+        if t.fullModel { parts.append("all base weights") }
+        if let lora = t.lora { parts.append("LoRA r\(lora.rank) alpha \(Int(lora.alpha))") }
+        if t.imageSoftPromptLength != nil { parts.append("soft prompts \(t.imageSoftPromptLength!)+\(t.textSoftPromptLength!) rows") }
+        if t.logitScale { parts.append("logit scale") }
+        return parts.joined(separator: ", ")
+    }
+
+    /// Rank 0 picks the checkpoint (so every rank resumes from the same file) and broadcasts its path.
+    func resumeState(_ resume: String, store: CheckpointStore) throws -> (path: String, state: CheckpointState)? {
+        var chosen = ""
+        if communicator.rank == 0 {
+            if resume == "auto" {
+                chosen = store.latestComplete(warn: warn)?.path ?? ""
+                if chosen.isEmpty { say("no checkpoint in \(store.directory): starting fresh") }
+            } else {
+                chosen = resume
+            }
+        }
+        chosen = try communicator.broadcast(chosen, root: 0)
+        guard !chosen.isEmpty else { return nil }
+        return (chosen, try CheckpointFile.read(chosen))
+    }
+
+    func checkCompatible(_ state: CheckpointState, path: String, base: BaseFingerprint) throws {
+        guard state.baseFingerprint == base.hash else {
+            throw CheckpointError("\(path) was trained on a different base model than \(config.string("model")):\n  "
+                + base.differences(from: state.baseDescription).joined(separator: "\n  "))
+        }
+        let stored = try ResolvedConfig.parse(yaml: state.configYAML, source: "\(path):/config")
+        let conflicts = Self.resumeInvariantKeys.filter { stored.values[$0] != config.values[$0] }
+        guard conflicts.isEmpty else {
+            let lines = conflicts.map { "  \($0): checkpoint \(stored.values[$0]!), now \(config.values[$0]!)" }
+            throw CheckpointError("\(path) cannot be resumed with this configuration; these keys differ:\n" + lines.joined(separator: "\n")
+                + "\n  Resume with the checkpoint's values (its configuration is stored in the file) or start a new run directory.")
+        }
+        let changed = ConfigSchema.fields.map(\.path).filter { stored.values[$0] != config.values[$0] && !["model", "data", "run_dir"].contains($0) }
+        if !changed.isEmpty && communicator.rank == 0 {
+            say("note: resuming with changed settings: " + changed.map { "\($0) \(stored.values[$0]!) -> \(config.values[$0]!)" }.joined(separator: ", "))
+        }
+    }
+}

@@ -1,0 +1,107 @@
+import ArgumentParser
+import Foundation
+import HDF5Files
+import Images
+import ModelFiles
+import Models
+import Pipeline
+
+struct Embed: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Embed images and/or texts into one L2-normalised space and write them to HDF5.",
+        discussion: """
+        Writes /image_embeddings [n_images, hidden] and /text_embeddings [n_texts, hidden] (float32), plus
+        /image_files and /texts, with attributes naming the model, the adapters and the prompts.
+        Example: discern embed --model checkpoints/tiny-base --images a.png b.jpg --texts captions.txt --output emb.h5
+        """)
+
+    @Option(help: "Hugging Face LLaVA model directory.") var model: String
+    @Option(help: "A training checkpoint (RUN_DIR/step-*.h5) whose adapters to apply.") var checkpoint: String?
+    @Option(help: "An export directory (discern export) whose LoRA and soft prompts to apply.") var adapters: String?
+    @Option(parsing: .upToNextOption, help: "Image files (JPEG or PNG).") var images: [String] = []
+    @Option(help: "A text file with one caption per line (blank lines are skipped).") var texts: String?
+    @Option(help: "Output HDF5 file.") var output: String
+    @Option(help: "Image prompt template (ignored with --checkpoint, which stores its own).") var imagePrompt = PromptTemplates().image
+    @Option(help: "Text prompt template (ignored with --checkpoint).") var textPrompt = PromptTemplates().text
+    @Option(help: "Image preprocessing: crop (Hugging Face processor) or pad (LLaVA training).") var imageMode = "crop"
+    @Option(help: "Images or texts per forward pass.") var batchSize = 16
+
+    func validate() throws {
+        guard !images.isEmpty || texts != nil else { throw ValidationError("give --images, --texts or both.") }
+        guard ["crop", "pad"].contains(imageMode) else { throw ValidationError("--image-mode must be crop or pad, not \(imageMode).") }
+        guard batchSize > 0 else { throw ValidationError("--batch-size must be positive.") }
+        guard checkpoint == nil || adapters == nil else { throw ValidationError("give --checkpoint or --adapters, not both.") }
+    }
+
+    func run() throws {
+        let directory = try ModelDirectory(path: model)
+        let embedder = try Embedder(directory: directory, checkpoint: checkpoint, adapters: adapters,
+                                    templates: PromptTemplates(image: imagePrompt, text: textPrompt),
+                                    imageMode: imageMode == "pad" ? .padToSquare : .crop, batchSize: batchSize)
+        let decoded = try images.map { try loadImage(path: $0) }
+        var lines: [String] = []
+        if let texts {
+            guard FileManager.default.fileExists(atPath: texts) else {
+                throw ValidationError("\(texts): no such file (expected one caption per line).")
+            }
+            lines = try String(contentsOfFile: texts, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
+                .map { String($0).trimmingCharacters(in: CharacterSet(charactersIn: "\r")) }.filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
+        }
+        let progress = ProgressLine(total: decoded.count + lines.count, label: "embedding")
+        let imageEmbeddings = try embedder.embedImages(decoded) { progress.update($0) }
+        let textEmbeddings = try embedder.embedTexts(lines) { progress.update(decoded.count + $0) }
+        progress.finish()
+
+        let temporary = output + ".tmp-\(getpid())"
+        do {
+            let file = try H5File.create(temporary)
+            let width = embedder.width
+            try file.write(imageEmbeddings, shape: [decoded.count, width], to: "/image_embeddings")
+            try file.write(textEmbeddings, shape: [lines.count, width], to: "/text_embeddings")
+            try file.write(images, shape: [images.count], to: "/image_files")
+            try file.write(lines, shape: [lines.count], to: "/texts")
+            try file.setAttribute("model", .string(directory.url.path))
+            try file.setAttribute("adapters", .string(checkpoint ?? adapters ?? "none"))
+            try file.setAttribute("image_prompt", .string(embedder.prompts.templates.image))
+            try file.setAttribute("text_prompt", .string(embedder.prompts.templates.text))
+            try file.setAttribute("image_mode", .string(imageMode))
+            try file.close()
+            try durableRename(from: temporary, to: output)
+        } catch {
+            try? FileManager.default.removeItem(atPath: temporary)
+            throw error
+        }
+        print("wrote \(decoded.count) image and \(lines.count) text embeddings (\(embedder.width) wide) to \(output)")
+    }
+}
+
+/// A single updating progress line on stderr for long inputs: rate and ETA, redrawn in place on
+/// a terminal, a line every 10% otherwise.
+final class ProgressLine {
+    let total: Int, label: String
+    let start = Date()
+    let terminal = isatty(STDERR_FILENO) != 0
+    var lastDecile = -1
+
+    init(total: Int, label: String) {
+        self.total = total
+        self.label = label
+    }
+
+    func update(_ done: Int) {
+        guard total >= 32 else { return }
+        let elapsed = Date().timeIntervalSince(start), rate = Double(done) / max(elapsed, 1e-9)
+        let eta = Double(total - done) / max(rate, 1e-9)
+        let text = String(format: "%@ %d/%d (%.0f%%)  %.1f/s  ETA %.0fs", label, done, total, 100 * Double(done) / Double(total), rate, eta)
+        if terminal {
+            FileHandle.standardError.write(Data(("\r" + text + "   ").utf8))
+        } else if done * 10 / total > lastDecile {
+            lastDecile = done * 10 / total
+            FileHandle.standardError.write(Data((text + "\n").utf8))
+        }
+    }
+
+    func finish() {
+        if terminal && total >= 32 { FileHandle.standardError.write(Data("\n".utf8)) }
+    }
+}

@@ -1,0 +1,60 @@
+import ArgumentParser
+import Foundation
+import Images
+import ModelFiles
+import Models
+import Pipeline
+
+struct Eval: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Retrieval Recall@1/5/10 both ways and hard-negative accuracy, printed and written as JSON.",
+        discussion: """
+        --data takes a Discern data set directory (its eval split, e.g. from discern synth) or a JSONL file of
+        {"image": PATH, "caption": TEXT, "negatives": {TYPE: TEXT}}. The JSON report has the keys
+        image_to_text {r1, r5, r10}, text_to_image {r1, r5, r10}, hard_negatives {type: accuracy}.
+        """)
+
+    @Option(help: "Hugging Face LLaVA model directory.") var model: String
+    @Option(help: "A training checkpoint whose adapters to apply.") var checkpoint: String?
+    @Option(help: "An export directory (discern export) whose adapters to apply.") var adapters: String?
+    @Option(help: "Data set directory or JSONL file.") var data: String
+    @Option(help: "Split of a data set directory.") var split = "eval"
+    @Option(help: "Write the report as JSON here.") var output: String?
+    @Option(help: "Also score captions by the base model's own likelihood on the first N images (a reference for generative models; 0 = off).")
+    var likelihoodImages = 0
+    @Option(help: "Image preprocessing for JSONL images: crop or pad.") var imageMode = "crop"
+
+    func validate() throws {
+        guard checkpoint == nil || adapters == nil else { throw ValidationError("give --checkpoint or --adapters, not both.") }
+        guard ["crop", "pad"].contains(imageMode) else { throw ValidationError("--image-mode must be crop or pad.") }
+        guard likelihoodImages >= 0 else { throw ValidationError("--likelihood-images must be 0 or positive.") }
+    }
+
+    func run() throws {
+        let directory = try ModelDirectory(path: model)
+        let embedder = try Embedder(directory: directory, checkpoint: checkpoint, adapters: adapters,
+                                    imageMode: imageMode == "pad" ? .padToSquare : .crop, batchSize: 32)
+        let say: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: data, isDirectory: &isDirectory) else {
+            throw ValidationError("\(data): no such data set directory or JSONL file.")
+        }
+        let set = isDirectory.boolValue
+            ? try EvalSet.dataset(data, split: split, imageSize: directory.config.vision.imageSize)
+            : try EvalSet.jsonl(data, preprocessor: embedder.preprocessor)
+        var likelihood: (CaptionScorer, Int)?
+        if likelihoodImages > 0 {
+            let base = try Embedder(directory: directory, batchSize: 32)
+            likelihood = (CaptionScorer(model: base.model, prompts: base.prompts), likelihoodImages)
+        }
+        let report = try Evaluator.evaluate(set, embedder: embedder, modelPath: model, checkpoint: checkpoint ?? adapters,
+                                            likelihood: likelihood, progress: say)
+        print(report.table)
+        if let output {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            try encoder.encode(report).write(to: URL(fileURLWithPath: output), options: .atomic)
+            say("wrote \(output)")
+        }
+    }
+}

@@ -1,0 +1,54 @@
+import ArgumentParser
+import Communication
+import Foundation
+import Pipeline
+import Training
+
+/// Set by SIGTERM / SIGINT; the training loop stops at the next step boundary, writes a
+/// checkpoint and exits, so a preempted job resumes where it stopped.
+nonisolated(unsafe) var stopSignalReceived: sig_atomic_t = 0
+
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train soft prompts and LoRA adapters (VladVA) or a whole model, alone or under mpirun.",
+        discussion: """
+        Flags override the configuration file, which overrides the defaults (docs/config.md).
+        Examples:
+          discern train --config configs/tiny.yaml
+          mpirun -np 2 discern train --config configs/tiny.yaml --steps 200 --set optimizer.lr=3e-4
+          discern train --config configs/tiny.yaml --resume auto
+        """)
+
+    @Option(help: "YAML configuration file.") var config: String?
+    @Option(help: "Model directory (overrides `model`).") var model: String?
+    @Option(help: "Data directory (overrides `data`).") var data: String?
+    @Option(help: "Run directory for metrics and checkpoints (overrides `run_dir`).") var runDir: String?
+    @Option(help: "Optimizer steps (overrides `steps`).") var steps: Int?
+    @Option(help: "Pairs per step over all ranks (overrides `global_batch`).") var globalBatch: Int?
+    @Option(name: .customLong("set"), help: "KEY=VALUE override of any configuration key, repeatable.") var overrides: [String] = []
+    @Option(help: "`auto` (the latest complete checkpoint in the run directory; fresh when none) or a checkpoint file.") var resume: String?
+    @Option(help: "Stop after this step (checkpoint written), keeping the schedule of the full run; resume later with --resume auto.")
+    var stopAt: Int?
+
+    func run() throws {
+        var resolved = try config.map { try ResolvedConfig.load(file: $0) } ?? ResolvedConfig()
+        for assignment in overrides { try resolved.set(assignment) }
+        if let model { resolved.set("model", .string(model)) }
+        if let data { resolved.set("data", .string(data)) }
+        if let runDir { resolved.set("run_dir", .string(runDir)) }
+        if let steps { resolved.set("steps", .int(steps)) }
+        if let globalBatch { resolved.set("global_batch", .int(globalBatch)) }
+
+        let communicator = try makeCommunicator()
+        signal(SIGTERM) { _ in stopSignalReceived = 1 }
+        signal(SIGINT) { _ in stopSignalReceived = 1 }
+        let rank = communicator.rank
+        let run = TrainingRun(config: resolved, communicator: communicator,
+                              say: { line in FileHandle.standardOutput.write(Data((line + "\n").utf8)) },
+                              warn: { line in FileHandle.standardError.write(Data(("rank \(rank): " + line + "\n").utf8)) })
+        runOrAbort(on: communicator) {
+            try run.run(resume: resume, stopAt: stopAt, stopSignal: { stopSignalReceived != 0 })
+            try communicator.finalize()
+        }
+    }
+}

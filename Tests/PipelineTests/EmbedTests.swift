@@ -1,0 +1,73 @@
+import Foundation
+import Formats
+import HDF5Files
+import Images
+import ModelFiles
+import Pipeline
+import TestSupport
+import XCTest
+
+/// `discern embed` on a model directory written by transformers, with real PNG files, against
+/// transformers' own CLIPImageProcessor + LlavaForConditionalGeneration (float32).
+final class EmbedTests: XCTestCase {
+    static let model = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("../ModelsTests/Fixtures/gqa").standardized
+    static var folder: URL { model.appendingPathComponent("embed") }
+    /// Float32 against float32 torch through ~10 layers: measured ~3e-7; the bound is 1e-5.
+    static let tolerance: Float = 1e-5
+
+    func expected(_ name: String) throws -> [Float] {
+        try SafetensorsFile(path: Self.folder.appendingPathComponent("expected.safetensors").path).floats(name)
+    }
+
+    var imageFiles: [String] { (0..<3).map { Self.folder.appendingPathComponent("image-\($0).png").path } }
+
+    func testEmbedderMatchesTransformers() throws {
+        let embedder = try Embedder(directory: try ModelDirectory(path: Self.model.path), batchSize: 2)
+        let images = try embedder.embedImages(imageFiles.map { try loadImage(path: $0) })
+        let captions = try String(contentsOf: Self.folder.appendingPathComponent("captions.txt"), encoding: .utf8)
+            .split(separator: "\n").map(String.init)
+        let texts = try embedder.embedTexts(captions)
+        for (actual, name) in [(images, "image_embeddings"), (texts, "text_embeddings")] {
+            let reference = try expected(name)
+            XCTAssertEqual(actual.count, reference.count)
+            let error = zip(actual, reference).map { abs($0 - $1) }.max() ?? 0
+            XCTAssertLessThanOrEqual(error, Self.tolerance, "\(name): max abs error \(error)")
+            print("embed parity: \(name) max abs error \(error)")
+        }
+    }
+
+    func testEmbedCommandWritesTheFile() throws {
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("discern-embed-\(UUID().uuidString).h5")
+        defer { try? FileManager.default.removeItem(at: output) }
+        let result = try runChild(try locateDiscern(), ["embed", "--model", Self.model.path, "--images"] + imageFiles
+                                  + ["--texts", Self.folder.appendingPathComponent("captions.txt").path, "--output", output.path],
+                                  environment: childEnvironment, timeout: 60)
+        XCTAssertEqual(result.status, 0, result.transcript)
+        let file = try H5File.open(output.path)
+        let images = try file.read("/image_embeddings", as: Float.self), texts = try file.read("/text_embeddings", as: Float.self)
+        XCTAssertEqual(images.shape, [3, 48])
+        XCTAssertEqual(texts.shape, [3, 48])
+        for (actual, name) in [(images.values, "image_embeddings"), (texts.values, "text_embeddings")] {
+            let error = zip(actual, try expected(name)).map { abs($0 - $1) }.max() ?? 0
+            XCTAssertLessThanOrEqual(error, Self.tolerance, "\(name): max abs error \(error)")
+        }
+        XCTAssertEqual(try file.stringAttribute("image_prompt"), "<image>\nSummary above image in one word:")
+        XCTAssertEqual(try file.readStrings("/texts").values.last, "Ünïcode and emoji 🎨 too")
+    }
+
+    func testEmbedCommandErrorsAreClear() throws {
+        let discern = try locateDiscern()
+        let cases: [([String], String)] = [
+            (["embed", "--model", "/no/such/model", "--texts", "/dev/null", "--output", "/tmp/x.h5"], "/no/such/model: no such model directory"),
+            (["embed", "--model", Self.model.path, "--output", "/tmp/x.h5"], "give --images, --texts or both"),
+            (["embed", "--model", Self.model.path, "--images", "/no/such.png", "--output", "/tmp/x.h5"], "/no/such.png"),
+            (["embed", "--model", Self.model.path, "--images", Self.folder.appendingPathComponent("captions.txt").path, "--output", "/tmp/x.h5"], "captions.txt"),
+        ]
+        for (arguments, message) in cases {
+            let result = try runChild(discern, arguments, environment: childEnvironment, timeout: 60)
+            XCTAssertNotEqual(result.status, 0, result.transcript)
+            XCTAssertTrue(result.standardError.contains(message), "expected '\(message)' in: \(result.transcript)")
+        }
+    }
+}

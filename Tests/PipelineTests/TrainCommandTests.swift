@@ -1,0 +1,121 @@
+import Checkpointing
+import Datasets
+import Foundation
+import Kernels
+import TestSupport
+import XCTest
+
+/// `discern train` as a user runs it: real shards, real checkpoints, real mpirun.
+final class TrainCommandTests: XCTestCase {
+    static let model = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("../ModelsTests/Fixtures/gqa").standardized.path
+    /// Float sums in another order (1 vs 2 ranks): measured ~1e-7; the bound.
+    static let crossRankTolerance = 1e-5
+    var folder: URL!
+
+    override func setUpWithError() throws {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("discern-train-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        // 24 random 16x16 images with captions; pair 5 lacks a long caption, pair 7 a short one.
+        let writer = try ShardWriter(directory: folder.appendingPathComponent("data").path, split: "train", imageSize: 16, samplesPerShard: 10)
+        var random = Xoshiro256(seed: 3)
+        let colours = ["red", "green", "blue", "yellow"], shapes = ["circle", "square", "triangle"]
+        for i in 0..<24 {
+            let image = (0..<16 * 16 * 3).map { _ in UInt8(random.next() % 256) }
+            let short = "a \(colours[i % 4]) \(shapes[i % 3]) left of a \(colours[(i + 1) % 4]) \(shapes[(i + 2) % 3])"
+            try writer.append(Sample(id: "s\(i)", image: image, short: i == 7 ? nil : short,
+                                     long: i == 5 ? nil : "There are two objects. \(short.capitalized). Sample \(i)."))
+        }
+        try writer.finish()
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: folder) }
+
+    func arguments(run: String, steps: Int = 4) -> [String] {
+        ["train", "--model", Self.model, "--data", folder.appendingPathComponent("data").path, "--run-dir", folder.appendingPathComponent(run).path,
+         "--steps", "\(steps)", "--global-batch", "6", "--set", "lora.rank=4", "--set", "log_every=1", "--set", "checkpoint.every=2",
+         "--set", "optimizer.lr=1e-3"]
+    }
+
+    func train(_ arguments: [String], ranks: Int = 1) throws -> ChildResult {
+        let result = ranks == 1 ? try runChild(try locateDiscern(), arguments, environment: childEnvironment, timeout: 120)
+                                : try runMPIJob(ranks: ranks, executable: try locateDiscern(), arguments: arguments, timeout: 120)
+        return result
+    }
+
+    func losses(_ run: String) throws -> [Double] {
+        let text = try String(contentsOf: folder.appendingPathComponent(run).appendingPathComponent("metrics.jsonl"), encoding: .utf8)
+        return try text.split(separator: "\n").map { line in
+            let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+            return (object["loss"] as! NSNumber).doubleValue
+        }
+    }
+
+    func parameters(_ run: String, step: Int) throws -> [Float] {
+        let path = folder.appendingPathComponent(run).appendingPathComponent(CheckpointStore.fileName(step: step)).path
+        return try CheckpointFile.read(path).parameters.flatMap(\.values)
+    }
+
+    func testResumeIsBitExactAndContinuesAcrossRankCounts() throws {
+        var result = try train(arguments(run: "straight"))
+        XCTAssertEqual(result.status, 0, result.transcript)
+        XCTAssertTrue(result.standardOutput.contains("step 4/4"), result.transcript)
+        result = try train(arguments(run: "halves") + ["--stop-at", "2"])
+        XCTAssertEqual(result.status, 0, result.transcript)
+        XCTAssertTrue(result.standardOutput.contains("stopped at step 2 of 4"), result.transcript)
+        result = try train(arguments(run: "halves") + ["--resume", "auto"])
+        XCTAssertEqual(result.status, 0, result.transcript)
+        XCTAssertTrue(result.standardOutput.contains("resumed from"), result.transcript)
+        XCTAssertEqual(try losses("halves"), try losses("straight"), "per-step losses of a resumed run must be identical")
+        XCTAssertEqual(try parameters("halves", step: 4), try parameters("straight", step: 4), "final parameters must be identical")
+
+        // 1 rank for two steps, then 2 ranks: the same trajectory within float tolerance.
+        result = try train(arguments(run: "ranks") + ["--stop-at", "2"])
+        XCTAssertEqual(result.status, 0, result.transcript)
+        result = try train(arguments(run: "ranks") + ["--resume", "auto"], ranks: 2)
+        XCTAssertEqual(result.status, 0, result.transcript)
+        XCTAssertTrue(result.standardOutput.contains("trained on 1 rank(s), continuing on 2"), result.transcript)
+        let straight = try losses("straight"), ranks = try losses("ranks")
+        XCTAssertEqual(ranks.count, 4)
+        for (a, b) in zip(straight, ranks) { XCTAssertEqual(a, b, accuracy: Self.crossRankTolerance * a) }
+        XCTAssertLessThanOrEqual(maxRelativeError(try parameters("ranks", step: 4), try parameters("straight", step: 4)), Self.crossRankTolerance)
+    }
+
+    func testIncompatibleResumeIsRefusedWithTheReason() throws {
+        XCTAssertEqual(try train(arguments(run: "base") + ["--stop-at", "2"]).status, 0)
+        var result = try train(arguments(run: "base") + ["--resume", "auto", "--set", "lora.rank=8"])
+        XCTAssertNotEqual(result.status, 0)
+        XCTAssertTrue(result.standardError.contains("lora.rank: checkpoint 4, now 8"), result.transcript)
+        // Same shapes, another RMSNorm epsilon: a different base model all the same.
+        let other = folder.appendingPathComponent("other-model")
+        try FileManager.default.copyItem(atPath: Self.model, toPath: other.path)
+        let configFile = other.appendingPathComponent("config.json")
+        let text = try String(contentsOf: configFile, encoding: .utf8)
+        XCTAssertTrue(text.contains("\"rms_norm_eps\": 1e-06"), "fixture config changed: update this test")
+        try text.replacingOccurrences(of: "\"rms_norm_eps\": 1e-06", with: "\"rms_norm_eps\": 1e-05")
+            .write(to: configFile, atomically: true, encoding: .utf8)
+        var changed = arguments(run: "base")
+        changed[changed.firstIndex(of: Self.model)!] = other.path
+        result = try train(changed + ["--resume", "auto"])
+        XCTAssertNotEqual(result.status, 0)
+        XCTAssertTrue(result.standardError.contains("different base model"), result.transcript)
+        XCTAssertTrue(result.standardError.contains("rms_norm_eps 1e-05"), result.transcript)
+    }
+
+    func testConfigurationErrorsAreClear() throws {
+        let config = folder.appendingPathComponent("bad.yaml")
+        try "optimizer:\n  lrate: 1\n".write(to: config, atomically: true, encoding: .utf8)
+        let cases: [([String], String)] = [
+            (["train", "--config", config.path], "bad.yaml:2: unknown key 'optimizer.lrate'. Did you mean 'optimizer.lr'?"),
+            (["train", "--config", folder.appendingPathComponent("missing.yaml").path], "missing.yaml: config file not found"),
+            (arguments(run: "x") + ["--set", "steps=ten"], "steps should be an integer"),
+            (arguments(run: "x") + ["--global-batch", "30"], "fewer than one global batch of 30"),
+            (["train", "--data", "d"], "no model"),
+        ]
+        for (arguments, message) in cases {
+            let result = try train(arguments)
+            XCTAssertNotEqual(result.status, 0, result.transcript)
+            XCTAssertTrue(result.standardError.contains(message), "expected '\(message)':\n\(result.transcript)")
+        }
+    }
+}

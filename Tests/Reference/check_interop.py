@@ -1,0 +1,135 @@
+"""Interop check, run by ./launch/test: Discern's checkpoints and exports used from the Python stack.
+
+  1. trains a few steps of LoRA + soft prompts on the tiny "gqa" model with `discern train`
+     (data made with `discern prepare` from generated PNGs);
+  2. reads the checkpoint with h5py and checks every documented field;
+  3. exports it (`discern export --merge`);
+  4. loads the LoRA adapter with PEFT asserting ZERO missing or unexpected adapter keys and
+     non-zero trained B matrices;
+  5. runs the export's own example.py (as the README shows it) and compares its image and text
+     embeddings with `discern embed --adapters` (max abs <= 1e-4);
+  6. does the same with the merged model through plain transformers (no PEFT).
+Usage: python check_interop.py PATH/TO/discern WORK_DIR
+"""
+
+import json
+import re
+import runpy
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+import torch
+from PIL import Image
+
+HERE = Path(__file__).resolve().parent
+MODEL = HERE.parent / "ModelsTests" / "Fixtures" / "gqa"
+TOLERANCE = 1e-4   # the issue's bound; measured differences are ~1e-6
+CAPTIONS = ["a red circle left of a blue square", "two shapes", "a small green triangle"]
+
+
+def run(*arguments):
+    result = subprocess.run([str(a) for a in arguments], capture_output=True, text=True)
+    if result.returncode != 0:
+        sys.exit(f"FAILED: {' '.join(map(str, arguments))}\n{result.stdout}\n{result.stderr}")
+    return result.stdout
+
+
+PASSED = []
+
+
+def check(condition, message):
+    if not condition:
+        print(f"interop: {len(PASSED)} passed, 1 failed")
+        sys.exit(f"FAILED: {message}")
+    PASSED.append(message)
+    print(f"ok: {message}")
+
+
+def make_data(work):
+    rng = np.random.default_rng(0)
+    lines = []
+    for i in range(18):
+        pixels = rng.integers(0, 256, size=(20 + i % 5, 16 + i % 3, 3), dtype=np.uint8)
+        path = work / f"img{i}.png"
+        Image.fromarray(pixels).save(path)
+        lines.append(json.dumps({"image": path.name, "short": f"{CAPTIONS[i % 3]} {i}",
+                                 "long": f"A scene number {i}. {CAPTIONS[(i + 1) % 3].capitalize()}."}))
+    (work / "manifest.jsonl").write_text("\n".join(lines) + "\n")
+    return work / "img0.png"
+
+
+def main():
+    discern, work = Path(sys.argv[1]).resolve(), Path(sys.argv[2]).resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    image = make_data(work)
+    run(discern, "prepare", "--manifest", work / "manifest.jsonl", "--output", work / "data", "--image-size", "16")
+    run(discern, "train", "--model", MODEL, "--data", work / "data", "--run-dir", work / "run", "--steps", "3",
+        "--global-batch", "6", "--set", "lora.rank=4", "--set", "optimizer.lr=5e-3", "--set", "optimizer.warmup=0")
+    checkpoint = work / "run" / "step-00000003.h5"
+
+    # 2. h5py reads every documented field.
+    with h5py.File(checkpoint, "r") as f:
+        attrs = dict(f.attrs)
+        check(attrs["complete"] == 1 and attrs["format_version"] == 1 and attrs["step"] == 3, "checkpoint attributes via h5py")
+        names = attrs["parameter_names"].split("\n")
+        check(all(f"parameters/{n}" in f and f"optimizer/first_moment/{n}" in f and f"optimizer/second_moment/{n}" in f for n in names),
+              f"checkpoint holds {len(names)} parameters with both AdamW moments")
+        check("soft_prompts.image" in names and "logit_scale" in names, "soft prompts and the logit scale are checkpointed")
+        config = f["config"][()].decode()
+        check("lora:" in config and "rank: 4" in config, "the resolved YAML configuration is stored")
+
+    # 3. Export.
+    export = work / "export"
+    run(discern, "export", "--checkpoint", checkpoint, "--output", export, "--merge")
+    readme = (export / "README.md").read_text()
+    example = (export / "example.py").read_text()
+    check(example.strip() in readme, "README.md shows example.py verbatim")
+
+    # 4. PEFT loads the adapter with zero missing or unexpected adapter keys.
+    from peft import PeftModel, set_peft_model_state_dict
+    from safetensors.torch import load_file
+    from transformers import LlavaForConditionalGeneration
+    base = LlavaForConditionalGeneration.from_pretrained(str(MODEL), dtype=torch.float32)
+    peft_model = PeftModel.from_pretrained(base, str(export / "lora"))
+    adapter = load_file(str(export / "lora" / "adapter_model.safetensors"))
+    result = set_peft_model_state_dict(peft_model, adapter)
+    missing = [k for k in result.missing_keys if "lora_" in k]
+    check(not missing and not result.unexpected_keys, f"PEFT loads {len(adapter)} adapter tensors, 0 missing, 0 unexpected")
+    lora_modules = [n for n, m in peft_model.named_modules() if hasattr(m, "lora_A") and "default" in getattr(m, "lora_A", {})]
+    check(len(lora_modules) == 14 and all("language_model" in n for n in lora_modules),
+          f"LoRA attached to exactly the 14 LLM projections ({len(lora_modules)} modules)")
+    b_norm = sum(float(v.abs().sum()) for k, v in adapter.items() if "lora_B" in k)
+    check(b_norm > 0, "trained LoRA B matrices are non-zero")
+    del peft_model, base
+
+    # 5. The README's example.py against `discern embed --adapters`.
+    captions = work / "captions.txt"
+    captions.write_text("\n".join(CAPTIONS) + "\n")
+    run(discern, "embed", "--model", MODEL, "--adapters", export, "--images", image, "--texts", captions, "--output", work / "emb.h5")
+    with h5py.File(work / "emb.h5", "r") as f:
+        discern_images, discern_texts = f["image_embeddings"][:], f["text_embeddings"][:]
+    namespace = runpy.run_path(str(export / "example.py"), run_name="interop")
+    python_images = namespace["embed_image"](str(image)).numpy()
+    python_texts = np.concatenate([namespace["embed_text"](c).numpy() for c in CAPTIONS])
+    error = max(np.abs(python_images - discern_images).max(), np.abs(python_texts - discern_texts).max())
+    check(error <= TOLERANCE, f"transformers + PEFT + spliced soft prompts == discern embed --adapters (max abs {error:.2e})")
+
+    # 6. The merged model through plain transformers (the example with BASE = merged/, no PEFT).
+    merged_source = example.replace(f'BASE = {json.dumps(str(MODEL))}', f'BASE = {json.dumps(str(export / "merged"))}')
+    merged_source = merged_source.replace("HAS_LORA = True", "HAS_LORA = False")
+    check(merged_source != example, "example.py names its base model and LoRA switch as documented")
+    merged_file = export / "example_merged.py"
+    merged_file.write_text(merged_source)
+    namespace = runpy.run_path(str(merged_file), run_name="interop")
+    merged_images = namespace["embed_image"](str(image)).numpy()
+    merged_texts = np.concatenate([namespace["embed_text"](c).numpy() for c in CAPTIONS])
+    error = max(np.abs(merged_images - discern_images).max(), np.abs(merged_texts - discern_texts).max())
+    check(error <= TOLERANCE, f"merged model through plain transformers == discern embed --adapters (max abs {error:.2e})")
+    print(f"interop: {len(PASSED)} passed, 0 failed")
+
+
+if __name__ == "__main__":
+    main()
