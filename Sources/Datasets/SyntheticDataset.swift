@@ -104,7 +104,7 @@ public struct SyntheticDataset: Sendable {
             }
         }
         guard examples.count == count else {
-            throw SyntheticDataError("synthetic data: only \(examples.count) distinct eval short captions found after \(scenesToTry) scenes, \(count) requested. Ask for fewer eval samples, raise the eval caption fraction (now \(options.evalCaptionFraction)), put sizes in the short captions (more distinct captions), or turn exclusive eval captions off.")
+            throw SyntheticDataError("synthetic data: only \(examples.count) distinct eval short captions found after \(scenesToTry) scenes, \(count) requested. Ask for fewer eval samples, raise the eval caption fraction (now \(options.evalCaptionFraction)), put sizes in the short captions (more distinct captions), or turn exclusive eval captions off (discern synth --shared-eval-captions).")
         }
         return examples
     }
