@@ -36,6 +36,11 @@ public struct AdapterExport {
                 + base.differences(from: state.baseDescription).joined(separator: "\n  "))
         }
         let stored = try ResolvedConfig.parse(yaml: state.configYAML, source: "\(checkpoint):/config")
+        let trainsBase = state.parameters.contains { modelDirectory.config.baseParameterShapes.map(\.name).contains($0.name) }
+        if trainsBase && !merge {
+            throw CheckpointError("\(checkpoint) trains the base model itself (train.mode full): export it with --merge, "
+                + "which writes a complete model directory to DIR/merged.")
+        }
         let manager = FileManager.default
         let temporary = output + ".tmp-\(getpid())"
         try? manager.removeItem(atPath: temporary)
@@ -163,6 +168,12 @@ public struct AdapterExport {
     func writeMerged(_ modules: [String], tensors: [String: NamedTensor], alpha: Double, rank: Int, into directory: String) throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let model: LlavaModel<Float> = try modelDirectory.loadModel()
+        // A full-model checkpoint (generative pre-training) holds new values of base tensors.
+        for (name, tensor) in tensors where model.parameters.contains(name) {
+            let parameter = model.parameters[name]
+            guard parameter.count == tensor.values.count else { continue }
+            parameter.value.update(from: tensor.values, count: parameter.count)
+        }
         let scaling = Float(alpha / Double(rank))
         for module in modules {
             let a = tensors["\(module).lora_A.weight"]!, b = tensors["\(module).lora_B.weight"]!

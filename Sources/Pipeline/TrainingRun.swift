@@ -71,7 +71,9 @@ public final class TrainingRun {
         let base = BaseFingerprint(config: modelConfig)
         let store = CheckpointStore(directory: runDirectory, keep: config.int("checkpoint.keep"))
         var startStep = 0
+        var rank0ResumedFrom: String?
         if let resume, let state = try resumeState(resume, store: store) {
+            rank0ResumedFrom = state.path
             try checkCompatible(state.state, path: state.path, base: base)
             try TrainingState.restore(state.state, into: model, update: update, source: state.path)
             startStep = state.state.step
@@ -92,7 +94,8 @@ public final class TrainingRun {
         let trainer = try Trainer(settings: settings, step: step, update: update, data: data, communicator: communicator,
                                   runDirectory: URL(fileURLWithPath: runDirectory), logEvery: config.int("log_every"),
                                   startStep: startStep, say: say)
-        var lastCheckpoint: String?
+        var lastCheckpoint: String? = rank0ResumedFrom
+        trainer.lastCheckpoint = { lastCheckpoint }
         func save(_ completed: Int) throws {
             let state = TrainingState.capture(model: model, update: update, completedSteps: completed, stepsPerEpoch: stepsPerEpoch,
                                               seed: settings.seed, worldSize: communicator.size, globalBatch: settings.globalBatch,

@@ -28,6 +28,8 @@ public final class Trainer {
     let say: (String) -> Void
     /// Called after each completed step with its number (checkpointing hooks in here).
     public var afterStep: ((Int) throws -> Void)?
+    /// The newest checkpoint written so far (named in the error when the loss stops being finite).
+    public var lastCheckpoint: () -> String? = { nil }
     /// Set from a signal handler: the loop stops at the next step boundary.
     public var stopRequested: () -> Bool = { false }
     public private(set) var completedSteps: Int
@@ -58,8 +60,9 @@ public final class Trainer {
             let result = try step.run(batch, globalBatch: settings.globalBatch)
             guard result.loss.isFinite else {
                 throw TrainingError("step \(index + 1): the loss is not finite (total \(result.loss), contrastive \(result.contrastiveLoss), "
-                    + "next-token \(result.ntpLoss)). Parameters were not updated. Lower optimizer.lr or check the data; "
-                    + "resume from the last checkpoint in the run directory.")
+                    + "next-token \(result.ntpLoss)). Parameters were not updated. Last good checkpoint: "
+                    + (lastCheckpoint().map { "\($0) (resume from it with --resume \($0), perhaps with a lower optimizer.lr)" }
+                        ?? "none written yet (lower optimizer.lr and start again)") + ".")
             }
             let outcome = update.apply(step: index)
             completedSteps = index + 1

@@ -118,4 +118,12 @@ final class TrainCommandTests: XCTestCase {
             XCTAssertTrue(result.standardError.contains(message), "expected '\(message)':\n\(result.transcript)")
         }
     }
+
+    /// A diverging run stops with the step, the loss parts and the last good checkpoint named.
+    func testNonFiniteLossStopsNamingTheLastCheckpoint() throws {
+        let result = try train(arguments(run: "nan", steps: 30) + ["--set", "optimizer.lr=1e6", "--set", "optimizer.grad_clip=0"])
+        XCTAssertNotEqual(result.status, 0, result.transcript)
+        XCTAssertTrue(result.standardError.contains("the loss is not finite (total"), result.transcript)
+        XCTAssertTrue(result.standardError.contains("Last good checkpoint: " + folder.appendingPathComponent("nan").path + "/step-0000000"), result.transcript)
+    }
 }
