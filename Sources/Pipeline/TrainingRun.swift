@@ -113,7 +113,9 @@ public final class TrainingRun {
             return (try? communicator.allReduceMax(stopSignal() ? 1.0 : 0.0)) == 1.0
         }
         try trainer.run()
-        if trainer.completedSteps > startStep || lastCheckpoint == nil { try save(trainer.completedSteps) }
+        // The same decision on every rank (save() holds a barrier): nothing new to save when a
+        // resumed run had already finished.
+        if trainer.completedSteps > startStep || startStep == 0 { try save(trainer.completedSteps) }
         if communicator.rank == 0 {
             let stopped = trainer.completedSteps < settings.steps
             say(stopped ? "stopped at step \(trainer.completedSteps) of \(settings.steps); checkpoint \(lastCheckpoint ?? "-"). Resume with --resume auto."
