@@ -75,8 +75,9 @@ public struct SyntheticDataset: Sendable {
         preconditionFailure("synthetic train example \(index): no scene with a train caption in 1000 attempts")
     }
 
-    /// The eval split: `count` examples with pairwise different short captions, each with one
-    /// hard negative of every type. Throws when the eval caption pool runs dry first.
+    /// The eval split: `count` examples with pairwise different short captions (with
+    /// `exclusiveEvalCaptions`, each true of its own image only), each with one hard negative
+    /// of every type. Throws when the eval caption pool runs dry first.
     public func evalExamples(count: Int) throws -> [SyntheticExample] {
         var examples: [SyntheticExample] = []
         var used = Set<String>()
@@ -85,9 +86,13 @@ public struct SyntheticDataset: Sendable {
         while examples.count < count && index < scenesToTry {
             defer { index += 1 }
             guard let scene = scene(split: .eval, index: index) else { continue }
+            // Exclusive captions: no earlier caption may be true (or even ambiguous) here, and
+            // the new caption must be false of every earlier image.
+            if options.exclusiveEvalCaptions && examples.contains(where: { scene.truth(of: $0.short) != .isFalse }) { continue }
             var random = randomStream(.eval, index, 0, purpose: 1)
-            var candidates = scene.trueRelationCaptions(withSizes: options.sizesInShortCaption).filter {
-                isEvalCaption($0) && !used.contains($0.text)
+            var candidates = scene.trueRelationCaptions(withSizes: options.sizesInShortCaption).filter { caption in
+                isEvalCaption(caption) && !used.contains(caption.text)
+                    && (!options.exclusiveEvalCaptions || examples.allSatisfy { $0.scene.truth(of: caption) == .isFalse })
             }
             shuffle(&candidates, &random)
             for short in candidates {
@@ -99,7 +104,7 @@ public struct SyntheticDataset: Sendable {
             }
         }
         guard examples.count == count else {
-            throw SyntheticDataError("synthetic data: only \(examples.count) distinct eval short captions found after \(scenesToTry) scenes, \(count) requested. Ask for fewer eval samples, raise the eval caption fraction (now \(options.evalCaptionFraction)), or put sizes in the short captions (more distinct captions).")
+            throw SyntheticDataError("synthetic data: only \(examples.count) distinct eval short captions found after \(scenesToTry) scenes, \(count) requested. Ask for fewer eval samples, raise the eval caption fraction (now \(options.evalCaptionFraction)), put sizes in the short captions (more distinct captions), or turn exclusive eval captions off (discern synth --shared-eval-captions).")
         }
         return examples
     }

@@ -22,11 +22,15 @@ public struct SyntheticOptions: Sendable, Equatable {
     public var evalCaptionFraction: Double
     /// Train samples carry one hard negative each (of a random type), for training use.
     public var trainNegatives: Bool
+    /// Each eval short caption is true of its own eval image only (clearly false of every
+    /// other), so text-to-image retrieval has exactly one right answer.
+    public var exclusiveEvalCaptions: Bool
 
     public init(rendering: SyntheticRendering = SyntheticRendering(), minObjects: Int = 2, maxObjects: Int = 3,
                 shapes: [SyntheticShape] = SyntheticShape.allCases, colours: [SyntheticColour] = SyntheticColour.allCases,
                 sizesInShortCaption: Bool = false, smallRadius: Double = 0.12, largeRadius: Double = 0.2,
-                relationMargin: Double = 0.03, evalCaptionFraction: Double = 0.25, trainNegatives: Bool = false) {
+                relationMargin: Double = 0.03, evalCaptionFraction: Double = 0.25, trainNegatives: Bool = false,
+                exclusiveEvalCaptions: Bool = true) {
         self.rendering = rendering
         self.minObjects = minObjects
         self.maxObjects = maxObjects
@@ -38,6 +42,7 @@ public struct SyntheticOptions: Sendable, Equatable {
         self.relationMargin = relationMargin
         self.evalCaptionFraction = evalCaptionFraction
         self.trainNegatives = trainNegatives
+        self.exclusiveEvalCaptions = exclusiveEvalCaptions
     }
 
     /// Throws a message naming the setting and a valid range for anything unusable.

@@ -16,6 +16,8 @@ struct Synth: ParsableCommand {
     @Option(help: "Most objects per scene (2-4).") var maxObjects = 3
     @Flag(help: "Name sizes in the short captions (\"a small red circle ...\").") var sizesInCaptions = false
     @Flag(help: "Give every training pair one hard negative caption (stored, for training use).") var trainNegatives = false
+    @Flag(help: "Let an eval caption also fit other eval images (more distinct captions; retrieval then has several right answers).")
+    var sharedEvalCaptions = false
     @Option(help: "Samples per shard file.") var samplesPerShard = 2_000
     @Option(help: "Rendering threads.") var threads = ProcessInfo.processInfo.activeProcessorCount
 
@@ -23,6 +25,7 @@ struct Synth: ParsableCommand {
         KernelThreads.count = max(threads, 1)
         var options = SyntheticOptions(maxObjects: maxObjects, sizesInShortCaption: sizesInCaptions, trainNegatives: trainNegatives)
         options.rendering.imageSize = imageSize
+        options.exclusiveEvalCaptions = !sharedEvalCaptions
         try options.validate()
         let dataset = try SyntheticDataset(seed: seed, options: options)
         let started = Date()

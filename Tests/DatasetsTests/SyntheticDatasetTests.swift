@@ -48,6 +48,19 @@ final class SyntheticDatasetTests: XCTestCase {
         }
     }
 
+    /// Retrieval has one right answer: each eval caption is false of every other eval image.
+    func testEvalCaptionsAreExclusiveToTheirImage() throws {
+        let eval = try SyntheticDataset(seed: 8).evalExamples(count: Self.evalCount)
+        for (i, example) in eval.enumerated() {
+            for (j, other) in eval.enumerated() where j != i {
+                XCTAssertEqual(other.scene.truth(of: example.short), .isFalse, "'\(example.short.text)' also fits \(other.id)")
+            }
+        }
+        // Without the option some caption fits another image too (that is why it exists).
+        let loose = try SyntheticDataset(seed: 8, options: SyntheticOptions(exclusiveEvalCaptions: false)).evalExamples(count: Self.evalCount)
+        XCTAssertTrue(loose.contains { example in loose.contains { $0.id != example.id && $0.scene.truth(of: example.short) == .isTrue } })
+    }
+
     func testPositivesAreTrueAndEveryHardNegativeIsFalseAndOfItsType() throws {
         for withSizes in [false, true] {
             let data = try SyntheticDataset(seed: 9, options: SyntheticOptions(sizesInShortCaption: withSizes))
