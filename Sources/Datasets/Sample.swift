@@ -9,7 +9,7 @@ public struct Sample: Sendable, Equatable {
     public var short: String?
     /// Long caption, for the next-token loss (nil when the sample has none).
     public var long: String?
-    /// Hard-negative captions by type (evaluation splits): e.g. "swap_attribute": "...".
+    /// Hard-negative captions by type (evaluation splits): e.g. "swap_attributes": "...".
     public var negatives: [String: String]
 
     public init(id: String, image: [UInt8], short: String?, long: String?, negatives: [String: String] = [:]) {
