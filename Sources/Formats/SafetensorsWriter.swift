@@ -118,7 +118,7 @@ public struct SafetensorsWriter: Sendable {
 }
 
 /// A JSON string literal: quotes, backslashes and control characters escaped, the rest as UTF-8.
-func jsonString(_ text: String) -> String {
+public func jsonString(_ text: String) -> String {
     var result = "\""
     for scalar in text.unicodeScalars {
         switch scalar {

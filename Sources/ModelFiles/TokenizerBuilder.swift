@@ -105,13 +105,13 @@ public struct TokenizerBuilder: Sendable {
     /// tokenizer.json text, deterministic (vocabulary in id order, one entry a line).
     static func document(pieces: [String], merges: [(String, String)], imageTokenID: Int, padTokenID: Int) -> String {
         func added(_ id: Int, _ content: String) -> String {
-            "    {\"id\": \(id), \"content\": \(quoted(content)), \"single_word\": false, \"lstrip\": false, \"rstrip\": false, \"normalized\": false, \"special\": true}"
+            "    {\"id\": \(id), \"content\": \(jsonString(content)), \"single_word\": false, \"lstrip\": false, \"rstrip\": false, \"normalized\": false, \"special\": true}"
         }
-        let space = quoted(Self.space)
+        let space = jsonString(Self.space)
         let addedTokens = [added(0, "<unk>"), added(1, "<s>"), added(2, "</s>"), added(imageTokenID, "<image>"), added(padTokenID, "<pad>")]
         let bos = "{\"SpecialToken\": {\"id\": \"<s>\", \"type_id\": 0}}"
-        let vocab = pieces.enumerated().map { "      \(quoted($1)): \($0)" }.joined(separator: ",\n")
-        let mergeLines = merges.map { "      \(quoted($0.0 + " " + $0.1))" }.joined(separator: ",\n")
+        let vocab = pieces.enumerated().map { "      \(jsonString($1)): \($0)" }.joined(separator: ",\n")
+        let mergeLines = merges.map { "      \(jsonString($0.0 + " " + $0.1))" }.joined(separator: ",\n")
         return """
         {
           "version": "1.0",
@@ -157,20 +157,3 @@ func byteTokenName(_ byte: Int) -> String {
     return "<0x" + (hex.count < 2 ? "0" : "") + hex + ">"
 }
 
-/// A JSON string literal (quotes, backslashes and control characters escaped).
-func quoted(_ text: String) -> String {
-    var result = "\""
-    for scalar in text.unicodeScalars {
-        switch scalar {
-        case "\"": result += "\\\""
-        case "\\": result += "\\\\"
-        case "\n": result += "\\n"
-        case "\t": result += "\\t"
-        case _ where scalar.value < 0x20:
-            let hex = String(scalar.value, radix: 16)
-            result += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-        default: result.unicodeScalars.append(scalar)
-        }
-    }
-    return result + "\""
-}
