@@ -28,20 +28,20 @@ public final class FeedForward<T: KernelScalar>: @unchecked Sendable {
     }
 
     /// x: (rows, hidden) -> y: (rows, hidden), overwritten.
-    public func forward(_ x: UnsafePointer<T>, rows: Int, into y: UnsafeMutablePointer<T>, tape: Tape) {
+    public func forward(_ x: UnsafePointer<T>, rows: Int, into y: UnsafeMutablePointer<T>, tape: Tape, dropout: DropoutContext? = nil) {
         let count = rows * intermediate
         let first = tape.first.reserve(count), activated = tape.activated.reserve(count)
         switch kind {
         case .plain(let fc1, let activation, let fc2):
-            fc1.forward(x, rows: rows, into: first, tape: tape.tapes[0])
+            fc1.forward(x, rows: rows, into: first, tape: tape.tapes[0], dropout: dropout)
             activationForward(activation, x: first, y: activated, count: count)
-            fc2.forward(activated, rows: rows, into: y, tape: tape.tapes[2])
+            fc2.forward(activated, rows: rows, into: y, tape: tape.tapes[2], dropout: dropout)
         case .gated(let gate, let up, let down):
             let second = tape.second.reserve(count)
-            gate.forward(x, rows: rows, into: first, tape: tape.tapes[0])
-            up.forward(x, rows: rows, into: second, tape: tape.tapes[1])
+            gate.forward(x, rows: rows, into: first, tape: tape.tapes[0], dropout: dropout)
+            up.forward(x, rows: rows, into: second, tape: tape.tapes[1], dropout: dropout)
             swiGLUForward(gate: first, up: second, y: activated, count: count)
-            down.forward(activated, rows: rows, into: y, tape: tape.tapes[2])
+            down.forward(activated, rows: rows, into: y, tape: tape.tapes[2], dropout: dropout)
         }
     }
 

@@ -6,12 +6,17 @@ public struct LoRA<T: KernelScalar>: @unchecked Sendable {
     public let a: Parameter<T>        // lora_A.weight: (rank, inFeatures)
     public let b: Parameter<T>        // lora_B.weight: (outFeatures, rank)
     public let scaling: T             // alpha / rank (PEFT without rsLoRA)
+    /// PEFT's lora_dropout: applied to the adapter's input only, in training (when a
+    /// DropoutContext is given), with the survivors scaled by 1 / (1 - p).
+    public let dropout: Double
     public var rank: Int { a.shape[0] }
 
-    public init(a: Parameter<T>, b: Parameter<T>, alpha: Double) {
+    public init(a: Parameter<T>, b: Parameter<T>, alpha: Double, dropout: Double = 0) {
         precondition(a.shape.count == 2 && b.shape.count == 2 && a.shape[0] == b.shape[1], "LoRA: A \(a.shape) and B \(b.shape) do not fit")
+        precondition(dropout >= 0 && dropout < 1, "LoRA dropout \(dropout) outside [0, 1)")
         self.a = a
         self.b = b
+        self.dropout = dropout
         scaling = T(alpha / Double(a.shape[0]))
     }
 }
@@ -23,6 +28,8 @@ public final class Linear<T: KernelScalar>: @unchecked Sendable {
     public let lora: LoRA<T>?
     public let inFeatures: Int
     public let outFeatures: Int
+    /// Names this module in dropout masks.
+    public let dropoutKey: UInt64
 
     public init(weight: Parameter<T>, bias: Parameter<T>?, lora: LoRA<T>?) {
         precondition(weight.shape.count == 2, "Linear \(weight.name): weight must be 2-D")
@@ -31,23 +38,43 @@ public final class Linear<T: KernelScalar>: @unchecked Sendable {
         self.lora = lora
         outFeatures = weight.shape[0]
         inFeatures = weight.shape[1]
+        dropoutKey = moduleKey(weight.name)
     }
 
     /// What the backward needs besides the input: the LoRA down-projection x A^T.
     public final class Tape: @unchecked Sendable {
-        let down = GrowableBuffer<T>()  // (rows, rank)
+        let down = GrowableBuffer<T>()      // (rows, rank)
+        let dropped = GrowableBuffer<T>()   // (rows, inFeatures): dropout(x), when dropout is on
+        var dropout: DropoutContext?        // the masks of the last forward, for its backward
         public init() {}
+    }
+
+    /// x with LoRA dropout applied, in the tape, or x itself when dropout is off.
+    func adapterInput(_ x: UnsafePointer<T>, rows: Int, lora: LoRA<T>, dropout: DropoutContext?, tape: Tape) -> UnsafePointer<T> {
+        tape.dropout = lora.dropout > 0 ? dropout : nil
+        guard let context = tape.dropout else { return x }
+        let dropped = tape.dropped.reserve(rows * inFeatures), keepScale = T(1 / (1 - lora.dropout))
+        for r in 0..<rows {
+            for c in 0..<inFeatures {
+                dropped[r * inFeatures + c] = context.keeps(module: dropoutKey, row: r, column: c, probability: lora.dropout)
+                    ? x[r * inFeatures + c] * keepScale : 0
+            }
+        }
+        return UnsafePointer(dropped)
     }
 
     /// y = x W^T + b (+ scaling * (x A^T) B^T)
     ///   x: (rows, inFeatures), y: (rows, outFeatures), overwritten
-    public func forward(_ x: UnsafePointer<T>, rows: Int, into y: UnsafeMutablePointer<T>, tape: Tape?) {
+    ///   dropout: LoRA dropout masks (training only); nil = no dropout
+    public func forward(_ x: UnsafePointer<T>, rows: Int, into y: UnsafeMutablePointer<T>, tape: Tape?, dropout: DropoutContext? = nil) {
         linearForward(x: x, weight: weight.value, bias: bias?.value, y: y,
                       rows: rows, inFeatures: inFeatures, outFeatures: outFeatures)
         guard let lora else { return }
-        // down = x A^T: (rows, rank); y += scaling * down B^T
-        let down = (tape ?? Tape()).down.reserve(rows * lora.rank)
-        gemm(transB: true, m: rows, n: lora.rank, k: inFeatures, x, lora.a.value, down)
+        // down = dropout(x) A^T: (rows, rank); y += scaling * down B^T
+        let tape = tape ?? Tape()
+        let input = adapterInput(x, rows: rows, lora: lora, dropout: dropout, tape: tape)
+        let down = tape.down.reserve(rows * lora.rank)
+        gemm(transB: true, m: rows, n: lora.rank, k: inFeatures, input, lora.a.value, down)
         gemm(transB: true, m: rows, n: outFeatures, k: lora.rank, alpha: lora.scaling, down, lora.b.value, beta: 1, y)
     }
 
@@ -68,12 +95,24 @@ public final class Linear<T: KernelScalar>: @unchecked Sendable {
         // ddown = s * dy B: (rows, out) x (out, rank)
         let dDown = scratch.reserve(rows * rank)
         gemm(m: rows, n: rank, k: outFeatures, alpha: lora.scaling, dy, lora.b.value, dDown)
-        // down = x A^T  =>  dA += ddown^T x: (rank, rows) x (rows, in);  dx += ddown A: (rows, rank) x (rank, in)
+        // down = dropout(x) A^T  =>  dA += ddown^T dropout(x): (rank, rows) x (rows, in)
         if let dA = lora.a.gradient {
-            gemm(transA: true, m: rank, n: inFeatures, k: rows, dDown, x, beta: 1, dA)
+            gemm(transA: true, m: rank, n: inFeatures, k: rows, dDown, tape.dropout == nil ? x : UnsafePointer(tape.dropped.pointer), beta: 1, dA)
         }
-        if let dx {
+        guard let dx else { return }
+        guard let context = tape.dropout else {
+            // dx += ddown A: (rows, rank) x (rank, in)
             gemm(m: rows, n: inFeatures, k: rank, dDown, lora.a.value, beta: 1, dx)
+            return
+        }
+        // dropout(x) = x * mask / (1 - p)  =>  dx += (ddown A) * mask / (1 - p)
+        let dDropped = tape.dropped.reserve(rows * inFeatures)   // dropout(x) is no longer needed
+        gemm(m: rows, n: inFeatures, k: rank, dDown, lora.a.value, dDropped)
+        let keepScale = T(1 / (1 - lora.dropout))
+        for r in 0..<rows {
+            for c in 0..<inFeatures where context.keeps(module: dropoutKey, row: r, column: c, probability: lora.dropout) {
+                dx[r * inFeatures + c] += dDropped[r * inFeatures + c] * keepScale
+            }
         }
     }
 }

@@ -9,12 +9,16 @@ public struct SequenceLayout: @unchecked Sendable {
     public let keyMask: UnsafePointer<UInt8>?
     /// (batch * sequence) RoPE positions; nil for models without rotary embeddings.
     public let positions: UnsafePointer<Int32>?
+    /// LoRA dropout masks for these rows (training); nil = no dropout.
+    public let dropout: DropoutContext?
 
-    public init(batch: Int, sequence: Int, keyMask: UnsafePointer<UInt8>? = nil, positions: UnsafePointer<Int32>? = nil) {
+    public init(batch: Int, sequence: Int, keyMask: UnsafePointer<UInt8>? = nil, positions: UnsafePointer<Int32>? = nil,
+                dropout: DropoutContext? = nil) {
         self.batch = batch
         self.sequence = sequence
         self.keyMask = keyMask
         self.positions = positions
+        self.dropout = dropout
     }
 
     public var rows: Int { batch * sequence }
@@ -64,9 +68,9 @@ public final class SelfAttention<T: KernelScalar>: @unchecked Sendable {
         let queries = tape.queries.reserve(rows * q.outFeatures)
         let keys = tape.keys.reserve(rows * k.outFeatures)
         let values = tape.values.reserve(rows * v.outFeatures)
-        q.forward(x, rows: rows, into: queries, tape: tape.qTape)
-        k.forward(x, rows: rows, into: keys, tape: tape.kTape)
-        v.forward(x, rows: rows, into: values, tape: tape.vTape)
+        q.forward(x, rows: rows, into: queries, tape: tape.qTape, dropout: layout.dropout)
+        k.forward(x, rows: rows, into: keys, tape: tape.kTape, dropout: layout.dropout)
+        v.forward(x, rows: rows, into: values, tape: tape.vTape, dropout: layout.dropout)
         if let rotary {
             guard let positions = layout.positions else { preconditionFailure("rotary attention needs positions") }
             rotaryForward(queries, tokens: rows, heads: queryHeads, positions: positions, table: rotary)
@@ -75,7 +79,7 @@ public final class SelfAttention<T: KernelScalar>: @unchecked Sendable {
         let context = tape.context.reserve(rows * o.inFeatures)
         attentionForward(q: queries, k: keys, v: values, keyMask: layout.keyMask, shape: shape, out: context,
                          probabilities: tape.probabilities.reserve(shape.probabilitiesCount))
-        o.forward(context, rows: rows, into: y, tape: tape.oTape)
+        o.forward(context, rows: rows, into: y, tape: tape.oTape, dropout: layout.dropout)
     }
 
     /// dx += d(loss)/dx for x the forward input; parameter gradients added when trainable.

@@ -39,7 +39,7 @@ public final class TransformerLayer<T: KernelScalar>: @unchecked Sendable {
         attention.forward(normed1, layout: layout, into: branch, tape: tape.attentionTape)
         for i in 0..<count { middle[i] = x[i] + branch[i] }
         norm2.forward(middle, rows: rows, into: normed2, tape: tape.norm2Tape)
-        feedForward.forward(normed2, rows: rows, into: branch, tape: tape.feedForwardTape)
+        feedForward.forward(normed2, rows: rows, into: branch, tape: tape.feedForwardTape, dropout: layout.dropout)
         for i in 0..<count { out[i] = middle[i] + branch[i] }
     }
 

@@ -133,10 +133,11 @@ public final class VisionBackwardBuffers<T: KernelScalar>: @unchecked Sendable {
 
 /// A Linear named `module` with its weight, optional bias and optional LoRA (`module.lora_A.weight`
 /// and `module.lora_B.weight`, present in the table only when LoRA targets this module).
-func makeLinear<T: KernelScalar>(_ module: String, _ p: ParameterTable<T>, bias: Bool, loraAlpha: Double) -> Linear<T> {
+func makeLinear<T: KernelScalar>(_ module: String, _ p: ParameterTable<T>, bias: Bool, loraAlpha: Double,
+                                 loraDropout: Double = 0) -> Linear<T> {
     var lora: LoRA<T>?
     if p.contains(module + ".lora_A.weight") {
-        lora = LoRA(a: p[module + ".lora_A.weight"], b: p[module + ".lora_B.weight"], alpha: loraAlpha)
+        lora = LoRA(a: p[module + ".lora_A.weight"], b: p[module + ".lora_B.weight"], alpha: loraAlpha, dropout: loraDropout)
     }
     return Linear(weight: p[module + ".weight"], bias: bias ? p[module + ".bias"] : nil, lora: lora)
 }

@@ -14,7 +14,7 @@ public final class LlamaModel<T: KernelScalar>: @unchecked Sendable {
 
     public static func prefix(_ name: String) -> String { "language_model.model." + name }
 
-    public init(config: LlamaConfig, loraAlpha: Double, parameters p: ParameterTable<T>) {
+    public init(config: LlamaConfig, loraAlpha: Double, loraDropout: Double = 0, parameters p: ParameterTable<T>) {
         self.config = config
         let name = Self.prefix
         embedTokens = p[name("embed_tokens.weight")]
@@ -22,7 +22,7 @@ public final class LlamaModel<T: KernelScalar>: @unchecked Sendable {
         self.rotary = rotary
         let layers = (0..<config.numHiddenLayers).map { i -> TransformerLayer<T> in
             let layer = name("layers.\(i).")
-            func linear(_ module: String, bias: Bool) -> Linear<T> { makeLinear(layer + module, p, bias: bias, loraAlpha: loraAlpha) }
+            func linear(_ module: String, bias: Bool) -> Linear<T> { makeLinear(layer + module, p, bias: bias, loraAlpha: loraAlpha, loraDropout: loraDropout) }
             func norm(_ module: String) -> Norm<T> { Norm(kind: .rmsNorm, weight: p[layer + module + ".weight"], bias: nil, eps: config.rmsNormEps) }
             let attentionBias = config.attentionBias, mlpBias = config.mlpBias
             return TransformerLayer(

@@ -20,11 +20,13 @@ public final class LlavaModel<T: KernelScalar>: @unchecked Sendable {
         let table = ParameterTable<T>(try config.parameterSpecs(trainable: trainable))
         parameters = table
         let alpha = trainable.lora?.alpha ?? 1
+        // LoRA dropout acts in the language model, whose rows carry dropout keys; adapters in the
+        // vision tower or projector (an unusual choice) run without it.
         vision = CLIPVisionTower(config: config.vision, layersUsed: config.visionLayersUsed,
                                  keepClassToken: config.visionFeatureSelectStrategy == "full", loraAlpha: alpha, parameters: table)
         projector = Projector(activation: ActivationFunction(huggingFaceName: config.projectorHiddenAct)!, bias: config.projectorBias,
                               loraAlpha: alpha, parameters: table)
-        language = LlamaModel(config: config.text, loraAlpha: alpha, parameters: table)
+        language = LlamaModel(config: config.text, loraAlpha: alpha, loraDropout: trainable.lora?.dropout ?? 0, parameters: table)
         imagePrompt = table.contains(SoftPromptName.image) ? table[SoftPromptName.image] : nil
         textPrompt = table.contains(SoftPromptName.text) ? table[SoftPromptName.text] : nil
     }
@@ -42,6 +44,7 @@ public final class LlavaModel<T: KernelScalar>: @unchecked Sendable {
         let inputs = GrowableBuffer<T>()       // (rows, hidden)
         let keyMask = GrowableArray<UInt8>()
         let positions = GrowableArray<Int32>()
+        let rowKeys = GrowableArray<UInt64>()
         var features: UnsafeMutablePointer<T>?
         var imageCount = 0
         public private(set) var sequences = SequenceBatch(batch: 0, sequence: 0)
@@ -49,13 +52,19 @@ public final class LlavaModel<T: KernelScalar>: @unchecked Sendable {
 
         func layout(_ sequences: SequenceBatch) -> SequenceLayout {
             SequenceLayout(batch: sequences.batch, sequence: sequences.sequence,
-                           keyMask: UnsafePointer(keyMask.pointer), positions: UnsafePointer(positions.pointer))
+                           keyMask: UnsafePointer(keyMask.pointer), positions: UnsafePointer(positions.pointer),
+                           dropout: sequences.dropoutSeed.map { DropoutContext(seed: $0, rowKeys: UnsafePointer(rowKeys.pointer)) })
         }
 
         func set(_ sequences: SequenceBatch) {
             self.sequences = sequences
             let mask = keyMask.reserve(sequences.rows), positions = positions.reserve(sequences.rows)
-            for r in 0..<sequences.rows { mask[r] = sequences.keyMask[r]; positions[r] = sequences.positions[r] }
+            let keys = rowKeys.reserve(sequences.rows)
+            for r in 0..<sequences.rows {
+                mask[r] = sequences.keyMask[r]
+                positions[r] = sequences.positions[r]
+                keys[r] = sequences.rowKeys[r]
+            }
         }
     }
 

@@ -1,3 +1,5 @@
+import Layers
+
 /// What fills each position of an LLM input sequence.
 public enum RowKind: UInt8, Sendable {
     case padding = 0        // zeros, masked out of attention
@@ -24,6 +26,12 @@ public struct SequenceBatch: Sendable, Equatable {
     public var targets: [Int32]
     /// Row (b * sequence + t) whose final hidden state is the sequence's embedding.
     public var poolRows: [Int]
+    /// Position of each row inside its own item (-1 for padding): independent of batching.
+    public var itemPositions: [Int32]
+    /// One key per row for LoRA dropout masks (see `keyRows`), and the step's dropout seed;
+    /// nil = no dropout (inference).
+    public var rowKeys: [UInt64]
+    public var dropoutSeed: UInt64?
 
     public init(batch: Int, sequence: Int) {
         self.batch = batch
@@ -35,6 +43,20 @@ public struct SequenceBatch: Sendable, Equatable {
         positions = (0..<rows).map { Int32($0 % max(sequence, 1)) }
         targets = Array(repeating: -100, count: rows)
         poolRows = Array(repeating: 0, count: batch)
+        itemPositions = Array(repeating: -1, count: rows)
+        rowKeys = Array(repeating: 0, count: rows)
+        dropoutSeed = nil
+    }
+
+    /// Turns on dropout for this batch: row keys from each sequence's sample key (its global
+    /// index and pass, chosen by the caller) and the row's position in its own sequence, so masks
+    /// do not depend on how samples were batched, padded or spread over ranks.
+    public mutating func keyRows(sampleKeys: [UInt64], seed: UInt64) {
+        precondition(sampleKeys.count == batch, "keyRows: \(sampleKeys.count) keys for \(batch) sequences")
+        for r in 0..<rows where itemPositions[r] >= 0 {
+            rowKeys[r] = mixBits(sampleKeys[r / sequence] ^ mixBits(UInt64(itemPositions[r])))
+        }
+        dropoutSeed = seed
     }
 
     public var rows: Int { batch * sequence }
@@ -68,6 +90,7 @@ public struct SequenceBatch: Sendable, Equatable {
                 slots[row] = item.slots[t]
                 targets[row] = item.targets[t]
                 keyMask[row] = 1
+                itemPositions[row] = Int32(t)
             }
             poolRows[b] = b * length + padding + (poolIndices?[b] ?? item.count - 1)
         }

@@ -39,7 +39,7 @@ public enum ConfigSchema {
         ConfigField("data", .path, .string(""), "Directory of training shards made by `discern prepare` or `discern synth` (its train/ split)."),
         ConfigField("run_dir", .path, .string("checkpoints/run"), "Where metrics.jsonl and checkpoints go."),
         // The run
-        ConfigField("seed", .int, .int(1234), "Seed of the data order and the adapter initialisation; same seed, same run."),
+        ConfigField("seed", .int, .int(1234), "Seed of the data order, the adapter initialisation and the LoRA dropout masks; same seed, same run."),
         ConfigField("steps", .int, .int(100), "Optimizer steps to train."),
         ConfigField("global_batch", .int, .int(32), "Image/caption pairs per optimizer step over all ranks; must divide by the number of ranks."),
         ConfigField("micro_batch", .int, .int(0), "Pairs per rank per forward/backward chunk (GradCache); 0 = the whole local batch at once. The contrastive gradient is exact either way."),
@@ -55,7 +55,7 @@ public enum ConfigSchema {
         ConfigField("train.lora", .bool, .bool(true), "Train LoRA adapters on `lora.target_modules`."),
         ConfigField("lora.rank", .int, .int(16), "LoRA rank r."),
         ConfigField("lora.alpha", .double, .double(16), "LoRA alpha; the update is scaled by alpha / r."),
-        ConfigField("lora.dropout", .double, .double(0), "Dropout on the LoRA input during training (PEFT's lora_dropout). Not implemented yet: only 0 is accepted."),
+        ConfigField("lora.dropout", .double, .double(0), "Dropout on the LoRA input during training (PEFT's lora_dropout), in the language model's adapters. Masks are a pure function of (seed, step, module, sample, position), so ranks, micro-batches and resumes agree."),
         ConfigField("lora.target_modules", .string, .string(#"language_model\.model\.layers\.\d+\.(self_attn\.(q|k|v|o)_proj|mlp\.(gate|up|down)_proj)"#), "Regular expression over module names (full match, PEFT's meaning of a string); default: the LLM's seven projections."),
         // Losses
         ConfigField("loss.contrastive", .double, .double(1), "Weight of the global-batch contrastive loss (short captions); 0 turns it off."),

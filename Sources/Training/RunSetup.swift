@@ -41,9 +41,8 @@ public struct RunSettings: Sendable {
         if useLoRA {
             lora = LoRASettings(rank: config.int("lora.rank"), alpha: config.double("lora.alpha"), dropout: config.double("lora.dropout"),
                                 targetPattern: config.string("lora.target_modules"))
-            if config.double("lora.dropout") != 0 {
-                throw ConfigError("lora.dropout \(config.double("lora.dropout")) is not implemented yet; set it to 0.")
-            }
+            let dropout = config.double("lora.dropout")
+            guard dropout >= 0 && dropout < 1 else { throw ConfigError("lora.dropout must be in [0, 1), got \(dropout).") }
         }
         trainable = TrainableSet(fullModel: full, lora: lora, imageSoftPromptLength: soft ? softPromptLengths.image : nil,
                                  textSoftPromptLength: soft ? softPromptLengths.text : nil, logitScale: learnScale)
@@ -52,7 +51,8 @@ public struct RunSettings: Sendable {
         }
         step = StepSettings(contrastiveWeight: contrastive, ntpWeight: ntp,
                             ntpCaptions: StepSettings.GenerativeCaptions(rawValue: config.string("loss.ntp_captions"))!,
-                            softPrompts: soft, fixedLogitScale: config.double("loss.logit_scale"), microBatch: microBatch)
+                            softPrompts: soft, fixedLogitScale: config.double("loss.logit_scale"), microBatch: microBatch,
+                            dropoutSeed: seed)
         templates = PromptTemplates(image: config.string("prompts.image"), text: config.string("prompts.text"))
         let warmup = config.double("optimizer.warmup")
         let warmupSteps = warmup < 1 ? Int((warmup * Double(steps)).rounded()) : Int(warmup)

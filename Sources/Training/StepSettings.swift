@@ -9,9 +9,12 @@ public struct StepSettings: Sendable, Equatable {
     public var fixedLogitScale: Double
     /// Pairs per forward/backward chunk on a rank (GradCache); 0 = the whole local batch.
     public var microBatch: Int
+    /// Base of the LoRA dropout masks (the run's seed); each step mixes in its index.
+    public var dropoutSeed: UInt64
 
     public init(contrastiveWeight: Double = 1, ntpWeight: Double = 1, ntpCaptions: GenerativeCaptions = .long,
-                softPrompts: Bool = true, fixedLogitScale: Double = 2.659260036932778, microBatch: Int = 0) {
+                softPrompts: Bool = true, fixedLogitScale: Double = 2.659260036932778, microBatch: Int = 0, dropoutSeed: UInt64 = 0) {
+        self.dropoutSeed = dropoutSeed
         self.contrastiveWeight = contrastiveWeight
         self.ntpWeight = ntpWeight
         self.ntpCaptions = ntpCaptions

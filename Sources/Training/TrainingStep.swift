@@ -50,14 +50,27 @@ public final class TrainingStep: @unchecked Sendable {
         let generative: SequenceBatch?
     }
 
-    func chunks(_ batch: TrainingBatch) throws -> [Chunk] {
+    /// Key of sample `index` (its position in the step's global batch) in pass `pass`, for
+    /// dropout masks that do not depend on ranks or micro-batches.
+    func sampleKey(_ batch: TrainingBatch, _ index: Int, pass: UInt64) -> UInt64 {
+        mixBits(UInt64(batch.globalOffset + index) | pass << 40)
+    }
+
+    func chunks(_ batch: TrainingBatch, step: Int) throws -> [Chunk] {
         let size = settings.microBatch > 0 ? min(settings.microBatch, batch.count) : batch.count
         let soft = settings.softPrompts
+        let dropout = (model.trainableSet.lora?.dropout ?? 0) > 0
+        let stepSeed = mixBits(settings.dropoutSeed ^ mixBits(UInt64(step)))
         return try stride(from: 0, to: batch.count, by: max(size, 1)).map { start in
             let range = start..<min(start + size, batch.count)
-            let images = SequenceBatch(items: try range.map { try prompts.imageItem(imageIndex: $0 - start, softPrompt: soft).item })
-            let texts = SequenceBatch(items: try range.map { try prompts.textItem(caption: batch.shortCaptions[$0] ?? "", softPrompt: soft) })
+            var images = SequenceBatch(items: try range.map { try prompts.imageItem(imageIndex: $0 - start, softPrompt: soft).item })
+            var texts = SequenceBatch(items: try range.map { try prompts.textItem(caption: batch.shortCaptions[$0] ?? "", softPrompt: soft) })
+            if dropout {
+                images.keyRows(sampleKeys: range.map { sampleKey(batch, $0, pass: 1) }, seed: stepSeed)
+                texts.keyRows(sampleKeys: range.map { sampleKey(batch, $0, pass: 2) }, seed: stepSeed)
+            }
             var generative: [(item: SequenceBatch.Item, poolIndex: Int)] = []
+            var generativeKeys: [UInt64] = []
             if settings.ntpWeight > 0 {
                 for i in range {
                     var captions: [String?] = []
@@ -66,19 +79,25 @@ public final class TrainingStep: @unchecked Sendable {
                     case .short: captions = [batch.shortCaptions[i]]
                     case .both: captions = [batch.shortCaptions[i], batch.longCaptions[i]]
                     }
-                    for caption in captions.compactMap({ $0 }) {
+                    for (k, caption) in captions.enumerated() {
+                        guard let caption else { continue }
                         generative.append(try prompts.imageItem(imageIndex: i - start, softPrompt: soft, longCaption: caption))
+                        generativeKeys.append(sampleKey(batch, i, pass: 3 + UInt64(k)))
                     }
                 }
             }
-            return Chunk(range: range, images: images, texts: texts,
-                         generative: generative.isEmpty ? nil : SequenceBatch(items: generative.map(\.item), poolIndices: generative.map(\.poolIndex)))
+            var sequences: SequenceBatch?
+            if !generative.isEmpty {
+                sequences = SequenceBatch(items: generative.map(\.item), poolIndices: generative.map(\.poolIndex))
+                if dropout { sequences!.keyRows(sampleKeys: generativeKeys, seed: stepSeed) }
+            }
+            return Chunk(range: range, images: images, texts: texts, generative: sequences)
         }
     }
 
     /// Zeroes the gradients, computes them for `batch` (this rank's share of a global batch of
     /// `globalBatch` pairs) and all-reduces them. The parameters are not changed.
-    public func run(_ batch: TrainingBatch, globalBatch: Int) throws -> StepResult {
+    public func run(_ batch: TrainingBatch, globalBatch: Int, step: Int = 0) throws -> StepResult {
         let width = model.hidden, local = batch.count, imageSize = model.config.vision.imageSize
         let pixelsPerImage = 3 * imageSize * imageSize
         precondition(batch.pixels.count == local * pixelsPerImage, "TrainingBatch: pixels for \(batch.pixels.count / pixelsPerImage) images, captions for \(local)")
@@ -90,7 +109,7 @@ public final class TrainingStep: @unchecked Sendable {
             return try body()
         }
         model.parameters.zeroGradients()
-        let chunks = try chunks(batch)
+        let chunks = try chunks(batch, step: step)
         var tokens = 0, flops = 0.0
         var contrastiveLoss = 0.0
         let estimate = FlopEstimate(config: model.config, imageFeatures: model.imageTokens)

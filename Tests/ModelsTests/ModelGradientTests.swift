@@ -24,7 +24,9 @@ final class ModelGradientTests: XCTestCase {
 
     func testFullModelGradientsMatchFiniteDifferences() throws {
         let config = try LlavaConfig.parse(Data(Self.tinyConfig.utf8), source: "tiny")
-        let trainable = TrainableSet(fullModel: true, lora: LoRASettings(rank: 2, alpha: 4, targetPattern: #".*(q_proj|down_proj|fc1|linear_1)"#),
+        // LoRA dropout 0.3 is on in the language model: its masks are fixed by the row keys, so the
+        // loss stays a deterministic function of the parameters.
+        let trainable = TrainableSet(fullModel: true, lora: LoRASettings(rank: 2, alpha: 4, dropout: 0.3, targetPattern: #".*(q_proj|down_proj|fc1|linear_1)"#),
                                      imageSoftPromptLength: 2, textSoftPromptLength: 3)
         let model = try LlavaModel<Double>(config: config, trainable: trainable)
         var random = Xoshiro256(seed: 3)
@@ -48,7 +50,8 @@ final class ModelGradientTests: XCTestCase {
         for i in 0..<3 { second.append(.textPrompt, Int32(i)) }
         second.append(.token, 3)
         for i in 0..<imageTokens { second.append(.image, Int32(imageTokens + i)) }
-        let sequences = SequenceBatch(items: [first, second])
+        var sequences = SequenceBatch(items: [first, second])
+        sequences.keyRows(sampleKeys: [11, 12], seed: 99)
         let width = model.hidden
         let cotangent = (0..<images * width).map { _ in Double(random.uniform(-1.0, 1.0)) }
 
@@ -96,5 +99,32 @@ final class ModelGradientTests: XCTestCase {
         }
         XCTAssertEqual(checked, model.parameters.trainable.count)
         XCTAssertGreaterThan(checked, 60)
+    }
+
+    /// Dropout really drops (the keyed forward differs from the plain one), the same keys give the
+    /// same output, and the rows of a sequence do not depend on what else is in the batch.
+    func testLoRADropoutIsKeyedAndBatchIndependent() throws {
+        let config = try LlavaConfig.parse(Data(Self.tinyConfig.utf8), source: "tiny")
+        let model = try LlavaModel<Double>(config: config, trainable: TrainableSet(lora: LoRASettings(rank: 2, alpha: 4, dropout: 0.5)))
+        var random = Xoshiro256(seed: 4)
+        for parameter in model.parameters.parameters { for i in 0..<parameter.count { parameter.value[i] = random.uniform(-0.5, 0.5) } }
+        func item(_ ids: [Int32]) -> SequenceBatch.Item {
+            var item = SequenceBatch.Item()
+            for id in ids { item.append(.token, id) }
+            return item
+        }
+        func embed(_ items: [SequenceBatch.Item], keys: [UInt64]?) -> [Double] {
+            var sequences = SequenceBatch(items: items)
+            if let keys { sequences.keyRows(sampleKeys: keys, seed: 7) }
+            let pass = LlavaModel<Double>.Pass(), pooling = EmbeddingPooling<Double>()
+            let hidden = model.forward(pixels: nil, imageCount: 0, sequences: sequences, pass: pass)
+            return Array(UnsafeBufferPointer(start: pooling.forward(hidden, sequences: sequences, width: model.hidden), count: items.count * model.hidden))
+        }
+        let a = item([1, 5, 9, 3]), b = item([1, 7, 2])
+        let plain = embed([a], keys: nil), dropped = embed([a], keys: [21])
+        XCTAssertGreaterThan(maxRelativeError(dropped, plain), 1e-3, "dropout must change the output")
+        XCTAssertEqual(embed([a], keys: [21]), dropped, "same keys, same masks")
+        let together = embed([b, a], keys: [22, 21])   // a is now left-padded less and sits second
+        assertClose(Array(together[model.hidden...]), dropped, tolerance: 1e-12, "a sequence's masks do not depend on its batch")
     }
 }

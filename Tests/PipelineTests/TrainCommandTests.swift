@@ -34,7 +34,7 @@ final class TrainCommandTests: XCTestCase {
     func arguments(run: String, steps: Int = 4) -> [String] {
         ["train", "--model", Self.model, "--data", folder.appendingPathComponent("data").path, "--run-dir", folder.appendingPathComponent(run).path,
          "--steps", "\(steps)", "--global-batch", "6", "--set", "lora.rank=4", "--set", "log_every=1", "--set", "checkpoint.every=2",
-         "--set", "optimizer.lr=1e-3"]
+         "--set", "optimizer.lr=1e-3", "--set", "lora.dropout=0.1"]
     }
 
     func train(_ arguments: [String], ranks: Int = 1) throws -> ChildResult {

@@ -19,7 +19,8 @@ func trainSteps(_ arguments: [String], _ communicator: Communicator) throws -> I
     let prompts = try PromptBuilder(encoder: try directory.tokenizer(), templates: PromptTemplates(),
                                     imageTokenID: config.imageTokenIndex, eosTokenID: config.text.eosTokenId,
                                     imageTokens: probe.imageTokens, maxPositions: config.text.maxPositionEmbeddings)
-    let trainable = TrainableSet(lora: LoRASettings(rank: 4, alpha: 8), imageSoftPromptLength: prompts.imageSuffixIDs.count,
+    // LoRA dropout on: its masks must not depend on ranks or micro-batches either.
+    let trainable = TrainableSet(lora: LoRASettings(rank: 4, alpha: 8, dropout: 0.2), imageSoftPromptLength: prompts.imageSuffixIDs.count,
                                  textSoftPromptLength: prompts.textSuffixIDs.count, logitScale: true)
     let model: LlavaModel<Float> = try directory.loadModel(trainable: trainable)
     model.initializeAdapters(seed: 5, prompts: prompts)
@@ -40,12 +41,12 @@ func trainSteps(_ arguments: [String], _ communicator: Communicator) throws -> I
                               globalOffset: offset)
 
     let step = TrainingStep(model: model, prompts: prompts, communicator: communicator,
-                            settings: StepSettings(contrastiveWeight: 1, ntpWeight: 0.5, microBatch: microBatch))
+                            settings: StepSettings(contrastiveWeight: 1, ntpWeight: 0.5, microBatch: microBatch, dropoutSeed: 5))
     let update = ParameterUpdate(parameters: model.parameters,
                                  schedule: LearningRateSchedule(peak: 1e-2, warmupSteps: 0, totalSteps: 3, shape: .constant, minRatio: 0),
                                  gradientClip: 1.0, maxLogitScale: 4.6, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01)
     for s in 0..<3 {
-        let result = try step.run(batch, globalBatch: global)
+        let result = try step.run(batch, globalBatch: global, step: s)
         let outcome = update.apply(step: s)
         if communicator.rank == 0 {
             print("step \(s) loss \(result.loss) contrastive \(result.contrastiveLoss) ntp \(result.ntpLoss) norm \(outcome.gradientNorm)")
