@@ -24,6 +24,20 @@ public struct EvalReport: Codable, Sendable {
         enum CodingKeys: String, CodingKey { case images, imageToText = "image_to_text", hardNegatives = "hard_negatives" }
     }
 
+    public init(imageToText: RetrievalMetrics.Recall, textToImage: RetrievalMetrics.Recall, hardNegatives: [String: Double],
+                images: Int, captions: Int, negativesPerType: [String: Int], model: String, checkpoint: String?,
+                captionLikelihood: LikelihoodReport?) {
+        self.imageToText = imageToText
+        self.textToImage = textToImage
+        self.hardNegatives = hardNegatives
+        self.images = images
+        self.captions = captions
+        self.negativesPerType = negativesPerType
+        self.model = model
+        self.checkpoint = checkpoint
+        self.captionLikelihood = captionLikelihood
+    }
+
     enum CodingKeys: String, CodingKey {
         case imageToText = "image_to_text", textToImage = "text_to_image", hardNegatives = "hard_negatives", images, captions
         case negativesPerType = "negatives_per_type", model, checkpoint, captionLikelihood = "caption_likelihood"

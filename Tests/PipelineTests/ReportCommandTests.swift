@@ -1,0 +1,31 @@
+import Foundation
+import Pipeline
+import TestSupport
+import XCTest
+
+/// `discern summarize` and `discern compare` on hand-made reports.
+final class ReportCommandTests: XCTestCase {
+    func report(_ r1: Double, _ colour: Double) -> EvalReport {
+        let recall = RetrievalMetrics.Recall(r1: r1, r5: 0.5, r10: 0.9)
+        return EvalReport(imageToText: recall, textToImage: recall, hardNegatives: ["replace_attribute": colour, "swap_objects": 0.5],
+                          images: 10, captions: 10, negativesPerType: ["replace_attribute": 10, "swap_objects": 10],
+                          model: "m", checkpoint: nil, captionLikelihood: nil)
+    }
+
+    func testSummarizeGivesMeanAndHalfRangeAndCompareShowsBoth() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("discern-reports-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let a = folder.appendingPathComponent("a.json"), b = folder.appendingPathComponent("b.json")
+        try JSONEncoder().encode(report(0.2, 0.8)).write(to: a)
+        try JSONEncoder().encode(report(0.4, 0.9)).write(to: b)
+        var result = try runChild(try locateDiscern(), ["summarize", "--label", "x", a.path, b.path], environment: childEnvironment, timeout: 30)
+        XCTAssertEqual(result.status, 0, result.transcript)
+        XCTAssertEqual(result.standardOutput, "| x | 0.300 ± 0.100 | 0.300 ± 0.100 | 0.850 ± 0.050 | 0.500 ± 0.000 |\n")
+        result = try runChild(try locateDiscern(), ["summarize", "--header", a.path], environment: childEnvironment, timeout: 30)
+        XCTAssertTrue(result.standardOutput.hasPrefix("| variant | i->t R@1 | t->i R@1 | replace_attribute | swap_objects |"), result.transcript)
+        result = try runChild(try locateDiscern(), ["compare", a.path, b.path], environment: childEnvironment, timeout: 30)
+        XCTAssertEqual(result.status, 0, result.transcript)
+        XCTAssertTrue(result.standardOutput.contains("image->text R@1                      0.200      0.400"), result.transcript)
+    }
+}
