@@ -32,8 +32,8 @@ public func mixBits(_ value: UInt64) -> UInt64 {
     return z ^ (z >> 31)
 }
 
-/// A stable 64-bit key of a module name (FNV-1a), so masks do not depend on declaration order.
-public func moduleKey(_ name: String) -> UInt64 {
+/// FNV-1a of a string: a stable 64-bit key (module names for dropout masks, model fingerprints).
+public func stableHash(_ name: String) -> UInt64 {
     var hash: UInt64 = 0xcbf2_9ce4_8422_2325
     for byte in name.utf8 { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
     return hash

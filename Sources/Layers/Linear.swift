@@ -38,7 +38,7 @@ public final class Linear<T: KernelScalar>: @unchecked Sendable {
         self.lora = lora
         outFeatures = weight.shape[0]
         inFeatures = weight.shape[1]
-        dropoutKey = moduleKey(weight.name)
+        dropoutKey = stableHash(weight.name)
     }
 
     /// What the backward needs besides the input: the LoRA down-projection x A^T.

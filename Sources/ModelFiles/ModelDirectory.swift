@@ -27,6 +27,13 @@ public struct ModelDirectory: Sendable {
         return try Tokenizer(path: file)
     }
 
+    /// The prompt assembly for this model: its tokenizer, image token, EOS and sizes.
+    public func promptBuilder(templates: PromptTemplates = PromptTemplates()) throws -> PromptBuilder {
+        try PromptBuilder(encoder: try tokenizer(), templates: templates, imageTokenID: config.imageTokenIndex,
+                          eosTokenID: config.text.eosTokenId, imageTokens: config.imageTokensPerImage,
+                          maxPositions: config.text.maxPositionEmbeddings)
+    }
+
     /// A model with this directory's weights and `trainable`'s adapters (LoRA A/B, soft prompts
     /// zero-initialised: call `initializeAdapters`).
     public func loadModel<T: KernelScalar>(trainable: TrainableSet = .frozen, as: T.Type = T.self) throws -> LlavaModel<T> {

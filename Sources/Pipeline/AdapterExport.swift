@@ -30,11 +30,7 @@ public struct AdapterExport {
 
     public func write(to output: String, merge: Bool) throws -> Summary {
         let state = try CheckpointFile.read(checkpoint)
-        let base = BaseFingerprint(config: modelDirectory.config)
-        guard state.baseFingerprint == base.hash else {
-            throw CheckpointError("\(checkpoint) was trained on a different base model than \(modelDirectory.url.path):\n  "
-                + base.differences(from: state.baseDescription).joined(separator: "\n  "))
-        }
+        try BaseFingerprint(config: modelDirectory.config).check(state, path: checkpoint, model: modelDirectory.url.path)
         let stored = try ResolvedConfig.parse(yaml: state.configYAML, source: "\(checkpoint):/config")
         let trainsBase = state.parameters.contains { modelDirectory.config.baseParameterShapes.map(\.name).contains($0.name) }
         if trainsBase && !merge {
@@ -139,11 +135,8 @@ public struct AdapterExport {
     func writeSoftPrompts(tensors: [String: NamedTensor], config: ResolvedConfig, into directory: String) throws -> [String] {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         var writer = SafetensorsWriter(), names: [String] = []
-        let prompts = try PromptBuilder(encoder: try modelDirectory.tokenizer(),
-                                        templates: PromptTemplates(image: config.string("prompts.image"), text: config.string("prompts.text")),
-                                        imageTokenID: modelDirectory.config.imageTokenIndex, eosTokenID: modelDirectory.config.text.eosTokenId,
-                                        imageTokens: modelDirectory.config.imageTokensPerImage,
-                                        maxPositions: modelDirectory.config.text.maxPositionEmbeddings)
+        let prompts = try modelDirectory.promptBuilder(
+            templates: PromptTemplates(image: config.string("prompts.image"), text: config.string("prompts.text")))
         var description: [String: Any] = [
             "format": "discern-soft-prompts", "version": 1,
             "image_template": config.string("prompts.image"), "text_template": config.string("prompts.text"),

@@ -1,4 +1,6 @@
+import Checkpointing
 import Kernels
+import Layers
 import Models
 
 /// A base model's identity for checkpoints: every tensor's name and shape plus the config facts
@@ -6,7 +8,11 @@ import Models
 /// shape; a resume against a different one is refused, naming what differs.
 public struct BaseFingerprint: Sendable, Equatable {
     public let description: String
-    public var hash: String { fnv1a64(description) }
+    /// 16 hex digits of the description's FNV-1a hash: a stable identity, not a security hash.
+    public var hash: String {
+        let digits = String(stableHash(description), radix: 16)
+        return String(repeating: "0", count: 16 - digits.count) + digits
+    }
 
     public init(config: LlavaConfig) {
         var lines = [
@@ -22,6 +28,14 @@ public struct BaseFingerprint: Sendable, Equatable {
         description = lines.joined(separator: "\n")
     }
 
+    /// Refuses a checkpoint trained on another base model, listing what differs.
+    public func check(_ state: CheckpointState, path: String, model: String) throws {
+        guard state.baseFingerprint == hash else {
+            throw CheckpointError("\(path) was trained on a different base model than \(model):\n  "
+                + differences(from: state.baseDescription).joined(separator: "\n  "))
+        }
+    }
+
     /// Lines of `other` that differ from this one, for the refusal message.
     public func differences(from other: String, limit: Int = 8) -> [String] {
         let mine = Set(description.split(separator: "\n").map(String.init))
@@ -32,13 +46,3 @@ public struct BaseFingerprint: Sendable, Equatable {
     }
 }
 
-/// 64-bit FNV-1a of the UTF-8 bytes, as 16 hex digits: a stable identity, not a security hash.
-func fnv1a64(_ text: String) -> String {
-    var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-    for byte in text.utf8 {
-        hash ^= UInt64(byte)
-        hash &*= 0x0000_0100_0000_01B3
-    }
-    let digits = String(hash, radix: 16)
-    return String(repeating: "0", count: 16 - digits.count) + digits
-}

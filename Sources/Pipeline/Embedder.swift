@@ -33,35 +33,24 @@ public final class Embedder {
         }
         if let checkpoint {
             let loaded = try CheckpointFile.read(checkpoint)
-            let base = BaseFingerprint(config: config)
-            guard loaded.baseFingerprint == base.hash else {
-                throw CheckpointError("\(checkpoint) was trained on a different base model than \(directory.url.path):\n  "
-                    + base.differences(from: loaded.baseDescription).joined(separator: "\n  "))
-            }
+            try BaseFingerprint(config: config).check(loaded, path: checkpoint, model: directory.url.path)
             let stored = try ResolvedConfig.parse(yaml: loaded.configYAML, source: "\(checkpoint):/config")
             templates = PromptTemplates(image: stored.string("prompts.image"), text: stored.string("prompts.text"))
             imageMode = stored.string("image.mode") == "pad" ? .padToSquare : .crop
             state = loaded
-            let builder = try Self.promptBuilder(directory, templates)
+            let builder = try directory.promptBuilder(templates: templates)
             let settings = try RunSettings(stored, softPromptLengths: (builder.imageSuffixIDs.count, builder.textSuffixIDs.count), worldSize: 1)
             trainable = settings.trainable
             trainable.fullModel = false   // a full-model checkpoint is a new base model: export it (issue: merge) instead
         }
         model = try directory.loadModel(trainable: trainable)
-        prompts = try Self.promptBuilder(directory, templates)
+        prompts = try directory.promptBuilder(templates: templates)
         if let state { try TrainingState.restore(state, into: model, update: nil, source: checkpoint!) }
         try imported?.apply(to: model)
         softPrompts = trainable.imageSoftPromptLength != nil
         let size = config.vision.imageSize
         preprocessor = try ImagePreprocessor(config: ImagePreprocessingConfig(mode: imageMode, shortestEdge: size, cropHeight: size, cropWidth: size))
         self.batchSize = max(batchSize, 1)
-    }
-
-    static func promptBuilder(_ directory: ModelDirectory, _ templates: PromptTemplates) throws -> PromptBuilder {
-        let config = directory.config
-        return try PromptBuilder(encoder: try directory.tokenizer(), templates: templates, imageTokenID: config.imageTokenIndex,
-                                 eosTokenID: config.text.eosTokenId, imageTokens: config.imageTokensPerImage,
-                                 maxPositions: config.text.maxPositionEmbeddings)
     }
 
     public var width: Int { model.hidden }

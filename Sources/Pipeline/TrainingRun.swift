@@ -42,9 +42,7 @@ public final class TrainingRun {
         let directory = try ModelDirectory(path: modelPath)
         let modelConfig = directory.config
         let templates = PromptTemplates(image: config.string("prompts.image"), text: config.string("prompts.text"))
-        let prompts = try PromptBuilder(encoder: try directory.tokenizer(), templates: templates, imageTokenID: modelConfig.imageTokenIndex,
-                                        eosTokenID: modelConfig.text.eosTokenId, imageTokens: modelConfig.imageTokensPerImage,
-                                        maxPositions: modelConfig.text.maxPositionEmbeddings)
+        let prompts = try directory.promptBuilder(templates: templates)
         let settings = try RunSettings(config, softPromptLengths: (prompts.imageSuffixIDs.count, prompts.textSuffixIDs.count),
                                        worldSize: communicator.size)
         let dataset = try Dataset.open(dataPath)
@@ -153,10 +151,7 @@ public final class TrainingRun {
     }
 
     func checkCompatible(_ state: CheckpointState, path: String, base: BaseFingerprint) throws {
-        guard state.baseFingerprint == base.hash else {
-            throw CheckpointError("\(path) was trained on a different base model than \(config.string("model")):\n  "
-                + base.differences(from: state.baseDescription).joined(separator: "\n  "))
-        }
+        try base.check(state, path: path, model: config.string("model"))
         let stored = try ResolvedConfig.parse(yaml: state.configYAML, source: "\(path):/config")
         let conflicts = Self.resumeInvariantKeys.filter { stored.values[$0] != config.values[$0] }
         guard conflicts.isEmpty else {

@@ -15,10 +15,7 @@ func trainSteps(_ arguments: [String], _ communicator: Communicator) throws -> I
     }
     let directory = try ModelDirectory(path: arguments[0])
     let config = directory.config
-    let probe = try LlavaModel<Float>(config: config, trainable: .frozen)
-    let prompts = try PromptBuilder(encoder: try directory.tokenizer(), templates: PromptTemplates(),
-                                    imageTokenID: config.imageTokenIndex, eosTokenID: config.text.eosTokenId,
-                                    imageTokens: probe.imageTokens, maxPositions: config.text.maxPositionEmbeddings)
+    let prompts = try directory.promptBuilder()
     // LoRA dropout on: its masks must not depend on ranks or micro-batches either.
     let trainable = TrainableSet(lora: LoRASettings(rank: 4, alpha: 8, dropout: 0.2), imageSoftPromptLength: prompts.imageSuffixIDs.count,
                                  textSoftPromptLength: prompts.textSuffixIDs.count, logitScale: true)
