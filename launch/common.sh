@@ -47,3 +47,20 @@ discern_blas_environment() {
         say "OpenBLAS would fall back to generic kernels here; using OPENBLAS_CORETYPE=$fix"
     fi
 }
+
+# Sets `mpi` (an array: mpirun and the flags this machine needs) for NP ranks, and exports
+# OPENBLAS_NUM_THREADS = cores per rank (THREADS overrides). Only the flags the situation needs:
+# root, more ranks than cores, and no core binding when a rank runs several threads.
+discern_mpi_command() {
+    local np="$1" cores threads
+    cores="$(nproc)"
+    threads="${THREADS:-$(( cores / np > 0 ? cores / np : 1 ))}"
+    export OPENBLAS_NUM_THREADS="$threads"
+    mpi=(mpirun -np "$np" --mca pml ob1 --mca btl self,vader -x OPENBLAS_NUM_THREADS)
+    if [ -n "${OPENBLAS_CORETYPE:-}" ]; then mpi+=(-x OPENBLAS_CORETYPE); fi
+    if [ "$(id -u)" -eq 0 ]; then mpi+=(--allow-run-as-root); fi
+    if [ "$np" -gt "$cores" ]; then mpi+=(--oversubscribe); fi
+    # Default binding pins each rank to one core; with several threads per rank that would starve them.
+    if [ "$threads" -gt 1 ] || [ "$np" -gt "$cores" ]; then mpi+=(--bind-to none); fi
+    say "$np rank(s) x $threads BLAS thread(s) on $cores core(s)"
+}
