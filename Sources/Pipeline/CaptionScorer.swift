@@ -10,7 +10,7 @@ public final class CaptionScorer {
     let model: LlavaModel<Float>
     let prompts: PromptBuilder
     let pass = LlavaModel<Float>.Pass()
-    let selected = GrowableBuffer<Float>(), logits = GrowableBuffer<Float>()
+    let selected = GrowableBuffer<Float>(), logits = GrowableBuffer<Float>(), logSumExp = GrowableBuffer<Float>()
     public let batchSize: Int
 
     public init(model: LlavaModel<Float>, prompts: PromptBuilder, batchSize: Int = 64) {
@@ -29,19 +29,20 @@ public final class CaptionScorer {
             let sequences = SequenceBatch(items: items.map(\.item), poolIndices: items.map(\.poolIndex))
             let hidden = model.forward(pixels: pixels, imageCount: 1, sequences: sequences, pass: pass)
             let rows = (0..<sequences.rows).filter { sequences.targets[$0] != -100 }
+            guard !rows.isEmpty else { result += Array(repeating: 0, count: sequences.batch); continue }
             let chosen = selected.reserve(max(rows.count, 1) * width)
             for (i, r) in rows.enumerated() { (chosen + i * width).update(from: hidden + r * width, count: width) }
             let output = logits.reserve(max(rows.count, 1) * vocab)
             head.forward(chosen, rows: rows.count, into: output, tape: nil)
+            // log p(target) = logit[target] - logsumexp(logits): the cross-entropy kernel's saved log-sum-exp.
+            let targets = rows.map { sequences.targets[$0] }
+            let logSumExp = self.logSumExp.reserve(max(rows.count, 1))
+            _ = targets.withUnsafeBufferPointer {
+                crossEntropyForward(logits: output, targets: $0.baseAddress!, logSumExp: logSumExp, rows: rows.count, vocab: vocab)
+            }
             var sums = [Double](repeating: 0, count: sequences.batch), counts = [Int](repeating: 0, count: sequences.batch)
             for (i, r) in rows.enumerated() {
-                let row = output + i * vocab
-                var maximum = -Float.infinity
-                for v in 0..<vocab { maximum = max(maximum, row[v]) }
-                var total = 0.0
-                for v in 0..<vocab { total += Double.exp(Double(row[v] - maximum)) }
-                let logProbability = Double(row[Int(sequences.targets[r])] - maximum) - Double.log(total)
-                sums[r / sequences.sequence] += logProbability
+                sums[r / sequences.sequence] += Double(output[i * vocab + Int(targets[i])] - logSumExp[i])
                 counts[r / sequences.sequence] += 1
             }
             result += zip(sums, counts).map { $0 / Double(max($1, 1)) }
