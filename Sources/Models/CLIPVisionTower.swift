@@ -16,7 +16,8 @@ public final class CLIPVisionTower<T: KernelScalar>: @unchecked Sendable {
 
     public static func prefix(_ name: String) -> String { "vision_tower.vision_model." + name }
 
-    public init(config: CLIPVisionConfig, layersUsed: Int, keepClassToken: Bool, loraAlpha: Double, parameters p: ParameterTable<T>) {
+    public init(config: CLIPVisionConfig, layersUsed: Int, keepClassToken: Bool, loraAlpha: Double, recompute: Bool = false,
+                parameters p: ParameterTable<T>) {
         self.config = config
         needsBackward = p.trainable.contains { $0.name.hasPrefix("vision_tower.") }
         self.layersUsed = layersUsed
@@ -42,7 +43,7 @@ public final class CLIPVisionTower<T: KernelScalar>: @unchecked Sendable {
                 norm2: norm("layer_norm2"),
                 feedForward: FeedForward(.plain(fc1: linear("mlp.fc1"), activation: activation, fc2: linear("mlp.fc2"))))
         }
-        encoder = TransformerStack(layers: layers, hidden: config.hiddenSize)
+        encoder = TransformerStack(layers: layers, hidden: config.hiddenSize, recompute: recompute)
     }
 
     /// True when any parameter of the tower trains (LoRA adapters included), so it needs a backward.
