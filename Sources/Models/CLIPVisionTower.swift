@@ -73,12 +73,13 @@ public final class CLIPVisionTower<T: KernelScalar>: @unchecked Sendable {
                               y: patchOut, batch: batch, channels: config.numChannels, height: config.imageSize,
                               width: config.imageSize, patch: config.patchSize, hidden: hidden)
         // embedded[b] = [class; patches[b]] + position embedding
+        let classValues = classEmbedding.value, positionValues = positionEmbedding.value
         for b in 0..<batch {
             let row = embedded + b * tokens * hidden
-            for i in 0..<hidden { row[i] = classEmbedding.value[i] + positionEmbedding.value[i] }
+            for i in 0..<hidden { row[i] = classValues[i] + positionValues[i] }
             for t in 1..<tokens {
                 let source = patchOut + (b * patches + t - 1) * hidden, target = row + t * hidden
-                let position = positionEmbedding.value + t * hidden
+                let position = positionValues + t * hidden
                 for i in 0..<hidden { target[i] = source[i] + position[i] }
             }
         }
