@@ -22,6 +22,10 @@ public final class Benchmark {
             public var total: Double { visionForward + llmForward + llmBackward + optimizer + communication }
         }
         public struct Losses: Codable, Sendable { public var contrastive, ntp: Double }
+        /// Heap allocations per timed step: in the forward, backward, collectives and update
+        /// (`compute`, the steady state that must not allocate), and in turning captions into
+        /// token sequences (`preparation`: tokenizer and prompt arrays).
+        public struct Allocations: Codable, Sendable { public var compute, preparation: Double }
         /// Per step, the GEMMs alone: each product timed by itself at the step's shapes, so the
         /// step's time beyond their sum is everything else (and the cache effects between them).
         public struct GemmSeconds: Codable, Sendable { public var large, thin: Double }
@@ -44,7 +48,7 @@ public final class Benchmark {
         public var slowestGemms: [GemmLine]
         public var peakRSSBytes: Int
         public var split: Split
-        public var allocationsPerStep: Double?
+        public var allocationsPerStep: Allocations?
         public var firstLoss: Losses
 
         enum CodingKeys: String, CodingKey {
@@ -107,13 +111,19 @@ public final class Benchmark {
         }
 
         var seconds: [Double] = [], splits: [Report.Split] = [], flops = 0.0, tokens = 0
-        let allocationsBefore = allocationCount?()
+        var computeAllocations: UInt64 = 0, preparationAllocations: UInt64 = 0
         for index in 0..<steps {
             let start = DispatchTime.now().uptimeNanoseconds
-            let result = try step.run(batch, globalBatch: run.globalBatch, step: settings.warmup + index)
+            let beforePreparation = allocationCount?() ?? 0
+            let prepared = try step.prepare(batch, step: settings.warmup + index)
+            let beforeCompute = allocationCount?() ?? 0
+            let result = try step.run(prepared, globalBatch: run.globalBatch)
             let updateStart = DispatchTime.now().uptimeNanoseconds
             _ = update.apply(step: settings.warmup + index)
+            let afterCompute = allocationCount?() ?? 0
             let end = DispatchTime.now().uptimeNanoseconds
+            preparationAllocations += beforeCompute - beforePreparation
+            computeAllocations += afterCompute - beforeCompute
             seconds.append(Double(end - start) / 1e9)
             splits.append(Report.Split(visionForward: result.timing.vision, llmForward: result.timing.forward,
                                        llmBackward: result.timing.backward, optimizer: Double(end - updateStart) / 1e9,
@@ -124,7 +134,6 @@ public final class Benchmark {
                 say(String(format: "  step %d/%d  %.3f s", index + 1, steps, seconds.last!))
             }
         }
-        let allocationsAfter = allocationCount?()
 
         // The ceiling: cblas_sgemm at the recorded shapes, in this process, after the timed steps.
         let timings = shapes.measureFloat()
@@ -136,8 +145,9 @@ public final class Benchmark {
         let gflops = flops / median / 1e9
         // Per-rank memory: report the largest rank's.
         let peak = Int(try communicator.allReduceMax(Int64(Self.peakResidentBytes())))
-        var allocations: Double?
-        if let before = allocationsBefore, let after = allocationsAfter { allocations = Double(after - before) / Double(steps) }
+        let allocations = allocationCount.map { _ in
+            Report.Allocations(compute: Double(computeAllocations) / Double(steps), preparation: Double(preparationAllocations) / Double(steps))
+        }
         return Report(config: configPath, threads: threads, ranks: communicator.size, steps: steps, batch: run.globalBatch,
                       parameters: total, trainableParameters: trainable,
                       secondsPerStep: .init(median: median, min: seconds.min()!, max: seconds.max()!),

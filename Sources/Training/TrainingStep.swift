@@ -37,6 +37,7 @@ public final class TrainingStep: @unchecked Sendable {
     let dLocalImages = GrowableBuffer<Float>(), dLocalTexts = GrowableBuffer<Float>()      // (B, D)
     let dHidden = GrowableBuffer<Float>()
     let localValid = GrowableArray<UInt8>(), globalValid = GrowableArray<UInt8>()
+    var sums = [Double](repeating: 0, count: 4)   // loss parts, tokens, FLOPs: summed over ranks
 
     public init(model: LlavaModel<Float>, prompts: PromptBuilder, communicator: Communicator, settings: StepSettings) {
         self.model = model
@@ -46,7 +47,7 @@ public final class TrainingStep: @unchecked Sendable {
         logitScale = model.parameters.contains(ObjectiveParameterName.logitScale) ? model.parameters[ObjectiveParameterName.logitScale] : nil
     }
 
-    struct Chunk {
+    struct Chunk: Sendable {
         let range: Range<Int>
         /// Image sequences; with a shared image pass they carry the next-token targets too.
         let images: SequenceBatch
@@ -116,9 +117,27 @@ public final class TrainingStep: @unchecked Sendable {
         }
     }
 
+    /// A batch turned into model input sequences (tokenised prompts, padding, dropout keys): the
+    /// part of a step that allocates. `run(_:globalBatch:)` then allocates nothing once its
+    /// buffers have grown to the batch's shapes (`discern bench` counts it).
+    public struct PreparedBatch: Sendable {
+        let batch: TrainingBatch
+        let chunks: [Chunk]
+        let step: Int
+    }
+
+    public func prepare(_ batch: TrainingBatch, step: Int) throws -> PreparedBatch {
+        PreparedBatch(batch: batch, chunks: try chunks(batch, step: step), step: step)
+    }
+
     /// Zeroes the gradients, computes them for `batch` (this rank's share of a global batch of
     /// `globalBatch` pairs) and all-reduces them. The parameters are not changed.
     public func run(_ batch: TrainingBatch, globalBatch: Int, step: Int = 0) throws -> StepResult {
+        try run(try prepare(batch, step: step), globalBatch: globalBatch)
+    }
+
+    public func run(_ prepared: PreparedBatch, globalBatch: Int) throws -> StepResult {
+        let batch = prepared.batch, chunks = prepared.chunks
         let width = model.hidden, local = batch.count, imageSize = model.config.vision.imageSize
         let pixelsPerImage = 3 * imageSize * imageSize
         precondition(batch.pixels.count == local * pixelsPerImage, "TrainingBatch: pixels for \(batch.pixels.count / pixelsPerImage) images, captions for \(local)")
@@ -130,7 +149,6 @@ public final class TrainingStep: @unchecked Sendable {
             return try body()
         }
         model.parameters.zeroGradients()
-        let chunks = try chunks(batch, step: step)
         var tokens = 0, flops = 0.0
         var contrastiveLoss = 0.0, ntpSum = 0.0
         let estimate = FlopEstimate(config: model.config, imageFeatures: model.imageTokens)
@@ -219,7 +237,8 @@ public final class TrainingStep: @unchecked Sendable {
                 }
                 // 3. Backward through both towers, chunk by chunk: the last chunk first, while its
                 //    passes are still in place; the others run forward again (GradCache).
-                for index in [chunks.count - 1] + Array(0..<chunks.count - 1) {
+                for k in 0..<chunks.count {
+                    let index = (k + chunks.count - 1) % chunks.count
                     let chunk = chunks[index], offset = chunk.range.lowerBound * width
                     let again = index < chunks.count - 1
                     let imageHidden = again ? imageForward(chunk).hidden : lastImageHidden!
@@ -258,7 +277,7 @@ public final class TrainingStep: @unchecked Sendable {
         }
 
         // 4. Sum gradients and the loss parts over ranks.
-        var sums: [Double] = [contrastiveLoss, ntpSum, Double(tokens), flops]
+        sums[0] = contrastiveLoss; sums[1] = ntpSum; sums[2] = Double(tokens); sums[3] = flops
         try timed(\.communication) {
             try communicator.allReduceSum(model.parameters.trainableGradients.buffer)
             try communicator.allReduceSum(&sums)

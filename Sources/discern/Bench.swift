@@ -66,7 +66,9 @@ struct Bench: ParsableCommand {
         lines.append("GEMMs alone      \(f(r.gemmSeconds.large)) s large + \(f(r.gemmSeconds.thin)) s thin (< 32 in some dimension) per step; slowest:")
         lines += r.slowestGemms.map { "    \($0)" }
         lines.append("peak RSS         \(f(Double(r.peakRSSBytes) / 1048576, 1)) MiB (largest rank)")
-        lines.append("allocations      " + (r.allocationsPerStep.map { "\(f($0, 1)) per timed step (rank 0)" } ?? "not counted on this platform"))
+        lines.append("heap allocations " + (r.allocationsPerStep.map {
+            "\(f($0.compute, 1)) per step in forward/backward/collectives/update, \(f($0.preparation, 1)) in batch preparation (rank 0)"
+        } ?? "not counted on this platform"))
         lines.append("time split (median per part, rank 0):")
         lines += [part("vision forward", s.visionForward), part("LLM forward", s.llmForward), part("LLM backward", s.llmBackward),
                   part("optimizer", s.optimizer), part("communication", s.communication)]
