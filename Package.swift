@@ -49,8 +49,10 @@ let package = Package(
         .target(name: "Pipeline", dependencies: ["Training", "Checkpointing", "Datasets", "ModelFiles", "Models", "Layers",
                                                  "Communication", "Kernels", "Images"], swiftSettings: numeric),
         .target(name: "Platform", dependencies: ["CBLAS", "CMPI", "CHDF5", "Kernels", "Communication"]),
+        // Counts heap allocations for `discern bench` by wrapping the C allocator (executable only).
+        .target(name: "CAllocationCounter"),
         .executableTarget(name: "discern", dependencies: [
-            "Platform", "Kernels", "Communication", "HDF5Files", "Pipeline", "Training", "Models", "ModelFiles", "Datasets",
+            "CAllocationCounter", "Platform", "Kernels", "Communication", "HDF5Files", "Pipeline", "Training", "Models", "ModelFiles", "Datasets",
             "Checkpointing", "Images",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),

@@ -68,16 +68,16 @@ extension Communicator {
 
     /// The sum of one value over all ranks (a loss, a token count).
     public func allReduceSum<T: CommunicationElement>(_ value: T) throws -> T {
-        var array = [value]
-        try allReduceSum(&array)
-        return array[0]
+        var result = value   // on the stack: a training step calls this and must not allocate
+        try withUnsafeMutablePointer(to: &result) { try allReduceSum(UnsafeMutableBufferPointer(start: $0, count: 1)) }
+        return result
     }
 
     /// The maximum of one value over all ranks (the slowest rank's step time).
     public func allReduceMax<T: CommunicationElement>(_ value: T) throws -> T {
-        var array = [value]
-        try allReduceMax(&array)
-        return array[0]
+        var result = value
+        try withUnsafeMutablePointer(to: &result) { try allReduceMax(UnsafeMutableBufferPointer(start: $0, count: 1)) }
+        return result
     }
 
     /// True on every rank when at least one rank passed true. Lets all ranks agree to stop

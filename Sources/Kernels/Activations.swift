@@ -125,6 +125,13 @@ public func geluTanhBackward<T: KernelScalar>(
 @inlinable
 public func quickGeluForward<T: KernelScalar>(x: UnsafePointer<T>, y: UnsafeMutablePointer<T>, count: Int) {
     let k: T = 1.702
+    if let (x, y) = asFloat(x, y) {
+        parallelFor(count, grain: elementwiseParallelGrain) { range in
+            forEachLane(range, lanes: { i in let v = x.load8(i); y.store8(v * sigmoid8(1.702 * v), i) },
+                        scalar: { i in y[i] = x[i] * logisticSigmoid(1.702 * x[i]) })
+        }
+        return
+    }
     parallelFor(count, grain: elementwiseParallelGrain) { range in
         for i in range { y[i] = x[i] * logisticSigmoid(k * x[i]) }
     }
@@ -136,6 +143,18 @@ public func quickGeluBackward<T: KernelScalar>(
     dy: UnsafePointer<T>, x: UnsafePointer<T>, dx: UnsafeMutablePointer<T>, count: Int
 ) {
     let k: T = 1.702
+    if let (x, dx) = asFloat(x, dx), let dy = asFloat(dy) {
+        parallelFor(count, grain: elementwiseParallelGrain) { range in
+            forEachLane(range, lanes: { i in
+                let v = x.load8(i), s = sigmoid8(1.702 * v)
+                dx.store8(dx.load8(i) + dy.load8(i) * (s + 1.702 * v * s * (1 - s)), i)
+            }, scalar: { i in
+                let s = logisticSigmoid(1.702 * x[i])
+                dx[i] += dy[i] * (s + 1.702 * x[i] * s * (1 - s))
+            })
+        }
+        return
+    }
     parallelFor(count, grain: elementwiseParallelGrain) { range in
         for i in range {
             let s = logisticSigmoid(k * x[i])
@@ -175,6 +194,13 @@ public func swiGLUForward<T: KernelScalar>(
     gate: UnsafePointer<T>, up: UnsafePointer<T>,   // gate, up: (count)
     y: UnsafeMutablePointer<T>, count: Int          // y: (count)
 ) {
+    if let (gate, y) = asFloat(gate, y), let up = asFloat(up) {
+        parallelFor(count, grain: elementwiseParallelGrain) { range in
+            forEachLane(range, lanes: { i in let g = gate.load8(i); y.store8(g * sigmoid8(g) * up.load8(i), i) },
+                        scalar: { i in y[i] = gate[i] * logisticSigmoid(gate[i]) * up[i] })
+        }
+        return
+    }
     parallelFor(count, grain: elementwiseParallelGrain) { range in
         for i in range { y[i] = gate[i] * logisticSigmoid(gate[i]) * up[i] }
     }
@@ -188,6 +214,20 @@ public func swiGLUBackward<T: KernelScalar>(
     dGate: UnsafeMutablePointer<T>, dUp: UnsafeMutablePointer<T>,  // dGate, dUp: (count), +=
     count: Int
 ) {
+    if let (gate, dGate) = asFloat(gate, dGate), let (up, dUp) = asFloat(up, dUp), let dy = asFloat(dy) {
+        parallelFor(count, grain: elementwiseParallelGrain) { range in
+            forEachLane(range, lanes: { i in
+                let g = gate.load8(i), s = sigmoid8(g), d = dy.load8(i)
+                dGate.store8(dGate.load8(i) + d * up.load8(i) * (s * (1 + g * (1 - s))), i)
+                dUp.store8(dUp.load8(i) + d * (g * s), i)
+            }, scalar: { i in
+                let g = gate[i], s = logisticSigmoid(g)
+                dGate[i] += dy[i] * up[i] * (s * (1 + g * (1 - s)))
+                dUp[i] += dy[i] * (g * s)
+            })
+        }
+        return
+    }
     parallelFor(count, grain: elementwiseParallelGrain) { range in
         for i in range {
             let g = gate[i]
@@ -196,4 +236,17 @@ public func swiGLUBackward<T: KernelScalar>(
             dUp[i] += dy[i] * (g * s)
         }
     }
+}
+
+/// The Float views of generic pointers when T is Float (the training type), for the eight-lane
+/// paths; nil for Double, which keeps the scalar library functions.
+@inlinable
+func asFloat<T: KernelScalar>(_ p: UnsafePointer<T>) -> UnsafePointer<Float>? {
+    T.self == Float.self ? UnsafeRawPointer(p).assumingMemoryBound(to: Float.self) : nil
+}
+
+@inlinable
+func asFloat<T: KernelScalar>(_ input: UnsafePointer<T>, _ output: UnsafeMutablePointer<T>) -> (UnsafePointer<Float>, UnsafeMutablePointer<Float>)? {
+    guard T.self == Float.self else { return nil }
+    return (UnsafeRawPointer(input).assumingMemoryBound(to: Float.self), UnsafeMutableRawPointer(output).assumingMemoryBound(to: Float.self))
 }

@@ -1,3 +1,5 @@
+import CBLAS
+
 /// Row-major matrix product, the one road to BLAS for every matmul in Discern.
 ///
 ///   c (m, n) = alpha * op(a) * op(b) + beta * c
@@ -22,6 +24,9 @@ public func gemm<T: KernelScalar>(
     let lda = lda ?? (transA ? m : k)
     let ldb = ldb ?? (transB ? k : n)
     let ldc = ldc ?? n
+    if let log = GemmShapeLog.active {
+        log.record(GemmShapeLog.Shape(transA: transA, transB: transB, m: m, n: n, k: k, lda: lda, ldb: ldb, ldc: ldc))
+    }
     if k == 0 {
         // BLAS leaves C untouched for k = 0 only when beta is 1; make every beta well defined.
         for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j] } }
@@ -29,4 +34,9 @@ public func gemm<T: KernelScalar>(
     }
     T.blasGemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
                a: a, lda: max(lda, 1), b: b, ldb: max(ldb, 1), beta: beta, c: c, ldc: max(ldc, 1))
+}
+
+/// Threads OpenBLAS uses from now on (OPENBLAS_NUM_THREADS sets the starting value).
+public func setBLASThreads(_ count: Int) {
+    openblas_set_num_threads(Int32(max(count, 1)))
 }

@@ -9,6 +9,21 @@ public struct ModelPreset: Sendable, Equatable {
     public var textHidden: Int, textIntermediate: Int, textLayers: Int, textHeads: Int, textKeyValueHeads: Int
     public var maxPositions: Int
 
+    public init(visionHidden: Int, visionIntermediate: Int, visionLayers: Int, visionHeads: Int, patchSize: Int,
+                textHidden: Int, textIntermediate: Int, textLayers: Int, textHeads: Int, textKeyValueHeads: Int, maxPositions: Int) {
+        self.visionHidden = visionHidden
+        self.visionIntermediate = visionIntermediate
+        self.visionLayers = visionLayers
+        self.visionHeads = visionHeads
+        self.patchSize = patchSize
+        self.textHidden = textHidden
+        self.textIntermediate = textIntermediate
+        self.textLayers = textLayers
+        self.textHeads = textHeads
+        self.textKeyValueHeads = textKeyValueHeads
+        self.maxPositions = maxPositions
+    }
+
     /// For the synthetic demo: CLIP 96 wide x 3 layers (the last is unused: features come from
     /// layer -2), patch 8; Llama 160 wide x 4 layers, 4 heads sharing 2 key/value heads (GQA),
     /// MLP 432 (2.7x), 256 positions.

@@ -42,17 +42,24 @@ public final class NextTokenLoss<T: KernelScalar>: @unchecked Sendable {
     let dLogits = GrowableBuffer<T>()
     let dSelected = GrowableBuffer<T>()
     let headTape = Linear<T>.Tape()
-    var rowsUsed: [Int] = []
+    let rowsUsed = GrowableArray<Int32>()   // (targets): the rows that carry a target
+    var rowsUsedCount = 0
     var result = CrossEntropyResult(loss: 0, count: 0)
     public init() {}
 
     /// Mean cross-entropy over every position with a target; returns it and the token count.
     public func forward(_ hidden: UnsafePointer<T>, sequences: SequenceBatch, head: Linear<T>) -> CrossEntropyResult {
         let width = head.inFeatures, vocab = head.outFeatures
-        rowsUsed = (0..<sequences.rows).filter { sequences.targets[$0] != -100 }
-        let m = rowsUsed.count
+        let rows = rowsUsed.reserve(sequences.rows)
+        var m = 0
+        for r in 0..<sequences.rows where sequences.targets[r] != -100 {
+            rows[m] = Int32(r)
+            m += 1
+        }
+        rowsUsedCount = m
         let selected = selected.reserve(max(m, 1) * width), ids = targetIds.reserve(max(m, 1))
-        for (i, r) in rowsUsed.enumerated() {
+        for i in 0..<m {
+            let r = Int(rows[i])
             (selected + i * width).update(from: hidden + r * width, count: width)
             ids[i] = sequences.targets[r]
         }
@@ -67,15 +74,15 @@ public final class NextTokenLoss<T: KernelScalar>: @unchecked Sendable {
     /// over micro-batches and ranks divides every part by the GLOBAL count, so the parts sum to
     /// the gradient of one mean over the whole batch.
     public func backward(scale: T, normalizer: Int? = nil, head: Linear<T>, dHidden: UnsafeMutablePointer<T>, scratch: GrowableBuffer<T>) {
-        let width = head.inFeatures, vocab = head.outFeatures, m = rowsUsed.count
+        let width = head.inFeatures, vocab = head.outFeatures, m = rowsUsedCount
         guard m > 0 else { return }
         let dLogits = dLogits.reserveZeroed(m * vocab)
         crossEntropyBackward(logits: logits.pointer, targets: targetIds.pointer, logSumExp: logSumExp.pointer, scale: scale,
                              count: normalizer ?? result.count, dLogits: dLogits, rows: m, vocab: vocab)
         let dSelected = dSelected.reserveZeroed(m * width)
         head.backward(dLogits, input: selected.pointer, rows: m, dx: dSelected, tape: headTape, scratch: scratch)
-        for (i, r) in rowsUsed.enumerated() {
-            let target = dHidden + r * width, source = dSelected + i * width
+        for i in 0..<m {
+            let target = dHidden + Int(rowsUsed.pointer[i]) * width, source = dSelected + i * width
             for j in 0..<width { target[j] += source[j] }
         }
     }

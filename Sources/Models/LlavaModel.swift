@@ -78,7 +78,13 @@ public final class LlavaModel<T: KernelScalar>: @unchecked Sendable {
     /// and runs the LLM. pixels: (imageCount, channels, size, size). Returns the final hidden
     /// states (rows, hidden), owned by the pass.
     public func forward(pixels: UnsafePointer<T>?, imageCount: Int, sequences: SequenceBatch, pass: Pass) -> UnsafeMutablePointer<T> {
-        pass.set(sequences)
+        encodeImages(pixels: pixels, imageCount: pixels == nil ? 0 : imageCount, pass: pass)
+        return forwardLanguage(sequences: sequences, pass: pass)
+    }
+
+    /// The first half of `forward`: images through the vision tower and projector, kept in the
+    /// pass for the sequences' image rows. pixels: (imageCount, channels, size, size).
+    public func encodeImages(pixels: UnsafePointer<T>?, imageCount: Int, pass: Pass) {
         pass.imageCount = imageCount
         let projected = pass.projected.reserve(max(imageCount * imageTokens, 1) * hidden)
         if let pixels, imageCount > 0 {
@@ -86,8 +92,15 @@ public final class LlavaModel<T: KernelScalar>: @unchecked Sendable {
             pass.features = features
             projector.forward(features, rows: imageCount * imageTokens, into: projected, tape: pass.projectorTape)
         }
+    }
+
+    /// The second half of `forward`: assembles the input embeddings (image rows from the last
+    /// `encodeImages` on this pass) and runs the LLM. Returns the final hidden states (rows,
+    /// hidden), owned by the pass.
+    public func forwardLanguage(sequences: SequenceBatch, pass: Pass) -> UnsafeMutablePointer<T> {
+        pass.set(sequences)
         let inputs = pass.inputs.reserve(sequences.rows * hidden)
-        assembleInputs(sequences, projected: projected, imageRows: imageCount * imageTokens, into: inputs)
+        assembleInputs(sequences, projected: pass.projected.pointer, imageRows: pass.imageCount * imageTokens, into: inputs)
         return language.forward(inputs, layout: pass.layout(sequences), tape: pass.languageTape)
     }
 

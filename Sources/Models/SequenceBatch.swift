@@ -77,22 +77,35 @@ public struct SequenceBatch: Sendable, Equatable {
         public var count: Int { kinds.count }
     }
 
-    /// Left-pads every item to the longest and pools at each item's `poolIndex` (default: its
-    /// last position).
-    public init(items: [Item], poolIndices: [Int]? = nil) {
+    /// Where the padding of shorter items goes.
+    public enum Padding: Sendable {
+        /// Before the item, as transformers pads for inference: the RoPE positions of its real
+        /// rows then depend on the batch (on its longest item), which attention cancels exactly in
+        /// exact arithmetic but not in float rounding (a few 1e-7 relative).
+        case left
+        /// After the item: every real row keeps position = its index in the item whatever the
+        /// batch, so a sequence's result does not depend on its neighbours at all (training uses
+        /// this: any split of a batch over ranks and micro-batches gives the same numbers). Causal
+        /// attention never lets a real row see the pads behind it.
+        case right
+    }
+
+    /// Pads every item to the longest and pools at each item's `poolIndex` (default: its last
+    /// position).
+    public init(items: [Item], poolIndices: [Int]? = nil, padding side: Padding = .left) {
         let length = items.map(\.count).max() ?? 0
         self.init(batch: items.count, sequence: length)
         for (b, item) in items.enumerated() {
-            let padding = length - item.count
+            let start = b * length + (side == .left ? length - item.count : 0)
             for t in 0..<item.count {
-                let row = b * length + padding + t
+                let row = start + t
                 kinds[row] = item.kinds[t]
                 slots[row] = item.slots[t]
                 targets[row] = item.targets[t]
                 keyMask[row] = 1
                 itemPositions[row] = Int32(t)
             }
-            poolRows[b] = b * length + padding + (poolIndices?[b] ?? item.count - 1)
+            poolRows[b] = start + (poolIndices?[b] ?? item.count - 1)
         }
     }
 }

@@ -41,7 +41,9 @@ public final class ContrastiveLoss<T: KernelScalar>: @unchecked Sendable {
         var loss = 0.0, scaleGradient = 0.0
         // Image rows (queries: own images, keys: all texts), then text columns (queries: own
         // texts, keys: all images): the same computation with the roles swapped.
-        for (queries, keys, dQueries, dKeys) in [(images, texts, dImages, dTexts), (texts, images, dTexts, dImages)] {
+        for direction in 0..<2 {   // a loop over two cases, not an array of them: no allocation per step
+            let (queries, keys) = direction == 0 ? (images, texts) : (texts, images)
+            let (dQueries, dKeys) = direction == 0 ? (dImages, dTexts) : (dTexts, dImages)
             scores.withUnsafeMutableBufferPointer { buffer in
                 let g = buffer.baseAddress!
                 // g = s * Q_local K^T: (count, total)

@@ -16,15 +16,7 @@ public struct GemmProbe: Sendable {
         var random = Xoshiro256(seed: 42)
         for i in 0..<a.count { a[i] = random.uniform(-1, 1); b[i] = random.uniform(-1, 1) }
         let product = { gemm(m: size, n: size, k: size, a.pointer, b.pointer, c.pointer) }
-        product()
-        var best = Double.infinity, total = 0.0
-        repeat {
-            let start = DispatchTime.now().uptimeNanoseconds
-            product()
-            let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            best = min(best, elapsed)
-            total += elapsed
-        } while total < minimumSeconds
+        let best = bestSeconds(minimumSeconds: minimumSeconds, product)
         return GemmProbe(size: size, gflops: 2 * Double(size * size * size) / best / 1e9, seconds: best)
     }
 }

@@ -80,6 +80,25 @@ public enum ConfigSchema {
         // Checkpoints
         ConfigField("checkpoint.every", .int, .int(100), "Write a checkpoint every N steps (and at the end); 0 = only at the end."),
         ConfigField("checkpoint.keep", .int, .int(3), "How many recent checkpoints to keep in run_dir."),
+        // Benchmark (`discern bench` only; training ignores this section)
+        ConfigField("bench.weights", .string, .string("memory"), "Base weights of the benchmark model: `memory` = random float32 weights made in memory.", choices: ["memory"]),
+        ConfigField("bench.model_dir", .path, .string("checkpoints/bench-model"), "Where a benchmark model with weights on disk is written (once) and loaded from."),
+        ConfigField("bench.warmup", .int, .int(2), "Untimed steps before the timed ones."),
+        ConfigField("bench.image_size", .int, .int(64), "Benchmark model: image side in pixels."),
+        ConfigField("bench.patch_size", .int, .int(8), "Benchmark model: CLIP patch size."),
+        ConfigField("bench.vision_hidden", .int, .int(256), "Benchmark model: CLIP width."),
+        ConfigField("bench.vision_intermediate", .int, .int(1024), "Benchmark model: CLIP MLP width."),
+        ConfigField("bench.vision_layers", .int, .int(4), "Benchmark model: CLIP layers (LLaVA reads layer -2, so the last one is never computed)."),
+        ConfigField("bench.vision_heads", .int, .int(4), "Benchmark model: CLIP attention heads."),
+        ConfigField("bench.text_hidden", .int, .int(512), "Benchmark model: Llama width."),
+        ConfigField("bench.text_intermediate", .int, .int(1376), "Benchmark model: Llama MLP width."),
+        ConfigField("bench.text_layers", .int, .int(4), "Benchmark model: Llama layers."),
+        ConfigField("bench.text_heads", .int, .int(8), "Benchmark model: Llama attention heads."),
+        ConfigField("bench.text_kv_heads", .int, .int(8), "Benchmark model: Llama key/value heads."),
+        ConfigField("bench.vocab_size", .int, .int(1000), "Benchmark model: vocabulary size."),
+        ConfigField("bench.max_positions", .int, .int(256), "Benchmark model: max_position_embeddings."),
+        ConfigField("bench.caption_tokens", .int, .int(16), "Tokens per (random) caption."),
+        ConfigField("bench.prompt_tokens", .int, .int(8), "Positions of each prompt suffix (the soft prompts' length)."),
     ]
 
     public static let byPath: [String: ConfigField] = Dictionary(uniqueKeysWithValues: fields.map { ($0.path, $0) })

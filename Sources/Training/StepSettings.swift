@@ -38,8 +38,10 @@ public struct StepResult: Sendable, Equatable {
     public var timing: StepTiming
 }
 
-/// Seconds spent per phase on this rank.
+/// Seconds spent per phase on this rank: vision tower + projector forward, LLM forward (with
+/// pooling and losses), LLM backward (and into the trainable inputs), and collectives (including
+/// the wait for the slowest rank).
 public struct StepTiming: Sendable, Equatable {
-    public var forward = 0.0, backward = 0.0, communication = 0.0
+    public var vision = 0.0, forward = 0.0, backward = 0.0, communication = 0.0
     public init() {}
 }

@@ -77,7 +77,7 @@ public final class Trainer {
                                        lr: outcome.learningRate, logitScale: Double.exp(scale), gradNorm: outcome.gradientNorm,
                                        samplesPerSecond: Double(settings.globalBatch) / seconds, tokensPerSecond: Double(result.tokens) / seconds,
                                        gflops: result.flops / seconds / 1e9, seconds: seconds,
-                                       forwardSeconds: result.timing.forward, backwardSeconds: result.timing.backward,
+                                       forwardSeconds: result.timing.vision + result.timing.forward, backwardSeconds: result.timing.backward,
                                        communicationSeconds: result.timing.communication)
             try metrics?.append(record)
             if communicator.rank == 0 && (completedSteps % logEvery == 0 || completedSteps == settings.steps || completedSteps == firstStep + 1) {

@@ -13,7 +13,10 @@ import Objectives
 ///   3. chunk by chunk, the towers run again (only when there is more than one chunk: GradCache)
 ///      and backpropagate those embedding gradients; the next-token loss on long captions
 ///      (image + image prompt + caption) runs forward and backward per chunk, divided by the
-///      GLOBAL token count;
+///      GLOBAL token count. The image sequence is the caption sequence's prefix and attention is
+///      causal, so when each pair has one next-token caption the image pass IS the caption pass:
+///      one forward gives the image embedding (at the summary position) and the next-token
+///      logits (after it), and one backward takes both gradients ("shared image pass");
 ///   4. the flat gradient vector is all-reduced (summed): every rank then holds the gradient of
 ///      the global loss, whatever the number of ranks and chunks.
 public final class TrainingStep: @unchecked Sendable {
@@ -34,6 +37,7 @@ public final class TrainingStep: @unchecked Sendable {
     let dLocalImages = GrowableBuffer<Float>(), dLocalTexts = GrowableBuffer<Float>()      // (B, D)
     let dHidden = GrowableBuffer<Float>()
     let localValid = GrowableArray<UInt8>(), globalValid = GrowableArray<UInt8>()
+    var sums = [Double](repeating: 0, count: 4)   // loss parts, tokens, FLOPs: summed over ranks
 
     public init(model: LlavaModel<Float>, prompts: PromptBuilder, communicator: Communicator, settings: StepSettings) {
         self.model = model
@@ -43,11 +47,28 @@ public final class TrainingStep: @unchecked Sendable {
         logitScale = model.parameters.contains(ObjectiveParameterName.logitScale) ? model.parameters[ObjectiveParameterName.logitScale] : nil
     }
 
-    struct Chunk {
+    struct Chunk: Sendable {
         let range: Range<Int>
+        /// Image sequences; with a shared image pass they carry the next-token targets too.
         let images: SequenceBatch
         let texts: SequenceBatch
+        /// Separate next-token sequences, when the image pass cannot carry them.
         let generative: SequenceBatch?
+    }
+
+    /// One next-token caption per pair and a contrastive loss to compute: the image pass
+    /// carries the caption (see the type's documentation).
+    var sharesImagePass: Bool {
+        settings.contrastiveWeight > 0 && settings.ntpWeight > 0 && settings.ntpCaptions != .both
+    }
+
+    /// The caption(s) the next-token loss reads for pair `i`.
+    func generativeCaptions(_ batch: TrainingBatch, _ i: Int) -> [String?] {
+        switch settings.ntpCaptions {
+        case .long: return [batch.longCaptions[i]]
+        case .short: return [batch.shortCaptions[i]]
+        case .both: return [batch.shortCaptions[i], batch.longCaptions[i]]
+        }
     }
 
     /// Key of sample `index` (its position in the step's global batch) in pass `pass`, for
@@ -63,23 +84,24 @@ public final class TrainingStep: @unchecked Sendable {
         let stepSeed = mixBits(settings.dropoutSeed ^ mixBits(UInt64(step)))
         return try stride(from: 0, to: batch.count, by: max(size, 1)).map { start in
             let range = start..<min(start + size, batch.count)
-            var images = SequenceBatch(items: try range.map { try prompts.imageItem(imageIndex: $0 - start, softPrompt: soft).item })
-            var texts = SequenceBatch(items: try range.map { try prompts.textItem(caption: batch.shortCaptions[$0] ?? "", softPrompt: soft) })
+            var images: SequenceBatch
+            if sharesImagePass {
+                let items = try range.map { try prompts.imageItem(imageIndex: $0 - start, softPrompt: soft, longCaption: generativeCaptions(batch, $0)[0]) }
+                images = SequenceBatch(items: items.map(\.item), poolIndices: items.map(\.poolIndex), padding: .right)
+            } else {
+                images = SequenceBatch(items: try range.map { try prompts.imageItem(imageIndex: $0 - start, softPrompt: soft).item }, padding: .right)
+            }
+            var texts = SequenceBatch(items: try range.map { try prompts.textItem(caption: batch.shortCaptions[$0] ?? "", softPrompt: soft) },
+                                      padding: .right)
             if dropout {
                 images.keyRows(sampleKeys: range.map { sampleKey(batch, $0, pass: 1) }, seed: stepSeed)
                 texts.keyRows(sampleKeys: range.map { sampleKey(batch, $0, pass: 2) }, seed: stepSeed)
             }
             var generative: [(item: SequenceBatch.Item, poolIndex: Int)] = []
             var generativeKeys: [UInt64] = []
-            if settings.ntpWeight > 0 {
+            if settings.ntpWeight > 0 && !sharesImagePass {
                 for i in range {
-                    var captions: [String?] = []
-                    switch settings.ntpCaptions {
-                    case .long: captions = [batch.longCaptions[i]]
-                    case .short: captions = [batch.shortCaptions[i]]
-                    case .both: captions = [batch.shortCaptions[i], batch.longCaptions[i]]
-                    }
-                    for (k, caption) in captions.enumerated() {
+                    for (k, caption) in generativeCaptions(batch, i).enumerated() {
                         guard let caption else { continue }
                         generative.append(try prompts.imageItem(imageIndex: i - start, softPrompt: soft, longCaption: caption))
                         generativeKeys.append(sampleKey(batch, i, pass: 3 + UInt64(k)))
@@ -88,16 +110,34 @@ public final class TrainingStep: @unchecked Sendable {
             }
             var sequences: SequenceBatch?
             if !generative.isEmpty {
-                sequences = SequenceBatch(items: generative.map(\.item), poolIndices: generative.map(\.poolIndex))
+                sequences = SequenceBatch(items: generative.map(\.item), poolIndices: generative.map(\.poolIndex), padding: .right)
                 if dropout { sequences!.keyRows(sampleKeys: generativeKeys, seed: stepSeed) }
             }
             return Chunk(range: range, images: images, texts: texts, generative: sequences)
         }
     }
 
+    /// A batch turned into model input sequences (tokenised prompts, padding, dropout keys): the
+    /// part of a step that allocates. `run(_:globalBatch:)` then allocates nothing once its
+    /// buffers have grown to the batch's shapes (`discern bench` counts it).
+    public struct PreparedBatch: Sendable {
+        let batch: TrainingBatch
+        let chunks: [Chunk]
+        let step: Int
+    }
+
+    public func prepare(_ batch: TrainingBatch, step: Int) throws -> PreparedBatch {
+        PreparedBatch(batch: batch, chunks: try chunks(batch, step: step), step: step)
+    }
+
     /// Zeroes the gradients, computes them for `batch` (this rank's share of a global batch of
     /// `globalBatch` pairs) and all-reduces them. The parameters are not changed.
     public func run(_ batch: TrainingBatch, globalBatch: Int, step: Int = 0) throws -> StepResult {
+        try run(try prepare(batch, step: step), globalBatch: globalBatch)
+    }
+
+    public func run(_ prepared: PreparedBatch, globalBatch: Int) throws -> StepResult {
+        let batch = prepared.batch, chunks = prepared.chunks
         let width = model.hidden, local = batch.count, imageSize = model.config.vision.imageSize
         let pixelsPerImage = 3 * imageSize * imageSize
         precondition(batch.pixels.count == local * pixelsPerImage, "TrainingBatch: pixels for \(batch.pixels.count / pixelsPerImage) images, captions for \(local)")
@@ -109,9 +149,8 @@ public final class TrainingStep: @unchecked Sendable {
             return try body()
         }
         model.parameters.zeroGradients()
-        let chunks = try chunks(batch, step: step)
         var tokens = 0, flops = 0.0
-        var contrastiveLoss = 0.0
+        var contrastiveLoss = 0.0, ntpSum = 0.0
         let estimate = FlopEstimate(config: model.config, imageFeatures: model.imageTokens)
         let full = model.trainableSet.fullModel, visionBackward = model.vision.needsBackward || model.projector.needsBackward
         func passFlops(_ sequences: SequenceBatch, images: Int, forwards: Int) -> Double {
@@ -120,26 +159,50 @@ public final class TrainingStep: @unchecked Sendable {
             return FlopEstimate.flops(macs: language, backward: true, fullModel: full) + 2 * language * Double(forwards - 1)
                 + FlopEstimate.flops(macs: vision, backward: visionBackward, fullModel: full) + 2 * vision * Double(forwards - 1)
         }
+        func headFlops(_ rows: Int) -> Double { FlopEstimate.flops(macs: estimate.headMACs(rows: rows), backward: true, fullModel: full) }
+
+        // The next-token loss divides by the global number of target tokens, known up front.
+        let localTargets = chunks.reduce(0) { total, chunk in
+            total + (sharesImagePass ? chunk.images : chunk.generative).map { $0.targets.reduce(0) { $0 + ($1 == -100 ? 0 : 1) } }.orZero
+        }
+        let globalTargets = settings.ntpWeight > 0 ? Int(try timed(\.communication) { try communicator.allReduceSum(Int64(localTargets)) }) : 0
 
         try batch.pixels.withUnsafeBufferPointer { allPixels in
             func pixels(_ chunk: Chunk) -> UnsafePointer<Float> { allPixels.baseAddress! + chunk.range.lowerBound * pixelsPerImage }
-            func imageForward(_ chunk: Chunk) -> UnsafeMutablePointer<Float> {
-                let hidden = model.forward(pixels: pixels(chunk), imageCount: chunk.range.count, sequences: chunk.images, pass: imagePass)
-                return imagePooling.forward(hidden, sequences: chunk.images, width: width)
+            /// The image pass: its final hidden states and the pooled embeddings.
+            func imageForward(_ chunk: Chunk) -> (hidden: UnsafeMutablePointer<Float>, embeddings: UnsafeMutablePointer<Float>) {
+                timed(\.vision) { model.encodeImages(pixels: pixels(chunk), imageCount: chunk.range.count, pass: imagePass) }
+                return timed(\.forward) {
+                    let hidden = model.forwardLanguage(sequences: chunk.images, pass: imagePass)
+                    return (hidden, imagePooling.forward(hidden, sequences: chunk.images, width: width))
+                }
             }
             func textForward(_ chunk: Chunk) -> UnsafeMutablePointer<Float> {
-                let hidden = model.forward(pixels: nil, imageCount: 0, sequences: chunk.texts, pass: textPass)
-                return textPooling.forward(hidden, sequences: chunk.texts, width: width)
+                timed(\.forward) {
+                    let hidden = model.forward(pixels: nil, imageCount: 0, sequences: chunk.texts, pass: textPass)
+                    return textPooling.forward(hidden, sequences: chunk.texts, width: width)
+                }
+            }
+            /// Next-token loss on `hidden` of `sequences`: adds its gradient into dHidden.
+            func nextTokenLoss(_ hidden: UnsafePointer<Float>, _ sequences: SequenceBatch, dHidden: UnsafeMutablePointer<Float>) {
+                let result = timed(\.forward) { nextToken.forward(hidden, sequences: sequences, head: model.language.lmHead) }
+                ntpSum += result.loss * Double(result.count)
+                flops += headFlops(result.count)
+                timed(\.backward) {
+                    nextToken.backward(scale: Float(settings.ntpWeight), normalizer: globalTargets, head: model.language.lmHead,
+                                       dHidden: dHidden, scratch: poolScratch)
+                }
             }
 
             if settings.contrastiveWeight > 0 {
                 // 1. Embeddings of every local pair.
                 let images = localImages.reserve(local * width), texts = localTexts.reserve(local * width)
-                timed(\.forward) {
-                    for chunk in chunks {
-                        (images + chunk.range.lowerBound * width).update(from: imageForward(chunk), count: chunk.range.count * width)
-                        (texts + chunk.range.lowerBound * width).update(from: textForward(chunk), count: chunk.range.count * width)
-                    }
+                var lastImageHidden: UnsafeMutablePointer<Float>?
+                for chunk in chunks {
+                    let image = imageForward(chunk)
+                    lastImageHidden = image.hidden
+                    (images + chunk.range.lowerBound * width).update(from: image.embeddings, count: chunk.range.count * width)
+                    (texts + chunk.range.lowerBound * width).update(from: textForward(chunk), count: chunk.range.count * width)
                 }
                 // 2. Gather, differentiate the local share of the global loss, reduce-scatter.
                 let total = globalBatch
@@ -156,9 +219,11 @@ public final class TrainingStep: @unchecked Sendable {
                 }
                 let dImages = dGlobalImages.reserveZeroed(total * width), dTexts = dGlobalTexts.reserveZeroed(total * width)
                 let scaleValue = logitScale.map { $0.value[0] } ?? Float(settings.fixedLogitScale)
-                let result = contrastive.forwardBackward(
-                    images: gathered.images, texts: gathered.texts, total: total, dim: width, offset: communicator.rank * local,
-                    count: local, logitScale: scaleValue, valid: allValid, dImages: dImages, dTexts: dTexts)
+                let result = timed(\.forward) {
+                    contrastive.forwardBackward(
+                        images: gathered.images, texts: gathered.texts, total: total, dim: width, offset: communicator.rank * local,
+                        count: local, logitScale: scaleValue, valid: allValid, dImages: dImages, dTexts: dTexts)
+                }
                 contrastiveLoss = result.localLoss
                 let weight = Float(settings.contrastiveWeight)
                 if weight != 1 { for i in 0..<total * width { dImages[i] *= weight; dTexts[i] *= weight } }
@@ -170,58 +235,49 @@ public final class TrainingStep: @unchecked Sendable {
                     try communicator.reduceScatterSum(send: UnsafeBufferPointer(start: dTexts, count: total * width),
                                                       receive: UnsafeMutableBufferPointer(start: dOwnTexts, count: local * width))
                 }
-                // 3. Backward through both towers, chunk by chunk.
-                for chunk in chunks {
-                    let offset = chunk.range.lowerBound * width
-                    if chunks.count > 1 { _ = timed(\.forward) { imageForward(chunk) } }
+                // 3. Backward through both towers, chunk by chunk: the last chunk first, while its
+                //    passes are still in place; the others run forward again (GradCache).
+                for k in 0..<chunks.count {
+                    let index = (k + chunks.count - 1) % chunks.count
+                    let chunk = chunks[index], offset = chunk.range.lowerBound * width
+                    let again = index < chunks.count - 1
+                    let imageHidden = again ? imageForward(chunk).hidden : lastImageHidden!
+                    let dImage = dHidden.reserveZeroed(chunk.images.rows * width)
                     timed(\.backward) {
-                        let d = dHidden.reserveZeroed(chunk.images.rows * width)
-                        imagePooling.backward(dOwnImages + offset, sequences: chunk.images, width: width, dHidden: d, scratch: poolScratch)
-                        model.backward(d, pass: imagePass, scratch: scratch)
+                        imagePooling.backward(dOwnImages + offset, sequences: chunk.images, width: width, dHidden: dImage, scratch: poolScratch)
                     }
-                    if chunks.count > 1 { _ = timed(\.forward) { textForward(chunk) } }
+                    if sharesImagePass && globalTargets > 0 { nextTokenLoss(imageHidden, chunk.images, dHidden: dImage) }
+                    timed(\.backward) { model.backward(dImage, pass: imagePass, scratch: scratch) }
+                    if again { _ = textForward(chunk) }
                     timed(\.backward) {
                         let d = dHidden.reserveZeroed(chunk.texts.rows * width)
                         textPooling.backward(dOwnTexts + offset, sequences: chunk.texts, width: width, dHidden: d, scratch: poolScratch)
                         model.backward(d, pass: textPass, scratch: scratch)
                     }
                     tokens += chunk.images.keyMask.reduce(0) { $0 + Int($1) } + chunk.texts.keyMask.reduce(0) { $0 + Int($1) }
-                    let forwards = chunks.count > 1 ? 2 : 1
+                    let forwards = again ? 2 : 1
                     flops += passFlops(chunk.images, images: chunk.range.count, forwards: forwards)
                         + passFlops(chunk.texts, images: 0, forwards: forwards)
                 }
             }
-        }
 
-        // Next-token loss, divided by the global number of target tokens.
-        var ntpSum = 0.0
-        let localTargets = chunks.reduce(0) { total, chunk in total + (chunk.generative?.targets.filter { $0 != -100 }.count ?? 0) }
-        let globalTargets = settings.ntpWeight > 0 ? Int(try communicator.allReduceSum(Int64(localTargets))) : 0
-        if globalTargets > 0 {
-            batch.pixels.withUnsafeBufferPointer { allPixels in
+            // Separate next-token passes (no contrastive loss, or two captions per pair).
+            if globalTargets > 0 && !sharesImagePass {
                 for chunk in chunks {
                     guard let sequences = chunk.generative else { continue }
-                    let hidden = timed(\.forward) {
-                        model.forward(pixels: allPixels.baseAddress! + chunk.range.lowerBound * pixelsPerImage,
-                                      imageCount: chunk.range.count, sequences: sequences, pass: ntpPass)
-                    }
-                    let result = timed(\.forward) { nextToken.forward(hidden, sequences: sequences, head: model.language.lmHead) }
-                    ntpSum += result.loss * Double(result.count)
-                    timed(\.backward) {
-                        let d = dHidden.reserveZeroed(sequences.rows * width)
-                        nextToken.backward(scale: Float(settings.ntpWeight), normalizer: globalTargets, head: model.language.lmHead,
-                                           dHidden: d, scratch: poolScratch)
-                        model.backward(d, pass: ntpPass, scratch: scratch)
-                    }
+                    timed(\.vision) { model.encodeImages(pixels: pixels(chunk), imageCount: chunk.range.count, pass: ntpPass) }
+                    let hidden = timed(\.forward) { model.forwardLanguage(sequences: sequences, pass: ntpPass) }
+                    let d = dHidden.reserveZeroed(sequences.rows * width)
+                    nextTokenLoss(hidden, sequences, dHidden: d)
+                    timed(\.backward) { model.backward(d, pass: ntpPass, scratch: scratch) }
                     tokens += sequences.keyMask.reduce(0) { $0 + Int($1) }
                     flops += passFlops(sequences, images: chunk.range.count, forwards: 1)
-                        + FlopEstimate.flops(macs: estimate.headMACs(rows: result.count), backward: true, fullModel: full)
                 }
             }
         }
 
         // 4. Sum gradients and the loss parts over ranks.
-        var sums: [Double] = [contrastiveLoss, ntpSum, Double(tokens), flops]
+        sums[0] = contrastiveLoss; sums[1] = ntpSum; sums[2] = Double(tokens); sums[3] = flops
         try timed(\.communication) {
             try communicator.allReduceSum(model.parameters.trainableGradients.buffer)
             try communicator.allReduceSum(&sums)
@@ -231,4 +287,8 @@ public final class TrainingStep: @unchecked Sendable {
                           loss: settings.contrastiveWeight * sums[0] + settings.ntpWeight * ntpLoss,
                           tokens: Int(sums[2]), flops: sums[3], timing: timing)
     }
+}
+
+extension Optional where Wrapped == Int {
+    var orZero: Int { self ?? 0 }
 }

@@ -5,5 +5,5 @@ struct Discern: ParsableCommand {
         commandName: "discern",
         abstract: "Turn a generative vision-language model into an image/text embedding model (VladVA), on CPUs, over MPI.",
         subcommands: [Train.self, Eval.self, Embed.self, Export.self, Prepare.self, Synth.self, InitModel.self, Compare.self, Summarize.self, ConfigCommand.self,
-                      Doctor.self])
+                      Bench.self, Doctor.self])
 }

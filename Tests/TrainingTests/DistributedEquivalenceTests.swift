@@ -5,28 +5,40 @@ import XCTest
 /// The same global batch of 6 pairs, trained for 3 steps on 1, 2 and 3 ranks (real mpirun) and
 /// with 2 micro-batches of 3 on one rank, must give the same losses and parameters.
 final class DistributedEquivalenceTests: XCTestCase {
-    /// Float32 sums in different orders (all-reduce, GEMM shapes) over 3 AdamW steps: measured
-    /// differences are ~1e-7; the bound is 1e-5.
+    /// Float32 sums in different orders (all-reduce, GEMM shapes): the losses and the first
+    /// step's gradient (the exact distributed gradient) agree to ~1e-7; the bound is 1e-5.
     static let tolerance = 1e-5
+    /// Parameters after 3 AdamW steps at lr 1e-2: Adam's first steps are nearly sign(g) * lr, so
+    /// rounding noise in near-zero gradient components becomes lr-sized parameter differences.
+    /// Measured: the SAME single-process run with 1 vs 2 BLAS threads (no distribution at all)
+    /// differs by 2.6e-5 relative to the largest parameter; ranks and micro-batches by up to 1.3e-4.
+    /// A wrong gradient on any rank moves them by far more than 1e-3 (whole lr steps everywhere).
+    static let parameterTolerance = 5e-4
     static let model = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .appendingPathComponent("../ModelsTests/Fixtures/gqa").standardized.path
 
     struct Run {
         let lines: [String]
         let parameters: [Float]
+        let firstGradient: [Float]
     }
 
     func run(ranks: Int, microBatch: Int) throws -> Run {
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("discern-train-\(UUID().uuidString).bin")
-        defer { try? FileManager.default.removeItem(at: output) }
+        let gradientFile = URL(fileURLWithPath: output.path + ".gradient")
+        defer {
+            try? FileManager.default.removeItem(at: output)
+            try? FileManager.default.removeItem(at: gradientFile)
+        }
         let result = try runMPIJob(ranks: ranks, executable: try locateWorker(),
                                    arguments: ["train-steps", Self.model, output.path, "\(microBatch)"], timeout: 120)
         XCTAssertEqual(result.status, 0, result.transcript)
         let data = try Data(contentsOf: output)
         let parameters = data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+        let firstGradient = try Data(contentsOf: gradientFile).withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
         let lines = result.standardOutput.split(separator: "\n").map(String.init).filter { $0.hasPrefix("step ") }
         XCTAssertEqual(lines.count, 3, result.transcript)
-        return Run(lines: lines, parameters: parameters)
+        return Run(lines: lines, parameters: parameters, firstGradient: firstGradient)
     }
 
     func numbers(_ line: String) -> [Double] { line.split(separator: " ").compactMap { Double($0) } }
@@ -35,15 +47,20 @@ final class DistributedEquivalenceTests: XCTestCase {
         let reference = try run(ranks: 1, microBatch: 0)
         for (ranks, micro) in [(2, 0), (3, 0), (1, 3), (2, 1)] {
             let other = try run(ranks: ranks, microBatch: micro)
-            for (a, b) in zip(reference.lines, other.lines) {
+            for (index, (a, b)) in zip(reference.lines, other.lines).enumerated() {
+                // Steps after the first start from parameters that differ by Adam-amplified noise.
+                let tolerance = index == 0 ? Self.tolerance : Self.parameterTolerance
                 for (x, y) in zip(numbers(a), numbers(b)) {
-                    XCTAssertEqual(x, y, accuracy: Self.tolerance * max(abs(x), 1), "\(ranks) ranks, micro-batch \(micro): \(a) vs \(b)")
+                    XCTAssertEqual(x, y, accuracy: tolerance * max(abs(x), 1), "\(ranks) ranks, micro-batch \(micro): \(a) vs \(b)")
                 }
             }
+            XCTAssertEqual(other.firstGradient.count, reference.firstGradient.count)
+            let gradientError = maxRelativeError(other.firstGradient, reference.firstGradient)
+            XCTAssertLessThanOrEqual(gradientError, Self.tolerance, "\(ranks) ranks, micro-batch \(micro): first gradients differ by \(gradientError)")
             XCTAssertEqual(other.parameters.count, reference.parameters.count)
             let error = maxRelativeError(other.parameters, reference.parameters)
-            XCTAssertLessThanOrEqual(error, Self.tolerance, "\(ranks) ranks, micro-batch \(micro): parameters differ by \(error)")
-            print("equivalence: \(ranks) ranks, micro-batch \(micro): max relative parameter difference \(error)")
+            XCTAssertLessThanOrEqual(error, Self.parameterTolerance, "\(ranks) ranks, micro-batch \(micro): parameters differ by \(error)")
+            print("equivalence: \(ranks) ranks, micro-batch \(micro): first gradient \(gradientError), parameters after 3 steps \(error)")
         }
         // And training did something.
         let first = numbers(reference.lines[0])[1], last = numbers(reference.lines[2])[1]

@@ -8,7 +8,8 @@ import Training
 /// `train-steps MODEL_DIR OUT_FILE MICRO_BATCH`: three optimizer steps on a fixed global batch
 /// of 6 pairs, each rank taking its contiguous share. Rank 0 prints one line per step
 /// ("step S loss L contrastive C ntp N norm G") and writes the final trainable vector to OUT_FILE
-/// as raw little-endian Float32, for the test to compare across world sizes and micro-batches.
+/// as raw little-endian Float32 (and the first step's summed gradient to OUT_FILE.gradient), for the
+/// test to compare across world sizes and micro-batches.
 func trainSteps(_ arguments: [String], _ communicator: Communicator) throws -> Int32 {
     guard arguments.count == 3, let microBatch = Int(arguments[2]) else {
         throw WorkerError(description: "usage: train-steps MODEL_DIR OUT_FILE MICRO_BATCH")
@@ -44,6 +45,12 @@ func trainSteps(_ arguments: [String], _ communicator: Communicator) throws -> I
                                  gradientClip: 1.0, maxLogitScale: 4.6, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01)
     for s in 0..<3 {
         let result = try step.run(batch, globalBatch: global, step: s)
+        if s == 0 && communicator.rank == 0 {
+            // The first step's gradient, summed over ranks, before any update.
+            let gradients = model.parameters.trainableGradients
+            try Data(bytes: gradients.pointer, count: gradients.count * MemoryLayout<Float>.size)
+                .write(to: URL(fileURLWithPath: arguments[1] + ".gradient"))
+        }
         let outcome = update.apply(step: s)
         if communicator.rank == 0 {
             print("step \(s) loss \(result.loss) contrastive \(result.contrastiveLoss) ntp \(result.ntpLoss) norm \(outcome.gradientNorm)")

@@ -1,0 +1,235 @@
+import Communication
+import Dispatch
+import Foundation
+import Kernels
+import Layers
+import ModelFiles
+import Models
+import Training
+
+/// `discern bench`: the real training step (TrainingStep + ParameterUpdate) on a random
+/// LLaVA-shaped model and a fixed synthetic batch, timed after a warm-up, with the numbers
+/// docs/performance.md explains: step time, throughput, analytic FLOPs against cblas_sgemm at
+/// the step's own GEMM shapes, the time split, peak memory and heap allocations per step.
+public final class Benchmark {
+    public struct Report: Codable, Sendable {
+        public struct Spread: Codable, Sendable { public var median, min, max: Double }
+        public struct Split: Codable, Sendable {
+            public var visionForward, llmForward, llmBackward, optimizer, communication: Double
+            enum CodingKeys: String, CodingKey {
+                case visionForward = "vision_forward", llmForward = "llm_forward", llmBackward = "llm_backward", optimizer, communication
+            }
+            public var total: Double { visionForward + llmForward + llmBackward + optimizer + communication }
+        }
+        public struct Losses: Codable, Sendable { public var contrastive, ntp: Double }
+        /// Heap allocations per timed step: in the forward, backward, collectives and update
+        /// (`compute`, the steady state that must not allocate), and in turning captions into
+        /// token sequences (`preparation`: tokenizer and prompt arrays).
+        public struct Allocations: Codable, Sendable { public var compute, preparation: Double }
+        /// Per step, the GEMMs alone: each product timed by itself at the step's shapes, so the
+        /// step's time beyond their sum is everything else (and the cache effects between them).
+        public struct GemmSeconds: Codable, Sendable { public var large, thin: Double }
+        public var tool = "discern"
+        public var config: String
+        public var threads: Int
+        public var ranks: Int
+        public var steps: Int
+        public var batch: Int
+        public var parameters: Int
+        public var trainableParameters: Int
+        public var secondsPerStep: Spread
+        public var samplesPerSecond: Double
+        public var tokensPerSecond: Double
+        public var flopsPerStep: Double
+        public var gflops: Double
+        public var sgemmGflops: Double?
+        public var sgemmFraction: Double?
+        public var gemmSeconds: GemmSeconds
+        public var slowestGemms: [GemmLine]
+        public var peakRSSBytes: Int
+        public var split: Split
+        public var allocationsPerStep: Allocations?
+        public var firstLoss: Losses
+
+        enum CodingKeys: String, CodingKey {
+            case tool, config, threads, ranks, steps, batch, parameters
+            case trainableParameters = "trainable_parameters", secondsPerStep = "seconds_per_step", samplesPerSecond = "samples_per_second"
+            case tokensPerSecond = "tokens_per_second", flopsPerStep = "flops_per_step", gflops, sgemmGflops = "sgemm_gflops"
+            case sgemmFraction = "sgemm_fraction", gemmSeconds = "gemm_seconds_per_step", slowestGemms = "slowest_gemms", peakRSSBytes = "peak_rss_bytes", split = "split_seconds"
+            case allocationsPerStep = "allocations_per_step", firstLoss = "first_loss"
+        }
+    }
+
+    let config: ResolvedConfig
+    let configPath: String
+    let communicator: Communicator
+    let settings: BenchmarkSettings
+    /// The process's heap-allocation counter, when the executable installed one.
+    let allocationCount: (() -> UInt64)?
+
+    public init(config: ResolvedConfig, configPath: String, communicator: Communicator, allocationCount: (() -> UInt64)?) throws {
+        self.config = config
+        self.configPath = configPath
+        self.communicator = communicator
+        self.allocationCount = allocationCount
+        settings = try BenchmarkSettings(config)
+    }
+
+    /// Builds the model and batch, runs `warmup` + `steps` steps on `threads` threads per rank.
+    public func run(steps: Int, threads: Int, say: (String) -> Void) throws -> Report {
+        guard steps > 0 else { throw ConfigError("--steps must be positive, got \(steps).") }
+        KernelThreads.count = max(threads, 1)
+        setBLASThreads(threads)
+        let modelConfig = try settings.llavaConfig()
+        let encoding = BenchmarkEncoding(vocabularySize: settings.vocabularySize, imageTokenID: settings.imageTokenID)
+        let prompts = try PromptBuilder(encoder: encoding, templates: settings.templates, imageTokenID: settings.imageTokenID,
+                                        eosTokenID: 2, imageTokens: modelConfig.vision.numPatches,
+                                        maxPositions: modelConfig.text.maxPositionEmbeddings)
+        let run = try RunSettings(config, softPromptLengths: (settings.promptTokens, settings.promptTokens), worldSize: communicator.size)
+        let model = try makeModel(modelConfig, run: run, prompts: prompts)
+        let update = ParameterUpdate(parameters: model.parameters, schedule: run.schedule, gradientClip: config.double("optimizer.grad_clip"),
+                                     maxLogitScale: config.double("loss.max_logit_scale"), beta1: config.double("optimizer.beta1"),
+                                     beta2: config.double("optimizer.beta2"), eps: config.double("optimizer.eps"),
+                                     weightDecay: config.double("optimizer.weight_decay"))
+        let step = TrainingStep(model: model, prompts: prompts, communicator: communicator, settings: run.step)
+        let batch = makeBatch(modelConfig, globalBatch: run.globalBatch, seed: run.seed)
+        let total = model.parameters.parameters.reduce(0) { $0 + $1.count }, trainable = model.parameters.trainableValues.count
+        if communicator.rank == 0 {
+            say("bench: \(describe(modelConfig)); \(total) parameters, \(trainable) trainable; \(run.globalBatch) pairs per step "
+                + "on \(communicator.size) rank(s) x \(threads) thread(s); \(settings.warmup) warm-up + \(steps) timed steps")
+        }
+
+        // Warm-up; the first step also records the GEMM shapes (that step is never timed).
+        let shapes = GemmShapeLog()
+        var firstLoss = Report.Losses(contrastive: 0, ntp: 0)
+        for index in 0..<max(settings.warmup, 1) {
+            if index == 0 { GemmShapeLog.active = shapes }
+            let result = try step.run(batch, globalBatch: run.globalBatch, step: index)
+            GemmShapeLog.active = nil
+            if index == 0 { firstLoss = Report.Losses(contrastive: result.contrastiveLoss, ntp: result.ntpLoss) }
+            _ = update.apply(step: index)
+        }
+
+        var seconds: [Double] = [], splits: [Report.Split] = [], flops = 0.0, tokens = 0
+        var computeAllocations: UInt64 = 0, preparationAllocations: UInt64 = 0
+        for index in 0..<steps {
+            let start = DispatchTime.now().uptimeNanoseconds
+            let beforePreparation = allocationCount?() ?? 0
+            let prepared = try step.prepare(batch, step: settings.warmup + index)
+            let beforeCompute = allocationCount?() ?? 0
+            let result = try step.run(prepared, globalBatch: run.globalBatch)
+            let updateStart = DispatchTime.now().uptimeNanoseconds
+            _ = update.apply(step: settings.warmup + index)
+            let afterCompute = allocationCount?() ?? 0
+            let end = DispatchTime.now().uptimeNanoseconds
+            preparationAllocations += beforeCompute - beforePreparation
+            computeAllocations += afterCompute - beforeCompute
+            seconds.append(Double(end - start) / 1e9)
+            splits.append(Report.Split(visionForward: result.timing.vision, llmForward: result.timing.forward,
+                                       llmBackward: result.timing.backward, optimizer: Double(end - updateStart) / 1e9,
+                                       communication: result.timing.communication))
+            flops = result.flops
+            tokens = result.tokens
+            if communicator.rank == 0 {
+                say(String(format: "  step %d/%d  %.3f s", index + 1, steps, seconds.last!))
+            }
+        }
+
+        // The ceiling: cblas_sgemm at the recorded shapes, in this process, after the timed steps.
+        let timings = shapes.measureFloat()
+        let large = timings.filter { $0.isLarge() }
+        let largeSeconds = large.reduce(0) { $0 + Double($1.count) * $1.seconds }
+        let ceiling = largeSeconds > 0 ? large.reduce(0) { $0 + Double($1.count) * $1.shape.flops } / largeSeconds / 1e9 : nil
+        let median = Self.median(seconds)
+        func medianSplit(_ part: (Report.Split) -> Double) -> Double { Self.median(splits.map(part)) }
+        let gflops = flops / median / 1e9
+        // Per-rank memory: report the largest rank's.
+        let peak = Int(try communicator.allReduceMax(Int64(Self.peakResidentBytes())))
+        let allocations = allocationCount.map { _ in
+            Report.Allocations(compute: Double(computeAllocations) / Double(steps), preparation: Double(preparationAllocations) / Double(steps))
+        }
+        return Report(config: configPath, threads: threads, ranks: communicator.size, steps: steps, batch: run.globalBatch,
+                      parameters: total, trainableParameters: trainable,
+                      secondsPerStep: .init(median: median, min: seconds.min()!, max: seconds.max()!),
+                      samplesPerSecond: Double(run.globalBatch) / median, tokensPerSecond: Double(tokens) / median,
+                      flopsPerStep: flops, gflops: gflops,
+                      sgemmGflops: ceiling, sgemmFraction: ceiling.map { gflops / $0 / Double(communicator.size) },
+                      gemmSeconds: .init(large: largeSeconds, thin: timings.reduce(0) { $0 + Double($1.count) * $1.seconds } - largeSeconds),
+                      slowestGemms: timings.prefix(8).map { GemmLine($0) },
+                      peakRSSBytes: peak,
+                      split: .init(visionForward: medianSplit(\.visionForward), llmForward: medianSplit(\.llmForward),
+                                   llmBackward: medianSplit(\.llmBackward), optimizer: medianSplit(\.optimizer),
+                                   communication: medianSplit(\.communication)),
+                      allocationsPerStep: allocations, firstLoss: firstLoss)
+    }
+
+    /// A model with the base weights `discern init-model` would draw and PEFT-initialised
+    /// adapters.
+    func makeModel(_ modelConfig: LlavaConfig, run: RunSettings, prompts: PromptBuilder) throws -> LlavaModel<Float> {
+        let model = try LlavaModel<Float>(config: modelConfig, trainable: run.trainable)
+        for (name, shape) in modelConfig.baseParameterShapes {
+            let values = initialWeight(name: name, shape: shape, config: modelConfig, padTokenID: 0, seed: run.seed)
+            model.parameters[name].value.update(from: values, count: values.count)
+        }
+        model.initializeAdapters(seed: run.seed, prompts: prompts)
+        if run.trainable.logitScale {
+            model.parameters[ObjectiveParameterName.logitScale].value[0] = Float(run.initialLogitScale)
+        }
+        return model
+    }
+
+    /// This rank's share of one fixed global batch: N(0, 1) pixels and captions of
+    /// `captionTokens` random word ids, the same whatever the number of ranks.
+    func makeBatch(_ modelConfig: LlavaConfig, globalBatch: Int, seed: UInt64) -> TrainingBatch {
+        let local = globalBatch / communicator.size, offset = communicator.rank * local
+        let pixelsPerImage = 3 * modelConfig.vision.imageSize * modelConfig.vision.imageSize
+        var random = Xoshiro256(seed: seed ^ 0xbe4c)
+        var pixels: [Float] = [], captions: [String?] = []
+        for index in 0..<globalBatch {
+            let image = (0..<pixelsPerImage).map { _ in Float(random.normal() as Double) }
+            let words = (0..<settings.captionTokens).map { _ in "t\(3 + Int(random.next() % UInt64(settings.imageTokenID - 3)))" }
+            guard index >= offset && index < offset + local else { continue }
+            pixels += image
+            captions.append(words.joined(separator: " "))
+        }
+        return TrainingBatch(pixels: pixels, shortCaptions: captions, longCaptions: captions, globalOffset: offset)
+    }
+
+    func describe(_ c: LlavaConfig) -> String {
+        let v = c.vision, t = c.text
+        return "vision \(v.hiddenSize)x\(v.numHiddenLayers) (\(c.visionLayersUsed) used), \(v.imageSize)px/\(v.patchSize); "
+            + "LLM \(t.hiddenSize)x\(t.numHiddenLayers), \(t.numAttentionHeads)/\(t.numKeyValueHeads) heads, ffn \(t.intermediateSize), vocab \(t.vocabSize)"
+    }
+
+    static func median(_ values: [Double]) -> Double {
+        let sorted = values.sorted()
+        return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+    }
+
+    /// Peak resident set size of this process (getrusage; Linux reports KiB).
+    public static func peakResidentBytes() -> Int {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Int(usage.ru_maxrss) * 1024
+    }
+}
+
+/// One product of the step in the benchmark report, e.g. "NT 720x1376x512 x8: 1.2 ms, 61 GFLOP/s".
+public struct GemmLine: Codable, Sendable, CustomStringConvertible {
+    public var shape: String
+    public var calls: Int
+    public var seconds: Double
+    public var gflops: Double
+
+    init(_ timing: GemmShapeLog.Timing) {
+        let s = timing.shape
+        shape = "\(s.transA ? "T" : "N")\(s.transB ? "T" : "N") \(s.m)x\(s.n)x\(s.k)"
+        calls = timing.count
+        seconds = timing.seconds * Double(timing.count)
+        gflops = timing.gflops
+    }
+
+    public var description: String {
+        "\(shape.padding(toLength: 20, withPad: " ", startingAt: 0)) x\(calls)  \(String(format: "%.1f ms  %.1f GFLOP/s", 1000 * seconds, gflops))"
+    }
+}

@@ -1,0 +1,77 @@
+import ArgumentParser
+import CAllocationCounter
+import Communication
+import Foundation
+import Pipeline
+import Training
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Time the training step on a random LLaVA-shaped model: s/step, throughput, GFLOP/s against sgemm, time split, memory.",
+        discussion: """
+        The configuration is a training configuration with a `bench:` section for the model's shape (docs/performance.md).
+        Examples:
+          discern bench --config configs/bench-small.yaml --steps 10 --threads 1
+          mpirun -np 2 discern bench --config configs/bench-small.yaml --threads 1 --json runs/bench/2ranks.json
+          ./launch/bench      (Discern and its PyTorch twin, alternately, 1 and 2 threads)
+        """)
+
+    @Option(help: "YAML configuration with a `bench:` section (e.g. configs/bench-small.yaml).") var config: String
+    @Option(help: "Timed steps after the warm-up.") var steps = 10
+    @Option(help: "Threads per rank (BLAS and the other kernels).") var threads = 1
+    @Option(name: .customLong("set"), help: "KEY=VALUE override of any configuration key, repeatable.") var overrides: [String] = []
+    @Option(help: "Also write the report as JSON to this file.") var json: String?
+
+    func run() throws {
+        var resolved = try ResolvedConfig.load(file: config)
+        for assignment in overrides { try resolved.set(assignment) }
+        guard threads > 0 else { throw ValidationError("--threads must be positive, got \(threads).") }
+        let communicator = try makeCommunicator()
+        let rank = communicator.rank
+        let counting = discern_allocation_counting_active() != 0
+        let benchmark = try Benchmark(config: resolved, configPath: config, communicator: communicator,
+                                      allocationCount: counting ? { discern_allocation_count() } : nil)
+        runOrAbort(on: communicator) {
+            let report = try benchmark.run(steps: steps, threads: threads) { line in print(line) }
+            if rank == 0 {
+                print(Self.summary(report))
+                if let json {
+                    let encoder = JSONEncoder()
+                    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                    let url = URL(fileURLWithPath: json)
+                    try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+                    try encoder.encode(report).write(to: url, options: .atomic)
+                }
+            }
+            try communicator.finalize()
+        }
+    }
+
+    static func summary(_ r: Benchmark.Report) -> String {
+        func f(_ value: Double, _ digits: Int = 3) -> String { String(format: "%.\(digits)f", value) }
+        let s = r.split, whole = r.secondsPerStep.median
+        func part(_ name: String, _ seconds: Double) -> String {
+            "    \(name.padding(toLength: 16, withPad: " ", startingAt: 0)) \(f(seconds)) s  \(f(100 * seconds / whole, 1))%"
+        }
+        var lines = [
+            "s/step           median \(f(r.secondsPerStep.median)) (min \(f(r.secondsPerStep.min)), max \(f(r.secondsPerStep.max))) over \(r.steps) steps",
+            "samples/s        \(f(r.samplesPerSecond, 2))",
+            "tokens/s         \(f(r.tokensPerSecond, 0))",
+            "FLOPs/step       \(String(format: "%.3e", r.flopsPerStep)) (analytic, docs/performance.md)",
+            "GFLOP/s          \(f(r.gflops, 1)) (all ranks)",
+        ]
+        if let ceiling = r.sgemmGflops, let fraction = r.sgemmFraction {
+            lines.append("sgemm GFLOP/s    \(f(ceiling, 1)) per rank at this step's GEMM shapes; reached \(f(100 * fraction, 1))%")
+        }
+        lines.append("GEMMs alone      \(f(r.gemmSeconds.large)) s large + \(f(r.gemmSeconds.thin)) s thin (< 32 in some dimension) per step; slowest:")
+        lines += r.slowestGemms.map { "    \($0)" }
+        lines.append("peak RSS         \(f(Double(r.peakRSSBytes) / 1048576, 1)) MiB (largest rank)")
+        lines.append("heap allocations " + (r.allocationsPerStep.map {
+            "\(f($0.compute, 1)) per step in forward/backward/collectives/update, \(f($0.preparation, 1)) in batch preparation (rank 0)"
+        } ?? "not counted on this platform"))
+        lines.append("time split (median per part, rank 0):")
+        lines += [part("vision forward", s.visionForward), part("LLM forward", s.llmForward), part("LLM backward", s.llmBackward),
+                  part("optimizer", s.optimizer), part("communication", s.communication)]
+        return lines.joined(separator: "\n")
+    }
+}
