@@ -22,10 +22,13 @@ public final class GemmShapeLog: @unchecked Sendable {
     nonisolated(unsafe) public static var active: GemmShapeLog?
 
     public private(set) var counts: [Shape: Int] = [:]
+    /// Kernels call `gemm` from `parallelFor` workers too (attention runs its per-head products
+    /// on several threads), so recording is serialised; it only happens while a log is active.
+    private let serial = DispatchQueue(label: "GemmShapeLog")
     public init() {}
 
     @usableFromInline
-    func record(_ shape: Shape) { counts[shape, default: 0] += 1 }
+    func record(_ shape: Shape) { serial.sync { counts[shape, default: 0] += 1 } }
 
     /// One recorded product timed alone: how often the step calls it and its best time.
     public struct Timing: Sendable {

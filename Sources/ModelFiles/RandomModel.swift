@@ -186,3 +186,27 @@ func fillApproximateNormal(_ values: UnsafeMutablePointer<Float>, count: Int, st
         values[i] = Float(Int64(sum) - 131_070) * scale   // 131070 = 4 * 32767.5, the mean
     }
 }
+
+/// Why the model in `directory` cannot stand for a random model of `config` stored in `format`,
+/// or nil when it can: benchmarks write such a model once and reuse it. Token ids are ignored
+/// (the directory's tokenizer decides them; they change no computation), every other setting
+/// and every tensor's shape and dtype must agree.
+public func randomHalfModelMismatch(_ directory: ModelDirectory, config: LlavaConfig, format: HalfFormat) throws -> String? {
+    var expected = config
+    expected.imageTokenIndex = directory.config.imageTokenIndex
+    expected.text.padTokenId = directory.config.text.padTokenId
+    expected.text.bosTokenId = directory.config.text.bosTokenId
+    expected.text.eosTokenId = directory.config.text.eosTokenId
+    if expected != directory.config {
+        let found = Dictionary(uniqueKeysWithValues: directory.config.baseParameterShapes.map { ($0.name, $0.shape) })
+        let first = expected.baseParameterShapes.first { found[$0.name] != $0.shape }
+        return "holds a model of another shape: " + (first.map { "\($0.name) is \(found[$0.name].map { "\($0)" } ?? "missing"), not \($0.shape)" }
+            ?? "config.json differs in a setting other than tensor shapes")
+    }
+    let weights = try SafetensorsShards.openWeights(inDirectory: directory.url.path)
+    let dtype: SafetensorsDType = format == .float16 ? .F16 : .BF16
+    if let other = try weights.names.first(where: { try weights.info($0).dtype != dtype }) {
+        return "stores \(other) as \(try weights.info(other).dtype.rawValue), not \(dtype.rawValue)"
+    }
+    return nil
+}

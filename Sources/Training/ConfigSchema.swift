@@ -81,7 +81,7 @@ public enum ConfigSchema {
         ConfigField("checkpoint.every", .int, .int(100), "Write a checkpoint every N steps (and at the end); 0 = only at the end."),
         ConfigField("checkpoint.keep", .int, .int(3), "How many recent checkpoints to keep in run_dir."),
         // Benchmark (`discern bench` only; training ignores this section)
-        ConfigField("bench.weights", .string, .string("memory"), "Base weights of the benchmark model: `memory` = random float32 weights made in memory.", choices: ["memory"]),
+        ConfigField("bench.weights", .string, .string("memory"), "Base weights of the benchmark model: `memory` = random float32 weights made in memory; `float16` / `bfloat16` = random 16-bit safetensors written once to bench.model_dir (if missing) and loaded like any model directory (with memory.half_weights they stay 16-bit).", choices: ["memory", "float16", "bfloat16"]),
         ConfigField("bench.model_dir", .path, .string("checkpoints/bench-model"), "Where a benchmark model with weights on disk is written (once) and loaded from."),
         ConfigField("bench.warmup", .int, .int(2), "Untimed steps before the timed ones."),
         ConfigField("bench.image_size", .int, .int(64), "Benchmark model: image side in pixels."),
