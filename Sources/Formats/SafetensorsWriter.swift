@@ -141,10 +141,11 @@ func safetensorsHeader(_ tensors: [SafetensorsTensorDeclaration], metadata: [Str
 /// bigger than memory never exists in memory: the header comes from the declarations, then
 /// `produce` is called once per tensor, in file order, and must hand `write` exactly that
 /// tensor's bytes (in as many chunks as it likes). Same layout as SafetensorsWriter, and as
-/// atomic: a temporary file, fsync, rename.
+/// atomic: a temporary file, fsync, rename. An error `produce` throws that is not a FormatError
+/// comes back as one naming the tensor.
 public func writeSafetensorsStreaming(
     to path: String, tensors: [SafetensorsTensorDeclaration], metadata: [String: String] = [:],
-    produce: (_ tensor: SafetensorsTensorDeclaration, _ write: (UnsafeRawBufferPointer) throws(FormatError) -> Void) throws(FormatError) -> Void
+    produce: (_ tensor: SafetensorsTensorDeclaration, _ write: (UnsafeRawBufferPointer) throws -> Void) throws -> Void
 ) throws(FormatError) {
     var names = Set<String>()
     for tensor in tensors {
@@ -160,12 +161,18 @@ public func writeSafetensorsStreaming(
         try withoutActuallyEscaping(write) { (write) throws(FormatError) in
             for tensor in order {
                 var written = 0
-                try produce(tensor) { (chunk: UnsafeRawBufferPointer) throws(FormatError) in
-                    guard written + chunk.count <= tensor.byteCount else {
-                        throw FormatError(file: path, entry: tensor.name, "more than its \(tensor.byteCount) bytes were produced")
+                do {
+                    try produce(tensor) { (chunk: UnsafeRawBufferPointer) throws(FormatError) in
+                        guard written + chunk.count <= tensor.byteCount else {
+                            throw FormatError(file: path, entry: tensor.name, "more than its \(tensor.byteCount) bytes were produced")
+                        }
+                        written += chunk.count
+                        try write(chunk)
                     }
-                    written += chunk.count
-                    try write(chunk)
+                } catch let error as FormatError {
+                    throw error
+                } catch {
+                    throw FormatError(file: path, entry: tensor.name, "could not be produced: \(error)")
                 }
                 guard written == tensor.byteCount else {
                     throw FormatError(file: path, entry: tensor.name, "\(written) of its \(tensor.byteCount) bytes were produced")

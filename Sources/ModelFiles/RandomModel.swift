@@ -99,9 +99,7 @@ public func writeRandomHalfModel(preset: ModelPreset, imageSize: Int, vocabulary
     var weightMap: [String: String] = [:]
     for (k, tensors) in shards.enumerated() {
         let path = staging.appendingPathComponent(shardName(k)).path
-        try writeSafetensorsStreaming(to: path, tensors: tensors) { (tensor, write) throws(FormatError) in
-            try generator.generate(tensor) { (chunk) throws(FormatError) in try write(chunk) }
-        }
+        try writeSafetensorsStreaming(to: path, tensors: tensors) { tensor, write in try generator.generate(tensor, write: write) }
         for tensor in tensors { weightMap[tensor.name] = shardName(k) }
     }
     let index = "{\n  \"metadata\": {\"total_size\": \(total)},\n  \"weight_map\": {\n"
@@ -141,7 +139,7 @@ struct RandomHalfTensorGenerator {
     }
 
     /// Norm weights 1, biases 0, everything else N(0, 0.02) (approximately, see above).
-    func generate(_ tensor: SafetensorsTensorDeclaration, write: (UnsafeRawBufferPointer) throws(FormatError) -> Void) throws(FormatError) {
+    func generate(_ tensor: SafetensorsTensorDeclaration, write: (UnsafeRawBufferPointer) throws -> Void) throws {
         let count = tensor.shape.reduce(1, *), name = tensor.name
         let constant: Float? = name.hasSuffix(".bias") ? 0
             : (tensor.shape.count == 1 && (name.contains("norm") || name.contains("layrnorm"))) ? 1 : nil
