@@ -17,6 +17,7 @@ import resource
 import statistics
 import sys
 import time
+import warnings
 
 BATCH = 8                      # image/caption pairs per step
 CAPTION = 16                   # caption tokens per pair (all equal: no padding, no attention mask)
@@ -55,6 +56,8 @@ import torch.nn.functional as F  # noqa: E402
 from peft import LoraConfig, get_peft_model  # noqa: E402
 from transformers import CLIPVisionConfig, LlamaConfig, LlavaConfig, LlavaForConditionalGeneration  # noqa: E402
 
+# PEFT 0.21 calls an API transformers 5.24 deprecates; the warning says nothing about the benchmark.
+warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
 torch.set_num_threads(arguments.threads)
 torch.set_num_interop_threads(1)
 torch.manual_seed(0)
