@@ -232,7 +232,8 @@ def main():
           f"{median:.3f} s/step median (min {min(totals):.3f}, max {max(totals):.3f}), "
           f"{result['samples_per_second']:.2f} samples/s, {result['tokens_per_second']:.0f} tokens/s")
     print(f"analytic {flops:.4g} FLOP/step -> {result['gflops']:.1f} GFLOP/s; peak RSS "
-          f"{result['peak_rss_bytes'] / 2**20:.0f} MiB")
+          f"{result['peak_rss_bytes'] / 2**20:.0f} MiB; load average {os.getloadavg()[0]:.2f} on "
+          f"{os.cpu_count()} CPUs (a busy machine slows multi-threaded runs most)")
     print("split (median s): " + ", ".join(f"{k} {v:.4f}" for k, v in result["split_seconds"].items()))
     print(f"first loss: contrastive {first_loss[0]:.4f} (ln 8 = {math.log(8):.4f}), "
           f"ntp {first_loss[1]:.4f} (ln 1000 = {math.log(1000):.4f})")
