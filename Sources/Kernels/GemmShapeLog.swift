@@ -22,10 +22,12 @@ public final class GemmShapeLog: @unchecked Sendable {
     nonisolated(unsafe) public static var active: GemmShapeLog?
 
     public private(set) var counts: [Shape: Int] = [:]
+    /// Kernels call gemm from parallelFor workers (attention heads): recording is serialised.
+    let serial = DispatchQueue(label: "discern.gemm-shape-log")
     public init() {}
 
     @usableFromInline
-    func record(_ shape: Shape) { counts[shape, default: 0] += 1 }
+    func record(_ shape: Shape) { serial.sync { counts[shape, default: 0] += 1 } }
 
     /// One recorded product timed alone: how often the step calls it and its best time.
     public struct Timing: Sendable {
