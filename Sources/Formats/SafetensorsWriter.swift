@@ -81,28 +81,9 @@ public struct SafetensorsWriter: Sendable {
 
     /// The complete file contents' header: 8-byte length, JSON, padding. Also returns the data order.
     private func header() -> (bytes: [UInt8], order: [String]) {
-        let order = entries.keys.sorted { left, right in
-            let (a, b) = (entries[left]!.dtype.byteSize, entries[right]!.dtype.byteSize)
-            return a != b ? a > b : Array(left.utf8).lexicographicallyPrecedes(Array(right.utf8))
-        }
-        var fullMetadata = metadata
-        fullMetadata["format"] = "pt"
-        var json = "{\"__metadata__\":{"
-        json += fullMetadata.keys.sorted().map { "\(jsonString($0)):\(jsonString(fullMetadata[$0]!))" }.joined(separator: ",")
-        json += "}"
-        var offset = 0
-        for name in order {
-            let entry = entries[name]!
-            let shape = entry.shape.map(String.init).joined(separator: ",")
-            json += ",\(jsonString(name)):{\"dtype\":\"\(entry.dtype.rawValue)\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(offset + entry.bytes.count)]}"
-            offset += entry.bytes.count
-        }
-        json += "}"
-        var headerJSON = Array(json.utf8)
-        headerJSON.append(contentsOf: repeatElement(UInt8(ascii: " "), count: (8 - headerJSON.count % 8) % 8))
-        var bytes = withUnsafeBytes(of: UInt64(headerJSON.count).littleEndian) { Array($0) }
-        bytes.append(contentsOf: headerJSON)
-        return (bytes, order)
+        let declared = entries.map { SafetensorsTensorDeclaration(name: $0.key, dtype: $0.value.dtype, shape: $0.value.shape) }
+        let (bytes, order) = safetensorsHeader(declared, metadata: metadata)
+        return (bytes, order.map(\.name))
     }
 
     /// Writes the file atomically (temporary file in the same directory, fsync, rename).
@@ -112,6 +93,90 @@ public struct SafetensorsWriter: Sendable {
             try headerBytes.withUnsafeBufferPointer { (buffer) throws(FormatError) in try write(UnsafeRawBufferPointer(buffer)) }
             for name in order {
                 try entries[name]!.bytes.withUnsafeBufferPointer { (buffer) throws(FormatError) in try write(UnsafeRawBufferPointer(buffer)) }
+            }
+        }
+    }
+}
+
+/// One tensor of a file whose header is written before its data exists.
+public struct SafetensorsTensorDeclaration: Sendable, Equatable {
+    public let name: String
+    public let dtype: SafetensorsDType
+    public let shape: [Int]
+    public init(name: String, dtype: SafetensorsDType, shape: [Int]) {
+        self.name = name
+        self.dtype = dtype
+        self.shape = shape
+    }
+    public var byteCount: Int { shape.reduce(dtype.byteSize, *) }
+}
+
+/// The header of a file holding `tensors`, and the order their data follows it in: by
+/// decreasing element size, then by name (see SafetensorsWriter); "format": "pt" always set.
+func safetensorsHeader(_ tensors: [SafetensorsTensorDeclaration], metadata: [String: String]) -> (bytes: [UInt8], order: [SafetensorsTensorDeclaration]) {
+    let order = tensors.sorted { left, right in
+        let (a, b) = (left.dtype.byteSize, right.dtype.byteSize)
+        return a != b ? a > b : Array(left.name.utf8).lexicographicallyPrecedes(Array(right.name.utf8))
+    }
+    var fullMetadata = metadata
+    fullMetadata["format"] = "pt"
+    var json = "{\"__metadata__\":{"
+    json += fullMetadata.keys.sorted().map { "\(jsonString($0)):\(jsonString(fullMetadata[$0]!))" }.joined(separator: ",")
+    json += "}"
+    var offset = 0
+    for tensor in order {
+        let shape = tensor.shape.map(String.init).joined(separator: ",")
+        json += ",\(jsonString(tensor.name)):{\"dtype\":\"\(tensor.dtype.rawValue)\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(offset + tensor.byteCount)]}"
+        offset += tensor.byteCount
+    }
+    json += "}"
+    var headerJSON = Array(json.utf8)
+    headerJSON.append(contentsOf: repeatElement(UInt8(ascii: " "), count: (8 - headerJSON.count % 8) % 8))
+    var bytes = withUnsafeBytes(of: UInt64(headerJSON.count).littleEndian) { Array($0) }
+    bytes.append(contentsOf: headerJSON)
+    return (bytes, order)
+}
+
+/// Writes a safetensors file whose tensor data is produced while it is written, so a file
+/// bigger than memory never exists in memory: the header comes from the declarations, then
+/// `produce` is called once per tensor, in file order, and must hand `write` exactly that
+/// tensor's bytes (in as many chunks as it likes). Same layout as SafetensorsWriter, and as
+/// atomic: a temporary file, fsync, rename. An error `produce` throws that is not a FormatError
+/// comes back as one naming the tensor.
+public func writeSafetensorsStreaming(
+    to path: String, tensors: [SafetensorsTensorDeclaration], metadata: [String: String] = [:],
+    produce: (_ tensor: SafetensorsTensorDeclaration, _ write: (UnsafeRawBufferPointer) throws -> Void) throws -> Void
+) throws(FormatError) {
+    var names = Set<String>()
+    for tensor in tensors {
+        guard !tensor.name.isEmpty, tensor.name != "__metadata__", names.insert(tensor.name).inserted else {
+            throw FormatError(file: path, entry: tensor.name, "is empty, reserved or declared twice")
+        }
+        guard tensor.shape.allSatisfy({ $0 >= 0 }) else { throw FormatError(file: path, entry: tensor.name, "shape \(tensor.shape) has a negative dimension") }
+    }
+    let (headerBytes, order) = safetensorsHeader(tensors, metadata: metadata)
+    try writeFileAtomically(path) { (write: (UnsafeRawBufferPointer) throws(FormatError) -> Void) throws(FormatError) in
+        try headerBytes.withUnsafeBufferPointer { (buffer) throws(FormatError) in try write(UnsafeRawBufferPointer(buffer)) }
+        // `produce` and `write` are both non-escaping; `produce` only calls `write` while it runs.
+        try withoutActuallyEscaping(write) { (write) throws(FormatError) in
+            for tensor in order {
+                var written = 0
+                do {
+                    try produce(tensor) { (chunk: UnsafeRawBufferPointer) throws(FormatError) in
+                        guard written + chunk.count <= tensor.byteCount else {
+                            throw FormatError(file: path, entry: tensor.name, "more than its \(tensor.byteCount) bytes were produced")
+                        }
+                        written += chunk.count
+                        try write(chunk)
+                    }
+                } catch let error as FormatError {
+                    throw error
+                } catch {
+                    throw FormatError(file: path, entry: tensor.name, "could not be produced: \(error)")
+                }
+                guard written == tensor.byteCount else {
+                    throw FormatError(file: path, entry: tensor.name, "\(written) of its \(tensor.byteCount) bytes were produced")
+                }
             }
         }
     }

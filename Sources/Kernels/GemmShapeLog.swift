@@ -22,8 +22,9 @@ public final class GemmShapeLog: @unchecked Sendable {
     nonisolated(unsafe) public static var active: GemmShapeLog?
 
     public private(set) var counts: [Shape: Int] = [:]
-    /// Kernels call gemm from parallelFor workers (attention heads): recording is serialised.
-    let serial = DispatchQueue(label: "discern.gemm-shape-log")
+    /// Kernels call `gemm` from `parallelFor` workers too (attention runs its per-head products
+    /// on several threads), so recording is serialised; it only happens while a log is active.
+    private let serial = DispatchQueue(label: "GemmShapeLog")
     public init() {}
 
     @usableFromInline

@@ -27,7 +27,7 @@ public func linearForward<T: KernelScalar>(
 public func linearBackward<T: KernelScalar>(
     dy: UnsafePointer<T>,             // dy: (rows, outFeatures), gradient of the loss w.r.t. y
     x: UnsafePointer<T>,              // x: (rows, inFeatures), the forward input (read for dWeight only)
-    weight: UnsafePointer<T>,         // weight: (outFeatures, inFeatures) (read for dx only)
+    weight: UnsafePointer<T>?,        // weight: (outFeatures, inFeatures), read for dx only (nil allowed without dx)
     dx: UnsafeMutablePointer<T>?,     // dx: (rows, inFeatures), +=
     dWeight: UnsafeMutablePointer<T>?,  // dWeight: (outFeatures, inFeatures), +=
     dBias: UnsafeMutablePointer<T>?,  // dBias: (outFeatures), +=
@@ -37,6 +37,7 @@ public func linearBackward<T: KernelScalar>(
                  "linearBackward: negative size (\(rows), \(inFeatures), \(outFeatures))")
     // y = x W^T  =>  dx = dy W: (rows, out) x (out, in)
     if let dx {
+        guard let weight else { preconditionFailure("linearBackward: dx asked for without the weight") }
         gemm(m: rows, n: inFeatures, k: outFeatures, dy, weight, beta: 1, dx)
     }
     // y = x W^T  =>  dW = dy^T x: (out, rows) x (rows, in)

@@ -67,7 +67,8 @@ public final class Linear<T: KernelScalar>: @unchecked Sendable {
     ///   x: (rows, inFeatures), y: (rows, outFeatures), overwritten
     ///   dropout: LoRA dropout masks (training only); nil = no dropout
     public func forward(_ x: UnsafePointer<T>, rows: Int, into y: UnsafeMutablePointer<T>, tape: Tape?, dropout: DropoutContext? = nil) {
-        linearForward(x: x, weight: weight.value, bias: bias?.value, y: y,
+        // A 16-bit weight is widened into the model's shared scratch for this one GEMM.
+        linearForward(x: x, weight: weight.readable(), bias: bias?.value, y: y,
                       rows: rows, inFeatures: inFeatures, outFeatures: outFeatures)
         guard let lora else { return }
         // down = dropout(x) A^T: (rows, rank); y += scaling * down B^T
@@ -83,7 +84,7 @@ public final class Linear<T: KernelScalar>: @unchecked Sendable {
     ///   scratch: at least rows * rank elements (LoRA only)
     public func backward(_ dy: UnsafePointer<T>, input x: UnsafePointer<T>, rows: Int,
                          dx: UnsafeMutablePointer<T>?, tape: Tape, scratch: GrowableBuffer<T>) {
-        linearBackward(dy: dy, x: x, weight: weight.value, dx: dx, dWeight: weight.gradient, dBias: bias?.gradient,
+        linearBackward(dy: dy, x: x, weight: dx == nil ? nil : weight.readable(), dx: dx, dWeight: weight.gradient, dBias: bias?.gradient,
                        rows: rows, inFeatures: inFeatures, outFeatures: outFeatures)
         guard let lora else { return }
         let rank = lora.rank

@@ -7,18 +7,63 @@ public final class Parameter<T: KernelScalar>: @unchecked Sendable {
     public let shape: [Int]
     public let count: Int
     public let trainable: Bool
-    /// The values, `count` elements, row-major in `shape`.
-    public let value: UnsafeMutablePointer<T>
     /// The gradient, same layout; nil for a frozen parameter, which therefore gets no gradient work.
     public let gradient: UnsafeMutablePointer<T>?
+    /// Non-nil for a frozen weight kept in 16-bit storage: it has no T values of its own. Read it
+    /// with `readable()` (the whole matrix) or `copyRow` (one row); `value` is unavailable.
+    public let half: HalfMatrix?
+    @usableFromInline let storage: UnsafeMutablePointer<T>?
+    private let widening: WidenedWeightScratch<T>?
 
     init(name: String, shape: [Int], trainable: Bool, value: UnsafeMutablePointer<T>, gradient: UnsafeMutablePointer<T>?) {
         self.name = name
         self.shape = shape
         self.count = shape.reduce(1, *)
         self.trainable = trainable
-        self.value = value
+        self.storage = value
         self.gradient = gradient
+        half = nil
+        widening = nil
+    }
+
+    init(name: String, shape: [Int], half: HalfMatrix, widening: WidenedWeightScratch<T>) {
+        precondition(shape == [half.rows, half.columns], "parameter \(name): 16-bit matrix (\(half.rows), \(half.columns)) for shape \(shape)")
+        self.name = name
+        self.shape = shape
+        self.count = half.count
+        trainable = false
+        storage = nil
+        gradient = nil
+        self.half = half
+        self.widening = widening
+    }
+
+    /// The values, `count` elements, row-major in `shape`, writable (loading, initialisation, the
+    /// optimizer). A 16-bit parameter has none: asking is a programmer error.
+    @inlinable
+    public var value: UnsafeMutablePointer<T> {
+        guard let storage else { preconditionFailure("\(name) stays in 16-bit storage: read it with readable() or copyRow") }
+        return storage
+    }
+
+    /// The values for reading: `value` itself, or a 16-bit weight widened into the model's one
+    /// shared scratch buffer, valid until another 16-bit weight is widened (see
+    /// WidenedWeightScratch: use the pointer for one GEMM, then let go of it).
+    public func readable() -> UnsafePointer<T> {
+        if let storage { return UnsafePointer(storage) }
+        return widening!.widened(half!, for: self)
+    }
+
+    /// Copies row `row` of a 2-D parameter into `destination` (shape[1] values), widening only
+    /// that row when the parameter is 16-bit: embedding lookups touch a few rows of a big table.
+    public func copyRow(_ row: Int, into destination: UnsafeMutablePointer<T>) {
+        precondition(shape.count == 2 && row >= 0 && row < shape[0], "\(name): row \(row) of shape \(shape)")
+        let width = shape[1]
+        if let storage {
+            destination.update(from: storage + row * width, count: width)
+        } else if let half {
+            widenHalf(half.bytes + 2 * row * width, format: half.format, into: destination, count: width)
+        }
     }
 }
 
@@ -36,29 +81,42 @@ public struct ParameterSpec: Sendable, Equatable {
 
 /// Every parameter of a model. Trainable parameters are slices of ONE values allocation and ONE
 /// gradient allocation, in declaration order: the all-reduce, the clipping norm and the optimizer
-/// each see a single flat vector. Frozen parameters live in their own allocation.
+/// each see a single flat vector. Frozen parameters live in their own allocation, except those
+/// given as 16-bit matrices (`halfWeights`), which get no T storage at all and share one
+/// widening buffer sized for the largest of them.
 public final class ParameterTable<T: KernelScalar>: @unchecked Sendable {
     public let parameters: [Parameter<T>]
     public let trainableValues: Buffer<T>
     public let trainableGradients: Buffer<T>
     private let frozenStorage: Buffer<T>
+    /// The buffer 16-bit weights are widened into; nil when there are none.
+    public let widening: WidenedWeightScratch<T>?
     private let index: [String: Int]
 
-    public init(_ specs: [ParameterSpec]) {
+    /// `halfWeights`: frozen 2-D parameters (by name) that stay in 16-bit storage; each must name a
+    /// frozen spec of the matrix's shape (the caller picks them; a mistake is a programmer error).
+    public init(_ specs: [ParameterSpec], halfWeights: [String: HalfMatrix] = [:]) {
         var seen = Set<String>()
         for spec in specs {
             precondition(seen.insert(spec.name).inserted, "parameter \(spec.name) declared twice")
             precondition(spec.shape.allSatisfy { $0 >= 0 }, "parameter \(spec.name) has a negative dimension")
+            precondition(halfWeights[spec.name] == nil || !spec.trainable, "parameter \(spec.name) trains and cannot stay 16-bit")
         }
+        precondition(halfWeights.keys.allSatisfy(seen.contains), "16-bit weights for undeclared parameters")
         let trainableCount = specs.filter(\.trainable).reduce(0) { $0 + $1.count }
-        let frozenCount = specs.filter { !$0.trainable }.reduce(0) { $0 + $1.count }
+        let frozenCount = specs.filter { !$0.trainable && halfWeights[$0.name] == nil }.reduce(0) { $0 + $1.count }
         trainableValues = Buffer(count: trainableCount)
         trainableGradients = Buffer(count: trainableCount)
         frozenStorage = Buffer(count: frozenCount)
+        let largestHalf = halfWeights.values.map(\.count).max()
+        let widening = largestHalf.map { WidenedWeightScratch<T>(capacity: $0) }
+        self.widening = widening
         var trainableOffset = 0, frozenOffset = 0
         var parameters: [Parameter<T>] = []
         for spec in specs {
-            if spec.trainable {
+            if let half = halfWeights[spec.name], let widening {
+                parameters.append(Parameter(name: spec.name, shape: spec.shape, half: half, widening: widening))
+            } else if spec.trainable {
                 parameters.append(Parameter(name: spec.name, shape: spec.shape, trainable: true,
                                             value: trainableValues.pointer + trainableOffset,
                                             gradient: trainableGradients.pointer + trainableOffset))
@@ -83,6 +141,10 @@ public final class ParameterTable<T: KernelScalar>: @unchecked Sendable {
     public func contains(_ name: String) -> Bool { index[name] != nil }
     public var trainable: [Parameter<T>] { parameters.filter(\.trainable) }
     public var frozen: [Parameter<T>] { parameters.filter { !$0.trainable } }
+    /// Frozen parameters kept in 16-bit storage.
+    public var halfParameters: [Parameter<T>] { parameters.filter { $0.half != nil } }
+    /// T values allocated for frozen parameters (16-bit ones excluded).
+    public var frozenValueCount: Int { frozenStorage.count }
 
     public func zeroGradients() { trainableGradients.zero() }
 }

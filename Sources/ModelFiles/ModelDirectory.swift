@@ -35,11 +35,31 @@ public struct ModelDirectory: Sendable {
     }
 
     /// A model with this directory's weights and `trainable`'s adapters (LoRA A/B, soft prompts
-    /// zero-initialised: call `initializeAdapters`).
-    public func loadModel<T: KernelScalar>(trainable: TrainableSet = .frozen, as: T.Type = T.self) throws -> LlavaModel<T> {
-        let model = try LlavaModel<T>(config: config, trainable: trainable)
+    /// zero-initialised: call `initializeAdapters`). With `memory.halfWeights`, every frozen tensor
+    /// that LlavaConfig.mayStayHalf allows and the file stores as F16/BF16 stays in the mapped
+    /// file (the model keeps the mapping alive) and is widened per use; the rest is widened now.
+    public func loadModel<T: KernelScalar>(trainable: TrainableSet = .frozen, memory: ModelMemoryOptions = ModelMemoryOptions(),
+                                           as: T.Type = T.self) throws -> LlavaModel<T> {
         let weights = try SafetensorsShards.openWeights(inDirectory: url.path)
-        try model.loadBaseWeights(from: weights)
+        let keys = try config.matchBaseWeights(in: weights)
+        var half: [String: HalfMatrix] = [:]
+        if memory.halfWeights {
+            for spec in try config.parameterSpecs(trainable: trainable)
+            where !spec.trainable && LlavaConfig.mayStayHalf(name: spec.name, shape: spec.shape) && spec.count > 0 {
+                guard let key = keys[spec.name] else { continue }
+                let info = try weights.info(key)
+                let format: HalfFormat
+                switch info.dtype {
+                case .F16: format = .float16
+                case .BF16: format = .bfloat16
+                default: continue
+                }
+                guard let bytes = try weights.rawBytes(key).baseAddress else { continue }
+                half[spec.name] = HalfMatrix(bytes: bytes, format: format, rows: spec.shape[0], columns: spec.shape[1], owner: weights)
+            }
+        }
+        let model = try LlavaModel<T>(config: config, trainable: trainable, halfWeights: half, recompute: memory.recompute)
+        try model.loadBaseWeights(from: weights, keys: keys)
         return model
     }
 }
@@ -73,29 +93,39 @@ public struct WeightMismatchError: Error, CustomStringConvertible {
     }
 }
 
-extension LlavaModel {
-    /// Fills every base parameter from `source`, strictly: each expected tensor must be present
-    /// once (under any of the three key layouts) with the right shape, and nothing else may be.
-    public func loadBaseWeights(from source: any TensorSource) throws {
-        let expected = Dictionary(uniqueKeysWithValues: config.baseParameterShapes.map { ($0.name, $0.shape) })
+extension LlavaConfig {
+    /// Where each base tensor is in `source` (canonical name -> file key), checked strictly: each
+    /// expected tensor must be present once (under any of the three key layouts) with the right
+    /// shape, and nothing else may be. Every problem is listed at once.
+    public func matchBaseWeights(in source: any TensorSource) throws -> [String: String] {
+        let expected = Dictionary(uniqueKeysWithValues: baseParameterShapes.map { ($0.name, $0.shape) })
         var found: [String: String] = [:]   // canonical -> file key
         var unexpected: [String] = [], misshaped: [String] = []
         for key in source.names {
             let name = canonicalWeightKey(key)
             // A tied head may still be written out; transformers ignores it on load, so do we.
-            if config.tieWordEmbeddings && name == "language_model.lm_head.weight" { continue }
+            if tieWordEmbeddings && name == "language_model.lm_head.weight" { continue }
             guard let shape = expected[name] else { unexpected.append(key); continue }
             if found[name] != nil { unexpected.append(key + " (a second copy of \(name))"); continue }
             let info = try source.info(key)
             if info.shape != shape { misshaped.append("\(key): file \(info.shape), model \(shape)") }
             found[name] = key
         }
-        let missing = config.baseParameterShapes.map(\.name).filter { found[$0] == nil }
+        let missing = baseParameterShapes.map(\.name).filter { found[$0] == nil }
         let file = source.file(containing: source.names.first ?? "")
         guard missing.isEmpty, unexpected.isEmpty, misshaped.isEmpty else {
             throw WeightMismatchError(file: file, missing: missing, unexpected: unexpected, misshaped: misshaped)
         }
-        for (name, _) in config.baseParameterShapes {
+        return found
+    }
+}
+
+extension LlavaModel {
+    /// Fills every base parameter from `source`, strictly (LlavaConfig.matchBaseWeights). Parameters
+    /// kept in 16-bit storage already read their file and are left alone.
+    public func loadBaseWeights(from source: any TensorSource, keys: [String: String]? = nil) throws {
+        let found = try keys ?? config.matchBaseWeights(in: source)
+        for (name, _) in config.baseParameterShapes where parameters[name].half == nil {
             try copyTensor(found[name]!, from: source, into: parameters[name])
         }
     }
@@ -132,11 +162,11 @@ extension LlavaModel {
         for parameter in parameters.trainable where parameter.name.hasSuffix(".lora_B.weight") {
             parameter.value.update(repeating: 0, count: parameter.count)
         }
-        let table = language.embedTokens.value, width = hidden
+        let table = language.embedTokens, width = hidden
         for (prompt, ids) in [(imagePrompt, prompts.imageSuffixIDs), (textPrompt, prompts.textSuffixIDs)] {
             guard let prompt else { continue }
             precondition(prompt.shape[0] == ids.count, "soft prompt \(prompt.name) has \(prompt.shape[0]) rows for \(ids.count) suffix tokens")
-            for (row, id) in ids.enumerated() { (prompt.value + row * width).update(from: table + Int(id) * width, count: width) }
+            for (row, id) in ids.enumerated() { table.copyRow(Int(id), into: prompt.value + row * width) }
         }
     }
 }

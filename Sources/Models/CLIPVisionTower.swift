@@ -16,7 +16,8 @@ public final class CLIPVisionTower<T: KernelScalar>: @unchecked Sendable {
 
     public static func prefix(_ name: String) -> String { "vision_tower.vision_model." + name }
 
-    public init(config: CLIPVisionConfig, layersUsed: Int, keepClassToken: Bool, loraAlpha: Double, parameters p: ParameterTable<T>) {
+    public init(config: CLIPVisionConfig, layersUsed: Int, keepClassToken: Bool, loraAlpha: Double, recompute: Bool = false,
+                parameters p: ParameterTable<T>) {
         self.config = config
         needsBackward = p.trainable.contains { $0.name.hasPrefix("vision_tower.") }
         self.layersUsed = layersUsed
@@ -42,7 +43,7 @@ public final class CLIPVisionTower<T: KernelScalar>: @unchecked Sendable {
                 norm2: norm("layer_norm2"),
                 feedForward: FeedForward(.plain(fc1: linear("mlp.fc1"), activation: activation, fc2: linear("mlp.fc2"))))
         }
-        encoder = TransformerStack(layers: layers, hidden: config.hiddenSize)
+        encoder = TransformerStack(layers: layers, hidden: config.hiddenSize, recompute: recompute)
         // A frozen tower is never differentiated: its forwards keep no attention probabilities.
         for layer in layers { layer.attention.savesProbabilities = needsBackward }
     }
@@ -74,12 +75,13 @@ public final class CLIPVisionTower<T: KernelScalar>: @unchecked Sendable {
                               y: patchOut, batch: batch, channels: config.numChannels, height: config.imageSize,
                               width: config.imageSize, patch: config.patchSize, hidden: hidden)
         // embedded[b] = [class; patches[b]] + position embedding
+        let classValues = classEmbedding.value, positionValues = positionEmbedding.value
         for b in 0..<batch {
             let row = embedded + b * tokens * hidden
-            for i in 0..<hidden { row[i] = classEmbedding.value[i] + positionEmbedding.value[i] }
+            for i in 0..<hidden { row[i] = classValues[i] + positionValues[i] }
             for t in 1..<tokens {
                 let source = patchOut + (b * patches + t - 1) * hidden, target = row + t * hidden
-                let position = positionEmbedding.value + t * hidden
+                let position = positionValues + t * hidden
                 for i in 0..<hidden { target[i] = source[i] + position[i] }
             }
         }

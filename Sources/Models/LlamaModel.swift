@@ -14,7 +14,7 @@ public final class LlamaModel<T: KernelScalar>: @unchecked Sendable {
 
     public static func prefix(_ name: String) -> String { "language_model.model." + name }
 
-    public init(config: LlamaConfig, loraAlpha: Double, loraDropout: Double = 0, parameters p: ParameterTable<T>) {
+    public init(config: LlamaConfig, loraAlpha: Double, loraDropout: Double = 0, recompute: Bool = false, parameters p: ParameterTable<T>) {
         self.config = config
         let name = Self.prefix
         embedTokens = p[name("embed_tokens.weight")]
@@ -35,7 +35,7 @@ public final class LlamaModel<T: KernelScalar>: @unchecked Sendable {
                 feedForward: FeedForward(.gated(gate: linear("mlp.gate_proj", bias: mlpBias), up: linear("mlp.up_proj", bias: mlpBias),
                                                 down: linear("mlp.down_proj", bias: mlpBias))))
         }
-        decoder = TransformerStack(layers: layers, hidden: config.hiddenSize)
+        decoder = TransformerStack(layers: layers, hidden: config.hiddenSize, recompute: recompute)
         finalNorm = Norm(kind: .rmsNorm, weight: p[name("norm.weight")], bias: nil, eps: config.rmsNormEps)
         let head = config.tieWordEmbeddings ? embedTokens : p["language_model.lm_head.weight"]
         lmHead = Linear(weight: head, bias: nil, lora: nil)

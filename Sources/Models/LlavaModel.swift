@@ -14,19 +14,25 @@ public final class LlavaModel<T: KernelScalar>: @unchecked Sendable {
     public let textPrompt: Parameter<T>?    // (textSoftPromptLength, hidden)
 
     /// A model with every parameter zero; fill it with `load` or an initialiser.
-    public init(config: LlavaConfig, trainable: TrainableSet) throws {
+    ///   halfWeights: frozen base weights that stay in 16-bit storage (ModelDirectory picks them:
+    ///     2-D linear weights, embed_tokens, lm_head), widened per use; see WidenedWeightScratch
+    ///   recompute: both towers re-run each layer's forward in the backward instead of keeping
+    ///     every layer's activations (same gradients, bit for bit; one more forward of cost)
+    public init(config: LlavaConfig, trainable: TrainableSet, halfWeights: [String: HalfMatrix] = [:], recompute: Bool = false) throws {
         self.config = config
         trainableSet = trainable
-        let table = ParameterTable<T>(try config.parameterSpecs(trainable: trainable))
+        let table = ParameterTable<T>(try config.parameterSpecs(trainable: trainable), halfWeights: halfWeights)
         parameters = table
         let alpha = trainable.lora?.alpha ?? 1
         // LoRA dropout acts in the language model, whose rows carry dropout keys; adapters in the
         // vision tower or projector (an unusual choice) run without it.
         vision = CLIPVisionTower(config: config.vision, layersUsed: config.visionLayersUsed,
-                                 keepClassToken: config.visionFeatureSelectStrategy == "full", loraAlpha: alpha, parameters: table)
+                                 keepClassToken: config.visionFeatureSelectStrategy == "full", loraAlpha: alpha, recompute: recompute,
+                                 parameters: table)
         projector = Projector(activation: ActivationFunction(huggingFaceName: config.projectorHiddenAct)!, bias: config.projectorBias,
                               loraAlpha: alpha, parameters: table)
-        language = LlamaModel(config: config.text, loraAlpha: alpha, loraDropout: trainable.lora?.dropout ?? 0, parameters: table)
+        language = LlamaModel(config: config.text, loraAlpha: alpha, loraDropout: trainable.lora?.dropout ?? 0, recompute: recompute,
+                              parameters: table)
         imagePrompt = table.contains(SoftPromptName.image) ? table[SoftPromptName.image] : nil
         textPrompt = table.contains(SoftPromptName.text) ? table[SoftPromptName.text] : nil
     }
@@ -101,14 +107,14 @@ public final class LlavaModel<T: KernelScalar>: @unchecked Sendable {
     /// Gathers each position's input embedding: a token's row of embed_tokens, an image
     /// feature, a soft prompt row, or zeros for padding.
     func assembleInputs(_ s: SequenceBatch, projected: UnsafePointer<T>, imageRows: Int, into x: UnsafeMutablePointer<T>) {
-        let table = language.embedTokens.value, vocab = config.text.vocabSize, width = hidden
+        let table = language.embedTokens, vocab = config.text.vocabSize, width = hidden
         for r in 0..<s.rows {
             let slot = Int(s.slots[r]), row = x + r * width
             switch s.kinds[r] {
             case .padding: row.update(repeating: 0, count: width)
             case .token:
                 precondition(slot >= 0 && slot < vocab, "token id \(slot) outside the vocabulary of \(vocab)")
-                row.update(from: table + slot * width, count: width)
+                table.copyRow(slot, into: row)   // widens just this row when the table is 16-bit
             case .image:
                 precondition(slot >= 0 && slot < imageRows, "image feature row \(slot) of \(imageRows)")
                 row.update(from: projected + slot * width, count: width)

@@ -53,6 +53,13 @@ extension LlavaConfig {
         return shapes
     }
 
+    /// Whether a frozen base tensor may stay in 16-bit storage (a HalfMatrix): the tensors the
+    /// model reads only through a Linear (one GEMM per use) or by rows (embed_tokens), i.e. every
+    /// 2-D weight but the position embedding, which is added element by element.
+    public static func mayStayHalf(name: String, shape: [Int]) -> Bool {
+        shape.count == 2 && name.hasSuffix(".weight") && !name.contains("position_embedding")
+    }
+
     /// Every parameter of the model for a trainable set: base tensors (trainable only in the
     /// full-model mode), LoRA A/B beside each targeted linear, soft prompts.
     public func parameterSpecs(trainable: TrainableSet) throws -> [ParameterSpec] {

@@ -86,7 +86,7 @@ public final class Benchmark {
                                         eosTokenID: 2, imageTokens: modelConfig.vision.numPatches,
                                         maxPositions: modelConfig.text.maxPositionEmbeddings)
         let run = try RunSettings(config, softPromptLengths: (settings.promptTokens, settings.promptTokens), worldSize: communicator.size)
-        let model = try makeModel(modelConfig, run: run, prompts: prompts)
+        let model = try makeModel(modelConfig, run: run, prompts: prompts, say: say)
         let update = ParameterUpdate(parameters: model.parameters, schedule: run.schedule, gradientClip: config.double("optimizer.grad_clip"),
                                      maxLogitScale: config.double("loss.max_logit_scale"), beta1: config.double("optimizer.beta1"),
                                      beta2: config.double("optimizer.beta2"), eps: config.double("optimizer.eps"),
@@ -135,6 +135,8 @@ public final class Benchmark {
             }
         }
 
+        // The step's peak memory, before the ceiling measurement below allocates its own operands.
+        let stepPeak = Self.peakResidentBytes()
         // The ceiling: cblas_sgemm at the recorded shapes, in this process, after the timed steps.
         let timings = shapes.measureFloat()
         let large = timings.filter { $0.isLarge() }
@@ -144,7 +146,7 @@ public final class Benchmark {
         func medianSplit(_ part: (Report.Split) -> Double) -> Double { Self.median(splits.map(part)) }
         let gflops = flops / median / 1e9
         // Per-rank memory: report the largest rank's.
-        let peak = Int(try communicator.allReduceMax(Int64(Self.peakResidentBytes())))
+        let peak = Int(try communicator.allReduceMax(Int64(stepPeak)))
         let allocations = allocationCount.map { _ in
             Report.Allocations(compute: Double(computeAllocations) / Double(steps), preparation: Double(preparationAllocations) / Double(steps))
         }
@@ -163,17 +165,45 @@ public final class Benchmark {
                       allocationsPerStep: allocations, firstLoss: firstLoss)
     }
 
-    /// A model with the base weights `discern init-model` would draw and PEFT-initialised
-    /// adapters.
-    func makeModel(_ modelConfig: LlavaConfig, run: RunSettings, prompts: PromptBuilder) throws -> LlavaModel<Float> {
-        let model = try LlavaModel<Float>(config: modelConfig, trainable: run.trainable)
-        for (name, shape) in modelConfig.baseParameterShapes {
-            let values = initialWeight(name: name, shape: shape, config: modelConfig, padTokenID: 0, seed: run.seed)
-            model.parameters[name].value.update(from: values, count: values.count)
+    /// A model with random base weights and PEFT-initialised adapters. `memory`: the weights
+    /// `discern init-model` would draw, made in memory. `float16` / `bfloat16`: a random 16-bit
+    /// model directory (writeRandomHalfModel), written by rank 0 when bench.model_dir does not
+    /// exist yet, then loaded through ModelDirectory like a real model (so memory.half_weights acts).
+    func makeModel(_ modelConfig: LlavaConfig, run: RunSettings, prompts: PromptBuilder, say: (String) -> Void) throws -> LlavaModel<Float> {
+        let model: LlavaModel<Float>
+        if let format = settings.halfFormat {
+            let path = config.string("bench.model_dir")
+            if communicator.rank == 0 && !FileManager.default.fileExists(atPath: path) {
+                say("bench: writing a random \(format.rawValue) model to \(path) (once; reused while the shape stays the same)")
+                let start = DispatchTime.now().uptimeNanoseconds
+                let written = try writeRandomHalfModel(preset: settings.preset, imageSize: settings.imageSize, vocabularySize: settings.vocabularySize,
+                                                       format: format, directory: path, seed: run.seed)
+                say(String(format: "bench: wrote %.2f GB in %d shard(s) in %.1f s", Double(written.bytes) / 1e9, written.shards,
+                           Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9))
+            }
+            try communicator.barrier()
+            let directory = try ModelDirectory(path: path)
+            if let mismatch = try randomHalfModelMismatch(directory, config: modelConfig, format: format) {
+                throw ConfigError("bench.model_dir \(path) \(mismatch); delete it to have it rewritten, or set bench.model_dir elsewhere.")
+            }
+            model = try directory.loadModel(trainable: run.trainable, memory: run.memory)
+        } else {
+            model = try LlavaModel<Float>(config: modelConfig, trainable: run.trainable, recompute: run.memory.recompute)
+            for (name, shape) in modelConfig.baseParameterShapes {
+                let values = initialWeight(name: name, shape: shape, config: modelConfig, padTokenID: 0, seed: run.seed)
+                model.parameters[name].value.update(from: values, count: values.count)
+            }
         }
         model.initializeAdapters(seed: run.seed, prompts: prompts)
         if run.trainable.logitScale {
             model.parameters[ObjectiveParameterName.logitScale].value[0] = Float(run.initialLogitScale)
+        }
+        if communicator.rank == 0 && (run.memory.halfWeights || run.memory.recompute) {
+            let half = model.parameters.halfParameters
+            say(String(format: "bench: %d weights (%.2f GB) stay 16-bit%@; recompute %@", half.count,
+                       Double(half.reduce(0) { $0 + $1.half!.byteCount }) / 1e9,
+                       half.isEmpty && run.memory.halfWeights ? " (memory.half_weights needs bench.weights float16 or bfloat16)" : "",
+                       run.memory.recompute ? "on" : "off"))
         }
         return model
     }

@@ -44,6 +44,15 @@ public struct BenchmarkSettings: Sendable {
         guard vocabularySize > 4 else { throw ConfigError("bench.vocab_size must be at least 5 (pad, BOS, EOS, image and one word).") }
     }
 
+    /// The 16-bit format of `bench.weights` float16 / bfloat16; nil for `memory`.
+    public var halfFormat: HalfFormat? {
+        switch weights {
+        case "float16": return .float16
+        case "bfloat16": return .bfloat16
+        default: return nil
+        }
+    }
+
     /// The image token is the vocabulary's last id; 0 pads, 1 is BOS, 2 EOS; captions draw from the rest.
     public var imageTokenID: Int { vocabularySize - 1 }
 

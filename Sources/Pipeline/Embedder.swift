@@ -19,8 +19,9 @@ public final class Embedder {
     let pooling = EmbeddingPooling<Float>()
 
     /// `checkpoint`: a training checkpoint whose stored configuration says which adapters exist.
+    /// `halfWeights`: keep F16/BF16 base weights memory-mapped, widened per use (same embeddings).
     public init(directory: ModelDirectory, checkpoint: String? = nil, adapters: String? = nil, templates: PromptTemplates = PromptTemplates(),
-                imageMode: ImagePreprocessingConfig.Mode = .crop, batchSize: Int = 16) throws {
+                imageMode: ImagePreprocessingConfig.Mode = .crop, batchSize: Int = 16, halfWeights: Bool = false) throws {
         let config = directory.config
         var templates = templates, trainable = TrainableSet.frozen, imageMode = imageMode
         var state: CheckpointState?
@@ -43,7 +44,9 @@ public final class Embedder {
             trainable = settings.trainable
             trainable.fullModel = false   // a full-model checkpoint is a new base model: export it (issue: merge) instead
         }
-        model = try directory.loadModel(trainable: trainable)
+        // No backward ever runs here, so recomputation costs nothing and keeps one layer's
+        // activations instead of all of them.
+        model = try directory.loadModel(trainable: trainable, memory: ModelMemoryOptions(halfWeights: halfWeights, recompute: true))
         prompts = try directory.promptBuilder(templates: templates)
         if let state { try TrainingState.restore(state, into: model, update: nil, source: checkpoint!) }
         try imported?.apply(to: model)

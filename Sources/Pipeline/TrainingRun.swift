@@ -57,7 +57,15 @@ public final class TrainingRun {
             throw ConfigError("\(dataPath): the train split has \(split.count) samples, fewer than one global batch of \(settings.globalBatch).")
         }
 
-        let model: LlavaModel<Float> = try directory.loadModel(trainable: settings.trainable)
+        let model: LlavaModel<Float> = try directory.loadModel(trainable: settings.trainable, memory: settings.memory)
+        if settings.memory.halfWeights && communicator.rank == 0 {
+            let half = model.parameters.halfParameters
+            say(half.isEmpty
+                ? "memory.half_weights: \(modelPath) stores no F16/BF16 weights, so every weight is widened to float32 on load as usual"
+                : String(format: "memory.half_weights: %d frozen weights (%.2f GB) stay 16-bit in the mapped files, widened per use into one %.2f GB buffer",
+                         half.count, Double(half.reduce(0) { $0 + $1.half!.byteCount }) / 1e9,
+                         Double(4 * (model.parameters.widening?.capacity ?? 0)) / 1e9))
+        }
         model.initializeAdapters(seed: settings.seed, prompts: prompts)
         if settings.trainable.logitScale {
             model.parameters[ObjectiveParameterName.logitScale].value[0] = Float(settings.initialLogitScale)

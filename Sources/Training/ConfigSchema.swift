@@ -74,11 +74,14 @@ public enum ConfigSchema {
         ConfigField("optimizer.schedule", .string, .string("cosine"), "Learning-rate schedule after warmup.", choices: ["cosine", "constant", "linear"]),
         ConfigField("optimizer.min_lr_ratio", .double, .double(0), "Final learning rate as a fraction of the peak (cosine and linear)."),
         ConfigField("optimizer.grad_clip", .double, .double(1.0), "Clip the global gradient norm to this value; 0 turns clipping off."),
+        // Memory
+        ConfigField("memory.half_weights", .bool, .bool(false), "Keep frozen base weights stored as F16/BF16 in their memory-mapped safetensors files and widen each to float32 per use (one shared buffer) instead of copying them: a 7B base takes ~14 GB instead of ~28 GB. Results are bit-identical; costs a widening pass per use. Refused with train.mode full (those weights train)."),
+        ConfigField("memory.recompute", .bool, .bool(false), "Activation recomputation: keep only each transformer layer's input in the forward and re-run one layer's forward right before its backward. Gradients are bit-identical; costs about one more forward per step."),
         // Checkpoints
         ConfigField("checkpoint.every", .int, .int(100), "Write a checkpoint every N steps (and at the end); 0 = only at the end."),
         ConfigField("checkpoint.keep", .int, .int(3), "How many recent checkpoints to keep in run_dir."),
         // Benchmark (`discern bench` only; training ignores this section)
-        ConfigField("bench.weights", .string, .string("memory"), "Base weights of the benchmark model: `memory` = random float32 weights made in memory.", choices: ["memory"]),
+        ConfigField("bench.weights", .string, .string("memory"), "Base weights of the benchmark model: `memory` = random float32 weights made in memory; `float16` / `bfloat16` = random 16-bit safetensors written once to bench.model_dir (if missing) and loaded like any model directory (with memory.half_weights they stay 16-bit).", choices: ["memory", "float16", "bfloat16"]),
         ConfigField("bench.model_dir", .path, .string("checkpoints/bench-model"), "Where a benchmark model with weights on disk is written (once) and loaded from."),
         ConfigField("bench.warmup", .int, .int(2), "Untimed steps before the timed ones."),
         ConfigField("bench.image_size", .int, .int(64), "Benchmark model: image side in pixels."),

@@ -12,6 +12,7 @@ public struct RunSettings: Sendable {
     public var globalBatch: Int
     public var seed: UInt64
     public var initialLogitScale: Double
+    public var memory: ModelMemoryOptions
 
     /// Reads and checks the configuration; `softPromptLengths` come from the prompt templates
     /// as the tokenizer splits them (PromptBuilder).
@@ -60,5 +61,9 @@ public struct RunSettings: Sendable {
                                         shape: LearningRateSchedule.Shape(rawValue: config.string("optimizer.schedule"))!,
                                         minRatio: config.double("optimizer.min_lr_ratio"))
         initialLogitScale = config.double("loss.logit_scale")
+        memory = ModelMemoryOptions(halfWeights: config.bool("memory.half_weights"), recompute: config.bool("memory.recompute"))
+        if memory.halfWeights && full {
+            throw ConfigError("memory.half_weights keeps the frozen base weights in 16-bit storage, but train.mode full trains every base weight; set memory.half_weights: false (or train.mode: adapters).")
+        }
     }
 }

@@ -78,3 +78,19 @@ final class ConfigReferenceTests: XCTestCase {
                        "docs/config.md is out of date: regenerate it with `swift run discern config reference > docs/config.md`")
     }
 }
+
+final class MemoryConfigTests: XCTestCase {
+    func testMemoryOptionsReadAndHalfWeightsRefusedWhenBaseWeightsTrain() throws {
+        let lengths = (image: 5, text: 6)
+        let plain = try RunSettings(try ResolvedConfig.parse(yaml: "steps: 2\n", source: "a.yaml"), softPromptLengths: lengths, worldSize: 1)
+        XCTAssertFalse(plain.memory.halfWeights || plain.memory.recompute, "both off by default")
+        let on = try RunSettings(try ResolvedConfig.parse(yaml: "memory:\n  half_weights: true\n  recompute: true\n", source: "b.yaml"),
+                                 softPromptLengths: lengths, worldSize: 1)
+        XCTAssertTrue(on.memory.halfWeights && on.memory.recompute)
+        let full = try ResolvedConfig.parse(yaml: "train:\n  mode: full\nmemory:\n  half_weights: true\n", source: "c.yaml")
+        XCTAssertThrowsError(try RunSettings(full, softPromptLengths: lengths, worldSize: 1)) { error in
+            let message = "\(error)"
+            XCTAssertTrue(message.contains("memory.half_weights") && message.contains("train.mode full"), message)
+        }
+    }
+}
