@@ -51,6 +51,10 @@ public struct AttentionShape: Sendable, Equatable {
     @inlinable public var groupSize: Int { queryHeads / keyValueHeads }
     /// Elements of the saved probabilities, (batch, queryHeads, sequence, sequence).
     @inlinable public var probabilitiesCount: Int { batch * queryHeads * sequence * sequence }
+    /// Elements of a forward's P when it is not saved: one (sequence, sequence) matrix per worker.
+    @inlinable public func forwardScratchCount(workers: Int = KernelThreads.count) -> Int {
+        max(min(workers, batch * queryHeads), 1) * sequence * sequence
+    }
     /// Elements of the backward's dP scratch: one (sequence, sequence) matrix per worker thread.
     @inlinable public func backwardScratchCount(workers: Int = KernelThreads.count) -> Int {
         max(workers, 1) * sequence * sequence
@@ -64,25 +68,33 @@ public struct AttentionShape: Sendable, Equatable {
 ///   keyMask: (batch, sequence), 1 = real token, 0 = padding; nil = every key is real
 ///   out: (batch, sequence, queryHeads, headDim), overwritten
 ///   probabilities: (batch, queryHeads, sequence, sequence), overwritten with P: the saved
-///     state `attentionBackward` needs (exactly 0 at masked keys and on rows with no key)
+///     state `attentionBackward` needs (exactly 0 at masked keys and on rows with no key).
+///     With `savesProbabilities` false (a forward that will not be differentiated: a frozen
+///     tower, inference) it is only scratch of `shape.forwardScratchCount()` elements, one
+///     (sequence, sequence) slice per worker, and nothing of size batch x heads x S^2 exists.
 @inlinable
 public func attentionForward<T: KernelScalar>(
     q: UnsafePointer<T>, k: UnsafePointer<T>, v: UnsafePointer<T>, keyMask: UnsafePointer<UInt8>?,
-    shape: AttentionShape, out: UnsafeMutablePointer<T>, probabilities: UnsafeMutablePointer<T>
+    shape: AttentionShape, out: UnsafeMutablePointer<T>, probabilities: UnsafeMutablePointer<T>,
+    savesProbabilities: Bool = true
 ) {
     let sequence = shape.sequence, headDim = shape.headDim, queryHeads = shape.queryHeads
     let queryStride = queryHeads * headDim, keyValueStride = shape.keyValueHeads * headDim
     let groupSize = shape.groupSize, causal = shape.causal, scale = T(shape.scale)
     let qs = SharedPointer(q), ks = SharedPointer(k), vs = SharedPointer(v), outs = SharedPointer(out)
     let ps = SharedPointer(probabilities), masks = keyMask.map { SharedPointer($0) }
-    parallelFor(shape.batch * queryHeads) { range in
-        for task in range {
+    let tasks = shape.batch * queryHeads
+    // Saved: task t writes P's slice t. Scratch: worker w reuses slice w for its tasks w, w + workers, ...
+    let workers = savesProbabilities ? tasks : min(KernelThreads.count, tasks)
+    parallelFor(workers) { range in
+        for w in range {
+          for task in stride(from: w, to: tasks, by: workers) {
             let b = task / queryHeads, h = task % queryHeads, g = h / groupSize
             let qh = qs.pointer + b * sequence * queryStride + h * headDim
             let kg = ks.pointer + b * sequence * keyValueStride + g * headDim
             let vg = vs.pointer + b * sequence * keyValueStride + g * headDim
             let oh = outs.pointer + b * sequence * queryStride + h * headDim
-            let p = ps.pointer + task * sequence * sequence
+            let p = ps.pointer + (savesProbabilities ? task : w) * sequence * sequence
             // S = scale * Q K^T, written straight into P's storage.
             gemm(transB: true, m: sequence, n: sequence, k: headDim, alpha: scale,
                  qh, lda: queryStride, kg, ldb: keyValueStride, beta: 0, p, ldc: sequence)
@@ -101,6 +113,7 @@ public func attentionForward<T: KernelScalar>(
             // O = P V
             gemm(m: sequence, n: headDim, k: sequence, p, lda: sequence, vg, ldb: keyValueStride,
                  beta: 0, oh, ldc: queryStride)
+          }
         }
     }
 }

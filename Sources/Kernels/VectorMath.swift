@@ -7,9 +7,11 @@
 /// bits. Relative error about 1e-7 (a couple of ulp) on [-87, 88]; inputs are clamped there, so
 /// exp(-inf) gives 1.2e-38 instead of 0, which no caller can tell from 0 after the `1 + exp`
 /// of the sigmoid.
-@inlinable
+@inlinable @inline(__always)
 public func exp8(_ x: SIMD8<Float>) -> SIMD8<Float> {
-    let x = x.clamped(lowerBound: SIMD8(repeating: -87.0), upperBound: SIMD8(repeating: 88.0))
+    // Clamp with masks: the standard library's generic `clamped` is not inlined here.
+    let low = SIMD8<Float>(repeating: -87), high = SIMD8<Float>(repeating: 88)
+    let x = x.replacing(with: low, where: x .< low).replacing(with: high, where: x .> high)
     // Adding 1.5 * 2^23 rounds x / ln2 to the nearest integer and leaves it in the low bits.
     let shifter = SIMD8<Float>(repeating: 12_582_912)
     let shifted = x * 1.442_695_04 + shifter
@@ -28,7 +30,7 @@ public func exp8(_ x: SIMD8<Float>) -> SIMD8<Float> {
 }
 
 /// 1 / (1 + exp(-x)) in eight lanes.
-@inlinable
+@inlinable @inline(__always)
 public func sigmoid8(_ x: SIMD8<Float>) -> SIMD8<Float> { 1 / (1 + exp8(-x)) }
 
 /// Runs `lanes` over every full group of 8 elements of 0..<count within `range` order and

@@ -77,15 +77,23 @@ public final class SelfAttention<T: KernelScalar>: @unchecked Sendable {
             rotaryForward(keys, tokens: rows, heads: keyValueHeads, positions: positions, table: rotary)
         }
         let context = tape.context.reserve(rows * o.inFeatures)
+        let saves = savesProbabilities
         attentionForward(q: queries, k: keys, v: values, keyMask: layout.keyMask, shape: shape, out: context,
-                         probabilities: tape.probabilities.reserve(shape.probabilitiesCount))
+                         probabilities: tape.probabilities.reserve(saves ? shape.probabilitiesCount : shape.forwardScratchCount()),
+                         savesProbabilities: saves)
         o.forward(context, rows: rows, into: y, tape: tape.oTape, dropout: layout.dropout)
     }
+
+    /// Whether forwards keep the attention probabilities for a backward. A module that is never
+    /// differentiated (a frozen vision tower) turns this off: each forward then holds one
+    /// (sequence, sequence) matrix per thread instead of batch x heads of them.
+    public var savesProbabilities = true
 
     /// dx += d(loss)/dx for x the forward input; parameter gradients added when trainable.
     public func backward(_ dy: UnsafePointer<T>, input x: UnsafePointer<T>, layout: SequenceLayout,
                          dx: UnsafeMutablePointer<T>?, tape: Tape, scratch: BackwardScratch<T>) {
         let rows = layout.rows, shape = shape(layout)
+        precondition(savesProbabilities, "SelfAttention.backward: this module's forwards do not save the attention probabilities")
         // y = context W_o^T  =>  dcontext
         let dContext = scratch.attentionContext.reserveZeroed(rows * o.inFeatures)
         o.backward(dy, input: tape.context.pointer, rows: rows, dx: dContext, tape: tape.oTape, scratch: scratch.lora)

@@ -44,6 +44,8 @@ public final class CLIPVisionTower<T: KernelScalar>: @unchecked Sendable {
                 feedForward: FeedForward(.plain(fc1: linear("mlp.fc1"), activation: activation, fc2: linear("mlp.fc2"))))
         }
         encoder = TransformerStack(layers: layers, hidden: config.hiddenSize, recompute: recompute)
+        // A frozen tower is never differentiated: its forwards keep no attention probabilities.
+        for layer in layers { layer.attention.savesProbabilities = needsBackward }
     }
 
     /// True when any parameter of the tower trains (LoRA adapters included), so it needs a backward.

@@ -193,3 +193,29 @@ final class ActivationsTests: XCTestCase {
         assertBitIdentical(results[1], results[0], "threaded activations")
     }
 }
+
+/// The eight-lane exp behind the Float activations against the scalar library, over the range
+/// activations meet (and beyond it, where the clamp keeps results finite and ordered).
+final class VectorExpTests: XCTestCase {
+    /// Cephes' single-precision exp is within a few ulp: 4e-7 relative leaves room for that.
+    static let relative = 4e-7
+
+    func testExp8MatchesScalarExp() {
+        var worst = 0.0
+        var x = -87.0
+        while x < 88 {
+            let lanes = SIMD8<Float>((0..<8).map { Float(x + Double($0) * 0.013) })
+            let result = exp8(lanes)
+            for i in 0..<8 {
+                let expected = Foundation.exp(Double(lanes[i]))
+                worst = max(worst, abs(Double(result[i]) - expected) / expected)
+            }
+            x += 0.37
+        }
+        XCTAssertLessThanOrEqual(worst, Self.relative, "exp8 worst relative error \(worst)")
+        let extremes = exp8(SIMD8<Float>(-1000, -88, -87, 0, 1, 88, 89, 1000))
+        XCTAssertTrue((0..<8).allSatisfy { extremes[$0].isFinite && extremes[$0] >= 0 }, "\(extremes)")
+        XCTAssertEqual(Double(sigmoid8(SIMD8<Float>(repeating: -1000))[0]), 0, accuracy: 1e-30)
+        XCTAssertEqual(sigmoid8(SIMD8<Float>(repeating: 1000))[0], 1)
+    }
+}

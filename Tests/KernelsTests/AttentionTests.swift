@@ -83,6 +83,28 @@ final class AttentionTests: XCTestCase {
         (s.batch * s.sequence * s.queryHeads * s.headDim, s.batch * s.sequence * s.keyValueHeads * s.headDim)
     }
 
+    /// A forward that keeps no probabilities (a frozen tower) gives exactly the same output, on
+    /// one thread and on two, using only one (S, S) scratch matrix per worker.
+    func testForwardWithoutSavedProbabilitiesIsIdentical() {
+        var random = TestRandom(seed: 37)
+        let saved = KernelThreads.count
+        defer { KernelThreads.count = saved }
+        for (shape, mask) in Self.cases {
+            let (qc, kvc) = Self.counts(shape)
+            let q: [Double] = random.uniform(qc, -2, 2), k: [Double] = random.uniform(kvc, -2, 2), v: [Double] = random.uniform(kvc)
+            let inputs = Inputs(shape, mask, q: q, k: k, v: v)
+            inputs.forward()
+            for threads in [1, 2] {
+                KernelThreads.count = threads
+                let out = Buffer<Double>(count: qc), scratch = Buffer<Double>(count: shape.forwardScratchCount())
+                XCTAssertLessThan(scratch.count, max(shape.probabilitiesCount, 1) + 1)
+                inputs.withMask { attentionForward(q: inputs.q.pointer, k: inputs.k.pointer, v: inputs.v.pointer, keyMask: $0, shape: shape,
+                                                   out: out.pointer, probabilities: scratch.pointer, savesProbabilities: false) }
+                XCTAssertEqual(out.array, inputs.out.array, "attention without saved probabilities, \(threads) thread(s), \(shape)")
+            }
+        }
+    }
+
     func testForwardMatchesNaiveReference() {
         var random = TestRandom(seed: 31)
         for (shape, mask) in Self.cases {
