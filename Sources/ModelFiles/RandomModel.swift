@@ -50,16 +50,8 @@ public func writeRandomHalfModel(preset: ModelPreset, imageSize: Int, vocabulary
     }
     guard shardBytes > 0 else { throw ModelConfigError("shard size must be positive, got \(shardBytes) bytes.") }
     let files = FileManager.default
-    let target = URL(fileURLWithPath: directory).standardizedFileURL
-    var isDirectory: ObjCBool = false
-    let exists = files.fileExists(atPath: target.path, isDirectory: &isDirectory)
-    if exists {
-        guard isDirectory.boolValue else { throw ModelConfigError("\(target.path) exists and is a file; choose another model directory.") }
-        let contents = (try? files.contentsOfDirectory(atPath: target.path)) ?? []
-        guard contents.isEmpty || force else {
-            throw ModelConfigError("\(target.path) exists and is not empty; remove it or choose another model directory.")
-        }
-    }
+    let (target, exists) = try newModelDirectory(directory, force: force, otherPlace: "another model directory",
+                                                 whenNotEmpty: "remove it")
     let built = try TokenizerBuilder(words: words).build()
     guard vocabularySize >= built.vocabularySize else {
         throw ModelConfigError("vocabulary size \(vocabularySize) is smaller than the tokenizer's \(built.vocabularySize) pieces; use at least \(built.vocabularySize).")

@@ -149,16 +149,8 @@ public func writeInitialModel(preset: ModelPreset, directory: String, words: [St
         throw ModelConfigError("--image-size \(imageSize) must be a positive multiple of the patch size \(preset.patchSize) (e.g. 32).")
     }
     let files = FileManager.default
-    let target = URL(fileURLWithPath: directory).standardizedFileURL
-    var isDirectory: ObjCBool = false
-    let exists = files.fileExists(atPath: target.path, isDirectory: &isDirectory)
-    if exists {
-        guard isDirectory.boolValue else { throw ModelConfigError("\(target.path) exists and is a file; choose another --output.") }
-        let contents = (try? files.contentsOfDirectory(atPath: target.path)) ?? []
-        guard contents.isEmpty || force else {
-            throw ModelConfigError("\(target.path) exists and is not empty; pass --force to replace it or choose another --output.")
-        }
-    }
+    let (target, exists) = try newModelDirectory(directory, force: force, otherPlace: "another --output",
+                                                 whenNotEmpty: "pass --force to replace it")
     let built = try TokenizerBuilder(words: words).build()
     let configText = preset.configJSON(imageSize: imageSize, vocabularySize: built.vocabularySize,
                                        imageTokenID: built.imageTokenID, padTokenID: built.padTokenID)
@@ -194,4 +186,22 @@ public func writeInitialModel(preset: ModelPreset, directory: String, words: [St
     }
     return InitialModelSummary(directory: target.path, config: config, visionParameters: counts.vision,
                                projectorParameters: counts.projector, languageParameters: counts.language)
+}
+
+/// Where a new model directory goes: `path` standardised, and whether something is there already.
+/// A file there, or a non-empty directory without `force`, is refused with a message that names
+/// the path and the fix (`whenNotEmpty`, or choosing `otherPlace`).
+func newModelDirectory(_ path: String, force: Bool, otherPlace: String, whenNotEmpty: String) throws -> (target: URL, exists: Bool) {
+    let files = FileManager.default
+    let target = URL(fileURLWithPath: path).standardizedFileURL
+    var isDirectory: ObjCBool = false
+    let exists = files.fileExists(atPath: target.path, isDirectory: &isDirectory)
+    if exists {
+        guard isDirectory.boolValue else { throw ModelConfigError("\(target.path) exists and is a file; choose \(otherPlace).") }
+        let contents = (try? files.contentsOfDirectory(atPath: target.path)) ?? []
+        guard contents.isEmpty || force else {
+            throw ModelConfigError("\(target.path) exists and is not empty; \(whenNotEmpty) or choose \(otherPlace).")
+        }
+    }
+    return (target, exists)
 }
