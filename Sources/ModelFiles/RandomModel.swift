@@ -60,15 +60,7 @@ public func writeRandomHalfModel(preset: ModelPreset, imageSize: Int, vocabulary
                                        imageTokenID: built.imageTokenID, padTokenID: built.padTokenID)
     let config = try LlavaConfig.parse(Data(configText.utf8), source: "random model config")
 
-    let staging = URL(fileURLWithPath: target.path + ".tmp")
-    try? files.removeItem(at: staging)  // a leftover of an interrupted run
-    do {
-        try files.createDirectory(at: staging, withIntermediateDirectories: true)
-        try Data(configText.utf8).write(to: staging.appendingPathComponent("config.json"))
-        try Data(built.json.utf8).write(to: staging.appendingPathComponent("tokenizer.json"))
-    } catch {
-        throw ModelConfigError("\(staging.path): cannot write the model files (\(error.localizedDescription)); check the folder is writable and has room.")
-    }
+    let staging = try stageModelDirectory(target, configText: configText, tokenizerJSON: built.json)
 
     // Shards: tensors in the model's order, a new shard when the next tensor would overflow this one.
     let dtype: SafetensorsDType = format == .float16 ? .F16 : .BF16

@@ -156,15 +156,7 @@ public func writeInitialModel(preset: ModelPreset, directory: String, words: [St
                                        imageTokenID: built.imageTokenID, padTokenID: built.padTokenID)
     let config = try LlavaConfig.parse(Data(configText.utf8), source: "init-model preset config")
 
-    let staging = URL(fileURLWithPath: target.path + ".tmp")
-    try? files.removeItem(at: staging)  // a leftover of an interrupted run
-    do {
-        try files.createDirectory(at: staging, withIntermediateDirectories: true)
-        try Data(configText.utf8).write(to: staging.appendingPathComponent("config.json"))
-        try Data(built.json.utf8).write(to: staging.appendingPathComponent("tokenizer.json"))
-    } catch {
-        throw ModelConfigError("\(staging.path): cannot write the model files (\(error.localizedDescription)); check the folder is writable.")
-    }
+    let staging = try stageModelDirectory(target, configText: configText, tokenizerJSON: built.json)
     var writer = SafetensorsWriter()
     var counts = (vision: 0, projector: 0, language: 0)
     for (name, shape) in config.baseParameterShapes {
@@ -204,4 +196,21 @@ func newModelDirectory(_ path: String, force: Bool, otherPlace: String, whenNotE
         }
     }
     return (target, exists)
+}
+
+/// Starts writing a model directory atomically: a fresh `<target>.tmp` (a leftover of an
+/// interrupted run is removed) holding config.json and tokenizer.json; the caller adds the weights
+/// and renames it into place.
+func stageModelDirectory(_ target: URL, configText: String, tokenizerJSON: String) throws -> URL {
+    let files = FileManager.default
+    let staging = URL(fileURLWithPath: target.path + ".tmp")
+    try? files.removeItem(at: staging)
+    do {
+        try files.createDirectory(at: staging, withIntermediateDirectories: true)
+        try Data(configText.utf8).write(to: staging.appendingPathComponent("config.json"))
+        try Data(tokenizerJSON.utf8).write(to: staging.appendingPathComponent("tokenizer.json"))
+    } catch {
+        throw ModelConfigError("\(staging.path): cannot write the model files (\(error.localizedDescription)); check the folder is writable and has room.")
+    }
+    return staging
 }

@@ -163,7 +163,7 @@ public final class TrainingStep: @unchecked Sendable {
 
         // The next-token loss divides by the global number of target tokens, known up front.
         let localTargets = chunks.reduce(0) { total, chunk in
-            total + (sharesImagePass ? chunk.images : chunk.generative).map { $0.targets.reduce(0) { $0 + ($1 == -100 ? 0 : 1) } }.orZero
+            total + ((sharesImagePass ? chunk.images : chunk.generative).map { $0.targets.reduce(0) { $0 + ($1 == -100 ? 0 : 1) } } ?? 0)
         }
         let globalTargets = settings.ntpWeight > 0 ? Int(try timed(\.communication) { try communicator.allReduceSum(Int64(localTargets)) }) : 0
 
@@ -287,8 +287,4 @@ public final class TrainingStep: @unchecked Sendable {
                           loss: settings.contrastiveWeight * sums[0] + settings.ntpWeight * ntpLoss,
                           tokens: Int(sums[2]), flops: sums[3], timing: timing)
     }
-}
-
-extension Optional where Wrapped == Int {
-    var orZero: Int { self ?? 0 }
 }
