@@ -102,6 +102,22 @@ public final class DatasetSplit {
         return (short, long)
     }
 
+    /// Samples of this split that carry at least one hard negative caption (dataset.json's count).
+    public var hardNegativeCount: Int { description.captions.negatives.values.max() ?? 0 }
+
+    /// Up to `limit` hard negative captions of sample `index` for training: its non-empty ones in
+    /// the order of the shard's negative types (names sorted). `discern synth --train-negatives`
+    /// stores one per sample, with `--every-train-negative` one per type.
+    public func hardNegatives(at index: Int, limit: Int) throws -> [String] {
+        let (shard, row) = try locate(index)
+        var found: [String] = []
+        for type in shard.negativeTypes where found.count < limit {
+            let text = try shard.string("\(ShardSchema.negatives)/\(type)", row: row)
+            if !text.isEmpty { found.append(text) }
+        }
+        return found
+    }
+
     /// Reads the images of `indices` into `destination`: (indices.count, imageSize, imageSize, 3),
     /// image k at destination + k * bytesPerImage. Reads are grouped by shard and in row order;
     /// runs of consecutive rows that land in consecutive slots are read with one call.

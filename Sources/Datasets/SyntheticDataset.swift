@@ -7,7 +7,8 @@ public struct SyntheticExample: Sendable, Equatable {
     public var scene: SyntheticScene
     public var short: RelationCaption
     public var long: String
-    /// Eval: one of every type. Train: one of a random type when `trainNegatives` is set.
+    /// Eval: one of every type. Train, when `trainNegatives` is set: one of a random type, or with
+    /// `everyTrainNegative` one of every type that has a false edit (from `trainNegativeTypes`).
     public var negatives: [HardNegativeType: RelationCaption]
 
     /// The shard-ready sample; negatives are keyed by their type's raw name ("swap_objects").
@@ -59,13 +60,13 @@ public struct SyntheticDataset: Sendable {
             let short = candidates[Int(random.next() % UInt64(candidates.count))]
             var negatives: [HardNegativeType: RelationCaption] = [:]
             if options.trainNegatives {
-                // The first type, in a random order, that has a false edit here.
-                var types = HardNegativeType.allCases
+                // The first type, in a random order, that has a false edit here (or every such type).
+                var types = options.trainNegativeTypes
                 shuffle(&types, &random)
                 for type in types {
                     if let negative = scene.hardNegative(type, of: short, colours: options.colours, random: &random) {
                         negatives[type] = negative
-                        break
+                        if !options.everyTrainNegative { break }
                     }
                 }
             }
@@ -158,15 +159,34 @@ public struct SyntheticDataset: Sendable {
         let border = 0.02  // keeps anti-aliased edges off the image border
         var objects: [SyntheticObject] = []
         let noiseSeed = random.next()
+        // On a grid, neighbouring cells are clearly apart: their boxes touch exactly (margin 0).
+        let margin = o.grid == nil ? o.relationMargin : 0
         for k in 0..<count {
             let size: SyntheticSize = random.next() & 1 == 0 ? .small : .large
-            let radius = size == .small ? o.smallRadius : o.largeRadius
             var placed = false
             for _ in 0..<100 {
-                let low = radius + border, high = 1 - radius - border
-                let candidate = SyntheticObject(shape: shapes[k], colour: colours[k], size: size,
-                                                x: random.uniform(low, high), y: random.uniform(low, high), radius: radius)
-                let probe = SyntheticScene(objects: [], noiseSeed: 0, relationMargin: o.relationMargin)
+                let radius: Double, x: Double, y: Double
+                if let grid = o.grid {
+                    // Small: centred in one of grid x grid cells; large: centred on an inner
+                    // cell corner, covering the 2 x 2 cells around it.
+                    let cell = 1 / Double(grid)
+                    if size == .small {
+                        radius = cell / 2
+                        x = (Double(random.next() % UInt64(grid)) + 0.5) * cell
+                        y = (Double(random.next() % UInt64(grid)) + 0.5) * cell
+                    } else {
+                        radius = cell
+                        x = Double(1 + random.next() % UInt64(grid - 1)) * cell
+                        y = Double(1 + random.next() % UInt64(grid - 1)) * cell
+                    }
+                } else {
+                    radius = size == .small ? o.smallRadius : o.largeRadius
+                    let low = radius + border, high = 1 - radius - border
+                    x = random.uniform(low, high)
+                    y = random.uniform(low, high)
+                }
+                let candidate = SyntheticObject(shape: shapes[k], colour: colours[k], size: size, x: x, y: y, radius: radius)
+                let probe = SyntheticScene(objects: [], noiseSeed: 0, relationMargin: margin)
                 let separated = objects.allSatisfy { other in
                     SpatialRelation.allCases.contains { probe.truth(candidate, $0, other) == .isTrue }
                 }
@@ -174,7 +194,7 @@ public struct SyntheticDataset: Sendable {
             }
             if !placed { return nil }
         }
-        return SyntheticScene(objects: objects, noiseSeed: noiseSeed, relationMargin: o.relationMargin)
+        return SyntheticScene(objects: objects, noiseSeed: noiseSeed, relationMargin: margin)
     }
 }
 

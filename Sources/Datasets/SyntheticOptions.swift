@@ -17,11 +17,25 @@ public struct SyntheticOptions: Sendable, Equatable {
     /// Least gap between two boxes along an axis for a relation to be clearly true
     /// (0.03 of the side: one pixel at 32 x 32).
     public var relationMargin: Double
+    /// Cells per side of a placement grid, or nil for free placement. On a grid every object is
+    /// aligned with the cells: a small one fills one cell (radius 1/(2 grid)), a large one a 2 x 2
+    /// block of cells (radius 1/grid). With the grid equal to the vision tower's patch grid
+    /// (image size / patch size), a small object is exactly one image token and a large one four
+    /// (the embedded default: a tiny ViT then needs no shape assembly across patch borders).
+    /// The radii above are then unused, and objects in neighbouring cells count as clearly apart
+    /// whatever the margin says (their boxes touch, their shapes do not).
+    public var grid: Int?
     /// Share of all short-caption texts reserved for the eval split (by a fixed hash of the
     /// text, independent of the seed): train never uses them, so the splits are disjoint.
     public var evalCaptionFraction: Double
-    /// Train samples carry one hard negative each (of a random type), for training use.
+    /// Train samples carry one hard negative each (of a random type from `trainNegativeTypes`),
+    /// for training use (loss.hard_negatives).
     public var trainNegatives: Bool
+    /// With `trainNegatives`: store one negative of EVERY type in `trainNegativeTypes` that has a
+    /// false edit, instead of one of a random type.
+    public var everyTrainNegative: Bool
+    /// The types train negatives are drawn from (all four by default).
+    public var trainNegativeTypes: [HardNegativeType]
     /// Each eval short caption is true of its own eval image only (clearly false of every
     /// other), so text-to-image retrieval has exactly one right answer.
     public var exclusiveEvalCaptions: Bool
@@ -29,7 +43,8 @@ public struct SyntheticOptions: Sendable, Equatable {
     public init(rendering: SyntheticRendering = SyntheticRendering(), minObjects: Int = 2, maxObjects: Int = 3,
                 shapes: [SyntheticShape] = SyntheticShape.allCases, colours: [SyntheticColour] = SyntheticColour.allCases,
                 sizesInShortCaption: Bool = false, smallRadius: Double = 0.12, largeRadius: Double = 0.2,
-                relationMargin: Double = 0.03, evalCaptionFraction: Double = 0.25, trainNegatives: Bool = false,
+                relationMargin: Double = 0.03, grid: Int? = nil, evalCaptionFraction: Double = 0.25, trainNegatives: Bool = false,
+                everyTrainNegative: Bool = false, trainNegativeTypes: [HardNegativeType] = HardNegativeType.allCases,
                 exclusiveEvalCaptions: Bool = true) {
         self.rendering = rendering
         self.minObjects = minObjects
@@ -40,8 +55,11 @@ public struct SyntheticOptions: Sendable, Equatable {
         self.smallRadius = smallRadius
         self.largeRadius = largeRadius
         self.relationMargin = relationMargin
+        self.grid = grid
         self.evalCaptionFraction = evalCaptionFraction
         self.trainNegatives = trainNegatives
+        self.everyTrainNegative = everyTrainNegative
+        self.trainNegativeTypes = trainNegativeTypes
         self.exclusiveEvalCaptions = exclusiveEvalCaptions
     }
 
@@ -68,6 +86,17 @@ public struct SyntheticOptions: Sendable, Equatable {
         }
         guard smallRadius >= 0.05 && smallRadius < largeRadius && largeRadius <= 0.3 else {
             throw fail("radii small \(smallRadius), large \(largeRadius) must satisfy 0.05 <= small < large <= 0.3.")
+        }
+        if let grid {
+            guard grid >= 2 && grid <= 64 && rendering.imageSize % grid == 0 else {
+                throw fail("grid \(grid) must lie within 2...64 and divide the image size \(rendering.imageSize) (e.g. 4 for 32-pixel images and patch 8).")
+            }
+            guard grid * grid >= 4 * maxObjects else {
+                throw fail("a \(grid) x \(grid) grid is too small for \(maxObjects) objects of up to 2 x 2 cells; use a grid of at least \(Int((4.0 * Double(maxObjects)).squareRoot().rounded(.up))).")
+            }
+        }
+        guard !trainNegativeTypes.isEmpty && Set(trainNegativeTypes).count == trainNegativeTypes.count else {
+            throw fail("the train negative types must be a non-empty list without repeats (from \(HardNegativeType.allCases.map(\.rawValue).joined(separator: ", "))).")
         }
         guard relationMargin >= 0 && relationMargin <= 0.2 else {
             throw fail("relation margin \(relationMargin) is outside 0...0.2.")

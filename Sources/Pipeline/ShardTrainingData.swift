@@ -7,13 +7,16 @@ public final class ShardTrainingData: TrainingData {
     public let split: DatasetSplit
     let seed: UInt64
     let normalization: PixelNormalization
+    /// Hard negative captions to read per pair (loss.hard_negatives; 0 = none).
+    let hardNegatives: Int
     var epochOrder: EpochOrder?
     var order: BatchOrder?
     var imageBytes: [UInt8] = []
 
-    public init(split: DatasetSplit, seed: UInt64, normalization: PixelNormalization = .clip) {
+    public init(split: DatasetSplit, seed: UInt64, hardNegatives: Int = 0, normalization: PixelNormalization = .clip) {
         self.split = split
         self.seed = seed
+        self.hardNegatives = hardNegatives
         self.normalization = normalization
     }
 
@@ -36,13 +39,18 @@ public final class ShardTrainingData: TrainingData {
                 for k in 0..<indices.count { normalization.apply(bytes.baseAddress! + k * perImage, size: size, into: out.baseAddress! + k * perImage) }
             }
         }
-        var shorts: [String?] = [], longs: [String?] = []
+        var shorts: [String?] = [], longs: [String?] = [], negatives: [String?] = []
         for index in indices {
             let captions = try split.captions(at: index)
             shorts.append(captions.short)
             longs.append(captions.long)
+            if hardNegatives > 0 {
+                let found = try split.hardNegatives(at: index, limit: hardNegatives)
+                negatives += found.map(Optional.some) + [String?](repeating: nil, count: hardNegatives - found.count)
+            }
         }
         let range = try BatchOrder.rankRange(globalBatchSize: globalBatch, rank: rank, worldSize: worldSize)
-        return TrainingBatch(pixels: pixels, shortCaptions: shorts, longCaptions: longs, globalOffset: range.lowerBound)
+        return TrainingBatch(pixels: pixels, shortCaptions: shorts, longCaptions: longs, negativeCaptions: negatives,
+                             negativesPerPair: hardNegatives, globalOffset: range.lowerBound)
     }
 }

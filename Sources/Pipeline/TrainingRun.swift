@@ -13,7 +13,8 @@ public final class TrainingRun {
     /// tensors, the data order or the objective. Everything else (lr, steps, logging...) may change.
     public static let resumeInvariantKeys = [
         "seed", "global_batch", "prompts.image", "prompts.text", "image.mode", "train.mode", "train.soft_prompts", "train.lora",
-        "lora.rank", "lora.alpha", "lora.target_modules", "loss.contrastive", "loss.ntp", "loss.ntp_captions", "loss.learn_logit_scale",
+        "lora.rank", "lora.alpha", "lora.target_modules", "loss.contrastive", "loss.ntp", "loss.ntp_captions", "loss.hard_negatives",
+        "loss.learn_logit_scale",
     ]
 
     let config: ResolvedConfig
@@ -51,7 +52,11 @@ public final class TrainingRun {
             throw ConfigError("\(dataPath): images are \(split.imageSize)x\(split.imageSize) but the model expects "
                 + "\(modelConfig.vision.imageSize)x\(modelConfig.vision.imageSize); re-run discern prepare with --image-size \(modelConfig.vision.imageSize).")
         }
-        let data = ShardTrainingData(split: split, seed: settings.seed)
+        if settings.step.hardNegatives > 0 && split.hardNegativeCount == 0 {
+            throw ConfigError("\(dataPath): loss.hard_negatives is \(settings.step.hardNegatives) but the train split stores no hard negative captions; "
+                + "regenerate it with `discern synth --train-negatives` (or give the manifest's pairs `negatives`), or set loss.hard_negatives: 0.")
+        }
+        let data = ShardTrainingData(split: split, seed: settings.seed, hardNegatives: settings.step.hardNegatives)
         let stepsPerEpoch = data.stepsPerEpoch(globalBatch: settings.globalBatch)
         guard stepsPerEpoch > 0 else {
             throw ConfigError("\(dataPath): the train split has \(split.count) samples, fewer than one global batch of \(settings.globalBatch).")

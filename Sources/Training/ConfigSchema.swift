@@ -61,6 +61,7 @@ public enum ConfigSchema {
         ConfigField("loss.contrastive", .double, .double(1), "Weight of the global-batch contrastive loss (short captions); 0 turns it off."),
         ConfigField("loss.ntp", .double, .double(1), "Weight lambda of the next-token loss on long captions, conditioned on image + image prompt; 0 turns it off."),
         ConfigField("loss.ntp_captions", .string, .string("long"), "Captions the next-token loss reads: `long` (VladVA), `short`, or `both` (generative pre-training).", choices: ["long", "short", "both"]),
+        ConfigField("loss.hard_negatives", .int, .int(0), "Hard negative captions per pair in the contrastive loss (NegCLIP; 0 = none): up to this many of each pair's stored negatives (discern synth --train-negatives, or `negatives` in a prepare manifest; types in name order) join the text keys of the whole global batch, so images must prefer their caption over every caption and every hard negative. The train split must carry them."),
         ConfigField("loss.logit_scale", .double, .double(2.659260036932778), "Initial log of the contrastive logit scale (ln(1/0.07), CLIP's)."),
         ConfigField("loss.learn_logit_scale", .bool, .bool(true), "Learn the logit scale (clamped to [0, loss.max_logit_scale] after each step); false keeps it fixed."),
         ConfigField("loss.max_logit_scale", .double, .double(4.605170185988092), "Upper clamp of the log logit scale (ln 100)."),

@@ -28,6 +28,10 @@ public struct RunSettings: Sendable {
             throw ConfigError("global_batch \(globalBatch) does not divide by the \(worldSize) ranks; use a multiple of \(worldSize).")
         }
         let microBatch = config.int("micro_batch")
+        let hardNegatives = config.int("loss.hard_negatives")
+        guard hardNegatives >= 0 && hardNegatives <= 16 else {
+            throw ConfigError("loss.hard_negatives must be 0 (none) to 16 negatives per pair, got \(hardNegatives).")
+        }
         guard microBatch >= 0 else { throw ConfigError("micro_batch must be 0 (whole local batch) or positive, got \(microBatch).") }
         seed = UInt64(bitPattern: Int64(config.int("seed")))
         let full = config.string("train.mode") == "full"
@@ -52,7 +56,7 @@ public struct RunSettings: Sendable {
         }
         step = StepSettings(contrastiveWeight: contrastive, ntpWeight: ntp,
                             ntpCaptions: StepSettings.GenerativeCaptions(rawValue: config.string("loss.ntp_captions"))!,
-                            softPrompts: soft, fixedLogitScale: config.double("loss.logit_scale"), microBatch: microBatch,
+                            hardNegatives: contrastive > 0 ? hardNegatives : 0, softPrompts: soft, fixedLogitScale: config.double("loss.logit_scale"), microBatch: microBatch,
                             dropoutSeed: seed)
         templates = PromptTemplates(image: config.string("prompts.image"), text: config.string("prompts.text"))
         let warmup = config.double("optimizer.warmup")

@@ -4,6 +4,9 @@ public struct StepSettings: Sendable, Equatable {
     public var contrastiveWeight: Double
     public var ntpWeight: Double
     public var ntpCaptions: GenerativeCaptions
+    /// Up to this many hard negative captions per pair join the contrastive loss's text keys
+    /// (NegCLIP); 0 = none.
+    public var hardNegatives: Int
     public var softPrompts: Bool
     /// Fixed log logit scale when it is not learned.
     public var fixedLogitScale: Double
@@ -13,11 +16,12 @@ public struct StepSettings: Sendable, Equatable {
     public var dropoutSeed: UInt64
 
     public init(contrastiveWeight: Double = 1, ntpWeight: Double = 1, ntpCaptions: GenerativeCaptions = .long,
-                softPrompts: Bool = true, fixedLogitScale: Double = 2.659260036932778, microBatch: Int = 0, dropoutSeed: UInt64 = 0) {
+                hardNegatives: Int = 0, softPrompts: Bool = true, fixedLogitScale: Double = 2.659260036932778, microBatch: Int = 0, dropoutSeed: UInt64 = 0) {
         self.dropoutSeed = dropoutSeed
         self.contrastiveWeight = contrastiveWeight
         self.ntpWeight = ntpWeight
         self.ntpCaptions = ntpCaptions
+        self.hardNegatives = hardNegatives
         self.softPrompts = softPrompts
         self.fixedLogitScale = fixedLogitScale
         self.microBatch = microBatch

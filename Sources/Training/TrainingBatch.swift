@@ -5,13 +5,22 @@ public struct TrainingBatch: Sendable {
     public var pixels: [Float]
     public var shortCaptions: [String?]
     public var longCaptions: [String?]
+    /// `negativesPerPair` hard negative captions per pair (false edits of its short caption; nil
+    /// where a pair has fewer), pair by pair: pair i's are at i * negativesPerPair ..< (i + 1) *
+    /// negativesPerPair. Empty when the contrastive loss uses none.
+    public var negativeCaptions: [String?]
+    public var negativesPerPair: Int
     public var globalOffset: Int
 
-    public init(pixels: [Float], shortCaptions: [String?], longCaptions: [String?], globalOffset: Int) {
+    public init(pixels: [Float], shortCaptions: [String?], longCaptions: [String?], negativeCaptions: [String?] = [],
+                negativesPerPair: Int = 0, globalOffset: Int) {
         precondition(shortCaptions.count == longCaptions.count, "TrainingBatch: caption lists differ in length")
+        precondition(negativeCaptions.count == shortCaptions.count * negativesPerPair, "TrainingBatch: negativesPerPair hard negatives per pair")
+        self.negativesPerPair = negativesPerPair
         self.pixels = pixels
         self.shortCaptions = shortCaptions
         self.longCaptions = longCaptions
+        self.negativeCaptions = negativeCaptions
         self.globalOffset = globalOffset
     }
 

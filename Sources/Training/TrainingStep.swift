@@ -27,13 +27,15 @@ public final class TrainingStep: @unchecked Sendable {
     let logitScale: Parameter<Float>?
 
     let imagePass = LlavaModel<Float>.Pass(), textPass = LlavaModel<Float>.Pass(), ntpPass = LlavaModel<Float>.Pass()
-    let imagePooling = EmbeddingPooling<Float>(), textPooling = EmbeddingPooling<Float>()
+    let negativePass = LlavaModel<Float>.Pass()
+    let imagePooling = EmbeddingPooling<Float>(), textPooling = EmbeddingPooling<Float>(), negativePooling = EmbeddingPooling<Float>()
     let nextToken = NextTokenLoss<Float>()
     let contrastive = ContrastiveLoss<Float>()
     let scratch = ModelScratch<Float>(), poolScratch = GrowableBuffer<Float>()
     let localImages = GrowableBuffer<Float>(), localTexts = GrowableBuffer<Float>()        // (B, D)
+    let localNegatives = GrowableBuffer<Float>(), dLocalNegatives = GrowableBuffer<Float>() // (B K, D): K hard negatives per pair
     let globalImages = GrowableBuffer<Float>(), globalTexts = GrowableBuffer<Float>()      // (N, D)
-    let dGlobalImages = GrowableBuffer<Float>(), dGlobalTexts = GrowableBuffer<Float>()    // (N, D)
+    let dGlobalImages = GrowableBuffer<Float>(), dGlobalTexts = GrowableBuffer<Float>()    // (N, D); texts (N + N K, D) with negatives
     let dLocalImages = GrowableBuffer<Float>(), dLocalTexts = GrowableBuffer<Float>()      // (B, D)
     let dHidden = GrowableBuffer<Float>()
     let localValid = GrowableArray<UInt8>(), globalValid = GrowableArray<UInt8>()
@@ -52,6 +54,8 @@ public final class TrainingStep: @unchecked Sendable {
         /// Image sequences; with a shared image pass they carry the next-token targets too.
         let images: SequenceBatch
         let texts: SequenceBatch
+        /// The pairs' hard negative captions (K per pair, pair by pair), when the loss uses them.
+        let negatives: SequenceBatch?
         /// Separate next-token sequences, when the image pass cannot carry them.
         let generative: SequenceBatch?
     }
@@ -93,9 +97,19 @@ public final class TrainingStep: @unchecked Sendable {
             }
             var texts = SequenceBatch(items: try range.map { try prompts.textItem(caption: batch.shortCaptions[$0] ?? "", softPrompt: soft) },
                                       padding: .right)
+            var negatives: SequenceBatch?
+            let perPair = settings.hardNegatives
+            if perPair > 0 && settings.contrastiveWeight > 0 {
+                precondition(batch.negativesPerPair == perPair, "TrainingStep: \(perPair) hard negatives per pair asked, the batch carries \(batch.negativesPerPair)")
+                let rows = (range.lowerBound * perPair)..<(range.upperBound * perPair)
+                negatives = SequenceBatch(items: try rows.map { try prompts.textItem(caption: batch.negativeCaptions[$0] ?? "", softPrompt: soft) },
+                                          padding: .right)
+            }
             if dropout {
                 images.keyRows(sampleKeys: range.map { sampleKey(batch, $0, pass: 1) }, seed: stepSeed)
                 texts.keyRows(sampleKeys: range.map { sampleKey(batch, $0, pass: 2) }, seed: stepSeed)
+                negatives?.keyRows(sampleKeys: range.flatMap { i in (0..<perPair).map { sampleKey(batch, i, pass: 7 + UInt64($0)) } },
+                                   seed: stepSeed)
             }
             var generative: [(item: SequenceBatch.Item, poolIndex: Int)] = []
             var generativeKeys: [UInt64] = []
@@ -113,7 +127,7 @@ public final class TrainingStep: @unchecked Sendable {
                 sequences = SequenceBatch(items: generative.map(\.item), poolIndices: generative.map(\.poolIndex), padding: .right)
                 if dropout { sequences!.keyRows(sampleKeys: generativeKeys, seed: stepSeed) }
             }
-            return Chunk(range: range, images: images, texts: texts, generative: sequences)
+            return Chunk(range: range, images: images, texts: texts, negatives: negatives, generative: sequences)
         }
     }
 
@@ -183,6 +197,12 @@ public final class TrainingStep: @unchecked Sendable {
                     return textPooling.forward(hidden, sequences: chunk.texts, width: width)
                 }
             }
+            func negativeForward(_ sequences: SequenceBatch) -> UnsafeMutablePointer<Float> {
+                timed(\.forward) {
+                    let hidden = model.forward(pixels: nil, imageCount: 0, sequences: sequences, pass: negativePass)
+                    return negativePooling.forward(hidden, sequences: sequences, width: width)
+                }
+            }
             /// Next-token loss on `hidden` of `sequences`: adds its gradient into dHidden.
             func nextTokenLoss(_ hidden: UnsafePointer<Float>, _ sequences: SequenceBatch, dHidden: UnsafeMutablePointer<Float>) {
                 let result = timed(\.forward) { nextToken.forward(hidden, sequences: sequences, head: model.language.lmHead) }
@@ -197,18 +217,31 @@ public final class TrainingStep: @unchecked Sendable {
             if settings.contrastiveWeight > 0 {
                 // 1. Embeddings of every local pair.
                 let images = localImages.reserve(local * width), texts = localTexts.reserve(local * width)
+                let perPair = settings.hardNegatives, hard = perPair > 0
+                let negatives = hard ? localNegatives.reserve(local * perPair * width) : texts
                 var lastImageHidden: UnsafeMutablePointer<Float>?
                 for chunk in chunks {
                     let image = imageForward(chunk)
                     lastImageHidden = image.hidden
                     (images + chunk.range.lowerBound * width).update(from: image.embeddings, count: chunk.range.count * width)
                     (texts + chunk.range.lowerBound * width).update(from: textForward(chunk), count: chunk.range.count * width)
+                    if let sequences = chunk.negatives {
+                        (negatives + chunk.range.lowerBound * perPair * width).update(from: negativeForward(sequences),
+                                                                                      count: chunk.range.count * perPair * width)
+                    }
                 }
                 // 2. Gather, differentiate the local share of the global loss, reduce-scatter.
-                let total = globalBatch
-                let valid = localValid.reserve(local), allValid = globalValid.reserve(total)
-                for i in 0..<local { valid[i] = batch.shortCaptions[i] == nil ? 0 : 1 }
-                let gathered = (images: globalImages.reserve(total * width), texts: globalTexts.reserve(total * width))
+                //    With hard negatives the gathered texts are (N + N K, D): captions, then every
+                //    rank's negatives in rank order.
+                let total = globalBatch, keys = total * (1 + perPair)
+                let valid = localValid.reserve(local * (1 + perPair)), allValid = globalValid.reserve(keys)
+                for i in 0..<local {
+                    valid[i] = batch.shortCaptions[i] == nil ? 0 : 1
+                    for k in 0..<perPair {
+                        valid[local + i * perPair + k] = batch.shortCaptions[i] != nil && batch.negativeCaptions[i * perPair + k] != nil ? 1 : 0
+                    }
+                }
+                let gathered = (images: globalImages.reserve(total * width), texts: globalTexts.reserve(keys * width))
                 try timed(\.communication) {
                     try communicator.allGather(send: UnsafeBufferPointer(start: images, count: local * width),
                                                receive: UnsafeMutableBufferPointer(start: gathered.images, count: total * width))
@@ -216,24 +249,39 @@ public final class TrainingStep: @unchecked Sendable {
                                                receive: UnsafeMutableBufferPointer(start: gathered.texts, count: total * width))
                     try communicator.allGather(send: UnsafeBufferPointer(start: valid, count: local),
                                                receive: UnsafeMutableBufferPointer(start: allValid, count: total))
+                    if hard {
+                        try communicator.allGather(send: UnsafeBufferPointer(start: negatives, count: local * perPair * width),
+                                                   receive: UnsafeMutableBufferPointer(start: gathered.texts + total * width, count: total * perPair * width))
+                        try communicator.allGather(send: UnsafeBufferPointer(start: valid + local, count: local * perPair),
+                                                   receive: UnsafeMutableBufferPointer(start: allValid + total, count: total * perPair))
+                    }
                 }
-                let dImages = dGlobalImages.reserveZeroed(total * width), dTexts = dGlobalTexts.reserveZeroed(total * width)
+                let dImages = dGlobalImages.reserveZeroed(total * width), dTexts = dGlobalTexts.reserveZeroed(keys * width)
                 let scaleValue = logitScale.map { $0.value[0] } ?? Float(settings.fixedLogitScale)
                 let result = timed(\.forward) {
                     contrastive.forwardBackward(
-                        images: gathered.images, texts: gathered.texts, total: total, dim: width, offset: communicator.rank * local,
-                        count: local, logitScale: scaleValue, valid: allValid, dImages: dImages, dTexts: dTexts)
+                        images: gathered.images, texts: gathered.texts, total: total, negatives: keys - total, dim: width,
+                        offset: communicator.rank * local, count: local, logitScale: scaleValue, valid: allValid,
+                        dImages: dImages, dTexts: dTexts)
                 }
                 contrastiveLoss = result.localLoss
                 let weight = Float(settings.contrastiveWeight)
-                if weight != 1 { for i in 0..<total * width { dImages[i] *= weight; dTexts[i] *= weight } }
+                if weight != 1 {
+                    for i in 0..<total * width { dImages[i] *= weight }
+                    for i in 0..<keys * width { dTexts[i] *= weight }
+                }
                 logitScale?.gradient![0] += weight * Float(result.logitScaleGradient)
                 let dOwnImages = dLocalImages.reserve(local * width), dOwnTexts = dLocalTexts.reserve(local * width)
+                let dOwnNegatives = hard ? dLocalNegatives.reserve(local * perPair * width) : dOwnTexts
                 try timed(\.communication) {
                     try communicator.reduceScatterSum(send: UnsafeBufferPointer(start: dImages, count: total * width),
                                                       receive: UnsafeMutableBufferPointer(start: dOwnImages, count: local * width))
                     try communicator.reduceScatterSum(send: UnsafeBufferPointer(start: dTexts, count: total * width),
                                                       receive: UnsafeMutableBufferPointer(start: dOwnTexts, count: local * width))
+                    if hard {
+                        try communicator.reduceScatterSum(send: UnsafeBufferPointer(start: dTexts + total * width, count: total * perPair * width),
+                                                          receive: UnsafeMutableBufferPointer(start: dOwnNegatives, count: local * perPair * width))
+                    }
                 }
                 // 3. Backward through both towers, chunk by chunk: the last chunk first, while its
                 //    passes are still in place; the others run forward again (GradCache).
@@ -258,6 +306,16 @@ public final class TrainingStep: @unchecked Sendable {
                     let forwards = again ? 2 : 1
                     flops += passFlops(chunk.images, images: chunk.range.count, forwards: forwards)
                         + passFlops(chunk.texts, images: 0, forwards: forwards)
+                    if let sequences = chunk.negatives {
+                        if again { _ = negativeForward(sequences) }
+                        timed(\.backward) {
+                            let d = dHidden.reserveZeroed(sequences.rows * width)
+                            negativePooling.backward(dOwnNegatives + offset * perPair, sequences: sequences, width: width, dHidden: d, scratch: poolScratch)
+                            model.backward(d, pass: negativePass, scratch: scratch)
+                        }
+                        tokens += sequences.keyMask.reduce(0) { $0 + Int($1) }
+                        flops += passFlops(sequences, images: 0, forwards: forwards)
+                    }
                 }
             }
 

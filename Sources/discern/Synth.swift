@@ -14,8 +14,14 @@ struct Synth: ParsableCommand {
     @Option(help: "Seed.") var seed: UInt64 = 1
     @Option(help: "Image side in pixels (the model's vision image_size).") var imageSize = 32
     @Option(help: "Most objects per scene (2-4).") var maxObjects = 3
+    @Option(help: "Place objects on a GRID x GRID grid (a small object fills one cell, a large one 2 x 2 cells); 4 matches 32-pixel images with patch 8. 0 = free placement.")
+    var grid = 0
     @Flag(help: "Name sizes in the short captions (\"a small red circle ...\").") var sizesInCaptions = false
-    @Flag(help: "Give every training pair one hard negative caption (stored, for training use).") var trainNegatives = false
+    @Flag(help: "Give every training pair one hard negative caption of a random type (stored, for loss.hard_negatives).") var trainNegatives = false
+    @Flag(help: "With --train-negatives: store one hard negative of every type (that has a false edit) instead of one.")
+    var everyTrainNegative = false
+    @Option(help: "Comma-separated hard negative types for training pairs: replace_attribute, swap_attributes, swap_objects, replace_relation.")
+    var trainNegativeTypes = HardNegativeType.allCases.map(\.rawValue).joined(separator: ",")
     @Flag(help: "Let an eval caption also fit other eval images (more distinct captions; retrieval then has several right answers).")
     var sharedEvalCaptions = false
     @Option(help: "Samples per shard file.") var samplesPerShard = 2_000
@@ -23,19 +29,28 @@ struct Synth: ParsableCommand {
 
     func run() throws {
         KernelThreads.count = max(threads, 1)
-        var options = SyntheticOptions(maxObjects: maxObjects, sizesInShortCaption: sizesInCaptions, trainNegatives: trainNegatives)
+        let types = try trainNegativeTypes.split(separator: ",").map { name in
+            guard let type = HardNegativeType(rawValue: name.trimmingCharacters(in: .whitespaces)) else {
+                throw ValidationError("--train-negative-types: '\(name)' is not a hard negative type; use \(HardNegativeType.allCases.map(\.rawValue).joined(separator: ", ")).")
+            }
+            return type
+        }
+        var options = SyntheticOptions(maxObjects: maxObjects, sizesInShortCaption: sizesInCaptions, grid: grid > 0 ? grid : nil,
+                                       trainNegatives: trainNegatives, everyTrainNegative: everyTrainNegative, trainNegativeTypes: types)
         options.rendering.imageSize = imageSize
         options.exclusiveEvalCaptions = !sharedEvalCaptions
         try options.validate()
         let dataset = try SyntheticDataset(seed: seed, options: options)
         let started = Date()
+        // The full command line: the data set says how to make it again.
+        let createdBy = (["discern"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
         let evalSamples = try dataset.evalSamples(count: eval)
         let evalWriter = try ShardWriter(directory: output, split: "eval", imageSize: imageSize, samplesPerShard: samplesPerShard,
-                                         createdBy: "discern synth --seed \(seed)")
+                                         createdBy: createdBy)
         for sample in evalSamples { try evalWriter.append(sample) }
         try evalWriter.finish()
         let writer = try ShardWriter(directory: output, split: "train", imageSize: imageSize, samplesPerShard: samplesPerShard,
-                                     createdBy: "discern synth --seed \(seed)")
+                                     createdBy: createdBy)
         let chunk = 1_000
         for start in stride(from: 0, to: train, by: chunk) {
             for sample in dataset.trainSamples(start..<min(start + chunk, train)) { try writer.append(sample) }

@@ -151,6 +151,33 @@ final class SyntheticDatasetTests: XCTestCase {
         XCTAssertEqual(sample.negatives.count, 1)
         XCTAssertTrue(HardNegativeType.allCases.map(\.rawValue).contains(sample.negatives.keys.first!))
         XCTAssertTrue(try SyntheticDataset(seed: 4).trainExample(0).negatives.isEmpty)
+        // Every type asked for (each that has a false edit), and only those.
+        let swaps: [HardNegativeType] = [.swapAttributes, .swapObjects]
+        let every = try SyntheticDataset(seed: 4, options: SyntheticOptions(maxObjects: 2, grid: 4, trainNegatives: true,
+                                                                          everyTrainNegative: true, trainNegativeTypes: swaps))
+        for index in 0..<50 {
+            let example = every.trainExample(index)
+            XCTAssertEqual(Set(example.negatives.keys), Set(swaps), "\(example.short.text)")
+            for (_, negative) in example.negatives { XCTAssertEqual(example.scene.truth(of: negative), .isFalse) }
+        }
+        XCTAssertThrowsError(try SyntheticDataset(seed: 4, options: SyntheticOptions(trainNegativeTypes: [])))
+    }
+
+    /// On a grid, objects fill whole cells: small ones one cell, large ones 2 x 2 cells.
+    func testGridPlacementAlignsObjectsWithCells() throws {
+        let data = try SyntheticDataset(seed: 8, options: SyntheticOptions(maxObjects: 2, grid: 4))
+        for index in 0..<100 {
+            for object in data.trainExample(index).scene.objects {
+                let cells = object.radius * 2 * 4
+                XCTAssertEqual(cells, object.size == .small ? 1 : 2, accuracy: 1e-12)
+                let corner = (object.x - object.radius) * 4, top = (object.y - object.radius) * 4
+                XCTAssertEqual(corner, corner.rounded(), accuracy: 1e-9)
+                XCTAssertEqual(top, top.rounded(), accuracy: 1e-9)
+                XCTAssertTrue(corner >= 0 && corner + cells <= 4 && top >= 0 && top + cells <= 4)
+            }
+        }
+        XCTAssertThrowsError(try SyntheticDataset(seed: 8, options: SyntheticOptions(grid: 5)))   // 32 px do not divide into 5
+        XCTAssertThrowsError(try SyntheticDataset(seed: 8, options: SyntheticOptions(maxObjects: 4, grid: 2)))
     }
 
     func testCaptionsUseOnlyVocabularyWordsAndLongCaptionsAreLong() throws {

@@ -128,4 +128,84 @@ final class ContrastiveLossTests: XCTestCase {
             for i in 0..<dim { XCTAssertEqual(dImages[r * dim + i], 0); XCTAssertEqual(dTexts[r * dim + i], 0) }
         }
     }
+
+    // MARK: Hard negatives (NegCLIP): texts holds the captions, then one false caption per pair.
+
+    /// The loss with hard negatives from its definition: image row i over [T; H], text column j
+    /// over the images only. `negativeValid` leaves missing negatives out.
+    func referenceLoss(_ images: Buffer<Double>, _ keys: Buffer<Double>, _ logitScale: Double, negativeValid: [Bool]) -> Double {
+        let s = Double.exp(logitScale)
+        func logit(_ i: Int, _ key: Int) -> Double { s * (0..<dim).reduce(0) { $0 + images[i * dim + $1] * keys[key * dim + $1] } }
+        func crossEntropy(_ values: [Double], _ target: Int) -> Double {
+            let m = values.max()!
+            return m + Double.log(values.reduce(0) { $0 + Double.exp($1 - m) }) - values[target]
+        }
+        var loss = 0.0
+        for i in 0..<total {
+            let negatives = (0..<total).filter { negativeValid[$0] }.map { total + $0 }
+            loss += crossEntropy((0..<total).map { logit(i, $0) } + negatives.map { logit(i, $0) }, i)
+            loss += crossEntropy((0..<total).map { logit($0, i) }, i)
+        }
+        return loss / Double(2 * total)
+    }
+
+    func hardNegativeGradients(_ images: Buffer<Double>, _ keys: Buffer<Double>, _ logitScale: Double, ranks: Int,
+                               valid: [UInt8]? = nil) -> (loss: Double, dImages: [Double], dKeys: [Double], dScale: Double) {
+        let dImages = Buffer<Double>(count: total * dim), dKeys = Buffer<Double>(count: 2 * total * dim)
+        var loss = 0.0, dScale = 0.0
+        let per = total / ranks
+        for rank in 0..<ranks {
+            let result = (valid ?? [UInt8](repeating: 1, count: 2 * total)).withUnsafeBufferPointer {
+                ContrastiveLoss<Double>().forwardBackward(
+                    images: images.pointer, texts: keys.pointer, total: total, negatives: total, dim: dim, offset: rank * per,
+                    count: per, logitScale: logitScale, valid: $0.baseAddress!, dImages: dImages.pointer, dTexts: dKeys.pointer)
+            }
+            loss += result.localLoss
+            dScale += result.logitScaleGradient
+        }
+        return (loss, dImages.array, dKeys.array, dScale)
+    }
+
+    func testHardNegativesMatchDefinitionFiniteDifferencesAndShards() {
+        var random = TestRandom(seed: 13)
+        let images = normalisedRows(&random)
+        let keys = Buffer<Double>(normalisedRows(&random).array + normalisedRows(&random).array)
+        let logitScale = 1.7, all = [Bool](repeating: true, count: total)
+        let single = hardNegativeGradients(images, keys, logitScale, ranks: 1)
+        XCTAssertEqual(single.loss, referenceLoss(images, keys, logitScale, negativeValid: all), accuracy: 1e-12)
+        assertClose(single.dImages, numericalGradient(images) { referenceLoss(images, keys, logitScale, negativeValid: all) },
+                    tolerance: Tolerance.finiteDifference, "d loss / d images")
+        assertClose(single.dKeys, numericalGradient(keys) { referenceLoss(images, keys, logitScale, negativeValid: all) },
+                    tolerance: Tolerance.finiteDifference, "d loss / d captions and negatives")
+        let h = 1e-6
+        let numericScale = (referenceLoss(images, keys, logitScale + h, negativeValid: all)
+            - referenceLoss(images, keys, logitScale - h, negativeValid: all)) / (2 * h)
+        XCTAssertEqual(single.dScale, numericScale, accuracy: 1e-7)
+        // The negatives really take part: their gradient is not zero, and the loss is above the plain one.
+        XCTAssertGreaterThan(single.dKeys[(total * dim)...].map(abs).max()!, 1e-3)
+        let plainTexts = Buffer<Double>(Array(keys.array[0..<(total * dim)]))
+        XCTAssertGreaterThan(single.loss, sharded(images, plainTexts, logitScale, ranks: 1).loss)
+        for ranks in [2, 3] {
+            let split = hardNegativeGradients(images, keys, logitScale, ranks: ranks)
+            XCTAssertEqual(split.loss, single.loss, accuracy: 1e-12)
+            XCTAssertEqual(split.dScale, single.dScale, accuracy: 1e-12)
+            assertClose(split.dImages, single.dImages, tolerance: 1e-12, "\(ranks) ranks, images")
+            assertClose(split.dKeys, single.dKeys, tolerance: 1e-12, "\(ranks) ranks, captions and negatives")
+        }
+    }
+
+    func testMissingHardNegativesAreLeftOut() {
+        var random = TestRandom(seed: 14)
+        let images = normalisedRows(&random)
+        let keys = Buffer<Double>(normalisedRows(&random).array + normalisedRows(&random).array)
+        let negativeValid = [true, false, true, true, false, true]
+        let valid = [UInt8](repeating: 1, count: total) + negativeValid.map { $0 ? 1 : 0 }
+        let masked = hardNegativeGradients(images, keys, 0.9, ranks: 2, valid: valid)
+        XCTAssertEqual(masked.loss, referenceLoss(images, keys, 0.9, negativeValid: negativeValid), accuracy: 1e-12)
+        assertClose(masked.dKeys, numericalGradient(keys) { referenceLoss(images, keys, 0.9, negativeValid: negativeValid) },
+                    tolerance: Tolerance.finiteDifference, "d loss / d keys with missing negatives")
+        for r in 0..<total where !negativeValid[r] {
+            for i in 0..<dim { XCTAssertEqual(masked.dKeys[(total + r) * dim + i], 0) }
+        }
+    }
 }

@@ -23,7 +23,7 @@ final class DistributedEquivalenceTests: XCTestCase {
         let firstGradient: [Float]
     }
 
-    func run(ranks: Int, microBatch: Int) throws -> Run {
+    func run(ranks: Int, microBatch: Int, hardNegatives: Bool = false) throws -> Run {
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("discern-train-\(UUID().uuidString).bin")
         let gradientFile = URL(fileURLWithPath: output.path + ".gradient")
         defer {
@@ -31,7 +31,8 @@ final class DistributedEquivalenceTests: XCTestCase {
             try? FileManager.default.removeItem(at: gradientFile)
         }
         let result = try runMPIJob(ranks: ranks, executable: try locateWorker(),
-                                   arguments: ["train-steps", Self.model, output.path, "\(microBatch)"], timeout: 120)
+                                   arguments: ["train-steps", Self.model, output.path, "\(microBatch)"] + (hardNegatives ? ["hard-negatives"] : []),
+                                   timeout: 120)
         XCTAssertEqual(result.status, 0, result.transcript)
         let data = try Data(contentsOf: output)
         let parameters = data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
@@ -44,9 +45,21 @@ final class DistributedEquivalenceTests: XCTestCase {
     func numbers(_ line: String) -> [Double] { line.split(separator: " ").compactMap { Double($0) } }
 
     func testOneTwoThreeRanksAndMicroBatchesAgree() throws {
-        let reference = try run(ranks: 1, microBatch: 0)
-        for (ranks, micro) in [(2, 0), (3, 0), (1, 3), (2, 1)] {
-            let other = try run(ranks: ranks, microBatch: micro)
+        try assertAgree(variants: [(2, 0), (3, 0), (1, 3), (2, 1)], hardNegatives: false)
+    }
+
+    /// Hard negatives are gathered like the captions and their gradient reduce-scattered back.
+    func testHardNegativesAgreeOverRanksAndMicroBatches() throws {
+        try assertAgree(variants: [(2, 0), (3, 0), (1, 2)], hardNegatives: true)
+        // And they change the loss: the same batch without them gives another first line.
+        let with = try run(ranks: 1, microBatch: 0, hardNegatives: true), without = try run(ranks: 1, microBatch: 0)
+        XCTAssertGreaterThan(numbers(with.lines[0])[2], numbers(without.lines[0])[2] + 1e-3, "\(with.lines[0]) vs \(without.lines[0])")
+    }
+
+    func assertAgree(variants: [(ranks: Int, micro: Int)], hardNegatives: Bool) throws {
+        let reference = try run(ranks: 1, microBatch: 0, hardNegatives: hardNegatives)
+        for (ranks, micro) in variants {
+            let other = try run(ranks: ranks, microBatch: micro, hardNegatives: hardNegatives)
             for (index, (a, b)) in zip(reference.lines, other.lines).enumerated() {
                 // Steps after the first start from parameters that differ by Adam-amplified noise.
                 let tolerance = index == 0 ? Self.tolerance : Self.parameterTolerance
@@ -60,7 +73,7 @@ final class DistributedEquivalenceTests: XCTestCase {
             XCTAssertEqual(other.parameters.count, reference.parameters.count)
             let error = maxRelativeError(other.parameters, reference.parameters)
             XCTAssertLessThanOrEqual(error, Self.parameterTolerance, "\(ranks) ranks, micro-batch \(micro): parameters differ by \(error)")
-            print("equivalence: \(ranks) ranks, micro-batch \(micro): first gradient \(gradientError), parameters after 3 steps \(error)")
+            print("equivalence (hard negatives \(hardNegatives)): \(ranks) ranks, micro-batch \(micro): first gradient \(gradientError), parameters after 3 steps \(error)")
         }
         // And training did something.
         let first = numbers(reference.lines[0])[1], last = numbers(reference.lines[2])[1]

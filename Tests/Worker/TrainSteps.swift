@@ -5,15 +5,17 @@ import ModelFiles
 import Models
 import Training
 
-/// `train-steps MODEL_DIR OUT_FILE MICRO_BATCH`: three optimizer steps on a fixed global batch
+/// `train-steps MODEL_DIR OUT_FILE MICRO_BATCH [hard-negatives]`: three optimizer steps on a fixed global batch
 /// of 6 pairs, each rank taking its contiguous share. Rank 0 prints one line per step
 /// ("step S loss L contrastive C ntp N norm G") and writes the final trainable vector to OUT_FILE
 /// as raw little-endian Float32 (and the first step's summed gradient to OUT_FILE.gradient), for the
-/// test to compare across world sizes and micro-batches.
+/// test to compare across world sizes and micro-batches. With `hard-negatives` each pair carries
+/// up to two false captions for the contrastive loss (gathered from every rank).
 func trainSteps(_ arguments: [String], _ communicator: Communicator) throws -> Int32 {
-    guard arguments.count == 3, let microBatch = Int(arguments[2]) else {
-        throw WorkerError(description: "usage: train-steps MODEL_DIR OUT_FILE MICRO_BATCH")
+    guard arguments.count == 3 || (arguments.count == 4 && arguments[3] == "hard-negatives"), let microBatch = Int(arguments[2]) else {
+        throw WorkerError(description: "usage: train-steps MODEL_DIR OUT_FILE MICRO_BATCH [hard-negatives]")
     }
+    let hardNegatives = arguments.count == 4
     let directory = try ModelDirectory(path: arguments[0])
     let config = directory.config
     let prompts = try directory.promptBuilder()
@@ -29,6 +31,9 @@ func trainSteps(_ arguments: [String], _ communicator: Communicator) throws -> I
     let shorts: [String?] = ["a red circle left of a blue square", "a small green triangle", "two shapes", "a star", nil, "a yellow ring above a cross"]
     let longs: [String?] = ["A large red circle sits on the left of a blue square.", "One small green triangle.", nil,
                             "A white star in the middle.", "A purple hexagon in the corner.", "A yellow ring above a grey cross."]
+    // Two per pair; pair 3 has none and pair 1 only one: they must drop out of the keys on every rank alike.
+    let negatives: [String?] = ["a blue circle left of a red square", "a red square left of a blue circle", "a large green triangle", nil,
+                                "three shapes", "two circles", nil, nil, "a circle", "a star", "a yellow ring below a cross", "a cross above a ring"]
     let size = config.vision.imageSize, perImage = 3 * size * size
     var random = Xoshiro256(seed: 77)
     let pixels: [Float] = (0..<global * perImage).map { _ in random.uniform(-1.5, 1.5) }
@@ -36,10 +41,11 @@ func trainSteps(_ arguments: [String], _ communicator: Communicator) throws -> I
     let local = global / communicator.size, offset = communicator.rank * local
     let batch = TrainingBatch(pixels: Array(pixels[offset * perImage..<(offset + local) * perImage]),
                               shortCaptions: Array(shorts[offset..<offset + local]), longCaptions: Array(longs[offset..<offset + local]),
-                              globalOffset: offset)
+                              negativeCaptions: hardNegatives ? Array(negatives[2 * offset..<2 * (offset + local)]) : [],
+                              negativesPerPair: hardNegatives ? 2 : 0, globalOffset: offset)
 
     let step = TrainingStep(model: model, prompts: prompts, communicator: communicator,
-                            settings: StepSettings(contrastiveWeight: 1, ntpWeight: 0.5, microBatch: microBatch, dropoutSeed: 5))
+                            settings: StepSettings(contrastiveWeight: 1, ntpWeight: 0.5, hardNegatives: hardNegatives ? 2 : 0, microBatch: microBatch, dropoutSeed: 5))
     let update = ParameterUpdate(parameters: model.parameters,
                                  schedule: LearningRateSchedule(peak: 1e-2, warmupSteps: 0, totalSteps: 3, shape: .constant, minRatio: 0),
                                  gradientClip: 1.0, maxLogitScale: 4.6, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01)

@@ -6,7 +6,7 @@
 //   single             the collectives checks on SingleProcessCommunicator, no MPI at all
 //   mpi-error          rank 0 broadcasts 4 values, the others expect 2: MPI reports truncation on a
 //                      receiving rank, which must surface as a thrown CommunicationError, then abort
-//   train-steps DIR OUT M  three training steps on a fixed global batch (TrainSteps.swift)
+//   train-steps DIR OUT M [hard-negatives]  three training steps on a fixed global batch (TrainSteps.swift)
 import Communication
 import Foundation
 
@@ -67,7 +67,7 @@ func mpiError(_ communicator: Communicator) throws -> Int32 {
 }
 
 let arguments = Array(CommandLine.arguments.dropFirst())
-let usage = "usage: discern-test-worker collectives | fail-on-rank N | single | mpi-error | train-steps MODEL_DIR OUT_FILE MICRO_BATCH"
+let usage = "usage: discern-test-worker collectives | fail-on-rank N | single | mpi-error | train-steps MODEL_DIR OUT_FILE MICRO_BATCH [hard-negatives]"
 let communicator: Communicator
 do {
     communicator = arguments.first == "single" ? SingleProcessCommunicator() : try makeCommunicator()
@@ -81,7 +81,7 @@ let status: Int32 = runOrAbort(on: communicator) {
         return try collectives(communicator)
     case ("mpi-error", 1):
         return try mpiError(communicator)
-    case ("train-steps", 4):
+    case ("train-steps", 4), ("train-steps", 5):
         return try trainSteps(Array(arguments.dropFirst()), communicator)
     case ("fail-on-rank", 2):
         guard let failing = Int(arguments[1]) else { throw WorkerError(description: usage) }
