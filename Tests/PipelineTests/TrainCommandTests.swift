@@ -111,12 +111,41 @@ final class TrainCommandTests: XCTestCase {
             (arguments(run: "x") + ["--set", "steps=ten"], "steps should be an integer"),
             (arguments(run: "x") + ["--global-batch", "30"], "fewer than one global batch of 30"),
             (["train", "--data", "d"], "no model"),
+            (arguments(run: "x") + ["--set", "loss.hard_negatives=1"], "stores no hard negative captions; regenerate it with `discern synth --train-negatives`"),
+            (arguments(run: "x") + ["--set", "loss.hard_negatives=-1"], "loss.hard_negatives must be 0 (none) to 16"),
         ]
         for (arguments, message) in cases {
             let result = try train(arguments)
             XCTAssertNotEqual(result.status, 0, result.transcript)
             XCTAssertTrue(result.standardError.contains(message), "expected '\(message)':\n\(result.transcript)")
         }
+    }
+
+    /// Hard negatives read from the shards: two per pair where stored (one pair has one, one has
+    /// none), the same losses on 1 and 2 ranks, and a different loss than without them.
+    func testHardNegativesFromTheShardsTrainAlikeOnOneAndTwoRanks() throws {
+        let data = folder.appendingPathComponent("negatives").path
+        let writer = try ShardWriter(directory: data, split: "train", imageSize: 16, samplesPerShard: 10)
+        var random = Xoshiro256(seed: 4)
+        for i in 0..<12 {
+            let image = (0..<16 * 16 * 3).map { _ in UInt8(random.next() % 256) }
+            var negatives = ["swap_attributes": "a blue circle left of a red square \(i)", "swap_objects": "a red square left of a blue circle \(i)"]
+            if i == 3 { negatives = [:] }
+            if i == 8 { negatives.removeValue(forKey: "swap_objects") }
+            try writer.append(Sample(id: "n\(i)", image: image, short: "a red circle left of a blue square \(i)", long: "Sample \(i).",
+                                     negatives: negatives))
+        }
+        try writer.finish()
+        func run(_ name: String, ranks: Int, negatives: Int) throws -> [Double] {
+            let result = try train(arguments(run: name, steps: 2).map { $0 == folder.appendingPathComponent("data").path ? data : $0 }
+                + ["--set", "loss.hard_negatives=\(negatives)", "--set", "lora.dropout=0"], ranks: ranks)
+            XCTAssertEqual(result.status, 0, result.transcript)
+            return try losses(name)
+        }
+        let one = try run("hn1", ranks: 1, negatives: 2), two = try run("hn2", ranks: 2, negatives: 2)
+        for (a, b) in zip(one, two) { XCTAssertEqual(a, b, accuracy: Self.crossRankTolerance * max(abs(a), 1)) }
+        let without = try run("hn0", ranks: 1, negatives: 0)
+        XCTAssertGreaterThan(one[0], without[0] + 1e-3, "hard negatives must raise the first step's contrastive loss")
     }
 
     /// A diverging run stops with the step, the loss parts and the last good checkpoint named.
