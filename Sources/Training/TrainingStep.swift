@@ -9,7 +9,9 @@ import Objectives
 ///   1. image and text towers forward, chunk by chunk, keeping only the embeddings;
 ///   2. embeddings all-gathered; the rank's rows and columns of the global contrastive loss
 ///      differentiated w.r.t. ALL gathered embeddings; a reduce-scatter hands each rank the exact
-///      gradient of its own embeddings;
+///      gradient of its own embeddings. Hard negative captions (settings.hardNegatives per pair) run
+///      through the text tower too and are gathered behind the captions as extra keys of every image
+///      row, their gradients reduce-scattered the same way;
 ///   3. chunk by chunk, the towers run again (only when there is more than one chunk: GradCache)
 ///      and backpropagate those embedding gradients; the next-token loss on long captions
 ///      (image + image prompt + caption) runs forward and backward per chunk, divided by the
