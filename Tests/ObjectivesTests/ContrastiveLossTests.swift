@@ -37,20 +37,34 @@ final class ContrastiveLossTests: XCTestCase {
     }
 
     /// Runs the rank-local computation for `ranks` equal shards and sums the full-size gradients,
-    /// as the reduce-scatter does.
-    func sharded(_ images: Buffer<Double>, _ texts: Buffer<Double>, _ logitScale: Double, ranks: Int)
-        -> (loss: Double, dImages: [Double], dTexts: [Double], dScale: Double) {
-        let dImages = Buffer<Double>(count: total * dim), dTexts = Buffer<Double>(count: total * dim)
+    /// as the reduce-scatter does. `texts` holds `negatives` hard negative rows after the captions.
+    func sharded(_ images: Buffer<Double>, _ texts: Buffer<Double>, _ logitScale: Double, ranks: Int, negatives: Int = 0,
+                 valid: [UInt8]? = nil) -> (loss: Double, dImages: [Double], dTexts: [Double], dScale: Double) {
+        let dImages = Buffer<Double>(count: total * dim), dTexts = Buffer<Double>(count: (total + negatives) * dim)
         var loss = 0.0, dScale = 0.0
         let per = total / ranks
         for rank in 0..<ranks {
-            let result = ContrastiveLoss<Double>().forwardBackward(
-                images: images.pointer, texts: texts.pointer, total: total, dim: dim, offset: rank * per, count: per,
-                logitScale: logitScale, dImages: dImages.pointer, dTexts: dTexts.pointer)
+            let result = (valid ?? [UInt8](repeating: 1, count: total + negatives)).withUnsafeBufferPointer {
+                ContrastiveLoss<Double>().forwardBackward(
+                    images: images.pointer, texts: texts.pointer, total: total, negatives: negatives, dim: dim, offset: rank * per,
+                    count: per, logitScale: logitScale, valid: $0.baseAddress!, dImages: dImages.pointer, dTexts: dTexts.pointer)
+            }
             loss += result.localLoss
             dScale += result.logitScaleGradient
         }
         return (loss, dImages.array, dTexts.array, dScale)
+    }
+
+    /// 2 and 3 shards give the single process's loss and gradients.
+    func assertShardsAgree(_ images: Buffer<Double>, _ texts: Buffer<Double>, _ logitScale: Double, negatives: Int = 0) {
+        let single = sharded(images, texts, logitScale, ranks: 1, negatives: negatives)
+        for ranks in [2, 3] {
+            let split = sharded(images, texts, logitScale, ranks: ranks, negatives: negatives)
+            XCTAssertEqual(split.loss, single.loss, accuracy: 1e-12)
+            XCTAssertEqual(split.dScale, single.dScale, accuracy: 1e-12)
+            assertClose(split.dImages, single.dImages, tolerance: 1e-12, "\(ranks) ranks, images")
+            assertClose(split.dTexts, single.dTexts, tolerance: 1e-12, "\(ranks) ranks, texts and negatives")
+        }
     }
 
     func testLossAndGradientsMatchDefinitionAndFiniteDifferences() {
@@ -71,14 +85,7 @@ final class ContrastiveLossTests: XCTestCase {
     func testShardedRanksGiveTheSameGlobalGradient() {
         var random = TestRandom(seed: 10)
         let images = normalisedRows(&random), texts = normalisedRows(&random)
-        let single = sharded(images, texts, 2.0, ranks: 1)
-        for ranks in [2, 3] {
-            let split = sharded(images, texts, 2.0, ranks: ranks)
-            XCTAssertEqual(split.loss, single.loss, accuracy: 1e-12)
-            XCTAssertEqual(split.dScale, single.dScale, accuracy: 1e-12)
-            assertClose(split.dImages, single.dImages, tolerance: 1e-12, "\(ranks) ranks, images")
-            assertClose(split.dTexts, single.dTexts, tolerance: 1e-12, "\(ranks) ranks, texts")
-        }
+        assertShardsAgree(images, texts, 2.0)
     }
 
     /// The shortcut some trainers take: each rank keeps only its own rows of its OWN gradient,
@@ -149,49 +156,26 @@ final class ContrastiveLossTests: XCTestCase {
         return loss / Double(2 * total)
     }
 
-    func hardNegativeGradients(_ images: Buffer<Double>, _ keys: Buffer<Double>, _ logitScale: Double, ranks: Int,
-                               valid: [UInt8]? = nil) -> (loss: Double, dImages: [Double], dKeys: [Double], dScale: Double) {
-        let dImages = Buffer<Double>(count: total * dim), dKeys = Buffer<Double>(count: 2 * total * dim)
-        var loss = 0.0, dScale = 0.0
-        let per = total / ranks
-        for rank in 0..<ranks {
-            let result = (valid ?? [UInt8](repeating: 1, count: 2 * total)).withUnsafeBufferPointer {
-                ContrastiveLoss<Double>().forwardBackward(
-                    images: images.pointer, texts: keys.pointer, total: total, negatives: total, dim: dim, offset: rank * per,
-                    count: per, logitScale: logitScale, valid: $0.baseAddress!, dImages: dImages.pointer, dTexts: dKeys.pointer)
-            }
-            loss += result.localLoss
-            dScale += result.logitScaleGradient
-        }
-        return (loss, dImages.array, dKeys.array, dScale)
-    }
-
     func testHardNegativesMatchDefinitionFiniteDifferencesAndShards() {
         var random = TestRandom(seed: 13)
         let images = normalisedRows(&random)
         let keys = Buffer<Double>(normalisedRows(&random).array + normalisedRows(&random).array)
         let logitScale = 1.7, all = [Bool](repeating: true, count: total)
-        let single = hardNegativeGradients(images, keys, logitScale, ranks: 1)
+        let single = sharded(images, keys, logitScale, ranks: 1, negatives: total)
         XCTAssertEqual(single.loss, referenceLoss(images, keys, logitScale, negativeValid: all), accuracy: 1e-12)
         assertClose(single.dImages, numericalGradient(images) { referenceLoss(images, keys, logitScale, negativeValid: all) },
                     tolerance: Tolerance.finiteDifference, "d loss / d images")
-        assertClose(single.dKeys, numericalGradient(keys) { referenceLoss(images, keys, logitScale, negativeValid: all) },
+        assertClose(single.dTexts, numericalGradient(keys) { referenceLoss(images, keys, logitScale, negativeValid: all) },
                     tolerance: Tolerance.finiteDifference, "d loss / d captions and negatives")
         let h = 1e-6
         let numericScale = (referenceLoss(images, keys, logitScale + h, negativeValid: all)
             - referenceLoss(images, keys, logitScale - h, negativeValid: all)) / (2 * h)
         XCTAssertEqual(single.dScale, numericScale, accuracy: 1e-7)
         // The negatives really take part: their gradient is not zero, and the loss is above the plain one.
-        XCTAssertGreaterThan(single.dKeys[(total * dim)...].map(abs).max()!, 1e-3)
+        XCTAssertGreaterThan(single.dTexts[(total * dim)...].map(abs).max()!, 1e-3)
         let plainTexts = Buffer<Double>(Array(keys.array[0..<(total * dim)]))
         XCTAssertGreaterThan(single.loss, sharded(images, plainTexts, logitScale, ranks: 1).loss)
-        for ranks in [2, 3] {
-            let split = hardNegativeGradients(images, keys, logitScale, ranks: ranks)
-            XCTAssertEqual(split.loss, single.loss, accuracy: 1e-12)
-            XCTAssertEqual(split.dScale, single.dScale, accuracy: 1e-12)
-            assertClose(split.dImages, single.dImages, tolerance: 1e-12, "\(ranks) ranks, images")
-            assertClose(split.dKeys, single.dKeys, tolerance: 1e-12, "\(ranks) ranks, captions and negatives")
-        }
+        assertShardsAgree(images, keys, logitScale, negatives: total)
     }
 
     func testMissingHardNegativesAreLeftOut() {
@@ -200,12 +184,12 @@ final class ContrastiveLossTests: XCTestCase {
         let keys = Buffer<Double>(normalisedRows(&random).array + normalisedRows(&random).array)
         let negativeValid = [true, false, true, true, false, true]
         let valid = [UInt8](repeating: 1, count: total) + negativeValid.map { $0 ? 1 : 0 }
-        let masked = hardNegativeGradients(images, keys, 0.9, ranks: 2, valid: valid)
+        let masked = sharded(images, keys, 0.9, ranks: 2, negatives: total, valid: valid)
         XCTAssertEqual(masked.loss, referenceLoss(images, keys, 0.9, negativeValid: negativeValid), accuracy: 1e-12)
-        assertClose(masked.dKeys, numericalGradient(keys) { referenceLoss(images, keys, 0.9, negativeValid: negativeValid) },
+        assertClose(masked.dTexts, numericalGradient(keys) { referenceLoss(images, keys, 0.9, negativeValid: negativeValid) },
                     tolerance: Tolerance.finiteDifference, "d loss / d keys with missing negatives")
         for r in 0..<total where !negativeValid[r] {
-            for i in 0..<dim { XCTAssertEqual(masked.dKeys[(total + r) * dim + i], 0) }
+            for i in 0..<dim { XCTAssertEqual(masked.dTexts[(total + r) * dim + i], 0) }
         }
     }
 }
