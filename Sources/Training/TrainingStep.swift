@@ -193,16 +193,20 @@ public final class TrainingStep: @unchecked Sendable {
                     return (hidden, imagePooling.forward(hidden, sequences: chunk.images, width: width))
                 }
             }
-            func textForward(_ chunk: Chunk) -> UnsafeMutablePointer<Float> {
+            /// A text-tower pass (captions, or hard negatives in their own pass): pooled embeddings.
+            func textForward(_ sequences: SequenceBatch, _ pass: LlavaModel<Float>.Pass,
+                             _ pooling: EmbeddingPooling<Float>) -> UnsafeMutablePointer<Float> {
                 timed(\.forward) {
-                    let hidden = model.forward(pixels: nil, imageCount: 0, sequences: chunk.texts, pass: textPass)
-                    return textPooling.forward(hidden, sequences: chunk.texts, width: width)
+                    let hidden = model.forward(pixels: nil, imageCount: 0, sequences: sequences, pass: pass)
+                    return pooling.forward(hidden, sequences: sequences, width: width)
                 }
             }
-            func negativeForward(_ sequences: SequenceBatch) -> UnsafeMutablePointer<Float> {
-                timed(\.forward) {
-                    let hidden = model.forward(pixels: nil, imageCount: 0, sequences: sequences, pass: negativePass)
-                    return negativePooling.forward(hidden, sequences: sequences, width: width)
+            func textBackward(_ dEmbeddings: UnsafePointer<Float>, _ sequences: SequenceBatch, _ pass: LlavaModel<Float>.Pass,
+                              _ pooling: EmbeddingPooling<Float>) {
+                timed(\.backward) {
+                    let d = dHidden.reserveZeroed(sequences.rows * width)
+                    pooling.backward(dEmbeddings, sequences: sequences, width: width, dHidden: d, scratch: poolScratch)
+                    model.backward(d, pass: pass, scratch: scratch)
                 }
             }
             /// Next-token loss on `hidden` of `sequences`: adds its gradient into dHidden.
@@ -226,9 +230,10 @@ public final class TrainingStep: @unchecked Sendable {
                     let image = imageForward(chunk)
                     lastImageHidden = image.hidden
                     (images + chunk.range.lowerBound * width).update(from: image.embeddings, count: chunk.range.count * width)
-                    (texts + chunk.range.lowerBound * width).update(from: textForward(chunk), count: chunk.range.count * width)
+                    (texts + chunk.range.lowerBound * width).update(from: textForward(chunk.texts, textPass, textPooling),
+                                                                     count: chunk.range.count * width)
                     if let sequences = chunk.negatives {
-                        (negatives + chunk.range.lowerBound * perPair * width).update(from: negativeForward(sequences),
+                        (negatives + chunk.range.lowerBound * perPair * width).update(from: textForward(sequences, negativePass, negativePooling),
                                                                                       count: chunk.range.count * perPair * width)
                     }
                 }
@@ -298,23 +303,15 @@ public final class TrainingStep: @unchecked Sendable {
                     }
                     if sharesImagePass && globalTargets > 0 { nextTokenLoss(imageHidden, chunk.images, dHidden: dImage) }
                     timed(\.backward) { model.backward(dImage, pass: imagePass, scratch: scratch) }
-                    if again { _ = textForward(chunk) }
-                    timed(\.backward) {
-                        let d = dHidden.reserveZeroed(chunk.texts.rows * width)
-                        textPooling.backward(dOwnTexts + offset, sequences: chunk.texts, width: width, dHidden: d, scratch: poolScratch)
-                        model.backward(d, pass: textPass, scratch: scratch)
-                    }
+                    if again { _ = textForward(chunk.texts, textPass, textPooling) }
+                    textBackward(dOwnTexts + offset, chunk.texts, textPass, textPooling)
                     tokens += chunk.images.keyMask.reduce(0) { $0 + Int($1) } + chunk.texts.keyMask.reduce(0) { $0 + Int($1) }
                     let forwards = again ? 2 : 1
                     flops += passFlops(chunk.images, images: chunk.range.count, forwards: forwards)
                         + passFlops(chunk.texts, images: 0, forwards: forwards)
                     if let sequences = chunk.negatives {
-                        if again { _ = negativeForward(sequences) }
-                        timed(\.backward) {
-                            let d = dHidden.reserveZeroed(sequences.rows * width)
-                            negativePooling.backward(dOwnNegatives + offset * perPair, sequences: sequences, width: width, dHidden: d, scratch: poolScratch)
-                            model.backward(d, pass: negativePass, scratch: scratch)
-                        }
+                        if again { _ = textForward(sequences, negativePass, negativePooling) }
+                        textBackward(dOwnNegatives + offset * perPair, sequences, negativePass, negativePooling)
                         tokens += sequences.keyMask.reduce(0) { $0 + Int($1) }
                         flops += passFlops(sequences, images: 0, forwards: forwards)
                     }
