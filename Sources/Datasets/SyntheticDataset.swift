@@ -159,10 +159,11 @@ public struct SyntheticDataset: Sendable {
         let border = 0.02  // keeps anti-aliased edges off the image border
         var objects: [SyntheticObject] = []
         let noiseSeed = random.next()
-        // On a grid, neighbouring cells are clearly apart: their boxes touch exactly (margin 0).
-        let margin = o.grid == nil ? o.relationMargin : 0
+        // On a grid, boxes are apart by whole cells: neighbouring cells touch exactly (gap 0). The
+        // small slack keeps exact multiples of the cell side from failing on rounding.
+        let margin = o.grid.map { o.gridGap == 0 ? 0 : Double(o.gridGap) / Double($0) - 1e-9 } ?? o.relationMargin
         for k in 0..<count {
-            let size: SyntheticSize = random.next() & 1 == 0 ? .small : .large
+            let size = o.sizes[Int(random.next() % UInt64(o.sizes.count))]
             var placed = false
             for _ in 0..<100 {
                 let radius: Double, x: Double, y: Double
@@ -188,7 +189,8 @@ public struct SyntheticDataset: Sendable {
                 let candidate = SyntheticObject(shape: shapes[k], colour: colours[k], size: size, x: x, y: y, radius: radius)
                 let probe = SyntheticScene(objects: [], noiseSeed: 0, relationMargin: margin)
                 let separated = objects.allSatisfy { other in
-                    SpatialRelation.allCases.contains { probe.truth(candidate, $0, other) == .isTrue }
+                    let trueRelations = SpatialRelation.allCases.filter { probe.truth(candidate, $0, other) == .isTrue }.count
+                    return o.singleRelation ? trueRelations == 1 : trueRelations > 0
                 }
                 if separated { objects.append(candidate); placed = true; break }
             }

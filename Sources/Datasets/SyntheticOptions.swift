@@ -8,6 +8,8 @@ public struct SyntheticOptions: Sendable, Equatable {
     /// "the red circle" always names one object and every swap edit changes the caption.
     public var shapes: [SyntheticShape]
     public var colours: [SyntheticColour]
+    /// The object sizes scenes draw from (each object picks one uniformly).
+    public var sizes: [SyntheticSize]
     /// Short captions name sizes too ("a small red circle left of a large blue square").
     public var sizesInShortCaption: Bool
     /// Object box half-sides as fractions of the image side (0.12 and 0.2: about 8 and 13
@@ -25,6 +27,14 @@ public struct SyntheticOptions: Sendable, Equatable {
     /// The radii above are then unused, and objects in neighbouring cells count as clearly apart
     /// whatever the margin says (their boxes touch, their shapes do not).
     public var grid: Int?
+    /// On a grid: how many whole empty cells must lie between two objects along an axis for a
+    /// relation between them to be clearly true (0: neighbouring cells already count). With 1,
+    /// objects in neighbouring columns are neither left nor right of each other, so no caption or
+    /// negative claims it, and each scene has every pair at least one cell apart on some axis.
+    public var gridGap: Int
+    /// Every pair of objects stands in exactly ONE clearly true relation (and its converse): no
+    /// diagonal placements, so the two objects of a short caption determine its relation.
+    public var singleRelation: Bool
     /// Share of all short-caption texts reserved for the eval split (by a fixed hash of the
     /// text, independent of the seed): train never uses them, so the splits are disjoint.
     public var evalCaptionFraction: Double
@@ -42,8 +52,8 @@ public struct SyntheticOptions: Sendable, Equatable {
 
     public init(rendering: SyntheticRendering = SyntheticRendering(), minObjects: Int = 2, maxObjects: Int = 3,
                 shapes: [SyntheticShape] = SyntheticShape.allCases, colours: [SyntheticColour] = SyntheticColour.allCases,
-                sizesInShortCaption: Bool = false, smallRadius: Double = 0.12, largeRadius: Double = 0.2,
-                relationMargin: Double = 0.03, grid: Int? = nil, evalCaptionFraction: Double = 0.25, trainNegatives: Bool = false,
+                sizes: [SyntheticSize] = SyntheticSize.allCases, sizesInShortCaption: Bool = false, smallRadius: Double = 0.12, largeRadius: Double = 0.2,
+                relationMargin: Double = 0.03, grid: Int? = nil, gridGap: Int = 0, singleRelation: Bool = false, evalCaptionFraction: Double = 0.25, trainNegatives: Bool = false,
                 everyTrainNegative: Bool = false, trainNegativeTypes: [HardNegativeType] = HardNegativeType.allCases,
                 exclusiveEvalCaptions: Bool = true) {
         self.rendering = rendering
@@ -51,11 +61,14 @@ public struct SyntheticOptions: Sendable, Equatable {
         self.maxObjects = maxObjects
         self.shapes = shapes
         self.colours = colours
+        self.sizes = sizes
         self.sizesInShortCaption = sizesInShortCaption
         self.smallRadius = smallRadius
         self.largeRadius = largeRadius
         self.relationMargin = relationMargin
         self.grid = grid
+        self.gridGap = gridGap
+        self.singleRelation = singleRelation
         self.evalCaptionFraction = evalCaptionFraction
         self.trainNegatives = trainNegatives
         self.everyTrainNegative = everyTrainNegative
@@ -81,6 +94,9 @@ public struct SyntheticOptions: Sendable, Equatable {
         guard Set(shapes).count == shapes.count, Set(colours).count == colours.count else {
             throw fail("the shape and colour lists must not repeat an entry.")
         }
+        guard !sizes.isEmpty && Set(sizes).count == sizes.count else {
+            throw fail("the size list must be non-empty and not repeat an entry (from \(SyntheticSize.allCases.map(\.rawValue).joined(separator: ", "))).")
+        }
         guard shapes.count >= maxObjects, colours.count >= max(maxObjects, 3) else {
             throw fail("\(maxObjects) objects per scene need at least \(maxObjects) shapes and \(max(maxObjects, 3)) colours (a scene never repeats one; replace_attribute needs a spare colour).")
         }
@@ -94,6 +110,11 @@ public struct SyntheticOptions: Sendable, Equatable {
             guard grid * grid >= 4 * maxObjects else {
                 throw fail("a \(grid) x \(grid) grid is too small for \(maxObjects) objects of up to 2 x 2 cells; use a grid of at least \(Int((4.0 * Double(maxObjects)).squareRoot().rounded(.up))).")
             }
+            guard gridGap >= 0 && gridGap <= grid - 3 else {
+                throw fail("grid gap \(gridGap) must lie within 0...\(max(grid - 3, 0)) on a \(grid) x \(grid) grid (a large object spans 2 cells and the other object needs one).")
+            }
+        } else if gridGap != 0 {
+            throw fail("a grid gap (\(gridGap)) needs a grid; give --grid too.")
         }
         guard !trainNegativeTypes.isEmpty && Set(trainNegativeTypes).count == trainNegativeTypes.count else {
             throw fail("the train negative types must be a non-empty list without repeats (from \(HardNegativeType.allCases.map(\.rawValue).joined(separator: ", "))).")

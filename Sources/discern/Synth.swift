@@ -16,6 +16,12 @@ struct Synth: ParsableCommand {
     @Option(help: "Most objects per scene (2-4).") var maxObjects = 3
     @Option(help: "Place objects on a GRID x GRID grid (a small object fills one cell, a large one 2 x 2 cells); 4 matches 32-pixel images with patch 8. 0 = free placement.")
     var grid = 0
+    @Option(help: "With --grid: empty cells required between two objects for a relation between them to count as true (0: neighbours count).")
+    var gridGap = 0
+    @Flag(help: "Place every pair of objects in exactly one clearly true relation (no diagonal pairs).")
+    var singleRelation = false
+    @Option(help: "Comma-separated object sizes to draw from: small, large.")
+    var sizes = SyntheticSize.allCases.map(\.rawValue).joined(separator: ",")
     @Flag(help: "Name sizes in the short captions (\"a small red circle ...\").") var sizesInCaptions = false
     @Flag(help: "Give every training pair one hard negative caption of a random type (stored, for loss.hard_negatives).") var trainNegatives = false
     @Flag(help: "With --train-negatives: store one hard negative of every type (that has a false edit) instead of one.")
@@ -35,7 +41,14 @@ struct Synth: ParsableCommand {
             }
             return type
         }
-        var options = SyntheticOptions(maxObjects: maxObjects, sizesInShortCaption: sizesInCaptions, grid: grid > 0 ? grid : nil,
+        let sizeList = try sizes.split(separator: ",").map { name in
+            guard let size = SyntheticSize(rawValue: name.trimmingCharacters(in: .whitespaces)) else {
+                throw ValidationError("--sizes: '\(name)' is not a size; use small, large or both (small,large).")
+            }
+            return size
+        }
+        var options = SyntheticOptions(maxObjects: maxObjects, sizes: sizeList, sizesInShortCaption: sizesInCaptions, grid: grid > 0 ? grid : nil, gridGap: gridGap,
+                                       singleRelation: singleRelation,
                                        trainNegatives: trainNegatives, everyTrainNegative: everyTrainNegative, trainNegativeTypes: types)
         options.rendering.imageSize = imageSize
         options.exclusiveEvalCaptions = !sharedEvalCaptions

@@ -180,6 +180,69 @@ final class SyntheticDatasetTests: XCTestCase {
         XCTAssertThrowsError(try SyntheticDataset(seed: 8, options: SyntheticOptions(maxObjects: 4, grid: 2)))
     }
 
+    /// With a grid gap, a relation is true only across at least one empty cell: every positive and
+    /// every scene pair is that far apart, negatives stay false, and neighbours are never related.
+    func testGridGapKeepsRelatedObjectsAWholeCellApart() throws {
+        let data = try SyntheticDataset(seed: 9, options: SyntheticOptions(maxObjects: 2, grid: 4, gridGap: 1))
+        func gapCells(_ a: SyntheticObject, _ b: SyntheticObject, _ relation: SpatialRelation) -> Double {
+            let horizontal = relation == .leftOf || relation == .rightOf
+            let distance = horizontal ? abs(a.x - b.x) : abs(a.y - b.y)
+            return (distance - a.radius - b.radius) * 4
+        }
+        var sawNeighbours = false
+        for example in try data.evalExamples(count: 60) + (0..<200).map(data.trainExample) {
+            let scene = example.scene
+            let (a, b) = (scene.objects[0], scene.objects[1])
+            XCTAssertTrue(SpatialRelation.allCases.contains { gapCells(a, b, $0) >= 1 - 1e-9 }, "\(example.id): objects not a cell apart")
+            let subject = scene.objects.first { $0.colour == example.short.subject.colour }!
+            let object = scene.objects.first { $0.colour == example.short.object.colour }!
+            XCTAssertGreaterThanOrEqual(gapCells(subject, object, example.short.relation), 1 - 1e-9, example.short.text)
+            for negative in example.negatives.values { XCTAssertEqual(scene.truth(of: negative), .isFalse, negative.text) }
+            for relation in SpatialRelation.allCases where abs(gapCells(a, b, relation)) < 1e-9 {
+                // Touching along this axis: neither direction may be called true.
+                sawNeighbours = true
+                XCTAssertNotEqual(scene.truth(a, relation, b), .isTrue)
+                XCTAssertNotEqual(scene.truth(b, relation, a), .isTrue)
+            }
+        }
+        XCTAssertTrue(sawNeighbours, "no scene had neighbouring objects on some axis; the check above never ran")
+        XCTAssertThrowsError(try SyntheticDataset(seed: 9, options: SyntheticOptions(gridGap: 1))) { error in
+            XCTAssertTrue("\(error)".contains("needs a grid"), "\(error)")
+        }
+        XCTAssertThrowsError(try SyntheticDataset(seed: 9, options: SyntheticOptions(maxObjects: 2, grid: 4, gridGap: 2))) { error in
+            XCTAssertTrue("\(error)".contains("grid gap 2"), "\(error)")
+        }
+    }
+
+    /// With `singleRelation`, no pair is diagonal: exactly one relation (and its converse) is true,
+    /// free placement or grid.
+    func testSingleRelationLeavesEveryPairOneTrueRelation() throws {
+        for options in [SyntheticOptions(maxObjects: 3, singleRelation: true),
+                        SyntheticOptions(maxObjects: 2, grid: 4, gridGap: 1, singleRelation: true)] {
+            let data = try SyntheticDataset(seed: 11, options: options)
+            for example in try data.evalExamples(count: 40) + (0..<150).map(data.trainExample) {
+                let scene = example.scene
+                for (i, a) in scene.objects.enumerated() {
+                    for (j, b) in scene.objects.enumerated() where j != i {
+                        let trueRelations = SpatialRelation.allCases.filter { scene.truth(a, $0, b) == .isTrue }
+                        XCTAssertEqual(trueRelations.count, 1, "\(example.id): \(trueRelations)")
+                    }
+                }
+            }
+        }
+    }
+
+    func testSizeListLimitsTheObjectSizes() throws {
+        for sizes in [[SyntheticSize.small], [.large], [.small, .large]] {
+            let data = try SyntheticDataset(seed: 10, options: SyntheticOptions(maxObjects: 2, sizes: sizes, grid: 4))
+            let seen = Set((0..<100).flatMap { data.trainExample($0).scene.objects.map(\.size) })
+            XCTAssertEqual(seen, Set(sizes))
+        }
+        XCTAssertThrowsError(try SyntheticDataset(seed: 10, options: SyntheticOptions(sizes: []))) { error in
+            XCTAssertTrue("\(error)".contains("size list"), "\(error)")
+        }
+    }
+
     func testCaptionsUseOnlyVocabularyWordsAndLongCaptionsAreLong() throws {
         let vocabulary = Set(SyntheticVocabulary.words)
         let data = try SyntheticDataset(seed: 6, options: SyntheticOptions(maxObjects: 4, sizesInShortCaption: true))
