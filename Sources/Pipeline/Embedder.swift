@@ -41,8 +41,13 @@ public final class Embedder {
             state = loaded
             let builder = try directory.promptBuilder(templates: templates)
             let settings = try RunSettings(stored, softPromptLengths: (builder.imageSuffixIDs.count, builder.textSuffixIDs.count), worldSize: 1)
+            guard !settings.trainable.fullModel else {
+                // Its tensors are a whole new base model, not adapters on this one.
+                throw CheckpointError("\(checkpoint) trains the base model itself (train.mode full), so it holds no adapters to apply. "
+                    + "Make it a model directory first: discern export --checkpoint \(checkpoint) --model \(directory.url.path) --output DIR --merge; "
+                    + "then use --model DIR/merged without --checkpoint.")
+            }
             trainable = settings.trainable
-            trainable.fullModel = false   // a full-model checkpoint is a new base model: export it (issue: merge) instead
         }
         // No backward ever runs here, so recomputation costs nothing and keeps one layer's
         // activations instead of all of them.

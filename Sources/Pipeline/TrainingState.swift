@@ -31,10 +31,10 @@ public enum TrainingState {
         let stored = state.parameters.map { "\($0.name) \($0.shape)" }
         guard expected == stored else {
             let missing = Set(expected).subtracting(stored).sorted().prefix(6), extra = Set(stored).subtracting(expected).sorted().prefix(6)
-            throw CheckpointError("\(source): its trainable tensors do not match this configuration.\n"
-                + "  needed but not in the checkpoint: \(missing.joined(separator: ", "))\n"
-                + "  in the checkpoint but not needed: \(extra.joined(separator: ", "))\n"
-                + "  Use the configuration the checkpoint was trained with (it is stored in the file: h5dump -d /config).")
+            var message = "\(source): its trainable tensors do not match this configuration.\n"
+            if !missing.isEmpty { message += "  needed but not in the checkpoint: \(missing.joined(separator: ", "))\n" }
+            if !extra.isEmpty { message += "  in the checkpoint but not needed: \(extra.joined(separator: ", "))\n" }
+            throw CheckpointError(message + "  Use the configuration the checkpoint was trained with (it is stored in the file: h5dump -d /config).")
         }
         var offset = 0
         for (parameter, tensor) in zip(model.parameters.trainable, state.parameters) {

@@ -2,6 +2,8 @@ import Checkpointing
 import Datasets
 import Foundation
 import Kernels
+import ModelFiles
+import Pipeline
 import TestSupport
 import XCTest
 
@@ -146,6 +148,25 @@ final class TrainCommandTests: XCTestCase {
         for (a, b) in zip(one, two) { XCTAssertEqual(a, b, accuracy: Self.crossRankTolerance * max(abs(a), 1)) }
         let without = try run("hn0", ranks: 1, negatives: 0)
         XCTAssertGreaterThan(one[0], without[0] + 1e-3, "hard negatives must raise the first step's contrastive loss")
+    }
+
+    /// A full-model (generative pre-training) checkpoint is a new base, not adapters: embedding
+    /// with it directly is refused with the export command to run, and its merged export loads.
+    func testFullModelCheckpointIsExportedWithMergeNotAppliedAsAdapters() throws {
+        let result = try train(arguments(run: "full", steps: 2) + ["--set", "train.mode=full", "--set", "loss.contrastive=0"])
+        XCTAssertEqual(result.status, 0, result.transcript)
+        let checkpoint = folder.appendingPathComponent("full").appendingPathComponent(CheckpointStore.fileName(step: 2)).path
+        XCTAssertThrowsError(try Embedder(directory: try ModelDirectory(path: Self.model), checkpoint: checkpoint)) { error in
+            XCTAssertTrue("\(error)".contains("train.mode full") && "\(error)".contains("--merge"), "\(error)")
+        }
+        let export = folder.appendingPathComponent("export").path
+        let exported = try runChild(try locateDiscern(), ["export", "--checkpoint", checkpoint, "--model", Self.model, "--output", export, "--merge"],
+                                    environment: childEnvironment, timeout: 120)
+        XCTAssertEqual(exported.status, 0, exported.transcript)
+        let merged = try Embedder(directory: try ModelDirectory(path: export + "/merged"))
+        let original = try Embedder(directory: try ModelDirectory(path: Self.model))
+        let caption = ["a red circle left of a blue square"]
+        XCTAssertNotEqual(try merged.embedTexts(caption), try original.embedTexts(caption), "the merged model should carry the trained weights")
     }
 
     /// A diverging run stops with the step, the loss parts and the last good checkpoint named.
