@@ -24,8 +24,8 @@ public struct SyntheticOptions: Sendable, Equatable {
     /// block of cells (radius 1/grid). With the grid equal to the vision tower's patch grid
     /// (image size / patch size), a small object is exactly one image token and a large one four
     /// (the embedded default: a tiny ViT then needs no shape assembly across patch borders).
-    /// The radii above are then unused, and objects in neighbouring cells count as clearly apart
-    /// whatever the margin says (their boxes touch, their shapes do not).
+    /// The radii and the margin above are then unused: `gridGap` says how far apart related
+    /// objects are (by default objects in neighbouring cells count: their boxes touch, their shapes do not).
     public var grid: Int?
     /// On a grid: how many whole empty cells must lie between two objects along an axis for a
     /// relation between them to be clearly true (0: neighbouring cells already count). With 1,

@@ -35,18 +35,8 @@ struct Synth: ParsableCommand {
 
     func run() throws {
         KernelThreads.count = max(threads, 1)
-        let types = try trainNegativeTypes.split(separator: ",").map { name in
-            guard let type = HardNegativeType(rawValue: name.trimmingCharacters(in: .whitespaces)) else {
-                throw ValidationError("--train-negative-types: '\(name)' is not a hard negative type; use \(HardNegativeType.allCases.map(\.rawValue).joined(separator: ", ")).")
-            }
-            return type
-        }
-        let sizeList = try sizes.split(separator: ",").map { name in
-            guard let size = SyntheticSize(rawValue: name.trimmingCharacters(in: .whitespaces)) else {
-                throw ValidationError("--sizes: '\(name)' is not a size; use small, large or both (small,large).")
-            }
-            return size
-        }
+        let types = try parseList(trainNegativeTypes, option: "--train-negative-types", as: HardNegativeType.self)
+        let sizeList = try parseList(sizes, option: "--sizes", as: SyntheticSize.self)
         var options = SyntheticOptions(maxObjects: maxObjects, sizes: sizeList, sizesInShortCaption: sizesInCaptions, grid: grid > 0 ? grid : nil, gridGap: gridGap,
                                        singleRelation: singleRelation,
                                        trainNegatives: trainNegatives, everyTrainNegative: everyTrainNegative, trainNegativeTypes: types)
@@ -73,5 +63,16 @@ struct Synth: ParsableCommand {
         try writer.finish()
         print(String(format: "wrote %d training and %d evaluation pairs (%dx%d) to %@ in %.1f s", train, eval, imageSize, imageSize,
                      output, Date().timeIntervalSince(started)))
+    }
+}
+
+/// A comma-separated option value as enum cases, naming the option and the valid names on a typo.
+func parseList<Value: RawRepresentable & CaseIterable>(_ text: String, option: String, as _: Value.Type) throws -> [Value]
+where Value.RawValue == String {
+    try text.split(separator: ",").map { name in
+        guard let value = Value(rawValue: name.trimmingCharacters(in: .whitespaces)) else {
+            throw ValidationError("\(option): '\(name)' is not one of \(Value.allCases.map(\.rawValue).joined(separator: ", ")).")
+        }
+        return value
     }
 }
