@@ -10,13 +10,15 @@ public struct SyntheticExample: Sendable, Equatable {
     /// Eval: one of every type. Train, when `trainNegatives` is set: one of a random type, or with
     /// `everyTrainNegative` one of every type that has a false edit (from `trainNegativeTypes`).
     public var negatives: [HardNegativeType: RelationCaption]
+    /// How `short` and `negatives` are written into the sample.
+    public var wording: CaptionWording = .subjectFirst
 
     /// The shard-ready sample; negatives are keyed by their type's raw name ("swap_objects").
     public func sample(_ rendering: SyntheticRendering) -> Sample { sample(image: rendering.render(scene)) }
 
     func sample(image: [UInt8]) -> Sample {
-        Sample(id: id, image: image, short: short.text, long: long,
-               negatives: Dictionary(uniqueKeysWithValues: negatives.map { ($0.key.rawValue, $0.value.text) }))
+        Sample(id: id, image: image, short: short.text(wording), long: long,
+               negatives: Dictionary(uniqueKeysWithValues: negatives.map { ($0.key.rawValue, $0.value.text(wording)) }))
     }
 }
 
@@ -71,7 +73,7 @@ public struct SyntheticDataset: Sendable {
                 }
             }
             return SyntheticExample(id: Self.id(.train, index), scene: scene, short: short, long: scene.longCaption,
-                                    negatives: negatives)
+                                    negatives: negatives, wording: options.wording)
         }
         preconditionFailure("synthetic train example \(index): no scene with a train caption in 1000 attempts")
     }
@@ -100,7 +102,7 @@ public struct SyntheticDataset: Sendable {
                 guard let negatives = scene.allHardNegatives(of: short, colours: options.colours, random: &random) else { continue }
                 used.insert(short.text)
                 examples.append(SyntheticExample(id: Self.id(.eval, examples.count), scene: scene, short: short,
-                                                 long: scene.longCaption, negatives: negatives))
+                                                 long: scene.longCaption, negatives: negatives, wording: options.wording))
                 break
             }
         }

@@ -35,6 +35,8 @@ public struct SyntheticOptions: Sendable, Equatable {
     /// Every pair of objects stands in exactly ONE clearly true relation (and its converse): no
     /// diagonal placements, so the two objects of a short caption determine its relation.
     public var singleRelation: Bool
+    /// How short captions and hard negatives are worded (long captions keep theirs).
+    public var wording: CaptionWording
     /// Share of all short-caption texts reserved for the eval split (by a fixed hash of the
     /// text, independent of the seed): train never uses them, so the splits are disjoint.
     public var evalCaptionFraction: Double
@@ -53,7 +55,7 @@ public struct SyntheticOptions: Sendable, Equatable {
     public init(rendering: SyntheticRendering = SyntheticRendering(), minObjects: Int = 2, maxObjects: Int = 3,
                 shapes: [SyntheticShape] = SyntheticShape.allCases, colours: [SyntheticColour] = SyntheticColour.allCases,
                 sizes: [SyntheticSize] = SyntheticSize.allCases, sizesInShortCaption: Bool = false, smallRadius: Double = 0.12, largeRadius: Double = 0.2,
-                relationMargin: Double = 0.03, grid: Int? = nil, gridGap: Int = 0, singleRelation: Bool = false, evalCaptionFraction: Double = 0.25, trainNegatives: Bool = false,
+                relationMargin: Double = 0.03, grid: Int? = nil, gridGap: Int = 0, singleRelation: Bool = false, wording: CaptionWording = .subjectFirst, evalCaptionFraction: Double = 0.25, trainNegatives: Bool = false,
                 everyTrainNegative: Bool = false, trainNegativeTypes: [HardNegativeType] = HardNegativeType.allCases,
                 exclusiveEvalCaptions: Bool = true) {
         self.rendering = rendering
@@ -69,6 +71,7 @@ public struct SyntheticOptions: Sendable, Equatable {
         self.grid = grid
         self.gridGap = gridGap
         self.singleRelation = singleRelation
+        self.wording = wording
         self.evalCaptionFraction = evalCaptionFraction
         self.trainNegatives = trainNegatives
         self.everyTrainNegative = everyTrainNegative

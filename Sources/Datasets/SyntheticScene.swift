@@ -163,6 +163,27 @@ public struct RelationCaption: Sendable, Hashable {
 
     /// The same fact said the other way round ("a blue square right of a red circle").
     public var converse: RelationCaption { RelationCaption(subject: object, relation: relation.converse, object: subject) }
+
+    /// The caption in `wording`; `text` is the subject-first form.
+    public func text(_ wording: CaptionWording) -> String {
+        switch wording {
+        case .subjectFirst: text
+        case .relationFirst: "\(relation.rawValue) \(object.text) is \(subject.text)"
+        }
+    }
+}
+
+/// How short captions and their hard negatives are worded; the scene, the split and every choice of
+/// caption are the same in both (they go by the subject-first text).
+public enum CaptionWording: String, Sendable, CaseIterable {
+    /// "a red circle left of a blue square".
+    case subjectFirst = "subject-first"
+    /// "left of a blue square is a red circle". Why: a generative model trained on two-object
+    /// subject-first captions never needs the relation word as an input (the words after it name
+    /// the one object left, whatever it says), so it learns to ignore it, and a summary embedding
+    /// of the caption then barely changes with the relation (docs/results.md). Relation first, the
+    /// next words must name the object the relation points at, so the word is read.
+    case relationFirst = "relation-first"
 }
 
 func startsWithVowel(_ word: String) -> Bool {

@@ -20,6 +20,8 @@ struct Synth: ParsableCommand {
     var gridGap = 0
     @Flag(help: "Place every pair of objects in exactly one clearly true relation (no diagonal pairs).")
     var singleRelation = false
+    @Flag(help: "Word short captions and their hard negatives relation first (\"left of a blue square is a red circle\"), so a model pre-trained on them reads the relation word.")
+    var relationFirst = false
     @Option(help: "Comma-separated object sizes to draw from: small, large.")
     var sizes = SyntheticSize.allCases.map(\.rawValue).joined(separator: ",")
     @Flag(help: "Name sizes in the short captions (\"a small red circle ...\").") var sizesInCaptions = false
@@ -38,7 +40,7 @@ struct Synth: ParsableCommand {
         let types = try parseList(trainNegativeTypes, option: "--train-negative-types", as: HardNegativeType.self)
         let sizeList = try parseList(sizes, option: "--sizes", as: SyntheticSize.self)
         var options = SyntheticOptions(maxObjects: maxObjects, sizes: sizeList, sizesInShortCaption: sizesInCaptions, grid: grid > 0 ? grid : nil, gridGap: gridGap,
-                                       singleRelation: singleRelation,
+                                       singleRelation: singleRelation, wording: relationFirst ? .relationFirst : .subjectFirst,
                                        trainNegatives: trainNegatives, everyTrainNegative: everyTrainNegative, trainNegativeTypes: types)
         options.rendering.imageSize = imageSize
         options.exclusiveEvalCaptions = !sharedEvalCaptions

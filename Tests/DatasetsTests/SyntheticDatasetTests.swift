@@ -281,6 +281,40 @@ final class SyntheticDatasetTests: XCTestCase {
         XCTAssertEqual(scene.truth(of: RelationCaption(subject: positive.subject, relation: .rightOf, object: positive.object)), .isFalse)
     }
 
+    /// Relation-first wording changes the words only: the same scenes, images, splits and choices
+    /// of caption, with every short caption and negative written relation first.
+    func testRelationFirstWordingRewordsCaptionsAndNegativesOnly() throws {
+        var options = SyntheticOptions(maxObjects: 2, grid: 4, gridGap: 1, singleRelation: true, trainNegatives: true,
+                                       everyTrainNegative: true)
+        let plain = try SyntheticDataset(seed: 4, options: options)
+        options.wording = .relationFirst
+        let reworded = try SyntheticDataset(seed: 4, options: options)
+        let vocabulary = Set(SyntheticVocabulary.words)
+        for (examples, samples) in [(try plain.evalExamples(count: 60), try reworded.evalSamples(count: 60)),
+                                    ((0..<60).map(plain.trainExample), reworded.trainSamples(0..<60))] {
+            XCTAssertEqual(examples.count, samples.count)
+            for (example, sample) in zip(examples, samples) {
+                XCTAssertEqual(sample.id, example.id)
+                XCTAssertEqual(sample.image, plain.options.rendering.render(example.scene))
+                XCTAssertEqual(sample.long, example.long)
+                let s = example.short, short = try XCTUnwrap(sample.short)
+                XCTAssertEqual(short, "\(s.relation.rawValue) \(s.object.text) is \(s.subject.text)")
+                XCTAssertEqual(Set(sample.negatives.keys), Set(example.negatives.keys.map(\.rawValue)))
+                for (type, negative) in example.negatives {
+                    XCTAssertEqual(sample.negatives[type.rawValue], negative.text(.relationFirst))
+                    XCTAssertNotEqual(sample.negatives[type.rawValue], short)
+                }
+                for word in ([short] + sample.negatives.values).flatMap({ $0.split(separator: " ") }) {
+                    XCTAssertTrue(vocabulary.contains(String(word)), "'\(word)' is not in SyntheticVocabulary.words")
+                }
+            }
+        }
+        let caption = RelationCaption(subject: ObjectPhrase(colour: .red, shape: .circle, size: nil), relation: .leftOf,
+                                      object: ObjectPhrase(colour: .orange, shape: .square, size: nil))
+        XCTAssertEqual(caption.text(.relationFirst), "left of an orange square is a red circle")
+        XCTAssertEqual(caption.text(.subjectFirst), "a red circle left of an orange square")
+    }
+
     func testBadOptionsAndAnExhaustedEvalPoolAreExplained() throws {
         XCTAssertThrowsError(try SyntheticDataset(seed: 0, options: SyntheticOptions(maxObjects: 5))) { error in
             XCTAssertTrue("\(error)".contains("objects per scene"), "\(error)")
