@@ -76,6 +76,7 @@ public final class DatasetSplit {
         for shard in description.shards { starts.append(starts.last! + shard.count) }
         shardStarts = starts
         shards = [ShardInput?](repeating: nil, count: shardPaths.count)
+        var counted = ShardCaptionCounts()
         for (index, path) in shardPaths.enumerated() {
             guard FileManager.default.fileExists(atPath: path) else {
                 throw DatasetError(file: path, "is listed in dataset.json (split '\(name)') but missing: the data "
@@ -83,8 +84,13 @@ public final class DatasetSplit {
             }
             if verify {
                 let checked = try ShardInput(path: path, count: description.shards[index].count, imageSize: imageSize)
-                checked.close()
+                defer { checked.close() }
+                counted = counted + (try checked.captionCounts())
             }
+        }
+        if verify {
+            try description.verify(counted: counted, split: name,
+                                   descriptionPath: (directory as NSString).appendingPathComponent(ShardSchema.descriptionFile))
         }
     }
 
@@ -97,13 +103,9 @@ public final class DatasetSplit {
     /// The captions of sample `index` (nil when absent), without reading its image.
     public func captions(at index: Int) throws -> (short: String?, long: String?) {
         let (shard, row) = try locate(index)
-        let short = try shard.flag(ShardSchema.hasShort, row: row) ? shard.string(ShardSchema.short, row: row) : nil
-        let long = try shard.flag(ShardSchema.hasLong, row: row) ? shard.string(ShardSchema.long, row: row) : nil
-        return (short, long)
+        return (try shard.caption(flag: ShardSchema.hasShort, text: ShardSchema.short, row: row),
+                try shard.caption(flag: ShardSchema.hasLong, text: ShardSchema.long, row: row))
     }
-
-    /// Samples of this split that carry at least one hard negative caption (dataset.json's count).
-    public var hardNegativeCount: Int { description.captions.negatives.values.max() ?? 0 }
 
     /// Up to `limit` hard negative captions of sample `index` for training: its non-empty ones in
     /// the order of the shard's negative types (names sorted). `discern synth --train-negatives`

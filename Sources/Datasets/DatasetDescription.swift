@@ -70,6 +70,10 @@ extension DatasetDescription {
         return description
     }
 
+    /// More samples than any shard can hold (2^32: far beyond the default 1,000 per shard), so a
+    /// damaged count is refused before it is used in arithmetic.
+    static let maxSamplesPerShard = 1 << 32
+
     /// Checks the description on its own (the shards are checked by `Dataset`).
     func validate(path: String) throws {
         func fail(_ problem: String) -> DatasetError { DatasetError(file: path, problem) }
@@ -81,20 +85,26 @@ extension DatasetDescription {
                        + "\(ShardSchema.formatVersion); update discern or re-create the data set")
         }
         guard imageSize > 0 else { throw fail("'image_size' is \(imageSize); it must be positive") }
-        for (name, split) in splits {
+        var seen = Set<String>()
+        for (name, split) in splits.sorted(by: { $0.key < $1.key }) {
             guard ShardSchema.isPlainName(name) else {
                 throw fail("split name '\(name)' is not a plain name (letters, digits, '_', '-', '.')")
             }
+            for shard in split.shards {
+                // A shard listed twice would be read twice: every pair in it counted double.
+                guard seen.insert((shard.file as NSString).standardizingPath).inserted else {
+                    throw fail("splits.\(name): shard '\(shard.file)' is listed twice; each shard file may appear once in dataset.json")
+                }
+                let parts = shard.file.split(separator: "/")
+                guard shard.count > 0, shard.count <= Self.maxSamplesPerShard, !shard.file.hasPrefix("/"), !parts.contains("..") else {
+                    throw fail("splits.\(name): shard entry '\(shard.file)' (count \(shard.count)) must be a relative "
+                               + "path inside the data set with a count from 1 to \(Self.maxSamplesPerShard)")
+                }
+            }
+            // Bounded counts (above) cannot overflow this sum.
             let sum = split.shards.reduce(0) { $0 + $1.count }
             guard sum == split.count else {
                 throw fail("splits.\(name): 'count' is \(split.count) but its shards hold \(sum) samples")
-            }
-            for shard in split.shards {
-                let parts = shard.file.split(separator: "/")
-                guard shard.count > 0, !shard.file.hasPrefix("/"), !parts.contains("..") else {
-                    throw fail("splits.\(name): shard entry '\(shard.file)' (count \(shard.count)) must be a "
-                               + "relative path inside the data set with a positive count")
-                }
             }
         }
     }

@@ -10,7 +10,8 @@ final class ShardInput {
     let images: H5RowReader<UInt8>
     /// For least-recently-used closing when too many shards are open.
     var lastUse = 0
-    private let file: H5File
+    /// Open for the lifetime of this value (SplitVerification reads the caption columns).
+    let file: H5File
 
     init(path: String, count: Int, imageSize: Int) throws {
         self.path = path
@@ -71,6 +72,14 @@ final class ShardInput {
         try file.openDataset(name).readRows(row..<(row + 1), as: UInt8.self).values[0] != 0
     }
 
+    /// The caption in column `text` when its `flag` is set and it is not empty (an empty caption
+    /// is absent everywhere, docs/data.md), else nil.
+    func caption(flag: String, text: String, row: Int) throws -> String? {
+        guard try self.flag(flag, row: row) else { return nil }
+        let value = try string(text, row: row)
+        return value.isEmpty ? nil : value
+    }
+
     func sample(row: Int) throws -> Sample {
         var image = [UInt8](repeating: 0, count: images.elementsPerRow)
         try image.withUnsafeMutableBufferPointer { try images.readRows(row..<(row + 1), into: $0.baseAddress!) }
@@ -80,8 +89,8 @@ final class ShardInput {
             if !text.isEmpty { negatives[type] = text }
         }
         return Sample(id: try string(ShardSchema.ids, row: row), image: image,
-                      short: try flag(ShardSchema.hasShort, row: row) ? string(ShardSchema.short, row: row) : nil,
-                      long: try flag(ShardSchema.hasLong, row: row) ? string(ShardSchema.long, row: row) : nil,
+                      short: try caption(flag: ShardSchema.hasShort, text: ShardSchema.short, row: row),
+                      long: try caption(flag: ShardSchema.hasLong, text: ShardSchema.long, row: row),
                       negatives: negatives)
     }
 

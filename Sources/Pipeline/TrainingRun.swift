@@ -52,10 +52,7 @@ public final class TrainingRun {
             throw ConfigError("\(dataPath): images are \(split.imageSize)x\(split.imageSize) but the model expects "
                 + "\(modelConfig.vision.imageSize)x\(modelConfig.vision.imageSize); re-run discern prepare with --image-size \(modelConfig.vision.imageSize).")
         }
-        if settings.step.hardNegatives > 0 && split.hardNegativeCount == 0 {
-            throw ConfigError("\(dataPath): loss.hard_negatives is \(settings.step.hardNegatives) but the train split stores no hard negative captions; "
-                + "regenerate it with `discern synth --train-negatives` (or give the manifest's pairs `negatives`), or set loss.hard_negatives: 0.")
-        }
+        try TrainingDataCheck.check(split, step: settings.step, dataPath: dataPath)
         let data = ShardTrainingData(split: split, seed: settings.seed, hardNegatives: settings.step.hardNegatives)
         let stepsPerEpoch = data.stepsPerEpoch(globalBatch: settings.globalBatch)
         guard stepsPerEpoch > 0 else {

@@ -37,19 +37,13 @@ struct Embed: ParsableCommand {
 
     func run() throws {
         let directory = try ModelDirectory(path: model)
+        // Before the weights load: a bad caption file is reported in a second, not after a minute.
+        let lines = try texts.map(Self.captionLines) ?? []
         let embedder = try Embedder(directory: directory, checkpoint: checkpoint, adapters: adapters,
                                     templates: PromptTemplates(image: imagePrompt, text: textPrompt),
                                     imageMode: imageMode == "pad" ? .padToSquare : .crop, batchSize: batchSize,
                                     halfWeights: halfWeights)
         let decoded = try images.map { try loadImage(path: $0) }
-        var lines: [String] = []
-        if let texts {
-            guard FileManager.default.fileExists(atPath: texts) else {
-                throw ValidationError("\(texts): no such file (expected one caption per line).")
-            }
-            lines = try String(contentsOfFile: texts, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
-                .map { String($0).trimmingCharacters(in: CharacterSet(charactersIn: "\r")) }.filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
-        }
         let progress = ProgressLine(total: decoded.count + lines.count, label: "embedding")
         let imageEmbeddings = try embedder.embedImages(decoded) { progress.update($0) }
         let textEmbeddings = try embedder.embedTexts(lines) { progress.update(decoded.count + $0) }
@@ -75,6 +69,25 @@ struct Embed: ParsableCommand {
             throw error
         }
         print("wrote \(decoded.count) image and \(lines.count) text embeddings (\(embedder.width) wide) to \(output)")
+    }
+
+    /// One caption per line; "\n", "\r\n" and "\r" all end a line (Swift keeps "\r\n" as one
+    /// Character, so splitting on "\n" alone would merge a CRLF file into one caption). Blank lines
+    /// are skipped.
+    static func captionLines(_ path: String) throws -> [String] {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw ValidationError("\(path): no such file (expected one caption per line).")
+        }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ValidationError("\(path): cannot be read; check its permissions.")
+        }
+        guard let text = String(validating: data, as: UTF8.self) else {
+            throw ValidationError("\(path): is not UTF-8 text; save the captions as UTF-8, one per line.")
+        }
+        let lines = text.split(whereSeparator: \.isNewline).map(String.init)
+            .filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
+        guard !lines.isEmpty else { throw ValidationError("\(path): holds no caption (every line is blank).") }
+        return lines
     }
 }
 

@@ -66,6 +66,17 @@ class DatasetTestCase: XCTestCase {
     }
 
     /// Rewrites dataset.json through `edit` (to damage it on purpose).
+    /// Edits the train split's entry of dataset.json.
+    func editTrainSplit(_ edit: (inout [String: Any]) -> Void) throws {
+        try editDescription { json in
+            var splits = json["splits"] as! [String: Any]
+            var train = splits["train"] as! [String: Any]
+            edit(&train)
+            splits["train"] = train
+            json["splits"] = splits
+        }
+    }
+
     func editDescription(_ edit: (inout [String: Any]) -> Void) throws {
         let url = URL(fileURLWithPath: path(ShardSchema.descriptionFile))
         var json = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]

@@ -1,4 +1,5 @@
 import Datasets
+import HDF5Files
 import Foundation
 import XCTest
 
@@ -13,15 +14,11 @@ final class DatasetValidationTests: DatasetTestCase {
     func testShardCountMismatchIsNamed() throws {
         try writeSplit(count: 10)
         // dataset.json claims shard 1 holds 3 samples (and the total follows), the file holds 4.
-        try editDescription { json in
-            var splits = json["splits"] as! [String: Any]
-            var train = splits["train"] as! [String: Any]
+        try editTrainSplit { train in
             var shards = train["shards"] as! [[String: Any]]
             shards[1]["count"] = 3
             train["shards"] = shards
             train["count"] = 9
-            splits["train"] = train
-            json["splits"] = splits
         }
         let message = errorText("count mismatch") { _ = try Dataset.open(directory) }
         XCTAssertTrue(message.contains("train/shard-00001.h5") && message.contains("says 3 samples"), message)
@@ -34,13 +31,7 @@ final class DatasetValidationTests: DatasetTestCase {
 
     func testSplitTotalMustMatchShards() throws {
         try writeSplit(count: 10)
-        try editDescription { json in
-            var splits = json["splits"] as! [String: Any]
-            var train = splits["train"] as! [String: Any]
-            train["count"] = 11
-            splits["train"] = train
-            json["splits"] = splits
-        }
+        try editTrainSplit { $0["count"] = 11 }
         let message = errorText("total mismatch") { _ = try Dataset.open(directory) }
         XCTAssertTrue(message.contains("dataset.json") && message.contains("splits.train") && message.contains("11"),
                       message)
@@ -68,5 +59,94 @@ final class DatasetValidationTests: DatasetTestCase {
         try Data("not hdf5".utf8).write(to: URL(fileURLWithPath: path("train/shard-00000.h5")))
         let corrupt = errorText("corrupt shard") { _ = try Dataset.open(directory) }
         XCTAssertTrue(corrupt.contains("train/shard-00000.h5") && corrupt.contains("not a readable shard"), corrupt)
+    }
+}
+
+/// dataset.json and the shards must agree on what they hold, and its numbers are bounded before
+/// they are used.
+final class DatasetAgreementTests: DatasetTestCase {
+    func testCaptionCountsMustMatchTheShards() throws {
+        try writeSplit(count: 10)
+        try editTrainSplit { train in
+            var captions = train["captions"] as! [String: Any]
+            var short = captions["short"] as! [String: Any]
+            short["count"] = (short["count"] as! Int) + 1
+            captions["short"] = short
+            train["captions"] = captions
+        }
+        let short = errorText("short count") { _ = try Dataset.open(directory) }
+        XCTAssertTrue(short.contains("dataset.json") && short.contains("short captions") && short.contains("disagree"), short)
+    }
+
+    func testNegativesListedButMissingFromTheShardsAreRefused() throws {
+        try writeSplit(count: 10)
+        try editTrainSplit { train in
+            var captions = train["captions"] as! [String: Any]
+            var negatives = captions["negatives"] as! [String: Any]
+            negatives["replace_relation"] = 4
+            captions["negatives"] = negatives
+            train["captions"] = captions
+        }
+        let message = errorText("missing negatives") { _ = try Dataset.open(directory) }
+        XCTAssertTrue(message.contains("'replace_relation' hard negatives") && message.contains("lists 4")
+                      && message.contains("hold 0"), message)
+    }
+
+    func testShardListedTwiceIsRefused() throws {
+        try writeSplit(count: 8)
+        try editTrainSplit { train in
+            var shards = train["shards"] as! [[String: Any]]
+            shards.append(shards[0])
+            train["shards"] = shards
+            train["count"] = 12
+        }
+        let message = errorText("twice") { _ = try Dataset.open(directory, verifyShards: false) }
+        XCTAssertTrue(message.contains("train/shard-00000.h5") && message.contains("listed twice"), message)
+    }
+
+    func testAbsurdCountsAreRefusedWithoutOverflow() throws {
+        try writeSplit(count: 8)
+        try editTrainSplit { train in
+            var shards = train["shards"] as! [[String: Any]]
+            shards[0]["count"] = Int.max
+            shards[1]["count"] = Int.max
+            train["shards"] = shards
+        }
+        let message = errorText("huge count") { _ = try Dataset.open(directory, verifyShards: false) }
+        XCTAssertTrue(message.contains("train/shard-00000.h5") && message.contains("count from 1 to"), message)
+    }
+
+    /// docs/data.md: an empty caption is absent everywhere, even with its flag set (a shard
+    /// written by another tool may do that).
+    func testEmptyCaptionFlaggedPresentReadsAsAbsent() throws {
+        try writeSplit(count: 4, perShard: 4)
+        let shard = path("train/shard-00000.h5")
+        try FileManager.default.removeItem(atPath: shard)
+        let file = try H5File.create(shard)
+        try file.write((0..<4).flatMap { Self.image($0, size: 4) }, shape: [4, 4, 4, 3], to: "/images")
+        try file.write((0..<4).map { "s\($0)" }, to: "/ids")
+        try file.write(["", "short 1", "", "short 3"], to: "/short")
+        try file.write(["long 0", "", "", "long 3"], to: "/long")
+        try file.write([UInt8](repeating: 1, count: 4), to: "/has_short")
+        try file.write([UInt8](repeating: 1, count: 4), to: "/has_long")
+        try file.setAttribute("format_version", .int64(1))
+        try file.setAttribute("image_size", .int64(4))
+        try file.setAttribute("split", .string("train"))
+        try file.close()
+        try editTrainSplit { train in
+            var captions = train["captions"] as! [String: Any]
+            for (kind, count) in [("short", 2), ("long", 2)] {
+                var lengths = captions[kind] as! [String: Any]
+                lengths["count"] = count
+                captions[kind] = lengths
+            }
+            captions["negatives"] = [String: Int]()
+            train["captions"] = captions
+        }
+        let split = try Dataset.open(directory).split("train")
+        XCTAssertEqual(try split.captions(at: 0).short, nil)
+        XCTAssertEqual(try split.captions(at: 1).long, nil)
+        XCTAssertEqual(try split.sample(at: 2).short, nil)
+        XCTAssertEqual(try split.captions(at: 3).short, "short 3")
     }
 }

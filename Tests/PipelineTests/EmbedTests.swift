@@ -56,6 +56,25 @@ final class EmbedTests: XCTestCase {
         XCTAssertEqual(try file.readStrings("/texts").values.last, "Ünïcode and emoji 🎨 too")
     }
 
+    /// Windows line endings: "\r\n" is one Swift Character, so a split on "\n" alone once merged
+    /// the whole file into one caption.
+    func testCaptionFileWithCRLFEndingsGivesOneCaptionPerLine() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("discern-crlf-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let captions = folder.appendingPathComponent("captions.txt"), output = folder.appendingPathComponent("e.h5")
+        try Data("a red circle\r\n\r\na blue square\r\nlast line\r".utf8).write(to: captions)
+        let result = try runChild(try locateDiscern(), ["embed", "--model", Self.model.path, "--texts", captions.path,
+                                                        "--output", output.path], environment: childEnvironment, timeout: 60)
+        XCTAssertEqual(result.status, 0, result.transcript)
+        XCTAssertEqual(try H5File.open(output.path).readStrings("/texts").values, ["a red circle", "a blue square", "last line"])
+        try Data([0x61, 0xff, 0xfe, 0x0a]).write(to: captions)
+        let binary = try runChild(try locateDiscern(), ["embed", "--model", Self.model.path, "--texts", captions.path,
+                                                        "--output", output.path], environment: childEnvironment, timeout: 60)
+        XCTAssertNotEqual(binary.status, 0, binary.transcript)
+        XCTAssertTrue(binary.standardError.contains("captions.txt: is not UTF-8 text"), binary.transcript)
+    }
+
     func testEmbedCommandErrorsAreClear() throws {
         let discern = try locateDiscern()
         let cases: [([String], String)] = [
