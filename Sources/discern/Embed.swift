@@ -1,4 +1,5 @@
 import ArgumentParser
+import Formats
 import Foundation
 import HDF5Files
 import Images
@@ -47,8 +48,7 @@ struct Embed: ParsableCommand {
             guard FileManager.default.fileExists(atPath: texts) else {
                 throw ValidationError("\(texts): no such file (expected one caption per line).")
             }
-            lines = try String(contentsOfFile: texts, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
-                .map { String($0).trimmingCharacters(in: CharacterSet(charactersIn: "\r")) }.filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
+            lines = try captionLines(texts)
         }
         let progress = ProgressLine(total: decoded.count + lines.count, label: "embedding")
         let imageEmbeddings = try embedder.embedImages(decoded) { progress.update($0) }
@@ -107,4 +107,19 @@ final class ProgressLine {
     func finish() {
         if terminal && total >= 32 { FileHandle.standardError.write(Data("\n".utf8)) }
     }
+}
+
+/// One caption per line, LF or CRLF (split on bytes: Swift's String treats "\r\n" as one
+/// character, so splitting a String on "\n" merged a CRLF file into one caption); blank lines
+/// are skipped; text that is not UTF-8 is an error naming the line.
+func captionLines(_ path: String) throws -> [String] {
+    var lines: [String] = []
+    for (number, raw) in try readFileBytes(path).split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated() {
+        let line = raw.last == 0x0D ? raw.dropLast() : raw
+        guard let text = String(validating: line, as: UTF8.self) else {
+            throw ValidationError("\(path):\(number + 1): not valid UTF-8 text; save the captions file as UTF-8.")
+        }
+        if !text.trimmingCharacters(in: .whitespaces).isEmpty { lines.append(text) }
+    }
+    return lines
 }
