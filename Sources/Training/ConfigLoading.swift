@@ -1,3 +1,4 @@
+import Formats
 import Foundation
 import Yams
 
@@ -22,9 +23,12 @@ public struct ResolvedConfig: Sendable, Equatable {
         guard FileManager.default.fileExists(atPath: file) else {
             throw ConfigError("\(file): config file not found. The configs/ folder has examples (configs/tiny.yaml).")
         }
-        let text: String
-        do { text = try String(contentsOfFile: file, encoding: .utf8) } catch {
-            throw ConfigError("\(file): cannot be read: \(error.localizedDescription)")
+        // Read as bytes: Foundation's "The file isn't in the correct format" names neither the
+        // file nor the problem.
+        let bytes: [UInt8]
+        do { bytes = try readFileBytes(file) } catch { throw ConfigError("\(error)") }
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw ConfigError("\(file): is not UTF-8 text; save the configuration as UTF-8.")
         }
         return try parse(yaml: text, source: file)
     }

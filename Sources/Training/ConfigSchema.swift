@@ -76,7 +76,7 @@ public enum ConfigSchema {
         ConfigField("loss.learn_logit_scale", .bool, .bool(true), "Learn the logit scale (clamped to [0, loss.max_logit_scale] after each step); false keeps it fixed."),
         ConfigField("loss.max_logit_scale", .double, .double(4.605170185988092), "Upper clamp of the log logit scale (ln 100).", range: .above(0, upTo: 20)),
         // Optimizer
-        ConfigField("optimizer.lr", .double, .double(1e-4), "Peak learning rate (AdamW).", range: .above(0, upTo: 10)),
+        ConfigField("optimizer.lr", .double, .double(1e-4), "Peak learning rate (AdamW).", range: .positive),
         ConfigField("optimizer.weight_decay", .double, .double(0.01), "Decoupled weight decay on LoRA and base weights; never on soft prompts, norms, biases or the logit scale.", range: .from(0, to: 10)),
         ConfigField("optimizer.beta1", .double, .double(0.9), "AdamW beta1.", range: .unitHalfOpen),
         ConfigField("optimizer.beta2", .double, .double(0.999), "AdamW beta2.", range: .unitHalfOpen),
