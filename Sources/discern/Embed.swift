@@ -16,12 +16,12 @@ struct Embed: ParsableCommand {
         Example: discern embed --model checkpoints/tiny-base --images a.png b.jpg --texts captions.txt --output emb.h5
         """)
 
-    @Option(help: "Hugging Face LLaVA model directory.") var model: String
-    @Option(help: "A training checkpoint (RUN_DIR/step-*.h5) whose adapters to apply.") var checkpoint: String?
-    @Option(help: "An export directory (discern export) whose LoRA and soft prompts to apply.") var adapters: String?
-    @Option(parsing: .upToNextOption, help: "Image files (JPEG or PNG).") var images: [String] = []
-    @Option(help: "A text file with one caption per line (blank lines are skipped).") var texts: String?
-    @Option(help: "Output HDF5 file.") var output: String
+    @Option(help: "Hugging Face LLaVA model directory.", transform: expandedPath) var model: String
+    @Option(help: "A training checkpoint (RUN_DIR/step-*.h5) whose adapters to apply.", transform: expandedPath) var checkpoint: String?
+    @Option(help: "An export directory (discern export) whose LoRA and soft prompts to apply.", transform: expandedPath) var adapters: String?
+    @Option(parsing: .upToNextOption, help: "Image files (JPEG or PNG).", transform: expandedPath) var images: [String] = []
+    @Option(help: "A text file with one caption per line (blank lines are skipped).", transform: expandedPath) var texts: String?
+    @Option(help: "Output HDF5 file.", transform: expandedPath) var output: String
     @Option(help: "Image prompt template (ignored with --checkpoint, which stores its own).") var imagePrompt = PromptTemplates().image
     @Option(help: "Text prompt template (ignored with --checkpoint).") var textPrompt = PromptTemplates().text
     @Option(help: "Image preprocessing: crop (Hugging Face processor) or pad (LLaVA training).") var imageMode = "crop"

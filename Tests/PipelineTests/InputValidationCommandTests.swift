@@ -87,4 +87,36 @@ final class InputValidationCommandTests: XCTestCase {
         XCTAssertEqual(result.status, 1, result.transcript)
         XCTAssertTrue(result.standardError.contains("run.yaml:2: optimizer.beta1: 1 is out of range; it must be in [0, 1)."), result.transcript)
     }
+
+    /// A quoted `~/x` path flag lands in the home directory, not in a folder named `~`.
+    func testQuotedTildeInPathFlagsExpands() throws {
+        var environment = childEnvironment
+        environment["HOME"] = folder.path
+        let result = try runChild(try locateDiscern(), ["init-model", "--output", "~/tiny"], environment: environment, timeout: 60)
+        XCTAssertEqual(result.status, 0, result.transcript)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: folder.path + "/tiny/config.json"), result.transcript)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: FileManager.default.currentDirectoryPath + "/~"), "no ./~ folder")
+        let refused = try runChild(try locateDiscern(), ["init-model", "--output", "~nobody/tiny"], environment: environment, timeout: 60)
+        XCTAssertNotEqual(refused.status, 0, refused.transcript)
+        XCTAssertTrue(refused.standardError.contains("`~user` paths are not supported"), refused.transcript)
+    }
+
+    /// Evaluation JSONL lines and adapter configs are read by the strict parser too.
+    func testEvalJSONLAndAdapterConfigAreStrict() throws {
+        let data = folder.appendingPathComponent("eval.jsonl")
+        try "{\"image\": \"a.png\", \"caption\": \"x\", \"caption\": \"y\"}\n".write(to: data, atomically: true, encoding: .utf8)
+        var result = try runChild(try locateDiscern(), ["eval", "--model", Self.model.path, "--data", data.path],
+                                  environment: childEnvironment, timeout: 60)
+        XCTAssertEqual(result.status, 1, result.transcript)
+        XCTAssertTrue(result.standardError.contains("eval.jsonl:1: is not valid JSON (invalid JSON at line 1, column 36 (byte 35): duplicate key \"caption\")"),
+                      result.transcript)
+        let adapters = folder.appendingPathComponent("export/lora")
+        try FileManager.default.createDirectory(at: adapters, withIntermediateDirectories: true)
+        try #"{"peft_type": "LORA", "r": 4, "lora_alpha": 8,}"#.write(to: adapters.appendingPathComponent("adapter_config.json"), atomically: true, encoding: .utf8)
+        result = try runChild(try locateDiscern(), ["embed", "--model", Self.model.path, "--adapters", adapters.deletingLastPathComponent().path,
+                                                    "--texts", folder.appendingPathComponent("captions.txt").path,
+                                                    "--output", folder.appendingPathComponent("a.h5").path], environment: childEnvironment, timeout: 60)
+        XCTAssertEqual(result.status, 1, result.transcript)
+        XCTAssertTrue(result.standardError.contains("adapter_config.json: is not valid JSON (invalid JSON at line 1, column 47 (byte 46): expected a string key"), result.transcript)
+    }
 }
