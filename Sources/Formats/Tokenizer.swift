@@ -89,7 +89,7 @@ public final class Tokenizer: Sendable {
         let ids = TokenizerIDs(vocabulary: model.vocabulary, added: added, postProcessor: postProcessor)
         self.ids = ids
         if let (token, id) = ids.first(where: { Int($0) >= idLimit }) {
-            throw FormatError(file: path, "token \(token) has id \(id); ids must be below \(idLimit) (the model's vocabulary size). The tokenizer does not belong to this model")
+            throw FormatError(file: path, "token \(token) has id \(id); ids must be below \(idLimit) (the model's vocabulary size, at most \(Self.defaultIDLimit)). The tokenizer does not belong to this model, or the file is damaged")
         }
         let largestID = max(model.vocabulary.values.max() ?? -1, added.map(\.id).max() ?? -1)
         var pieces = [String?](repeating: nil, count: Int(largestID) + 1)

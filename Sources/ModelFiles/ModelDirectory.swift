@@ -27,7 +27,10 @@ public struct ModelDirectory: Sendable {
             throw ModelConfigError("\(file): not found. The model directory needs the tokenizer.json its model was trained with.")
         }
         let vocabulary = config.text.vocabSize
-        let tokenizer = try Tokenizer(path: file, idLimit: max(vocabulary, config.imageTokenIndex + 1))
+        // The placeholder may sit just past the vocabulary; decode keeps a slot per id, so the
+        // limit never exceeds what a real tokenizer needs.
+        let placeholderLimit = config.imageTokenIndex >= vocabulary ? min(config.imageTokenIndex, vocabulary + 65536) + 1 : 0
+        let tokenizer = try Tokenizer(path: file, idLimit: min(max(vocabulary, placeholderLimit), Tokenizer.defaultIDLimit))
         if let (token, id) = tokenizer.firstToken(where: { $0 >= vocabulary && $0 != config.imageTokenIndex }) {
             throw ModelConfigError("\(file): token \(token) has id \(id), outside the model's vocabulary (text_config.vocab_size \(vocabulary) in config.json, ids 0 to \(vocabulary - 1)). The tokenizer does not belong to this model; use the tokenizer.json it was trained with.")
         }

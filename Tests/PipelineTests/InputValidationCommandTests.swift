@@ -119,4 +119,16 @@ final class InputValidationCommandTests: XCTestCase {
         XCTAssertEqual(result.status, 1, result.transcript)
         XCTAssertTrue(result.standardError.contains("adapter_config.json: is not valid JSON (invalid JSON at line 1, column 47 (byte 46): expected a string key"), result.transcript)
     }
+
+    /// Eval reports read by compare and summarize go through the strict parser.
+    func testReportsWithDuplicateKeysAreRefused() throws {
+        let report = folder.appendingPathComponent("report.json")
+        try #"{"images": 3, "images": 4}"#.write(to: report, atomically: true, encoding: .utf8)
+        for arguments in [["compare", report.path, report.path], ["summarize", report.path]] {
+            let result = try runChild(try locateDiscern(), arguments, environment: childEnvironment, timeout: 30)
+            XCTAssertEqual(result.status, 1, result.transcript)
+            XCTAssertTrue(result.standardError.contains("report.json: is not valid JSON (invalid JSON at line 1, column 15 (byte 14): duplicate key \"images\")"),
+                          result.transcript)
+        }
+    }
 }
