@@ -41,9 +41,9 @@ let package = Package(
         .target(name: "Objectives", dependencies: ["Kernels", .product(name: "RealModule", package: "swift-numerics")], swiftSettings: numeric),
         // Model directories on disk (config, safetensors, tokenizer): kept out of the model code.
         .target(name: "ModelFiles", dependencies: ["Models", "Layers", "Formats", "Kernels"], swiftSettings: numeric),
-        .target(name: "Datasets", dependencies: ["HDF5Files", "Images", "Kernels"], swiftSettings: numeric),
+        .target(name: "Datasets", dependencies: ["HDF5Files", "Images", "Kernels", "Formats"], swiftSettings: numeric),
         .target(name: "Checkpointing", dependencies: ["HDF5Files"]),
-        .target(name: "Training", dependencies: ["Kernels", "Layers", "Models", "Objectives", "Communication",
+        .target(name: "Training", dependencies: ["Kernels", "Layers", "Models", "Objectives", "Communication", "Formats",
                                                  .product(name: "Yams", package: "Yams")], swiftSettings: numeric),
         // Glue between the libraries for the commands: runs, data adapters, checkpoint state.
         .target(name: "Pipeline", dependencies: ["Training", "Checkpointing", "Datasets", "ModelFiles", "Models", "Layers",
@@ -52,7 +52,7 @@ let package = Package(
         // Counts heap allocations for `discern bench` by wrapping the C allocator (executable only).
         .target(name: "CAllocationCounter"),
         .executableTarget(name: "discern", dependencies: [
-            "CAllocationCounter", "Platform", "Kernels", "Communication", "HDF5Files", "Pipeline", "Training", "Models", "ModelFiles", "Datasets",
+            "CAllocationCounter", "Platform", "Kernels", "Communication", "HDF5Files", "Pipeline", "Training", "Models", "ModelFiles", "Datasets", "Formats",
             "Checkpointing", "Images",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
@@ -73,7 +73,7 @@ let package = Package(
         .testTarget(name: "CheckpointingTests", dependencies: ["Checkpointing", "HDF5Files", "TestSupport"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "ModelFiles", "Formats", "HDF5Files", "Images", "Datasets", "Checkpointing",
                                                          "Kernels", "TestSupport"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Formats", "TestSupport"]),
         .testTarget(name: "LayersTests", dependencies: ["Layers", "TestSupport"]),
         .testTarget(name: "ImagesTests", dependencies: ["Images", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "ModelFiles", "Formats", "Layers", "Objectives", "Datasets", "TestSupport"], exclude: ["Fixtures"]),

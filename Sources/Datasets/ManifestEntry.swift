@@ -1,4 +1,5 @@
 import Foundation
+import Formats
 
 /// Why a manifest line was skipped.
 public enum ImportIssueKind: String, Sendable, CaseIterable, Comparable {
@@ -41,23 +42,23 @@ struct ManifestEntry: Sendable {
             .failure(ImportIssue(line: line, kind: kind, reason: reason))
         }
         if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { return nil }
-        let value: Any
-        do { value = try JSONSerialization.jsonObject(with: Data(bytes), options: []) } catch {
+        // The strict parser: a duplicate key, a trailing comma or NaN is an error, not a guess.
+        let value: JSONValue
+        do throws(JSONSyntaxError) { value = try JSONValue.parse(Array(bytes)) } catch {
             let text = String(decoding: bytes.prefix(60), as: UTF8.self)
-            return issue(.notJSON, "'\(text)\(bytes.count > 60 ? "..." : "")' is not valid JSON; each line must be "
-                         + "one object like {\"image\": \"a.jpg\", \"short\": \"...\", \"long\": \"...\"}")
+            return issue(.notJSON, "'\(text)\(bytes.count > 60 ? "..." : "")' is not valid JSON (\(error.reason) at column \(error.column)); "
+                         + "each line must be one object like {\"image\": \"a.jpg\", \"short\": \"...\", \"long\": \"...\"}")
         }
-        guard let object = value as? [String: Any] else {
+        guard case .object(let members) = value else {
             return issue(.wrongField, "the line is JSON but not an object; expected {\"image\": ..., ...}")
         }
+        let object = JSONObjectNode(members: members)
         let fields: (image: String?, id: String?, short: String?, long: String?, caption: String?)
-        do {
+        do throws(FieldProblem) {
             fields = (try text(object, "image"), try text(object, "id"), try text(object, "short"),
                       try text(object, "long"), try text(object, "caption"))
-        } catch let problem as FieldProblem {
-            return issue(.wrongField, problem.message)
         } catch {
-            return issue(.wrongField, "\(error)")
+            return issue(.wrongField, error.message)
         }
         guard let image = fields.image else {
             return issue(.wrongField, "no \"image\" field (a path to a JPEG or PNG, relative to the manifest)")
@@ -71,15 +72,15 @@ struct ManifestEntry: Sendable {
             return issue(.noCaption, "neither a \"short\" (or \"caption\") nor a \"long\" caption is given")
         }
         var negatives: [String: String] = [:]
-        switch object["negatives"] {
-        case nil, is NSNull: break
-        case let table as [String: Any]:
+        switch object.optional("negatives")?.value {
+        case nil: break
+        case .object(let table)?:
             for (type, value) in table {
                 guard ShardSchema.isPlainName(type) else {
                     return issue(.wrongField, "negative type '\(type)' must be a plain name (letters, digits, "
                                  + "'_', '-', '.')")
                 }
-                guard let caption = value as? String, !caption.utf8.contains(0) else {
+                guard case .string(let caption) = value, !caption.utf8.contains(0) else {
                     return issue(.wrongField, "\"negatives\".\"\(type)\" must be a caption string")
                 }
                 if !caption.isEmpty { negatives[type] = caption }
@@ -95,23 +96,12 @@ struct ManifestEntry: Sendable {
     private struct FieldProblem: Error { let message: String }
 
     /// The string at `key`: nil when absent, null or empty; throws for any other type.
-    private static func text(_ object: [String: Any], _ key: String) throws -> String? {
-        switch object[key] {
-        case nil, is NSNull: return nil
-        case let string as String:
-            if string.utf8.contains(0) { throw FieldProblem(message: "\"\(key)\" contains a NUL character") }
-            return string.isEmpty ? nil : string
-        case let other?:
-            throw FieldProblem(message: "\"\(key)\" must be a string, not \(typeName(other))")
+    private static func text(_ object: JSONObjectNode, _ key: String) throws(FieldProblem) -> String? {
+        guard let node = object.optional(key) else { return nil }
+        guard case .string(let string) = node.value else {
+            throw FieldProblem(message: "\"\(key)\" must be a string, not \(node.value.kindName)")
         }
-    }
-
-    private static func typeName(_ value: Any) -> String {
-        switch value {
-        case is [Any]: return "an array"
-        case is [String: Any]: return "an object"
-        case is NSNumber: return "a number or boolean"
-        default: return "\(type(of: value))"
-        }
+        if string.utf8.contains(0) { throw FieldProblem(message: "\"\(key)\" contains a NUL character") }
+        return string.isEmpty ? nil : string
     }
 }

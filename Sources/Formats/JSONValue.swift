@@ -8,7 +8,8 @@ public indirect enum JSONValue: Sendable {
     case bool(Bool)
     /// An integer literal (no fraction, no exponent) that fits in Int.
     case integer(Int)
-    /// Any other number.
+    /// Any other number, including an integer literal too large for Int (JSONNode.integer()
+    /// reports those as out of range rather than as the wrong type).
     case double(Double)
     case string(String)
     case array([JSONValue])
@@ -30,11 +31,15 @@ public indirect enum JSONValue: Sendable {
     /// Parses a whole document; anything but whitespace after the value is an error.
     public static func parse(_ bytes: UnsafeBufferPointer<UInt8>) throws(JSONSyntaxError) -> JSONValue {
         var parser = JSONParser(bytes: bytes)
-        parser.skipWhitespace()
-        let value = try parser.parseValue(depth: 0)
-        parser.skipWhitespace()
-        if parser.position != bytes.count { throw parser.error("unexpected text after the JSON value") }
-        return value
+        do throws(JSONSyntaxError) {
+            parser.skipWhitespace()
+            let value = try parser.parseValue(depth: 0)
+            parser.skipWhitespace()
+            if parser.position != bytes.count { throw parser.error("unexpected text after the JSON value") }
+            return value
+        } catch {
+            throw error.located(in: bytes)
+        }
     }
 
     public static func parse(_ bytes: [UInt8]) throws(JSONSyntaxError) -> JSONValue {
@@ -42,11 +47,37 @@ public indirect enum JSONValue: Sendable {
     }
 }
 
-/// Where and why a document is not valid JSON.
+/// Where and why a document is not valid JSON: 1-based line and column (in bytes) for people,
+/// the byte offset for tools.
 public struct JSONSyntaxError: Error, Sendable, CustomStringConvertible {
     public let byteOffset: Int
     public let reason: String
-    public var description: String { "invalid JSON at byte \(byteOffset): \(reason)" }
+    public private(set) var line = 0
+    public private(set) var column = 0
+
+    init(byteOffset: Int, reason: String) {
+        self.byteOffset = byteOffset
+        self.reason = reason
+    }
+
+    public var description: String {
+        line > 0 ? "invalid JSON at line \(line), column \(column) (byte \(byteOffset)): \(reason)"
+                 : "invalid JSON at byte \(byteOffset): \(reason)"
+    }
+
+    /// The same error with its line and column, counted only when an error is reported.
+    func located(in bytes: UnsafeBufferPointer<UInt8>) -> JSONSyntaxError {
+        var copy = self
+        let end = min(byteOffset, bytes.count)
+        var lineStart = 0
+        copy.line = 1
+        for index in 0..<end where bytes[index] == 0x0A {
+            copy.line += 1
+            lineStart = index + 1
+        }
+        copy.column = end - lineStart + 1
+        return copy
+    }
 }
 
 /// Recursive-descent parser over UTF-8 bytes, RFC 8259 strict: no comments, no trailing commas,

@@ -16,6 +16,8 @@ public final class Tokenizer: Sendable {
     /// Id -> piece used by decode (added tokens override the model's pieces).
     private let pieces: [String?]
     private let specialContents: Set<ExactString>
+    /// Every id the file names, for checks against a model.
+    private let ids: TokenizerIDs
 
     /// Distinct pieces, model vocabulary and added tokens together (tokenizers'
     /// `get_vocab_size(with_added_tokens=True)`): the embedding table needs at least this many rows.
@@ -27,22 +29,21 @@ public final class Tokenizer: Sendable {
     public let padTokenID: Int32?
     public let unknownTokenID: Int32?
 
-    public convenience init(path: String) throws(FormatError) {
-        try self.init(json: try readFileBytes(path), path: path)
+    /// Largest id accepted without a model to compare with: decode keeps one slot per id, so a
+    /// hostile id near Int32.max would otherwise allocate tens of GB.
+    public static let defaultIDLimit = 1 << 24
+
+    /// `idLimit`: every id must be below it (a model directory passes its vocabulary size).
+    public convenience init(path: String, idLimit: Int = Tokenizer.defaultIDLimit) throws(FormatError) {
+        try self.init(json: try readFileBytes(path), path: path, idLimit: idLimit)
     }
 
     public static func load(_ path: String) throws(FormatError) -> Tokenizer { try Tokenizer(path: path) }
 
     /// `path` only names the source in error messages.
-    public init(json: [UInt8], path: String) throws(FormatError) {
+    public init(json: [UInt8], path: String, idLimit: Int = Tokenizer.defaultIDLimit) throws(FormatError) {
         self.path = path
-        let document: JSONValue
-        do {
-            document = try JSONValue.parse(json)
-        } catch {
-            throw FormatError(file: path, "is not valid JSON (\(error))")
-        }
-        let root = try JSONNode(value: document, path: "", file: path).object()
+        let root = try JSONNode.parse(json, file: path).object()
         for key in ["truncation", "padding"] {
             if let node = root.optional(key) {
                 throw node.failure("is set in the file; Discern does its own truncation and padding, so set it to null")
@@ -85,6 +86,11 @@ public final class Tokenizer: Sendable {
         var allPieces = Set(model.vocabulary.keys)
         allPieces.formUnion(addedIDs.keys)
         vocabSize = allPieces.count
+        let ids = TokenizerIDs(vocabulary: model.vocabulary, added: added, postProcessor: postProcessor)
+        self.ids = ids
+        if let (token, id) = ids.first(where: { Int($0) >= idLimit }) {
+            throw FormatError(file: path, "token \(token) has id \(id); ids must be below \(idLimit) (the model's vocabulary size, at most \(Self.defaultIDLimit)). The tokenizer does not belong to this model, or the file is damaged")
+        }
         let largestID = max(model.vocabulary.values.max() ?? -1, added.map(\.id).max() ?? -1)
         var pieces = [String?](repeating: nil, count: Int(largestID) + 1)
         for (piece, id) in model.vocabulary { pieces[Int(id)] = piece.value }
@@ -96,6 +102,12 @@ public final class Tokenizer: Sendable {
         eosTokenID = lookup("</s>")
         padTokenID = lookup("<pad>")
         unknownTokenID = model.unknownID
+    }
+
+    /// The first token (lowest id) whose id fails `isOutside`, with its name for messages: a
+    /// vocabulary piece, an added token or a post-processor special token.
+    public func firstToken(where isOutside: (Int32) -> Bool) -> (token: String, id: Int32)? {
+        ids.first(where: isOutside)
     }
 
     /// The id of a piece (added tokens first, then the model vocabulary), compared byte for byte.

@@ -107,3 +107,20 @@ func isWordScalar(_ scalar: Unicode.Scalar) -> Bool {
     default: return false
     }
 }
+
+/// Every id a tokenizer.json names (vocabulary, added tokens, post-processor templates) with a
+/// name for each, so a check against a model's vocabulary can say which token is wrong.
+struct TokenizerIDs: Sendable {
+    let named: [(token: String, id: Int32)]
+
+    init(vocabulary: [ExactString: Int32], added: [AddedToken], postProcessor: TemplatePostProcessor?) {
+        var named = vocabulary.map { (token: "'\($0.key.value)' (model.vocab)", id: $0.value) }
+        named += added.map { (token: "'\($0.content)' (added_tokens)", id: $0.id) }
+        for ids in postProcessor?.single ?? [] { named += (ids ?? []).map { (token: "post_processor special token", id: $0) } }
+        self.named = named.sorted { $0.id < $1.id }
+    }
+
+    func first(where isOutside: (Int32) -> Bool) -> (token: String, id: Int32)? {
+        named.first { isOutside($0.id) }
+    }
+}

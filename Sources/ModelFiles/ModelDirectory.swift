@@ -19,12 +19,22 @@ public struct ModelDirectory: Sendable {
         config = try LlavaConfig.load(directory: url)
     }
 
+    /// The directory's tokenizer.json, checked against config.json: every id it can produce
+    /// must index the embedding table (the `<image>` placeholder excepted, see LlavaConfig).
     public func tokenizer() throws -> Tokenizer {
         let file = url.appendingPathComponent("tokenizer.json").path
         guard FileManager.default.fileExists(atPath: file) else {
             throw ModelConfigError("\(file): not found. The model directory needs the tokenizer.json its model was trained with.")
         }
-        return try Tokenizer(path: file)
+        let vocabulary = config.text.vocabSize
+        // The placeholder may sit just past the vocabulary; decode keeps a slot per id, so the
+        // limit never exceeds what a real tokenizer needs.
+        let placeholderLimit = config.imageTokenIndex >= vocabulary ? min(config.imageTokenIndex, vocabulary + 65536) + 1 : 0
+        let tokenizer = try Tokenizer(path: file, idLimit: min(max(vocabulary, placeholderLimit), Tokenizer.defaultIDLimit))
+        if let (token, id) = tokenizer.firstToken(where: { $0 >= vocabulary && $0 != config.imageTokenIndex }) {
+            throw ModelConfigError("\(file): token \(token) has id \(id), outside the model's vocabulary (text_config.vocab_size \(vocabulary) in config.json, ids 0 to \(vocabulary - 1)). The tokenizer does not belong to this model; use the tokenizer.json it was trained with.")
+        }
+        return tokenizer
     }
 
     /// The prompt assembly for this model: its tokenizer, image token, EOS and sizes.
@@ -40,6 +50,9 @@ public struct ModelDirectory: Sendable {
     /// file (the model keeps the mapping alive) and is widened per use; the rest is widened now.
     public func loadModel<T: KernelScalar>(trainable: TrainableSet = .frozen, memory: ModelMemoryOptions = ModelMemoryOptions(),
                                            as: T.Type = T.self) throws -> LlavaModel<T> {
+        // 16-bit weights that stay mapped take 2 bytes a value: the bound stays a lower bound.
+        try config.checkMemoryFits(bytesPerValue: memory.halfWeights ? 2 : MemoryLayout<T>.size,
+                                   source: url.appendingPathComponent("config.json").path)
         let weights = try SafetensorsShards.openWeights(inDirectory: url.path)
         let keys = try config.matchBaseWeights(in: weights)
         var half: [String: HalfMatrix] = [:]

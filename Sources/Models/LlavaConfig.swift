@@ -16,6 +16,18 @@ public struct LlavaConfig: Sendable, Equatable {
     public var visionFeatureSelectStrategy: String
     public var tieWordEmbeddings: Bool
 
+    public init(vision: CLIPVisionConfig, text: LlamaConfig, imageTokenIndex: Int, projectorHiddenAct: String, projectorBias: Bool,
+                visionFeatureLayer: Int, visionFeatureSelectStrategy: String, tieWordEmbeddings: Bool) {
+        self.vision = vision
+        self.text = text
+        self.imageTokenIndex = imageTokenIndex
+        self.projectorHiddenAct = projectorHiddenAct
+        self.projectorBias = projectorBias
+        self.visionFeatureLayer = visionFeatureLayer
+        self.visionFeatureSelectStrategy = visionFeatureSelectStrategy
+        self.tieWordEmbeddings = tieWordEmbeddings
+    }
+
     /// Number of positions one image occupies in the LLM sequence.
     public var imageTokensPerImage: Int {
         let grid = vision.imageSize / vision.patchSize
@@ -44,6 +56,19 @@ public struct CLIPVisionConfig: Sendable, Equatable {
     public var hiddenAct: String
     public var layerNormEps: Double
 
+    public init(hiddenSize: Int, intermediateSize: Int, numHiddenLayers: Int, numAttentionHeads: Int, numChannels: Int,
+                imageSize: Int, patchSize: Int, hiddenAct: String, layerNormEps: Double) {
+        self.hiddenSize = hiddenSize
+        self.intermediateSize = intermediateSize
+        self.numHiddenLayers = numHiddenLayers
+        self.numAttentionHeads = numAttentionHeads
+        self.numChannels = numChannels
+        self.imageSize = imageSize
+        self.patchSize = patchSize
+        self.hiddenAct = hiddenAct
+        self.layerNormEps = layerNormEps
+    }
+
     public var headDim: Int { hiddenSize / numAttentionHeads }
     public var numPatches: Int { (imageSize / patchSize) * (imageSize / patchSize) }
 }
@@ -66,6 +91,29 @@ public struct LlamaConfig: Sendable, Equatable {
     public var bosTokenId: Int
     public var eosTokenId: Int
     public var padTokenId: Int?
+
+    public init(vocabSize: Int, hiddenSize: Int, intermediateSize: Int, numHiddenLayers: Int, numAttentionHeads: Int,
+                numKeyValueHeads: Int, headDim: Int, hiddenAct: String, maxPositionEmbeddings: Int, rmsNormEps: Double,
+                ropeTheta: Double, attentionBias: Bool, mlpBias: Bool, tieWordEmbeddings: Bool, bosTokenId: Int,
+                eosTokenId: Int, padTokenId: Int?) {
+        self.vocabSize = vocabSize
+        self.hiddenSize = hiddenSize
+        self.intermediateSize = intermediateSize
+        self.numHiddenLayers = numHiddenLayers
+        self.numAttentionHeads = numAttentionHeads
+        self.numKeyValueHeads = numKeyValueHeads
+        self.headDim = headDim
+        self.hiddenAct = hiddenAct
+        self.maxPositionEmbeddings = maxPositionEmbeddings
+        self.rmsNormEps = rmsNormEps
+        self.ropeTheta = ropeTheta
+        self.attentionBias = attentionBias
+        self.mlpBias = mlpBias
+        self.tieWordEmbeddings = tieWordEmbeddings
+        self.bosTokenId = bosTokenId
+        self.eosTokenId = eosTokenId
+        self.padTokenId = padTokenId
+    }
 }
 
 /// A config.json problem, naming the file, the key and what to do.

@@ -21,15 +21,7 @@ public struct AdapterImport {
             throw ModelConfigError("\(directory): not a Discern export (no lora/ or soft_prompts/ inside). Make one with `discern export`.")
         }
         if manager.fileExists(atPath: lora + "/adapter_config.json") {
-            let data = try Data(contentsOf: URL(fileURLWithPath: lora + "/adapter_config.json"))
-            guard let config = try JSONSerialization.jsonObject(with: data) as? [String: Any],
-                  (config["peft_type"] as? String) == "LORA", let rank = config["r"] as? Int,
-                  let alpha = (config["lora_alpha"] as? NSNumber)?.doubleValue else {
-                throw ModelConfigError("\(lora)/adapter_config.json: not a PEFT LoRA config (needs peft_type LORA, r, lora_alpha).")
-            }
-            if (config["use_dora"] as? Bool) == true || (config["use_rslora"] as? Bool) == true {
-                throw ModelConfigError("\(lora)/adapter_config.json: DoRA and rsLoRA adapters are not supported.")
-            }
+            let (rank, alpha) = try Self.loraConfig(lora + "/adapter_config.json")
             let file = try SafetensorsFile(path: lora + "/adapter_model.safetensors")
             var modules: [String] = []
             for key in file.names {
@@ -50,12 +42,26 @@ public struct AdapterImport {
             for key in file.names { softPrompts[key] = (try file.info(key).shape, try file.floats(key)) }
             trainable.imageSoftPromptLength = softPrompts["image"]?.shape[0]
             trainable.textSoftPromptLength = softPrompts["text"]?.shape[0]
-            let data = try Data(contentsOf: URL(fileURLWithPath: soft + "/soft_prompts.json"))
-            if let description = try JSONSerialization.jsonObject(with: data) as? [String: Any],
-               let image = description["image_template"] as? String, let text = description["text_template"] as? String {
-                templates = PromptTemplates(image: image, text: text)
+            let description = try JSONNode.read(path: soft + "/soft_prompts.json").object()
+            if let image = description.optional("image_template"), let text = description.optional("text_template") {
+                templates = PromptTemplates(image: try image.string(), text: try text.string())
             }
         }
+    }
+
+    /// rank and alpha from a PEFT adapter_config.json (strict JSON; what Discern cannot apply is refused).
+    static func loraConfig(_ path: String) throws -> (rank: Int, alpha: Double) {
+        let config = try JSONNode.read(path: path).object()
+        guard let type = config.optional("peft_type"), try type.string() == "LORA" else {
+            throw ModelConfigError("\(path): not a PEFT LoRA config (needs peft_type LORA, r, lora_alpha).")
+        }
+        let rank = try config.integer("r"), alpha = try config.required("lora_alpha").double()
+        guard rank > 0 && rank <= 65536 else { throw ModelConfigError("\(path): r is \(rank); it must be a LoRA rank from 1 to 65536.") }
+        guard alpha.isFinite && alpha > 0 else { throw ModelConfigError("\(path): lora_alpha is \(alpha); it must be a positive, finite number.") }
+        if try config.bool("use_dora", default: false) || config.bool("use_rslora", default: false) {
+            throw ModelConfigError("\(path): DoRA and rsLoRA adapters are not supported.")
+        }
+        return (rank, alpha)
     }
 
     /// Copies the adapter tensors into a model built with `trainable`.

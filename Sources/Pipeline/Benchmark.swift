@@ -188,6 +188,7 @@ public final class Benchmark {
             }
             model = try directory.loadModel(trainable: run.trainable, memory: run.memory)
         } else {
+            try modelConfig.checkMemoryFits(bytesPerValue: MemoryLayout<Float>.size, source: "the bench section of the configuration")
             model = try LlavaModel<Float>(config: modelConfig, trainable: run.trainable, recompute: run.memory.recompute)
             for (name, shape) in modelConfig.baseParameterShapes {
                 let values = initialWeight(name: name, shape: shape, config: modelConfig, padTokenID: 0, seed: run.seed)

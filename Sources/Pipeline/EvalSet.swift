@@ -1,4 +1,5 @@
 import Datasets
+import Formats
 import Foundation
 import Images
 import Training
@@ -56,23 +57,19 @@ public struct EvalSet: Sendable {
     }
 
     /// A JSONL file of `{"image": PATH, "caption": TEXT, "negatives": {TYPE: TEXT}}` (relative paths
-    /// resolve against the file's folder). Lines naming the same image share it.
+    /// resolve against the file's folder). Lines naming the same image share it. Each line goes
+    /// through the strict JSON parser; LF or CRLF line ends.
     public static func jsonl(_ path: String, preprocessor: ImagePreprocessor) throws -> EvalSet {
         guard FileManager.default.fileExists(atPath: path) else { throw DatasetError(file: path, "no such file") }
         let folder = URL(fileURLWithPath: path).deletingLastPathComponent()
         var set = EvalSet(pixels: [], imageCount: 0, captions: [], captionImage: [], negatives: [])
         var imageIndex: [String: Int] = [:]
-        for (number, line) in try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let text = line.trimmingCharacters(in: .whitespaces)
-            if text.isEmpty { continue }
+        let bytes = try readFileBytes(path)
+        for (number, line) in bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated() {
+            if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
             let place = "\(path):\(number + 1)"
-            guard let object = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] else {
-                throw DatasetError(file: place, "not a JSON object")
-            }
-            guard let image = object["image"] as? String, let caption = object["caption"] as? String else {
-                throw DatasetError(file: place, "needs string fields \"image\" and \"caption\"")
-            }
-            let resolved = image.hasPrefix("/") ? image : folder.appendingPathComponent(image).path
+            let entry = try EvalLine(Array(line), place: place)
+            let resolved = entry.image.hasPrefix("/") ? entry.image : folder.appendingPathComponent(entry.image).path
             let index: Int
             if let known = imageIndex[resolved] { index = known } else {
                 let decoded: RGBImage
@@ -83,16 +80,42 @@ public struct EvalSet: Sendable {
                 set.pixels += preprocessor.preprocess(decoded)
             }
             let positive = set.captions.count
-            set.captions.append(caption)
+            set.captions.append(entry.caption)
             set.captionImage.append(index)
-            if let negatives = object["negatives"] {
-                guard let map = negatives as? [String: String] else { throw DatasetError(file: place, "\"negatives\" must map types to captions") }
-                for (type, text) in map.sorted(by: { $0.key < $1.key }) {
-                    set.negatives.append(Negative(image: index, positive: positive, type: type, caption: text))
-                }
+            for (type, text) in entry.negatives {
+                set.negatives.append(Negative(image: index, positive: positive, type: type, caption: text))
             }
         }
         guard !set.captions.isEmpty else { throw DatasetError(file: path, "holds no evaluation lines") }
         return set
+    }
+}
+
+/// One line of an evaluation JSONL file, read through the strict parser.
+struct EvalLine {
+    let image: String
+    let caption: String
+    /// Sorted by type.
+    let negatives: [(type: String, caption: String)]
+
+    init(_ bytes: [UInt8], place: String) throws {
+        let object: JSONObjectNode
+        do throws(FormatError) { object = try JSONNode.parse(bytes, file: place).object() } catch {
+            throw DatasetError(file: place, "\(error.problem); each line must be one object {\"image\": PATH, \"caption\": TEXT}")
+        }
+        do throws(FormatError) {
+            image = try object.string("image")
+            caption = try object.string("caption")
+        } catch {
+            throw DatasetError(file: place, "needs string fields \"image\" and \"caption\" (\(error.problem))")
+        }
+        guard let table = object.optional("negatives") else { negatives = []; return }
+        guard case .object(let members) = table.value else { throw DatasetError(file: place, "\"negatives\" must map types to captions") }
+        var negatives: [(type: String, caption: String)] = []
+        for (type, value) in members {
+            guard case .string(let text) = value else { throw DatasetError(file: place, "\"negatives\" must map types to captions") }
+            negatives.append((type, text))
+        }
+        self.negatives = negatives.sorted { $0.type < $1.type }
     }
 }

@@ -1,3 +1,4 @@
+import Formats
 import Foundation
 import Yams
 
@@ -18,12 +19,16 @@ public struct ResolvedConfig: Sendable, Equatable {
     /// Reads a YAML file strictly: every key must be a schema field (an unknown one is an error
     /// naming the closest valid key), every value must have the field's type.
     public static func load(file: String) throws -> ResolvedConfig {
+        let file = try ConfigPaths.expand(file, key: "the configuration file", at: "--config")
         guard FileManager.default.fileExists(atPath: file) else {
             throw ConfigError("\(file): config file not found. The configs/ folder has examples (configs/tiny.yaml).")
         }
-        let text: String
-        do { text = try String(contentsOfFile: file, encoding: .utf8) } catch {
-            throw ConfigError("\(file): cannot be read: \(error.localizedDescription)")
+        // Read as bytes: Foundation's "The file isn't in the correct format" names neither the
+        // file nor the problem.
+        let bytes: [UInt8]
+        do { bytes = try readFileBytes(file) } catch { throw ConfigError("\(error)") }
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw ConfigError("\(file): is not UTF-8 text; save the configuration as UTF-8.")
         }
         return try parse(yaml: text, source: file)
     }
@@ -57,7 +62,7 @@ public struct ResolvedConfig: Sendable, Equatable {
             guard let scalar = valueNode.scalar else {
                 throw ConfigError("\(source):\(line(valueNode)): \(path) should be a single \(field.kind.rawValue) value, found a list or mapping.")
             }
-            values[path] = try Self.value(scalar.string, isQuoted: scalar.style != .plain, for: field,
+            values[path] = try Self.value(scalar.string, isQuoted: scalar.style != .plain, fromYAML: true, for: field,
                                           at: "\(source):\(line(valueNode))")
         }
     }
@@ -70,7 +75,7 @@ public struct ResolvedConfig: Sendable, Equatable {
         let path = String(assignment[..<equals]).trimmingCharacters(in: .whitespaces)
         let text = String(assignment[assignment.index(after: equals)...])
         guard let field = ConfigSchema.byPath[path] else { throw unknownKey(path, source: "--set", node: nil) }
-        values[path] = try Self.value(text, isQuoted: false, for: field, at: "--set \(path)")
+        values[path] = try Self.value(text, isQuoted: false, for: field, at: "--set")
     }
 
     public mutating func set(_ path: String, _ value: ConfigValue) {
@@ -78,16 +83,23 @@ public struct ResolvedConfig: Sendable, Equatable {
         values[path] = value
     }
 
-    static func value(_ text: String, isQuoted: Bool, for field: ConfigField, at place: String) throws -> ConfigValue {
+    /// `fromYAML`: the text is a YAML scalar, where a plain `~` or `null` means null.
+    static func value(_ text: String, isQuoted: Bool, fromYAML: Bool = false, for field: ConfigField, at place: String) throws -> ConfigValue {
         func wrong() -> ConfigError {
             ConfigError("\(place): \(field.path) should be \(article(field.kind)), found \(text.debugDescription).")
+        }
+        func inRange(_ number: Double) throws {
+            guard let range = field.range, !range.contains(number) else { return }
+            throw ConfigError("\(place): \(field.path): \(text) is out of range; it must be \(range).")
         }
         switch field.kind {
         case .int:
             guard !isQuoted, let v = Int(text.replacingOccurrences(of: "_", with: "")) else { throw wrong() }
+            try inRange(Double(v))
             return .int(v)
         case .double:
             guard !isQuoted, let v = Double(text.replacingOccurrences(of: "_", with: "")), v.isFinite else { throw wrong() }
+            try inRange(v)
             return .double(v)
         case .bool:
             switch text.lowercased() {
@@ -95,7 +107,12 @@ public struct ResolvedConfig: Sendable, Equatable {
             case "false", "no", "off": return .bool(false)
             default: throw wrong()
             }
-        case .string, .path:
+        case .path:
+            if fromYAML && ConfigPaths.isYAMLNull(text, isQuoted: isQuoted) {
+                throw ConfigError("\(place): \(field.path) is null (YAML reads `~`, `null` and an empty value as null); write the path (`~/runs/a` is a path; write \"~\" for the home directory itself).")
+            }
+            return .string(try ConfigPaths.expand(text, key: field.path, at: place))
+        case .string:
             if !field.choices.isEmpty && !field.choices.contains(text) {
                 throw ConfigError("\(place): \(field.path) must be one of \(field.choices.joined(separator: ", ")); found \(text.debugDescription).")
             }

@@ -9,12 +9,21 @@ public enum ConfigReference {
             "`discern config reference`; do not edit by hand.",
             "",
             "- Keys are strict: an unknown key is an error that names the closest valid key, and a value of the wrong",
-            "  type is an error naming the key, the file and the line.",
+            "  type, or outside the key's allowed range (the `allowed` column), is an error naming the key, the file",
+            "  and the line.",
             "- `--set KEY=VALUE` overrides any key from the command line (for example",
             "  `--set optimizer.lr=3e-4 --set lora.rank=8`); `--model`, `--data`, `--run-dir`, `--steps` and",
-            "  `--global-batch` override their keys too. Flags win over the file, and the file wins over the defaults.",
+            "  `--global-batch` override their keys too, with the same checks. Flags win over the file, and the file",
+            "  wins over the defaults.",
             "- `discern config show --config FILE [--set ...]` prints the fully resolved configuration. That is also",
             "  what every checkpoint stores.",
+            "- Cross-key rules, checked when a run starts: `optimizer.warmup` below 1 is a fraction of `steps`, 1 or more",
+            "  a whole number of steps, at most `steps`; `loss.logit_scale` is at most `loss.max_logit_scale`;",
+            "  `loss.contrastive` and `loss.ntp` are not both 0; `global_batch` divides by the number of ranks.",
+            "- Paths (keys of type path, and `discern train`'s `--model`, `--data`, `--run-dir`, `--config` and `--resume`",
+            "  flags): `~` and `~/...` expand to the home directory (`$HOME`), the same way in the file and on the",
+            "  command line; `~user` is refused. A YAML null (`run_dir: ~`, `run_dir: null` or `run_dir:`) is an error: write the path",
+            "  (`run_dir: ~/runs/a` is a path; for the home directory itself write `run_dir: \"~\"`).",
             "",
         ]
         var section: String?
@@ -23,14 +32,24 @@ public enum ConfigReference {
             let name = parts.count == 2 ? String(parts[0]) : "(top level)"
             if name != section {
                 section = name
-                lines += ["", "## \(name)", "", "| key | type | default | meaning |", "|---|---|---|---|"]
+                lines += ["", "## \(name)", "", "| key | type | default | allowed | meaning |", "|---|---|---|---|---|"]
             }
             let value: String
             if case .string(let s) = field.defaultValue { value = "`" + ResolvedConfig.yamlString(s).replacingOccurrences(of: "|", with: "\\|") + "`" }
             else { value = "`\(field.defaultValue)`" }
-            let choices = field.choices.isEmpty ? "" : " One of: " + field.choices.map { "`\($0)`" }.joined(separator: ", ") + "."
-            lines.append("| `\(field.path)` | \(field.kind.rawValue) | \(value) | \(field.help.replacingOccurrences(of: "|", with: "\\|"))\(choices) |")
+            lines.append("| `\(field.path)` | \(field.kind.rawValue) | \(value) | \(allowed(field)) | \(field.help.replacingOccurrences(of: "|", with: "\\|")) |")
         }
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    static func allowed(_ field: ConfigField) -> String {
+        if let range = field.range { return range.description }
+        switch field.kind {
+        case .int: return "any integer"
+        case .double: return "any number"
+        case .bool: return "true, false"
+        case .string: return field.choices.isEmpty ? "any text" : field.choices.map { "`\($0)`" }.joined(separator: ", ")
+        case .path: return "a path (see above)"
+        }
     }
 }

@@ -8,13 +8,16 @@ public struct ConfigField: Sendable {
     public let help: String
     /// Allowed values for a string field (empty = any).
     public let choices: [String]
+    /// Allowed values for a numeric field (nil = any value of the type).
+    public let range: ConfigRange?
 
-    init(_ path: String, _ kind: Kind, _ defaultValue: ConfigValue, _ help: String, choices: [String] = []) {
+    init(_ path: String, _ kind: Kind, _ defaultValue: ConfigValue, _ help: String, choices: [String] = [], range: ConfigRange? = nil) {
         self.path = path
         self.kind = kind
         self.defaultValue = defaultValue
         self.help = help
         self.choices = choices
+        self.range = range
     }
 }
 
@@ -33,6 +36,13 @@ public enum ConfigValue: Sendable, Equatable, CustomStringConvertible {
 }
 
 public enum ConfigSchema {
+    /// Upper bounds that keep counts far from Int overflow and Double -> Int conversion traps.
+    enum Limits {
+        static let count: Double = 0x1p40
+        static let batch: Double = 0x1p24
+        static let benchSize: Double = 0x1p20
+    }
+
     public static let fields: [ConfigField] = [
         // Where things are
         ConfigField("model", .path, .string(""), "Hugging Face LLaVA model directory (config.json, tokenizer.json, safetensors). Relative paths resolve against the current directory."),
@@ -40,11 +50,11 @@ public enum ConfigSchema {
         ConfigField("run_dir", .path, .string("checkpoints/run"), "Where metrics.jsonl and checkpoints go."),
         // The run
         ConfigField("seed", .int, .int(1234), "Seed of the data order, the adapter initialisation and the LoRA dropout masks; same seed, same run."),
-        ConfigField("steps", .int, .int(100), "Optimizer steps to train."),
-        ConfigField("global_batch", .int, .int(32), "Image/caption pairs per optimizer step over all ranks; must divide by the number of ranks."),
-        ConfigField("micro_batch", .int, .int(0), "Pairs per rank per forward/backward chunk (GradCache); 0 = the whole local batch at once. The contrastive gradient is exact either way."),
-        ConfigField("threads", .int, .int(0), "Compute threads per rank for the non-GEMM kernels; 0 = OPENBLAS_NUM_THREADS or 1."),
-        ConfigField("log_every", .int, .int(10), "Print a progress line every N steps (metrics.jsonl gets every step)."),
+        ConfigField("steps", .int, .int(100), "Optimizer steps to train.", range: .from(1, to: Limits.count)),
+        ConfigField("global_batch", .int, .int(32), "Image/caption pairs per optimizer step over all ranks; must divide by the number of ranks.", range: .from(1, to: Limits.batch)),
+        ConfigField("micro_batch", .int, .int(0), "Pairs per rank per forward/backward chunk (GradCache); 0 = the whole local batch at once. The contrastive gradient is exact either way.", range: .from(0, to: Limits.batch)),
+        ConfigField("threads", .int, .int(0), "Compute threads per rank for the non-GEMM kernels; 0 = OPENBLAS_NUM_THREADS or 1.", range: .from(0, to: 4096)),
+        ConfigField("log_every", .int, .int(10), "Print a progress line every N steps (metrics.jsonl gets every step).", range: .from(1, to: Limits.count)),
         // Prompts
         ConfigField("prompts.image", .string, .string("<image>\nSummary above image in one word:"), "Image prompt template; `<image>` marks where the visual tokens go."),
         ConfigField("prompts.text", .string, .string("<sent>\nSummary above sentence in one word:"), "Text prompt template; `<sent>` is replaced by the caption."),
@@ -53,53 +63,53 @@ public enum ConfigSchema {
         ConfigField("train.mode", .string, .string("adapters"), "`adapters`: soft prompts and/or LoRA on a frozen base (VladVA). `full`: every base weight trains (generative pre-training of a tiny model).", choices: ["adapters", "full"]),
         ConfigField("train.soft_prompts", .bool, .bool(true), "Replace the prompt suffixes by trainable soft prompts, initialised from their token embeddings."),
         ConfigField("train.lora", .bool, .bool(true), "Train LoRA adapters on `lora.target_modules`."),
-        ConfigField("lora.rank", .int, .int(16), "LoRA rank r."),
-        ConfigField("lora.alpha", .double, .double(16), "LoRA alpha; the update is scaled by alpha / r."),
-        ConfigField("lora.dropout", .double, .double(0), "Dropout on the LoRA input during training (PEFT's lora_dropout), in the language model's adapters. Masks are a pure function of (seed, step, module, sample, position), so ranks, micro-batches and resumes agree."),
+        ConfigField("lora.rank", .int, .int(16), "LoRA rank r.", range: .from(1, to: 65536)),
+        ConfigField("lora.alpha", .double, .double(16), "LoRA alpha; the update is scaled by alpha / r.", range: .above(0, upTo: 1e6)),
+        ConfigField("lora.dropout", .double, .double(0), "Dropout on the LoRA input during training (PEFT's lora_dropout), in the language model's adapters. Masks are a pure function of (seed, step, module, sample, position), so ranks, micro-batches and resumes agree.", range: .unitHalfOpen),
         ConfigField("lora.target_modules", .string, .string(#"language_model\.model\.layers\.\d+\.(self_attn\.(q|k|v|o)_proj|mlp\.(gate|up|down)_proj)"#), "Regular expression over module names (full match, PEFT's meaning of a string); default: the LLM's seven projections."),
         // Losses
-        ConfigField("loss.contrastive", .double, .double(1), "Weight of the global-batch contrastive loss (short captions); 0 turns it off."),
-        ConfigField("loss.ntp", .double, .double(1), "Weight lambda of the next-token loss on long captions, conditioned on image + image prompt; 0 turns it off."),
+        ConfigField("loss.contrastive", .double, .double(1), "Weight of the global-batch contrastive loss (short captions); 0 turns it off.", range: .from(0, to: 1e6)),
+        ConfigField("loss.ntp", .double, .double(1), "Weight lambda of the next-token loss on long captions, conditioned on image + image prompt; 0 turns it off.", range: .from(0, to: 1e6)),
         ConfigField("loss.ntp_captions", .string, .string("long"), "Captions the next-token loss reads: `long` (VladVA), `short`, or `both` (generative pre-training).", choices: ["long", "short", "both"]),
-        ConfigField("loss.hard_negatives", .int, .int(0), "Hard negative captions per pair in the contrastive loss (NegCLIP; 0 = none): up to this many of each pair's stored negatives (discern synth --train-negatives, or `negatives` in a prepare manifest; types in name order) join the text keys of the whole global batch, so images must prefer their caption over every caption and every hard negative. The train split must carry them."),
-        ConfigField("loss.logit_scale", .double, .double(2.659260036932778), "Initial log of the contrastive logit scale (ln(1/0.07), CLIP's)."),
+        ConfigField("loss.hard_negatives", .int, .int(0), "Hard negative captions per pair in the contrastive loss (NegCLIP; 0 = none): up to this many of each pair's stored negatives (discern synth --train-negatives, or `negatives` in a prepare manifest; types in name order) join the text keys of the whole global batch, so images must prefer their caption over every caption and every hard negative. The train split must carry them.", range: .from(0, to: 16)),
+        ConfigField("loss.logit_scale", .double, .double(2.659260036932778), "Initial log of the contrastive logit scale (ln(1/0.07), CLIP's).", range: .from(0, to: 20)),
         ConfigField("loss.learn_logit_scale", .bool, .bool(true), "Learn the logit scale (clamped to [0, loss.max_logit_scale] after each step); false keeps it fixed."),
-        ConfigField("loss.max_logit_scale", .double, .double(4.605170185988092), "Upper clamp of the log logit scale (ln 100)."),
+        ConfigField("loss.max_logit_scale", .double, .double(4.605170185988092), "Upper clamp of the log logit scale (ln 100).", range: .above(0, upTo: 20)),
         // Optimizer
-        ConfigField("optimizer.lr", .double, .double(1e-4), "Peak learning rate (AdamW)."),
-        ConfigField("optimizer.weight_decay", .double, .double(0.01), "Decoupled weight decay on LoRA and base weights; never on soft prompts, norms, biases or the logit scale."),
-        ConfigField("optimizer.beta1", .double, .double(0.9), "AdamW beta1."),
-        ConfigField("optimizer.beta2", .double, .double(0.999), "AdamW beta2."),
-        ConfigField("optimizer.eps", .double, .double(1e-8), "AdamW epsilon."),
-        ConfigField("optimizer.warmup", .double, .double(0.03), "Linear warmup: a fraction of `steps` when below 1, else a number of steps."),
+        ConfigField("optimizer.lr", .double, .double(1e-4), "Peak learning rate (AdamW).", range: .positive),
+        ConfigField("optimizer.weight_decay", .double, .double(0.01), "Decoupled weight decay on LoRA and base weights; never on soft prompts, norms, biases or the logit scale.", range: .from(0, to: 10)),
+        ConfigField("optimizer.beta1", .double, .double(0.9), "AdamW beta1.", range: .unitHalfOpen),
+        ConfigField("optimizer.beta2", .double, .double(0.999), "AdamW beta2.", range: .unitHalfOpen),
+        ConfigField("optimizer.eps", .double, .double(1e-8), "AdamW epsilon.", range: .above(0, upTo: 1)),
+        ConfigField("optimizer.warmup", .double, .double(0.03), "Linear warmup: a fraction of `steps` when below 1, else a number of steps.", range: .from(0, to: Limits.count)),
         ConfigField("optimizer.schedule", .string, .string("cosine"), "Learning-rate schedule after warmup.", choices: ["cosine", "constant", "linear"]),
-        ConfigField("optimizer.min_lr_ratio", .double, .double(0), "Final learning rate as a fraction of the peak (cosine and linear)."),
-        ConfigField("optimizer.grad_clip", .double, .double(1.0), "Clip the global gradient norm to this value; 0 turns clipping off."),
+        ConfigField("optimizer.min_lr_ratio", .double, .double(0), "Final learning rate as a fraction of the peak (cosine and linear).", range: .unit),
+        ConfigField("optimizer.grad_clip", .double, .double(1.0), "Clip the global gradient norm to this value; 0 turns clipping off.", range: .from(0, to: 1e12)),
         // Memory
         ConfigField("memory.half_weights", .bool, .bool(false), "Keep frozen base weights stored as F16/BF16 in their memory-mapped safetensors files and widen each to float32 per use (one shared buffer) instead of copying them: a 7B base takes ~14 GB instead of ~28 GB. Results are bit-identical; costs a widening pass per use. Refused with train.mode full (those weights train)."),
         ConfigField("memory.recompute", .bool, .bool(false), "Activation recomputation: keep only each transformer layer's input in the forward and re-run one layer's forward right before its backward. Gradients are bit-identical; costs about one more forward per step."),
         // Checkpoints
-        ConfigField("checkpoint.every", .int, .int(100), "Write a checkpoint every N steps (and at the end); 0 = only at the end."),
-        ConfigField("checkpoint.keep", .int, .int(3), "How many recent checkpoints to keep in run_dir."),
+        ConfigField("checkpoint.every", .int, .int(100), "Write a checkpoint every N steps (and at the end); 0 = only at the end.", range: .from(0, to: Limits.count)),
+        ConfigField("checkpoint.keep", .int, .int(3), "How many recent checkpoints to keep in run_dir.", range: .from(1, to: 1_000_000)),
         // Benchmark (`discern bench` only; training ignores this section)
         ConfigField("bench.weights", .string, .string("memory"), "Base weights of the benchmark model: `memory` = random float32 weights made in memory; `float16` / `bfloat16` = random 16-bit safetensors written once to bench.model_dir (if missing) and loaded like any model directory (with memory.half_weights they stay 16-bit).", choices: ["memory", "float16", "bfloat16"]),
         ConfigField("bench.model_dir", .path, .string("checkpoints/bench-model"), "Where a benchmark model with weights on disk is written (once) and loaded from."),
-        ConfigField("bench.warmup", .int, .int(2), "Untimed steps before the timed ones."),
-        ConfigField("bench.image_size", .int, .int(64), "Benchmark model: image side in pixels."),
-        ConfigField("bench.patch_size", .int, .int(8), "Benchmark model: CLIP patch size."),
-        ConfigField("bench.vision_hidden", .int, .int(256), "Benchmark model: CLIP width."),
-        ConfigField("bench.vision_intermediate", .int, .int(1024), "Benchmark model: CLIP MLP width."),
-        ConfigField("bench.vision_layers", .int, .int(4), "Benchmark model: CLIP layers (LLaVA reads layer -2, so the last one is never computed)."),
-        ConfigField("bench.vision_heads", .int, .int(4), "Benchmark model: CLIP attention heads."),
-        ConfigField("bench.text_hidden", .int, .int(512), "Benchmark model: Llama width."),
-        ConfigField("bench.text_intermediate", .int, .int(1376), "Benchmark model: Llama MLP width."),
-        ConfigField("bench.text_layers", .int, .int(4), "Benchmark model: Llama layers."),
-        ConfigField("bench.text_heads", .int, .int(8), "Benchmark model: Llama attention heads."),
-        ConfigField("bench.text_kv_heads", .int, .int(8), "Benchmark model: Llama key/value heads."),
-        ConfigField("bench.vocab_size", .int, .int(1000), "Benchmark model: vocabulary size."),
-        ConfigField("bench.max_positions", .int, .int(256), "Benchmark model: max_position_embeddings."),
-        ConfigField("bench.caption_tokens", .int, .int(16), "Tokens per (random) caption."),
-        ConfigField("bench.prompt_tokens", .int, .int(8), "Positions of each prompt suffix (the soft prompts' length)."),
+        ConfigField("bench.warmup", .int, .int(2), "Untimed steps before the timed ones.", range: .from(0, to: 1_000_000)),
+        ConfigField("bench.image_size", .int, .int(64), "Benchmark model: image side in pixels.", range: .from(1, to: Limits.benchSize)),
+        ConfigField("bench.patch_size", .int, .int(8), "Benchmark model: CLIP patch size.", range: .from(1, to: Limits.benchSize)),
+        ConfigField("bench.vision_hidden", .int, .int(256), "Benchmark model: CLIP width.", range: .from(1, to: Limits.benchSize)),
+        ConfigField("bench.vision_intermediate", .int, .int(1024), "Benchmark model: CLIP MLP width.", range: .from(1, to: Limits.benchSize)),
+        ConfigField("bench.vision_layers", .int, .int(4), "Benchmark model: CLIP layers (LLaVA reads layer -2, so the last one is never computed).", range: .from(1, to: Limits.benchSize)),
+        ConfigField("bench.vision_heads", .int, .int(4), "Benchmark model: CLIP attention heads.", range: .from(1, to: Limits.benchSize)),
+        ConfigField("bench.text_hidden", .int, .int(512), "Benchmark model: Llama width.", range: .from(1, to: Limits.benchSize)),
+        ConfigField("bench.text_intermediate", .int, .int(1376), "Benchmark model: Llama MLP width.", range: .from(1, to: Limits.benchSize)),
+        ConfigField("bench.text_layers", .int, .int(4), "Benchmark model: Llama layers.", range: .from(1, to: Limits.benchSize)),
+        ConfigField("bench.text_heads", .int, .int(8), "Benchmark model: Llama attention heads.", range: .from(1, to: Limits.benchSize)),
+        ConfigField("bench.text_kv_heads", .int, .int(8), "Benchmark model: Llama key/value heads.", range: .from(1, to: Limits.benchSize)),
+        ConfigField("bench.vocab_size", .int, .int(1000), "Benchmark model: vocabulary size.", range: .from(1, to: Limits.benchSize)),
+        ConfigField("bench.max_positions", .int, .int(256), "Benchmark model: max_position_embeddings.", range: .from(1, to: Limits.benchSize)),
+        ConfigField("bench.caption_tokens", .int, .int(16), "Tokens per (random) caption.", range: .from(1, to: Limits.benchSize)),
+        ConfigField("bench.prompt_tokens", .int, .int(8), "Positions of each prompt suffix (the soft prompts' length).", range: .from(1, to: Limits.benchSize)),
     ]
 
     public static let byPath: [String: ConfigField] = Dictionary(uniqueKeysWithValues: fields.map { ($0.path, $0) })

@@ -1,3 +1,4 @@
+import Formats
 import Foundation
 
 /// One line of metrics.jsonl.
@@ -36,9 +37,10 @@ public final class MetricsLog {
         try manager.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
         var kept = Data()
         if keepSteps > 0, let existing = try? String(contentsOf: file, encoding: .utf8) {
-            let decoder = JSONDecoder()
+            // A line that is not one strict record (a torn last line after a kill) is dropped.
             for line in existing.split(separator: "\n") {
-                guard let record = try? decoder.decode(MetricsRecord.self, from: Data(line.utf8)), record.step <= keepSteps else { continue }
+                guard let record = try? StrictJSON.decode(MetricsRecord.self, from: Array(line.utf8), file: file.path),
+                      record.step <= keepSteps else { continue }
                 kept.append(Data((line + "\n").utf8))
             }
         }

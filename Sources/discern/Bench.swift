@@ -16,11 +16,11 @@ struct Bench: ParsableCommand {
           ./launch/bench      (Discern and its PyTorch twin, alternately, 1 and 2 threads)
         """)
 
-    @Option(help: "YAML configuration with a `bench:` section (e.g. configs/bench-small.yaml).") var config: String
+    @Option(help: "YAML configuration with a `bench:` section (e.g. configs/bench-small.yaml).", transform: expandedPath) var config: String
     @Option(help: "Timed steps after the warm-up.") var steps = 10
     @Option(help: "Threads per rank (BLAS and the other kernels).") var threads = 1
     @Option(name: .customLong("set"), help: "KEY=VALUE override of any configuration key, repeatable.") var overrides: [String] = []
-    @Option(help: "Also write the report as JSON to this file.") var json: String?
+    @Option(help: "Also write the report as JSON to this file.", transform: expandedPath) var json: String?
 
     func run() throws {
         var resolved = try ResolvedConfig.load(file: config)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Formats
 import Foundation
 import HDF5Files
 import Images
@@ -15,12 +16,12 @@ struct Embed: ParsableCommand {
         Example: discern embed --model checkpoints/tiny-base --images a.png b.jpg --texts captions.txt --output emb.h5
         """)
 
-    @Option(help: "Hugging Face LLaVA model directory.") var model: String
-    @Option(help: "A training checkpoint (RUN_DIR/step-*.h5) whose adapters to apply.") var checkpoint: String?
-    @Option(help: "An export directory (discern export) whose LoRA and soft prompts to apply.") var adapters: String?
-    @Option(parsing: .upToNextOption, help: "Image files (JPEG or PNG).") var images: [String] = []
-    @Option(help: "A text file with one caption per line (blank lines are skipped).") var texts: String?
-    @Option(help: "Output HDF5 file.") var output: String
+    @Option(help: "Hugging Face LLaVA model directory.", transform: expandedPath) var model: String
+    @Option(help: "A training checkpoint (RUN_DIR/step-*.h5) whose adapters to apply.", transform: expandedPath) var checkpoint: String?
+    @Option(help: "An export directory (discern export) whose LoRA and soft prompts to apply.", transform: expandedPath) var adapters: String?
+    @Option(parsing: .upToNextOption, help: "Image files (JPEG or PNG).", transform: expandedPath) var images: [String] = []
+    @Option(help: "A text file with one caption per line (blank lines are skipped).", transform: expandedPath) var texts: String?
+    @Option(help: "Output HDF5 file.", transform: expandedPath) var output: String
     @Option(help: "Image prompt template (ignored with --checkpoint, which stores its own).") var imagePrompt = PromptTemplates().image
     @Option(help: "Text prompt template (ignored with --checkpoint).") var textPrompt = PromptTemplates().text
     @Option(help: "Image preprocessing: crop (Hugging Face processor) or pad (LLaVA training).") var imageMode = "crop"
@@ -38,7 +39,12 @@ struct Embed: ParsableCommand {
     func run() throws {
         let directory = try ModelDirectory(path: model)
         // Before the weights load: a bad caption file is reported in a second, not after a minute.
-        let lines = try texts.map(Self.captionLines) ?? []
+        let lines: [String] = try texts.map { texts in
+            guard FileManager.default.fileExists(atPath: texts) else {
+                throw ValidationError("\(texts): no such file (expected one caption per line).")
+            }
+            return try captionLines(texts)
+        } ?? []
         let embedder = try Embedder(directory: directory, checkpoint: checkpoint, adapters: adapters,
                                     templates: PromptTemplates(image: imagePrompt, text: textPrompt),
                                     imageMode: imageMode == "pad" ? .padToSquare : .crop, batchSize: batchSize,
@@ -69,25 +75,6 @@ struct Embed: ParsableCommand {
             throw error
         }
         print("wrote \(decoded.count) image and \(lines.count) text embeddings (\(embedder.width) wide) to \(output)")
-    }
-
-    /// One caption per line; "\n", "\r\n" and "\r" all end a line (Swift keeps "\r\n" as one
-    /// Character, so splitting on "\n" alone would merge a CRLF file into one caption). Blank lines
-    /// are skipped.
-    static func captionLines(_ path: String) throws -> [String] {
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw ValidationError("\(path): no such file (expected one caption per line).")
-        }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw ValidationError("\(path): cannot be read; check its permissions.")
-        }
-        guard let text = String(validating: data, as: UTF8.self) else {
-            throw ValidationError("\(path): is not UTF-8 text; save the captions as UTF-8, one per line.")
-        }
-        let lines = text.split(whereSeparator: \.isNewline).map(String.init)
-            .filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
-        guard !lines.isEmpty else { throw ValidationError("\(path): holds no caption (every line is blank).") }
-        return lines
     }
 }
 
@@ -120,4 +107,19 @@ final class ProgressLine {
     func finish() {
         if terminal && total >= 32 { FileHandle.standardError.write(Data("\n".utf8)) }
     }
+}
+
+/// One caption per line, LF or CRLF (split on bytes: Swift's String treats "\r\n" as one
+/// character, so splitting a String on "\n" merged a CRLF file into one caption); blank lines
+/// are skipped; text that is not UTF-8 is an error naming the line.
+func captionLines(_ path: String) throws -> [String] {
+    var lines: [String] = []
+    for (number, raw) in try readFileBytes(path).split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated() {
+        let line = raw.last == 0x0D ? raw.dropLast() : raw
+        guard let text = String(validating: line, as: UTF8.self) else {
+            throw ValidationError("\(path):\(number + 1): not valid UTF-8 text; save the captions file as UTF-8.")
+        }
+        if !text.trimmingCharacters(in: .whitespaces).isEmpty { lines.append(text) }
+    }
+    return lines
 }

@@ -14,12 +14,12 @@ struct Eval: ParsableCommand {
         image_to_text {r1, r5, r10}, text_to_image {r1, r5, r10}, hard_negatives {type: accuracy}.
         """)
 
-    @Option(help: "Hugging Face LLaVA model directory.") var model: String
-    @Option(help: "A training checkpoint whose adapters to apply.") var checkpoint: String?
-    @Option(help: "An export directory (discern export) whose adapters to apply.") var adapters: String?
-    @Option(help: "Data set directory or JSONL file.") var data: String
+    @Option(help: "Hugging Face LLaVA model directory.", transform: expandedPath) var model: String
+    @Option(help: "A training checkpoint whose adapters to apply.", transform: expandedPath) var checkpoint: String?
+    @Option(help: "An export directory (discern export) whose adapters to apply.", transform: expandedPath) var adapters: String?
+    @Option(help: "Data set directory or JSONL file.", transform: expandedPath) var data: String
     @Option(help: "Split of a data set directory.") var split = "eval"
-    @Option(help: "Write the report as JSON here.") var output: String?
+    @Option(help: "Write the report as JSON here.", transform: expandedPath) var output: String?
     @Option(help: "Also score captions by the base model's own likelihood on the first N images (a reference for generative models; 0 = off).")
     var likelihoodImages = 0
     @Option(help: "Image preprocessing for JSONL images: crop or pad.") var imageMode = "crop"

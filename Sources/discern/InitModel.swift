@@ -16,7 +16,7 @@ struct InitModel: ParsableCommand {
     @Option(help: "Model size preset (tiny).")
     var preset = "tiny"
 
-    @Option(help: "Directory to create.")
+    @Option(help: "Directory to create.", transform: expandedPath)
     var output: String
 
     @Option(help: "Seed of the random weights.")

@@ -14,10 +14,10 @@ struct Prepare: ParsableCommand {
             (--strict: the first one stops the import). The split appears in DIR/dataset.json only once complete.
             """)
 
-    @Option(help: "The JSONL manifest to import.")
+    @Option(help: "The JSONL manifest to import.", transform: expandedPath)
     var manifest: String
 
-    @Option(help: "The data set directory (created if missing; other splits in it are kept).")
+    @Option(help: "The data set directory (created if missing; other splits in it are kept).", transform: expandedPath)
     var output: String
 
     @Option(help: "The split to write: train, eval, ...")
@@ -29,7 +29,7 @@ struct Prepare: ParsableCommand {
     @Option(help: "Stored image side in pixels (default: the --model's vision_config.image_size).")
     var imageSize: Int?
 
-    @Option(help: "A model directory whose config.json gives the image size.")
+    @Option(help: "A model directory whose config.json gives the image size.", transform: expandedPath)
     var model: String?
 
     @Option(help: "crop: resize the short side and crop the centre (hub processor); pad: pad to a square first (LLaVA-1.5 training).")

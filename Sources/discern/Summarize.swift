@@ -1,4 +1,5 @@
 import ArgumentParser
+import Formats
 import Foundation
 import Pipeline
 
@@ -14,7 +15,7 @@ struct Summarize: ParsableCommand {
     func run() throws {
         let loaded = try reports.map { path -> EvalReport in
             guard FileManager.default.fileExists(atPath: path) else { throw ValidationError("\(path): no such report.") }
-            return try JSONDecoder().decode(EvalReport.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+            return try StrictJSON.decode(EvalReport.self, path: path)
         }
         guard let first = loaded.first else { throw ValidationError("give at least one report.") }
         let types = first.hardNegatives.keys.sorted()

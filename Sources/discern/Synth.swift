@@ -8,7 +8,7 @@ struct Synth: ParsableCommand {
         abstract: "Generate the synthetic compositional data set (coloured shapes, relations, hard negatives): the embedded default.",
         discussion: "Writes DIR/train and DIR/eval shards (docs/data.md, docs/synthetic.md). Same seed and options, same bytes.")
 
-    @Option(help: "Output data set directory.") var output: String
+    @Option(help: "Output data set directory.", transform: expandedPath) var output: String
     @Option(help: "Training pairs.") var train = 20_000
     @Option(help: "Evaluation images, one per distinct short caption, each with hard negatives.") var eval = 500
     @Option(help: "Seed.") var seed: UInt64 = 1

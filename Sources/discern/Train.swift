@@ -33,11 +33,12 @@ struct Train: ParsableCommand {
     func run() throws {
         var resolved = try config.map { try ResolvedConfig.load(file: $0) } ?? ResolvedConfig()
         for assignment in overrides { try resolved.set(assignment) }
-        if let model { resolved.set("model", .string(model)) }
-        if let data { resolved.set("data", .string(data)) }
-        if let runDir { resolved.set("run_dir", .string(runDir)) }
-        if let steps { resolved.set("steps", .int(steps)) }
-        if let globalBatch { resolved.set("global_batch", .int(globalBatch)) }
+        // Flags go through the same checks as the file: ranges, and `~` in paths.
+        if let model { try resolved.set("model", text: model, flag: "--model") }
+        if let data { try resolved.set("data", text: data, flag: "--data") }
+        if let runDir { try resolved.set("run_dir", text: runDir, flag: "--run-dir") }
+        if let steps { try resolved.set("steps", text: String(steps), flag: "--steps") }
+        if let globalBatch { try resolved.set("global_batch", text: String(globalBatch), flag: "--global-batch") }
 
         let communicator = try makeCommunicator()
         signal(SIGTERM) { _ in stopSignalReceived = 1 }
@@ -47,6 +48,7 @@ struct Train: ParsableCommand {
                               say: { line in FileHandle.standardOutput.write(Data((line + "\n").utf8)) },
                               warn: { line in FileHandle.standardError.write(Data(("rank \(rank): " + line + "\n").utf8)) })
         runOrAbort(on: communicator) {
+            let resume = try resume.map { $0 == "auto" ? $0 : try ConfigPaths.expand($0, key: "the checkpoint", at: "--resume") }
             try run.run(resume: resume, stopAt: stopAt, stopSignal: { stopSignalReceived != 0 })
             try communicator.finalize()
         }

@@ -103,3 +103,30 @@ extension ManifestImportTests {
 private extension Array {
     func repeated(_ times: Int) -> [Element] { (0..<times).flatMap { _ in self } }
 }
+
+extension ManifestImportTests {
+    /// Manifest lines go through the strict JSON parser: what JSONSerialization used to accept
+    /// (a duplicate key keeping one value, a trailing comma) is `not JSON`, and fatal with --strict.
+    func testNonStrictJSONLinesAreRejected() throws {
+        try FileManager.default.createDirectory(atPath: path("images"), withIntermediateDirectories: true)
+        try writePNG(RGBImage(width: 4, height: 4, filledWith: (200, 10, 10)), to: path("images/red.png"))
+        let lines = [
+            #"{"image": "images/red.png", "short": "a red square"}"#,
+            #"{"image": "images/red.png", "short": "one", "short": "two"}"#,
+            #"{"image": "images/red.png", "short": "trailing",}"#,
+            #"{"image": "images/red.png", "negatives": {"a": "x",}, "short": "s"}"#,
+            #"{"image": "images/red.png", "short": "nan", "score": NaN}"#,
+        ]
+        let manifest = path("strict-json.jsonl")
+        try lines.joined(separator: "\r\n").write(toFile: manifest, atomically: true, encoding: .utf8)
+        let summary = try importManifest(manifest, into: path("out-json"), options: ManifestImportOptions(imageSize: 4))
+        XCTAssertEqual(summary.imported, 1)
+        XCTAssertEqual(summary.issues.map(\.line), [2, 3, 4, 5])
+        XCTAssertEqual(summary.issues.map(\.kind), [.notJSON, .notJSON, .notJSON, .notJSON])
+        XCTAssertTrue(summary.issues[0].reason.contains(#"duplicate key "short" at column 45"#), summary.issues[0].reason)
+        var options = ManifestImportOptions(imageSize: 4)
+        options.strict = true
+        let message = errorText("strict import") { _ = try importManifest(manifest, into: path("out-strict"), options: options) }
+        XCTAssertTrue(message.contains("line 2") && message.contains("duplicate key"), message)
+    }
+}

@@ -72,7 +72,7 @@ final class EmbedTests: XCTestCase {
         let binary = try runChild(try locateDiscern(), ["embed", "--model", Self.model.path, "--texts", captions.path,
                                                         "--output", output.path], environment: childEnvironment, timeout: 60)
         XCTAssertNotEqual(binary.status, 0, binary.transcript)
-        XCTAssertTrue(binary.standardError.contains("captions.txt: is not UTF-8 text"), binary.transcript)
+        XCTAssertTrue(binary.standardError.contains("captions.txt:1: not valid UTF-8 text"), binary.transcript)
     }
 
     func testEmbedCommandErrorsAreClear() throws {

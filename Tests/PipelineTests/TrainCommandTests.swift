@@ -114,7 +114,7 @@ final class TrainCommandTests: XCTestCase {
             (arguments(run: "x") + ["--global-batch", "30"], "fewer than one global batch of 30"),
             (["train", "--data", "d"], "no model"),
             (arguments(run: "x") + ["--set", "loss.hard_negatives=1"], "stores no hard negative captions; regenerate it with `discern synth --train-negatives`"),
-            (arguments(run: "x") + ["--set", "loss.hard_negatives=-1"], "loss.hard_negatives must be 0 (none) to 16"),
+            (arguments(run: "x") + ["--set", "loss.hard_negatives=-1"], "loss.hard_negatives: -1 is out of range; it must be from 0 to 16"),
         ]
         for (arguments, message) in cases {
             let result = try train(arguments)
