@@ -1,3 +1,4 @@
+import Formats
 import Foundation
 import HDF5Files
 
@@ -58,13 +59,11 @@ extension DatasetDescription {
             throw DatasetError(file: path, "not found: '\(directory)' is not a Discern data set (or its import "
                                + "never finished); create it with `discern prepare`")
         }
-        let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-            throw DatasetError(file: path, "cannot be read: \(error.localizedDescription)")
-        }
+        // Strict JSON: a duplicated key or a trailing comma is an error, not a silent choice.
         let description: DatasetDescription
-        do { description = try JSONDecoder().decode(DatasetDescription.self, from: data) } catch {
-            throw DatasetError(file: path, "is not a valid data set description: \(describe(error))")
+        do { description = try StrictJSON.decode(DatasetDescription.self, path: path) } catch {
+            let place = error.entry.map { "key '\($0)' " } ?? ""
+            throw DatasetError(file: path, "is not a valid data set description: \(place)\(error.problem)")
         }
         try description.validate(path: path)
         return description
@@ -126,25 +125,5 @@ extension DatasetDescription {
             try? FileManager.default.removeItem(atPath: temporary)
             throw DatasetError(file: path, "cannot be written: \(error)")
         }
-    }
-}
-
-/// Turns a DecodingError into "key 'splits.train.count': expected Int" style text.
-func describe(_ error: Error) -> String {
-    guard let decoding = error as? DecodingError else { return "\(error)" }
-    func path(_ context: DecodingError.Context) -> String {
-        context.codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".")
-    }
-    switch decoding {
-    case .keyNotFound(let key, let context):
-        let parent = path(context)
-        return "the key '\(parent.isEmpty ? "" : parent + ".")\(key.stringValue)' is missing"
-    case .typeMismatch(let type, let context), .valueNotFound(let type, let context):
-        return "the key '\(path(context))' should be \(type)"
-    case .dataCorrupted(let context):
-        return "invalid JSON\(context.codingPath.isEmpty ? "" : " at '\(path(context))'"): "
-            + "\(context.underlyingError.map { "\($0.localizedDescription)" } ?? context.debugDescription)"
-    @unknown default:
-        return "\(error)"
     }
 }

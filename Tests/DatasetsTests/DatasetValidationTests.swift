@@ -92,6 +92,22 @@ final class DatasetAgreementTests: DatasetTestCase {
                       && message.contains("hold 0"), message)
     }
 
+    /// dataset.json goes through the one strict parser: JSONDecoder alone kept one of two equal
+    /// keys and accepted a trailing comma.
+    func testDescriptionMustBeStrictJSON() throws {
+        try writeSplit(count: 4)
+        let file = URL(fileURLWithPath: path(ShardSchema.descriptionFile))
+        let valid = try String(contentsOf: file, encoding: .utf8)
+        let duplicateKey = valid.replacingOccurrences(of: "\"image_size\"", with: "\"image_size\" : 4, \"image_size\"")
+        let trailingComma = String(valid.dropLast(2)) + ",}\n"
+        for (broken, expected) in [(duplicateKey, "image_size"), (trailingComma, "expected a string key")] {
+            try Data(broken.utf8).write(to: file)
+            let message = errorText("strict JSON") { _ = try Dataset.open(directory) }
+            XCTAssertTrue(message.contains("dataset.json") && message.contains("not a valid data set description")
+                          && message.contains(expected), message)
+        }
+    }
+
     func testShardListedTwiceIsRefused() throws {
         try writeSplit(count: 8)
         try editTrainSplit { train in
