@@ -117,9 +117,15 @@ public final class ShardWriter {
 
     private func closeShard() throws {
         guard let shard = current else { return }
+        let seal: FileSeal.Seal
+        do { seal = try shard.complete(split: split) } catch {
+            // Closed and removed here, so a full disk leaves neither a .tmp shard nor an open handle.
+            shard.discard()
+            current = nil
+            throw error
+        }
         current = nil
-        try shard.complete(split: split)
-        shards.append(ShardDescription(file: shard.file, count: shard.count))
+        shards.append(ShardDescription(file: shard.file, count: shard.count, crc32: seal.crc32Hex, bytes: seal.fileBytes))
     }
 
     private static func existingDescription(_ directory: String) throws -> DatasetDescription? {
