@@ -19,6 +19,8 @@ public final class ShardWriter {
     private var statistics = CaptionStatistics()
     private var current: OpenShardOutput?
     private var finished = false
+    /// True when this writer created `directory`: `abort()` then removes it again if it is empty.
+    private let createdDirectory: Bool
 
     /// Bytes of one image: imageSize * imageSize * 3.
     public var bytesPerImage: Int { imageSize * imageSize * 3 }
@@ -45,6 +47,7 @@ public final class ShardWriter {
         self.createdBy = createdBy
         self.deflateLevel = deflateLevel
         let splitFolder = (directory as NSString).appendingPathComponent(split)
+        createdDirectory = !FileManager.default.fileExists(atPath: directory)
         do {
             try FileManager.default.createDirectory(atPath: splitFolder, withIntermediateDirectories: true)
         } catch {
@@ -110,8 +113,9 @@ public final class ShardWriter {
         }
         shards = []
         let splitFolder = (directory as NSString).appendingPathComponent(split)
-        if (try? FileManager.default.contentsOfDirectory(atPath: splitFolder))?.isEmpty == true {
-            try? FileManager.default.removeItem(atPath: splitFolder)
+        for folder in [splitFolder] + (createdDirectory ? [directory] : [])
+            where (try? FileManager.default.contentsOfDirectory(atPath: folder))?.isEmpty == true {
+            try? FileManager.default.removeItem(atPath: folder)   // no empty output folder is left behind
         }
     }
 

@@ -46,6 +46,11 @@ extension TrainCommandTests {
             try raw.write(to: path)
             assertCleanFailure(try train(arguments(run: "base") + ["--resume", path]), [path] + fragments)
         }
+        // Under mpirun every rank reads the file and stops alike: a clean error, no hang.
+        let twoRanks = try train(arguments(run: "base") + ["--resume", folder.appendingPathComponent("mutated-0.h5").path], ranks: 2)
+        XCTAssertFalse(twoRanks.timedOut, twoRanks.transcript)
+        XCTAssertNotEqual(twoRanks.status, 0, twoRanks.transcript)
+        XCTAssertTrue(twoRanks.standardError.contains("/optimizer/first_moment/\(name) has shape [1]"), twoRanks.transcript)
         let flipped = folder.appendingPathComponent("flipped.h5").path
         try FileManager.default.copyItem(atPath: checkpoint("base", step: 2), toPath: flipped)
         try FileDamage.flipBit(flipped, at: 4000)
@@ -173,5 +178,25 @@ extension TrainCommandTests {
         let run = folder.appendingPathComponent("overflow").path
         let left = (try? FileManager.default.contentsOfDirectory(atPath: run)) ?? []
         XCTAssertEqual(left.filter { $0.hasSuffix(".h5") || $0.contains(".tmp-") || $0 == "latest" }, [], "\(left)")
+    }
+}
+
+extension TrainCommandTests {
+    /// launch/train reads `latest` through discern_latest_checkpoint, which refuses a stale pointer.
+    func testTheLaunchersRefuseAStaleLatestPointer() throws {
+        XCTAssertEqual(try train(arguments(run: "launch")).status, 0)
+        let run = folder.appendingPathComponent("launch").path
+        let common = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../launch/common.sh").standardized.path
+        let bash = try XCTUnwrap(findOnPath("bash"))
+        func latest() throws -> ChildResult {
+            try runChild(bash, ["-c", "source \"$0\" && discern_latest_checkpoint \"$1\"", common, run], environment: childEnvironment, timeout: 30)
+        }
+        var result = try latest()
+        XCTAssertEqual(result.status, 0, result.transcript)
+        XCTAssertEqual(result.standardOutput, run + "/step-00000004.h5\n")
+        try "step-00000002.h5\n".write(toFile: run + "/latest", atomically: true, encoding: .utf8)
+        result = try latest()
+        XCTAssertEqual(result.status, 1, result.transcript)
+        XCTAssertTrue(result.standardError.contains("names 'step-00000002.h5' but the newest checkpoint file is 'step-00000004.h5'"), result.transcript)
     }
 }
