@@ -42,6 +42,7 @@ public enum CheckpointFile {
             try file.createGroup(group)
             for tensor in list {
                 try file.write(tensor.values, shape: tensor.shape, to: "\(group)/\(tensor.name)")
+                    .setAttribute("crc32", .int64(Int64(tensor.checksum)))
             }
         }
         try tensors(state.parameters, under: "/parameters")
@@ -81,8 +82,8 @@ public enum CheckpointFile {
         defer { try? file.close() }
         let state: CheckpointState
         do {
-            try checkHeader(file, path, seal: seal, warn: warn)
-            state = try CheckpointReader(file: file, path: path).state()
+            let version = try checkHeader(file, path, seal: seal, warn: warn)
+            state = try CheckpointReader(file: file, path: path, tensorChecksums: version >= 2).state()
         } catch let error as CheckpointError {
             throw error
         } catch {
@@ -93,7 +94,7 @@ public enum CheckpointFile {
     }
 
     /// The completion mark, the format version and whether that version must carry a seal.
-    private static func checkHeader(_ file: H5File, _ path: String, seal: FileSeal.Status, warn: (String) -> Void) throws {
+    private static func checkHeader(_ file: H5File, _ path: String, seal: FileSeal.Status, warn: (String) -> Void) throws -> Int64 {
         guard try file.hasAttribute("complete"), try file.int64Attribute("complete") == 1 else {
             throw CheckpointError("\(path): the checkpoint is incomplete (no completion mark); use an earlier one.")
         }
@@ -110,6 +111,7 @@ public enum CheckpointFile {
         default:
             break
         }
+        return version
     }
 
     public static func printWarning(_ message: String) {

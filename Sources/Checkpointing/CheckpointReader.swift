@@ -7,6 +7,8 @@ import HDF5Files
 struct CheckpointReader {
     let file: H5File
     let path: String
+    /// Format 2 stores each tensor's CRC-32 as its `crc32` attribute.
+    let tensorChecksums: Bool
 
     /// The most values a file of this size can hold: a bound for every allocation.
     private var maximumValues: Int {
@@ -66,7 +68,18 @@ struct CheckpointReader {
             total += try checkedCount(shape, location)
             guard total <= maximumValues else { throw fail("\(location): the shapes hold more values than the file can") }
             let array = try dataset.read(Float.self)
-            return NamedTensor(name: name, shape: array.shape, values: array.values)
+            let tensor = NamedTensor(name: name, shape: array.shape, values: array.values)
+            if tensorChecksums { try checkChecksum(tensor, dataset, location) }
+            return tensor
+        }
+    }
+
+    private func checkChecksum(_ tensor: NamedTensor, _ dataset: H5Dataset, _ location: String) throws {
+        guard try dataset.hasAttribute("crc32") else { throw fail("\(location) has no crc32 attribute (format 2 stores one per tensor)") }
+        let stored = try dataset.int64Attribute("crc32")
+        guard stored == Int64(tensor.checksum) else {
+            throw fail("\(location): checksum mismatch: its values give crc32 \(String(format: "%08x", tensor.checksum)), "
+                       + "the file records \(String(format: "%08llx", stored)); the tensor is damaged")
         }
     }
 

@@ -1,4 +1,10 @@
 import Foundation
+import HDF5Files
+
+extension NamedTensor {
+    /// CRC-32 of the values' bytes (little-endian float32), stored per tensor since format 2.
+    public var checksum: UInt32 { values.withUnsafeBytes { FileSeal.checksum($0) } }
+}
 
 /// What every checkpoint must satisfy, checked after reading and before writing, so a damaged or
 /// diverged state is never resumed from, exported or saved.

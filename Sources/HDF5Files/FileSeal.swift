@@ -105,7 +105,18 @@ public enum FileSeal {
     }
 
     static func crc(_ bytes: [UInt8]) -> UInt32 {
-        bytes.withUnsafeBufferPointer { UInt32(truncatingIfNeeded: crc32(0, $0.baseAddress, uInt($0.count))) }
+        bytes.withUnsafeBytes { checksum($0) }
+    }
+
+    /// zlib's CRC-32 of a buffer (checkpoints also store one per tensor).
+    public static func checksum(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
+        var crc = crc32(0, nil, 0), offset = 0
+        while offset < bytes.count {   // zlib takes 32-bit lengths
+            let count = min(bytes.count - offset, 1 << 30)
+            crc = crc32(crc, bytes.baseAddress!.advanced(by: offset).assumingMemoryBound(to: Bytef.self), uInt(count))
+            offset += count
+        }
+        return UInt32(truncatingIfNeeded: crc)
     }
 
     /// CRC-32 and length of everything from `offset` to the end, read in 1 MiB pieces.

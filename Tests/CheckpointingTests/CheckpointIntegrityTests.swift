@@ -109,6 +109,21 @@ final class CheckpointIntegrityTests: XCTestCase {
         assertReadFails(path, ["/parameters/\(lora) is float64, not float32"])
     }
 
+    /// Format 2 also stores each tensor's CRC-32: a tensor rewritten in place (and the file re-sealed
+    /// afterwards, as a careless tool could) is still caught, naming the tensor.
+    func testPerTensorChecksumsAreVerified() throws {
+        let path = directory + "/resealed.h5"
+        try CheckpointFile.write(state(), to: path)
+        let handle = try XCTUnwrap(FileHandle(forUpdatingAtPath: path))
+        try handle.write(contentsOf: Data(count: FileSeal.blockSize))
+        try handle.close()
+        let file = try H5File.open(path, mode: .readWrite)
+        try file.openDataset("/optimizer/first_moment/logit_scale").setAttribute("crc32", .int64(12345))
+        try file.close()
+        try FileSeal.seal(path)
+        assertReadFails(path, ["/optimizer/first_moment/logit_scale: checksum mismatch", "the file records 00003039"])
+    }
+
     func testFlippedBitsAndZeroedPagesAreCaughtBeforeHDF5() throws {
         let good = directory + "/good.h5"
         try CheckpointFile.write(state(), to: good)

@@ -38,7 +38,8 @@ public struct RawCheckpoint {
                               ("/optimizer/second_moment", secondMoments)] {
             try file.openOrCreateGroup(group)
             for tensor in list where try !file.exists("\(group)/\(tensor.name)") {
-                try file.write(tensor.values, shape: tensor.shape, to: "\(group)/\(tensor.name)")
+                let dataset = try file.write(tensor.values, shape: tensor.shape, to: "\(group)/\(tensor.name)")
+                if (attributes["format_version"] ?? 0) >= 2 { try dataset.setAttribute("crc32", .int64(Int64(tensor.checksum))) }
             }
         }
         try file.write([configYAML], shape: [], to: "/config")
