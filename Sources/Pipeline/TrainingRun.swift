@@ -117,13 +117,7 @@ public final class TrainingRun {
             let state = TrainingState.capture(model: model, update: update, completedSteps: completed, stepsPerEpoch: stepsPerEpoch,
                                               seed: settings.seed, worldSize: communicator.size, globalBatch: settings.globalBatch,
                                               configYAML: config.yaml, base: base)
-            // Every rank holds the same replica, so every rank stops here alike: no rank waits on a barrier.
-            if let bad = state.firstNonFinite() {
-                throw TrainingError("step \(completed): \(bad.group)/\(bad.tensor) holds a non-finite value (index \(bad.index)), so no "
-                    + "checkpoint was written. Last good checkpoint: " + (lastCheckpoint.map { "\($0) (resume from it with --resume \($0) "
-                    + "and a lower optimizer.lr, now \(config.double("optimizer.lr")))" } ?? "none written yet (lower optimizer.lr, now "
-                    + "\(config.double("optimizer.lr")), and start again)") + ".")
-            }
+            try refuseNonFinite(state, step: completed, lastCheckpoint: lastCheckpoint)
             if communicator.rank == 0 { lastCheckpoint = try store.save(state) }
             try communicator.barrier()   // no rank runs ahead of a checkpoint being written
         }
@@ -146,6 +140,17 @@ public final class TrainingRun {
                         : "done: \(trainer.completedSteps) steps; checkpoint \(lastCheckpoint ?? "-")")
         }
         return lastCheckpoint
+    }
+
+    /// Nothing non-finite is ever saved. Every rank holds the same replica, so every rank stops
+    /// here alike and none is left waiting at the save's barrier.
+    func refuseNonFinite(_ state: CheckpointState, step: Int, lastCheckpoint: String?) throws {
+        guard let bad = state.firstNonFinite() else { return }
+        let lr = config.double("optimizer.lr")
+        throw TrainingError("step \(step): \(bad.group)/\(bad.tensor) holds a non-finite value (index \(bad.index)), so no "
+            + "checkpoint was written. Last good checkpoint: "
+            + (lastCheckpoint.map { "\($0) (resume from it with --resume \($0) and a lower optimizer.lr, now \(lr))" }
+                ?? "none written yet (lower optimizer.lr, now \(lr), and start again)") + ".")
     }
 
     func describe(_ t: TrainableSet) -> String {
