@@ -83,7 +83,13 @@ public final class ShardWriter {
             current = try OpenShardOutput(directory: directory, file: file, imageSize: imageSize,
                                           deflateLevel: deflateLevel)
         }
-        try current!.append(sample)
+        do { try current!.append(sample) } catch {
+            // A failed write (a full disk) closes and removes the unfinished shard at once, even
+            // for a caller that never calls abort().
+            current!.discard()
+            current = nil
+            throw error
+        }
         statistics.add(sample)
         count += 1
         if current!.count == samplesPerShard { try closeShard() }
