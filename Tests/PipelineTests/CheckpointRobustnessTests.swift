@@ -200,3 +200,16 @@ extension TrainCommandTests {
         XCTAssertTrue(result.standardError.contains("names 'step-00000002.h5' but the newest checkpoint file is 'step-00000004.h5'"), result.transcript)
     }
 }
+
+extension TrainCommandTests {
+    /// A zeroed page in a shard used to send libhdf5 into an infinite loop (a hung MPI job): now
+    /// every rank stops with the shard named, well inside the timeout.
+    func testAZeroedShardPageIsACleanErrorNotAHang() throws {
+        let shard = folder.appendingPathComponent("data/train/shard-00001.h5").path
+        try FileDamage.zeroPage(shard, at: 4096)
+        let result = try train(arguments(run: "zeroed"), ranks: 2)
+        XCTAssertFalse(result.timedOut, result.transcript)
+        XCTAssertNotEqual(result.status, 0, result.transcript)
+        XCTAssertTrue(result.standardError.contains("\(shard): checksum mismatch: the file is damaged"), result.transcript)
+    }
+}
