@@ -27,11 +27,14 @@ let package = Package(
                        providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5-serial",
                        providers: [.apt(["libhdf5-dev"])]),
+        // zlib's crc32 for the checksum sealed into every HDF5 file Discern writes.
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
+                       providers: [.apt(["zlib1g-dev"])]),
 
         .target(name: "Kernels",
                 dependencies: ["CBLAS", .product(name: "RealModule", package: "swift-numerics")], swiftSettings: numeric),
         .target(name: "Communication", dependencies: ["CMPI"]),
-        .target(name: "HDF5Files", dependencies: ["CHDF5"]),
+        .target(name: "HDF5Files", dependencies: ["CHDF5", "CZlib"]),
         .target(name: "Formats", dependencies: ["Kernels"]),
         .target(name: "Layers", dependencies: ["Kernels"], swiftSettings: numeric),
         // libjpeg reports errors with longjmp, which Swift cannot catch: a small C target does it.
@@ -61,7 +64,7 @@ let package = Package(
         .executableTarget(name: "discern-test-worker", dependencies: ["Communication", "Training", "Models", "ModelFiles", "Kernels"],
                          path: "Tests/Worker"),
 
-        .target(name: "TestSupport", dependencies: ["Kernels", "Communication"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["Kernels", "Communication", "Checkpointing", "HDF5Files"], path: "Tests/TestSupport"),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "TestSupport"]),
         .testTarget(name: "CommunicationTests", dependencies: ["Communication", "TestSupport"]),
         .testTarget(name: "HDF5FilesTests", dependencies: ["HDF5Files", "TestSupport"]),

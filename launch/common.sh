@@ -2,7 +2,7 @@
 # Source it; it defines functions and changes nothing by itself.
 
 DISCERN_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-DISCERN_APT_PACKAGES=(libopenmpi-dev openmpi-bin libopenblas-dev libhdf5-dev pkg-config)
+DISCERN_APT_PACKAGES=(libopenmpi-dev openmpi-bin libopenblas-dev libhdf5-dev zlib1g-dev pkg-config)
 
 say() { printf '[discern] %s\n' "$*" >&2; }
 
@@ -25,6 +25,21 @@ discern_install_packages() {
     say "installing system packages: ${missing[*]}"
     $sudo apt-get update -qq >/dev/null
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+# Prints the checkpoint a run directory's `latest` names, after checking it: `discern train`
+# repairs the pointer at every start, but a launcher must not evaluate or export a stale step
+# (a kill between a checkpoint's rename and the pointer update leaves `latest` one step behind).
+discern_latest_checkpoint() {
+    local dir="$1" name newest
+    name="$(cat "$dir/latest" 2>/dev/null)" || { say "$dir/latest is missing: that run wrote no checkpoint"; return 1; }
+    newest="$(find "$dir" -maxdepth 1 -name 'step-*.h5' -printf '%f\n' | sort | tail -n 1)"
+    if [ ! -f "$dir/$name" ] || [ "$name" != "$newest" ]; then
+        say "$dir/latest names '$name' but the newest checkpoint file is '$newest'. Run discern train --resume auto on"
+        say "that run directory to repair the pointer; if it warns that '$newest' is damaged, remove that file."
+        return 1
+    fi
+    printf '%s\n' "$dir/$name"
 }
 
 discern_require_swift() {

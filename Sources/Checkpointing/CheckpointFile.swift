@@ -9,85 +9,112 @@ import HDF5Files
 ///   attributes on /: format_version, step, optimizer_steps, epoch, step_in_epoch, seed,
 ///   world_size, global_batch, base_fingerprint, base_description, parameter_names, and
 ///   complete = 1, written last.
+/// Since format 2 the file's 512-byte user block holds a CRC-32 seal (`FileSeal`) over the rest.
 public enum CheckpointFile {
-    /// Writes `state` to `path` atomically: a temporary file beside it, fsync, rename, fsync of
-    /// the directory. A crash at any point leaves either no file or a complete one.
+    static let remedy = "use an earlier checkpoint (`--resume auto` skips damaged ones)"
+
+    /// Writes `state` to `path` atomically: a temporary file beside it, seal, fsync, rename,
+    /// fsync of the directory. A crash at any point leaves either no file or a complete one; an
+    /// error (a full disk) closes the file and removes the temporary file.
     public static func write(_ state: CheckpointState, to path: String) throws {
+        try state.validate(source: path + " (being written)")
         let directory = (path as NSString).deletingLastPathComponent
         let name = (path as NSString).lastPathComponent
         let temporary = (directory as NSString).appendingPathComponent(".\(name).tmp-\(getpid())")
+        var file: H5File?
         do {
-            let file = try H5File.create(temporary, mode: .truncate, tracksObjectTimes: false)
-            func tensors(_ list: [NamedTensor], under group: String) throws {
-                try file.createGroup(group)
-                for tensor in list {
-                    try file.write(tensor.values, shape: tensor.shape, to: "\(group)/\(tensor.name)")
-                }
-            }
-            try tensors(state.parameters, under: "/parameters")
-            try file.createGroup("/optimizer")
-            try tensors(state.firstMoments, under: "/optimizer/first_moment")
-            try tensors(state.secondMoments, under: "/optimizer/second_moment")
-            try file.write([state.configYAML], shape: [], to: "/config")
-            let attributes: [(String, H5AttributeValue)] = [
-                ("format_version", .int64(CheckpointState.formatVersion)),
-                ("step", .int64(Int64(state.step))), ("optimizer_steps", .int64(Int64(state.optimizerSteps))),
-                ("epoch", .int64(Int64(state.epoch))), ("step_in_epoch", .int64(Int64(state.stepInEpoch))),
-                ("seed", .int64(Int64(bitPattern: state.seed))), ("world_size", .int64(Int64(state.worldSize))),
-                ("global_batch", .int64(Int64(state.globalBatch))),
-                ("base_fingerprint", .string(state.baseFingerprint)), ("base_description", .string(state.baseDescription)),
-                ("parameter_names", .string(state.parameters.map(\.name).joined(separator: "\n"))),
-            ]
-            for (key, value) in attributes { try file.setAttribute(key, value) }
-            try file.setAttribute("complete", .int64(1))
-            try file.close()
+            file = try H5File.create(temporary, mode: .truncate, tracksObjectTimes: false, userBlock: true)
+            try writeContents(state, to: file!)
+            try file!.close()
+            try FileSeal.seal(temporary)
             try durableRename(from: temporary, to: path)
         } catch {
+            // Close before removing: a handle left open would make libhdf5 flush into the
+            // full disk again at exit, and crash there.
+            try? file?.close()
             try? FileManager.default.removeItem(atPath: temporary)
             throw CheckpointError("\(path): writing the checkpoint failed: \(error)")
         }
     }
 
-    /// Reads a checkpoint, refusing an incomplete or foreign file with a message naming it.
-    public static func read(_ path: String) throws -> CheckpointState {
+    private static func writeContents(_ state: CheckpointState, to file: H5File) throws {
+        func tensors(_ list: [NamedTensor], under group: String) throws {
+            try file.createGroup(group)
+            for tensor in list {
+                try file.write(tensor.values, shape: tensor.shape, to: "\(group)/\(tensor.name)")
+                    .setAttribute("crc32", .int64(Int64(tensor.checksum)))
+            }
+        }
+        try tensors(state.parameters, under: "/parameters")
+        try file.createGroup("/optimizer")
+        try tensors(state.firstMoments, under: "/optimizer/first_moment")
+        try tensors(state.secondMoments, under: "/optimizer/second_moment")
+        try file.write([state.configYAML], shape: [], to: "/config")
+        let attributes: [(String, H5AttributeValue)] = [
+            ("format_version", .int64(CheckpointState.formatVersion)),
+            ("step", .int64(Int64(state.step))), ("optimizer_steps", .int64(Int64(state.optimizerSteps))),
+            ("epoch", .int64(Int64(state.epoch))), ("step_in_epoch", .int64(Int64(state.stepInEpoch))),
+            ("seed", .int64(Int64(bitPattern: state.seed))), ("world_size", .int64(Int64(state.worldSize))),
+            ("global_batch", .int64(Int64(state.globalBatch))),
+            ("base_fingerprint", .string(state.baseFingerprint)), ("base_description", .string(state.baseDescription)),
+            ("parameter_names", .string(state.parameters.map(\.name).joined(separator: "\n"))),
+        ]
+        for (key, value) in attributes { try file.setAttribute(key, value) }
+        try file.setAttribute("complete", .int64(1))
+    }
+
+    /// Reads a checkpoint, refusing an incomplete, damaged or foreign file with a message naming
+    /// it. The checksum is verified before libhdf5 sees the bytes; every tensor's shape is
+    /// checked before it is read and every value after. `warn` gets the one-line note for a
+    /// format 1 file (no checksum).
+    public static func read(_ path: String, warn: (String) -> Void = printWarning) throws -> CheckpointState {
         guard FileManager.default.fileExists(atPath: path) else {
             throw CheckpointError("\(path): no such checkpoint. `--resume auto` picks the latest one in the run directory.")
+        }
+        let seal: FileSeal.Status
+        do { seal = try FileSeal.verify(path, remedy: remedy) } catch {
+            throw CheckpointError("\(error)")
         }
         let file: H5File
         do { file = try H5File.open(path, mode: .readOnly) } catch {
             throw CheckpointError("\(path): not a readable checkpoint (\(error)). It may have been cut short; use an earlier one.")
         }
         defer { try? file.close() }
+        let state: CheckpointState
         do {
-            guard try file.hasAttribute("complete"), try file.int64Attribute("complete") == 1 else {
-                throw CheckpointError("\(path): the checkpoint is incomplete (no completion mark); use an earlier one.")
-            }
-            let version = try file.int64Attribute("format_version")
-            guard version == CheckpointState.formatVersion else {
-                throw CheckpointError("\(path): checkpoint format \(version); this Discern reads format \(CheckpointState.formatVersion).")
-            }
-            let names = try file.stringAttribute("parameter_names").split(separator: "\n").map(String.init)
-            func tensors(under group: String) throws -> [NamedTensor] {
-                try names.map { name in
-                    let array = try file.read("\(group)/\(name)", as: Float.self)
-                    return NamedTensor(name: name, shape: array.shape, values: array.values)
-                }
-            }
-            return CheckpointState(
-                parameters: try tensors(under: "/parameters"),
-                firstMoments: try tensors(under: "/optimizer/first_moment"),
-                secondMoments: try tensors(under: "/optimizer/second_moment"),
-                step: Int(try file.int64Attribute("step")), optimizerSteps: Int(try file.int64Attribute("optimizer_steps")),
-                epoch: Int(try file.int64Attribute("epoch")), stepInEpoch: Int(try file.int64Attribute("step_in_epoch")),
-                seed: UInt64(bitPattern: try file.int64Attribute("seed")), worldSize: Int(try file.int64Attribute("world_size")),
-                globalBatch: Int(try file.int64Attribute("global_batch")),
-                configYAML: try file.readStrings("/config").values.first ?? "",
-                baseFingerprint: try file.stringAttribute("base_fingerprint"),
-                baseDescription: try file.stringAttribute("base_description"))
+            let version = try checkHeader(file, path, seal: seal, warn: warn)
+            state = try CheckpointReader(file: file, path: path, tensorChecksums: version >= 2).state()
         } catch let error as CheckpointError {
             throw error
         } catch {
             throw CheckpointError("\(path): not a Discern checkpoint or damaged: \(error)")
         }
+        try state.validate(source: path)
+        return state
+    }
+
+    /// The completion mark, the format version and whether that version must carry a seal.
+    private static func checkHeader(_ file: H5File, _ path: String, seal: FileSeal.Status, warn: (String) -> Void) throws -> Int64 {
+        guard try file.hasAttribute("complete"), try file.int64Attribute("complete") == 1 else {
+            throw CheckpointError("\(path): the checkpoint is incomplete (no completion mark); use an earlier one.")
+        }
+        let version = try file.int64Attribute("format_version")
+        guard version == CheckpointState.formatVersion || version == 1 else {
+            throw CheckpointError("\(path): checkpoint format \(version); this Discern reads formats 1 and \(CheckpointState.formatVersion).")
+        }
+        switch (version, seal) {
+        case (1, _):
+            warn("warning: \(path): format 1 checkpoint (written before checksums): read without an integrity check")
+        case (_, .unsealed), (_, .notHDF5):
+            throw CheckpointError("\(path): checkpoint format \(version) carries a checksum but this file has none: "
+                + "it was rewritten by another tool or is damaged; \(remedy)")
+        default:
+            break
+        }
+        return version
+    }
+
+    public static func printWarning(_ message: String) {
+        FileHandle.standardError.write(Data((message + "\n").utf8))
     }
 }

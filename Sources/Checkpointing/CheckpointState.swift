@@ -3,7 +3,8 @@ import Foundation
 /// Everything a checkpoint holds, as plain values (docs/checkpoints.md). Writing and reading are
 /// in CheckpointFile; this type is what training hands over and gets back.
 public struct CheckpointState: Sendable, Equatable {
-    public static let formatVersion: Int64 = 1
+    /// 2: the file carries a CRC-32 seal in its user block (docs/checkpoints.md); 1 is still read.
+    public static let formatVersion: Int64 = 2
 
     /// Trainable tensors under their Hugging Face (PEFT-style) names, in table order.
     public var parameters: [NamedTensor]

@@ -54,6 +54,8 @@ public final class DatasetSplit {
     /// shardStarts[s] is the split index of shard s's first sample; the last entry is `count`.
     private let shardStarts: [Int]
     private var shards: [ShardInput?]
+    /// Shards whose checksum this process has verified: each is read in full once, not per reopen.
+    private var verified: [Bool]
     private let maxOpenShards: Int
     private var openShards = 0
     private var useClock = 0
@@ -76,6 +78,7 @@ public final class DatasetSplit {
         for shard in description.shards { starts.append(starts.last! + shard.count) }
         shardStarts = starts
         shards = [ShardInput?](repeating: nil, count: shardPaths.count)
+        verified = [Bool](repeating: false, count: shardPaths.count)
         var counted = ShardCaptionCounts()
         for (index, path) in shardPaths.enumerated() {
             guard FileManager.default.fileExists(atPath: path) else {
@@ -83,7 +86,7 @@ public final class DatasetSplit {
                                    + "set is incomplete; copy the file back or re-create it with `discern prepare`")
             }
             if verify {
-                let checked = try ShardInput(path: path, count: description.shards[index].count, imageSize: imageSize)
+                let checked = try openVerified(index)
                 defer { checked.close() }
                 counted = counted + (try checked.captionCounts())
             }
@@ -169,6 +172,23 @@ public final class DatasetSplit {
         return low
     }
 
+    /// Opens shard `index`, its checksum verified first (once per process: it reads the whole file).
+    private func openVerified(_ index: Int) throws -> ShardInput {
+        let check = verified[index] ? nil : try description.shards[index].verifyIntegrity(at: shardPaths[index])
+        let opened = try ShardInput(path: shardPaths[index], count: shardStarts[index + 1] - shardStarts[index], imageSize: imageSize)
+        guard let check else { return opened }
+        if let mismatch = check.mismatch {
+            opened.close()
+            throw mismatch
+        }
+        if !check.isSealed, !verified.contains(true) {
+            FileHandle.standardError.write(Data(("warning: \(folder): format 1 shards (written before checksums) are read "
+                                                 + "without an integrity check\n").utf8))
+        }
+        verified[index] = true
+        return opened
+    }
+
     private func shard(_ index: Int) throws -> ShardInput {
         useClock += 1
         if let open = shards[index] {
@@ -181,8 +201,7 @@ public final class DatasetSplit {
             shards[oldest] = nil
             openShards -= 1
         }
-        let opened = try ShardInput(path: shardPaths[index], count: shardStarts[index + 1] - shardStarts[index],
-                                    imageSize: imageSize)
+        let opened = try openVerified(index)
         opened.lastUse = useClock
         shards[index] = opened
         openShards += 1

@@ -44,10 +44,16 @@ public struct ShardDescription: Codable, Equatable, Sendable {
     /// Path relative to the data set directory, e.g. "train/shard-00000.h5".
     public var file: String
     public var count: Int
+    /// Since format 2: the shard's CRC-32 seal (8 hex digits, over the bytes after its 512-byte
+    /// user block) and its size in bytes; verified before the shard is opened. Absent in format 1.
+    public var crc32: String?
+    public var bytes: Int?
 
-    public init(file: String, count: Int) {
+    public init(file: String, count: Int, crc32: String? = nil, bytes: Int? = nil) {
         self.file = file
         self.count = count
+        self.crc32 = crc32
+        self.bytes = bytes
     }
 }
 
@@ -99,12 +105,27 @@ extension DatasetDescription {
                     throw fail("splits.\(name): shard entry '\(shard.file)' (count \(shard.count)) must be a relative "
                                + "path inside the data set with a count from 1 to \(Self.maxSamplesPerShard)")
                 }
+                try validateChecksum(shard, split: name, fail: fail)
             }
             // Bounded counts (above) cannot overflow this sum.
             let sum = split.shards.reduce(0) { $0 + $1.count }
             guard sum == split.count else {
                 throw fail("splits.\(name): 'count' is \(split.count) but its shards hold \(sum) samples")
             }
+        }
+    }
+
+    /// Format 2 records every shard's checksum and size; format 1 has neither. Either both or none.
+    private func validateChecksum(_ shard: ShardDescription, split: String, fail: (String) -> DatasetError) throws {
+        let where_ = "splits.\(split): shard '\(shard.file)'"
+        if shard.crc32 == nil && shard.bytes == nil && formatVersion < 2 { return }
+        guard let crc = shard.crc32, crc.count == 8, UInt32(crc, radix: 16) != nil, crc == crc.lowercased() else {
+            throw fail("\(where_): 'crc32' must be 8 lowercase hex digits (format_version \(formatVersion) records one per shard); "
+                       + "re-create the data set with `discern prepare`")
+        }
+        guard let bytes = shard.bytes, bytes > FileSeal.blockSize else {
+            throw fail("\(where_): 'bytes' must be the shard's size, more than \(FileSeal.blockSize); re-create the data set "
+                       + "with `discern prepare`")
         }
     }
 

@@ -20,7 +20,7 @@ final class OpenShardOutput {
         self.file = file
         finalPath = (directory as NSString).appendingPathComponent(file)
         temporaryPath = finalPath + ".tmp"
-        h5 = try H5File.create(temporaryPath, mode: .truncate, tracksObjectTimes: false)
+        h5 = try H5File.create(temporaryPath, mode: .truncate, tracksObjectTimes: false, userBlock: true)
         // One chunk per sample: a batch read touches exactly the samples it needs.
         let shape = [0, imageSize, imageSize, 3]
         images = try h5.createDataset(ShardSchema.images, elementType: .uint8, shape: shape,
@@ -41,8 +41,9 @@ final class OpenShardOutput {
         count += 1
     }
 
-    /// Writes the captions and attributes, closes the file and renames it into place.
-    func complete(split: String) throws {
+    /// Writes the captions and attributes, closes and seals the file and renames it into place;
+    /// returns the seal for dataset.json. On an error the caller discards the shard.
+    func complete(split: String) throws -> FileSeal.Seal {
         try h5.write(ids, to: ShardSchema.ids)
         try h5.write(shorts, to: ShardSchema.short)
         try h5.write(longs, to: ShardSchema.long)
@@ -56,7 +57,9 @@ final class OpenShardOutput {
         try h5.setAttribute(ShardSchema.imageSizeAttribute, .int64(Int64(try images.shape[1])))
         try h5.setAttribute(ShardSchema.splitAttribute, .string(split))
         try h5.close()
+        let seal = try FileSeal.seal(temporaryPath)
         try durableRename(from: temporaryPath, to: finalPath)
+        return seal
     }
 
     /// Closes and deletes the unfinished file.

@@ -1,7 +1,8 @@
 /// Names and versions of the on-disk data set layout (docs/data.md is the reference).
 public enum ShardSchema {
-    /// Version of dataset.json and of the shard files; readers refuse newer versions.
-    public static let formatVersion = 1
+    /// Version of dataset.json and of the shard files; readers refuse newer versions. 2: shards
+    /// are sealed with a CRC-32 (HDF5 user block) that dataset.json records; 1 is still read.
+    public static let formatVersion = 2
     /// The `format` value of dataset.json, so a stray JSON file is not mistaken for a data set.
     public static let formatName = "discern-dataset"
     public static let descriptionFile = "dataset.json"

@@ -19,6 +19,8 @@ public final class ShardWriter {
     private var statistics = CaptionStatistics()
     private var current: OpenShardOutput?
     private var finished = false
+    /// True when this writer created `directory`: `abort()` then removes it again if it is empty.
+    private let createdDirectory: Bool
 
     /// Bytes of one image: imageSize * imageSize * 3.
     public var bytesPerImage: Int { imageSize * imageSize * 3 }
@@ -45,6 +47,7 @@ public final class ShardWriter {
         self.createdBy = createdBy
         self.deflateLevel = deflateLevel
         let splitFolder = (directory as NSString).appendingPathComponent(split)
+        createdDirectory = !FileManager.default.fileExists(atPath: directory)
         do {
             try FileManager.default.createDirectory(atPath: splitFolder, withIntermediateDirectories: true)
         } catch {
@@ -80,7 +83,13 @@ public final class ShardWriter {
             current = try OpenShardOutput(directory: directory, file: file, imageSize: imageSize,
                                           deflateLevel: deflateLevel)
         }
-        try current!.append(sample)
+        do { try current!.append(sample) } catch {
+            // A failed write (a full disk) closes and removes the unfinished shard at once, even
+            // for a caller that never calls abort().
+            current!.discard()
+            current = nil
+            throw error
+        }
         statistics.add(sample)
         count += 1
         if current!.count == samplesPerShard { try closeShard() }
@@ -110,16 +119,23 @@ public final class ShardWriter {
         }
         shards = []
         let splitFolder = (directory as NSString).appendingPathComponent(split)
-        if (try? FileManager.default.contentsOfDirectory(atPath: splitFolder))?.isEmpty == true {
-            try? FileManager.default.removeItem(atPath: splitFolder)
+        for folder in [splitFolder] + (createdDirectory ? [directory] : [])
+            where (try? FileManager.default.contentsOfDirectory(atPath: folder))?.isEmpty == true {
+            try? FileManager.default.removeItem(atPath: folder)   // no empty output folder is left behind
         }
     }
 
     private func closeShard() throws {
         guard let shard = current else { return }
+        let seal: FileSeal.Seal
+        do { seal = try shard.complete(split: split) } catch {
+            // Closed and removed here, so a full disk leaves neither a .tmp shard nor an open handle.
+            shard.discard()
+            current = nil
+            throw error
+        }
         current = nil
-        try shard.complete(split: split)
-        shards.append(ShardDescription(file: shard.file, count: shard.count))
+        shards.append(ShardDescription(file: shard.file, count: shard.count, crc32: seal.crc32Hex, bytes: seal.fileBytes))
     }
 
     private static func existingDescription(_ directory: String) throws -> DatasetDescription? {

@@ -24,8 +24,9 @@ public final class H5File: H5Group {
     /// `tracksObjectTimes: false` leaves the creation and modification times out of every group
     /// and dataset (HDF5 stamps them by default), so the same content written the same way gives
     /// a byte-identical file: what reproducible data sets and checksummed artefacts need.
+    /// `userBlock: true` reserves `FileSeal.blockSize` bytes at the start for `FileSeal.seal`.
     public static func create(_ path: String, mode: H5CreateMode = .truncate,
-                              tracksObjectTimes: Bool = true) throws -> H5File {
+                              tracksObjectTimes: Bool = true, userBlock: Bool = false) throws -> H5File {
         let site = H5Site("create file", file: path, object: nil)
         let parent = (path as NSString).deletingLastPathComponent
         var isDirectory: ObjCBool = false
@@ -43,6 +44,9 @@ public final class H5File: H5Group {
         defer { creation.close() }
         try site.check(H5Pset_obj_track_times(creation.id, tracksObjectTimes),
                        "cannot set object time tracking")
+        if userBlock {
+            try site.check(H5Pset_userblock(creation.id, hsize_t(FileSeal.blockSize)), "cannot reserve the user block")
+        }
         let flags = mode == .exclusive ? discern_h5f_acc_excl() : discern_h5f_acc_trunc()
         let id = try site.check(id: H5Fcreate(path, flags, creation.id, access.id),
                                 "the file could not be created (check permissions and free space)")
@@ -111,7 +115,7 @@ public final class H5File: H5Group {
             return site.error(.corruptFile, "the file is empty (0 bytes): it is truncated, probably by an "
                               + "interrupted write; re-create it", library: library)
         }
-        if !hasSignature(path) {
+        if signatureOffset(path) == nil {
             return site.error(.notHDF5, "this is not an HDF5 file (no HDF5 signature found); check that the "
                               + "path points at an .h5 file written by discern or h5py", library: library)
         }
@@ -128,16 +132,16 @@ public final class H5File: H5Group {
                           + "truncated, or not readable by this process", library: library)
     }
 
-    /// HDF5 puts its 8-byte signature at offset 0, 512, 1024, 2048, ... (after a user block).
-    private static func hasSignature(_ path: String) -> Bool {
-        let signature: [UInt8] = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]
-        guard let handle = FileHandle(forReadingAtPath: path) else { return false }
+    /// Where the 8-byte HDF5 signature is: HDF5 looks at offset 0, 512, 1024, 2048, ... (after a
+    /// user block); nil when it is nowhere.
+    static func signatureOffset(_ path: String) -> UInt64? {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
         defer { try? handle.close() }
         var offset: UInt64 = 0
         while true {
             guard (try? handle.seek(toOffset: offset)) != nil,
-                  let bytes = try? handle.read(upToCount: 8), bytes.count == 8 else { return false }
-            if Array(bytes) == signature { return true }
+                  let bytes = try? handle.read(upToCount: 8), bytes.count == 8 else { return nil }
+            if Array(bytes) == FileSeal.hdf5Signature { return offset }
             offset = offset == 0 ? 512 : offset * 2
         }
     }

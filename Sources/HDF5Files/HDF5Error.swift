@@ -49,9 +49,16 @@ public struct HDF5Error: Error, CustomStringConvertible, LocalizedError, Sendabl
 /// HDF5 keeps one error stack per thread (the library is built thread-safe), so both the
 /// switch-off of automatic printing and the capture must happen on the calling thread.
 enum ErrorStack {
+    /// libhdf5's exit handler closes whatever is still open; after a failed close (a full disk)
+    /// 1.10.8 crashes there (SIGSEGV in H5D_close), turning a clean error into signal death.
+    /// Discern closes every file itself, so the handler is switched off before the library starts
+    /// (every operation passes through here first).
+    private static let exitHandlerOff: Void = { _ = H5dont_atexit() }()
+
     /// Stops HDF5 from printing its stack to stderr; our errors carry the text instead.
     /// Called before every operation because the setting is per thread.
     static func silenceAutomaticPrinting() {
+        _ = exitHandlerOff
         _ = H5Eset_auto2(discern_h5e_default(), nil, nil)
     }
 
@@ -99,9 +106,14 @@ struct H5Site {
                   reason: reason, libraryMessages: library)
     }
 
-    /// A library failure with HDF5's stack attached.
+    /// A library failure with HDF5's stack attached. A full disk is said plainly instead: its
+    /// stack repeats the same write failure once per buffered chunk.
     func libraryError(_ reason: String) -> HDF5Error {
-        error(.library, reason, library: ErrorStack.drain())
+        let library = ErrorStack.drain()
+        if library.contains(where: { $0.contains("No space left on device") }) {
+            return error(.library, "\(reason): no space left on the device (free some space or write elsewhere)")
+        }
+        return error(.library, reason, library: library)
     }
 
     func check(_ status: herr_t, _ reason: @autoclosure () -> String) throws {

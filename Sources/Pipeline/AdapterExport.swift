@@ -32,6 +32,8 @@ public struct AdapterExport {
         let state = try CheckpointFile.read(checkpoint)
         try BaseFingerprint(config: modelDirectory.config).check(state, path: checkpoint, model: modelDirectory.url.path)
         let stored = try ResolvedConfig.parse(yaml: state.configYAML, source: "\(checkpoint):/config")
+        let checked = try ExportTensors(state, config: modelDirectory.config, source: checkpoint,
+                                        expectsLoRA: stored.values["train.lora"] == .bool(true) && stored.values["train.mode"] != .string("full"))
         let trainsBase = state.parameters.contains { modelDirectory.config.baseParameterShapes.map(\.name).contains($0.name) }
         if trainsBase && !merge {
             throw CheckpointError("\(checkpoint) trains the base model itself (train.mode full): export it with --merge, "
@@ -42,18 +44,16 @@ public struct AdapterExport {
         try? manager.removeItem(atPath: temporary)
         try manager.createDirectory(atPath: temporary, withIntermediateDirectories: true)
         do {
-            let tensors = Dictionary(uniqueKeysWithValues: state.parameters.map { ($0.name, $0) })
-            let loraModules = Set(state.parameters.map(\.name).filter { $0.hasSuffix(".lora_A.weight") }
-                .map { String($0.dropLast(".lora_A.weight".count)) }).sorted()
-            if !loraModules.isEmpty {
-                try writeLoRA(loraModules, tensors: tensors, config: stored, into: temporary + "/lora")
+            let tensors = checked.tensors, loraModules = checked.loraModules
+            if let rank = checked.rank {
+                try writeLoRA(loraModules, tensors: tensors, rank: rank, config: stored, into: temporary + "/lora")
             }
             var promptNames: [String] = []
             if tensors[SoftPromptName.image] != nil || tensors[SoftPromptName.text] != nil {
                 promptNames = try writeSoftPrompts(tensors: tensors, config: stored, into: temporary + "/soft_prompts")
             }
             if merge {
-                try writeMerged(loraModules, tensors: tensors, alpha: stored.double("lora.alpha"), rank: stored.int("lora.rank"),
+                try writeMerged(loraModules, tensors: tensors, alpha: stored.double("lora.alpha"), rank: checked.rank ?? 1,
                                 into: temporary + "/merged")
             }
             let readme = ExportReadme.text(model: modelDirectory.url.path, hasLoRA: !loraModules.isEmpty, hasSoftPrompts: !promptNames.isEmpty,
@@ -72,7 +72,8 @@ public struct AdapterExport {
 
     /// PEFT's file layout, keys `base_model.model.<classic module path>.lora_{A,B}.weight` (newer
     /// PEFT maps classic LLaVA names onto the newer runtime names when it loads; not the reverse).
-    func writeLoRA(_ modules: [String], tensors: [String: NamedTensor], config: ResolvedConfig, into directory: String) throws {
+    /// `rank` is the tensors' own (ExportTensors checked every pair), never the stored YAML's.
+    func writeLoRA(_ modules: [String], tensors: [String: NamedTensor], rank: Int, config: ResolvedConfig, into directory: String) throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         var writer = SafetensorsWriter()
         for module in modules {
@@ -84,7 +85,7 @@ public struct AdapterExport {
         try writer.write(to: directory + "/adapter_model.safetensors")
         let adapterConfig: [String: Any] = [
             "peft_type": "LORA", "task_type": NSNull(), "base_model_name_or_path": modelDirectory.url.path,
-            "r": config.int("lora.rank"), "lora_alpha": config.double("lora.alpha"), "lora_dropout": config.double("lora.dropout"),
+            "r": rank, "lora_alpha": config.double("lora.alpha"), "lora_dropout": config.double("lora.dropout"),
             "target_modules": Self.targetPattern(modules), "bias": "none", "fan_in_fan_out": false, "modules_to_save": NSNull(),
             "init_lora_weights": true, "use_rslora": false, "use_dora": false, "rank_pattern": [String: Any](), "alpha_pattern": [String: Any](),
             "layers_to_transform": NSNull(), "layers_pattern": NSNull(), "inference_mode": true, "revision": NSNull(),

@@ -84,6 +84,7 @@ public final class Embedder {
                 model.forward(pixels: $0.baseAddress! + start * preprocessor.outputCount, imageCount: n, sequences: sequences, pass: pass)
             }
             output += UnsafeBufferPointer(start: pooling.forward(hidden, sequences: sequences, width: width), count: n * width)
+            try requireFinite(output, from: start, what: "image")
             progress?(start + n)
         }
         return output
@@ -98,8 +99,23 @@ public final class Embedder {
             let sequences = SequenceBatch(items: try batch.map { try prompts.textItem(caption: $0, softPrompt: softPrompts) })
             let hidden = model.forward(pixels: nil, imageCount: 0, sequences: sequences, pass: pass)
             output += UnsafeBufferPointer(start: pooling.forward(hidden, sequences: sequences, width: width), count: batch.count * width)
+            try requireFinite(output, from: start, what: "caption", texts: texts)
             progress?(start + batch.count)
         }
         return output
     }
+
+    /// A NaN or infinite embedding would rank arbitrarily and be written to disk as if valid.
+    func requireFinite(_ output: [Float], from item: Int, what: String, texts: [String]? = nil) throws {
+        guard let index = output[(item * width)...].firstIndex(where: { !$0.isFinite }) else { return }
+        let row = index / width
+        let name = texts.map { "\(what) \(row) ('\($0[row].prefix(60))')" } ?? "\(what) \(row)"
+        throw EmbeddingError("the embedding of \(name) is not finite: the model or its adapters produce NaN or infinity "
+            + "(check the checkpoint, and config.json values such as rms_norm_eps / layer_norm_eps)")
+    }
+}
+
+public struct EmbeddingError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }

@@ -80,7 +80,10 @@ public final class TrainingRun {
         let store = CheckpointStore(directory: runDirectory, keep: config.int("checkpoint.keep"))
         var startStep = 0
         var rank0ResumedFrom: String?
-        if let resume, let state = try resumeState(resume, store: store) {
+        // Every start (fresh or resumed) repairs the run directory first, on rank 0: stale temporary
+        // files go and `latest` names the newest verified checkpoint, even for a run that is done.
+        let newest = communicator.rank == 0 ? store.repair(note: say, warn: warn) : nil
+        if let resume, let state = try resumeState(resume, newest: newest, store: store) {
             rank0ResumedFrom = state.path
             try checkCompatible(state.state, path: state.path, base: base)
             try TrainingState.restore(state.state, into: model, update: update, source: state.path)
@@ -111,6 +114,7 @@ public final class TrainingRun {
             let state = TrainingState.capture(model: model, update: update, completedSteps: completed, stepsPerEpoch: stepsPerEpoch,
                                               seed: settings.seed, worldSize: communicator.size, globalBatch: settings.globalBatch,
                                               configYAML: config.yaml, base: base)
+            try refuseNonFinite(state, step: completed, lastCheckpoint: lastCheckpoint)
             if communicator.rank == 0 { lastCheckpoint = try store.save(state) }
             try communicator.barrier()   // no rank runs ahead of a checkpoint being written
         }
@@ -135,6 +139,17 @@ public final class TrainingRun {
         return lastCheckpoint
     }
 
+    /// Nothing non-finite is ever saved. Every rank holds the same replica, so every rank stops
+    /// here alike and none is left waiting at the save's barrier.
+    func refuseNonFinite(_ state: CheckpointState, step: Int, lastCheckpoint: String?) throws {
+        guard let bad = state.firstNonFinite() else { return }
+        let lr = config.double("optimizer.lr")
+        throw TrainingError("step \(step): \(bad.group)/\(bad.tensor) holds a non-finite value (index \(bad.index)), so no "
+            + "checkpoint was written. Last good checkpoint: "
+            + (lastCheckpoint.map { "\($0) (resume from it with --resume \($0) and a lower optimizer.lr, now \(lr))" }
+                ?? "none written yet (lower optimizer.lr, now \(lr), and start again)") + ".")
+    }
+
     func describe(_ t: TrainableSet) -> String {
         var parts: [String] = []
         if t.fullModel { parts.append("all base weights") }
@@ -145,11 +160,12 @@ public final class TrainingRun {
     }
 
     /// Rank 0 picks the checkpoint (so every rank resumes from the same file) and broadcasts its path.
-    func resumeState(_ resume: String, store: CheckpointStore) throws -> (path: String, state: CheckpointState)? {
+    func resumeState(_ resume: String, newest: (path: String, state: CheckpointState)?,
+                     store: CheckpointStore) throws -> (path: String, state: CheckpointState)? {
         var chosen = ""
         if communicator.rank == 0 {
             if resume == "auto" {
-                chosen = store.latestComplete(warn: warn)?.path ?? ""
+                chosen = newest?.path ?? ""
                 if chosen.isEmpty { say("no checkpoint in \(store.directory): starting fresh") }
             } else {
                 chosen = resume
@@ -157,7 +173,8 @@ public final class TrainingRun {
         }
         chosen = try communicator.broadcast(chosen, root: 0)
         guard !chosen.isEmpty else { return nil }
-        return (chosen, try CheckpointFile.read(chosen))
+        if let newest, newest.path == chosen { return newest }   // rank 0 has just read and verified it
+        return (chosen, try CheckpointFile.read(chosen, warn: warn))
     }
 
     func checkCompatible(_ state: CheckpointState, path: String, base: BaseFingerprint) throws {

@@ -36,15 +36,31 @@ public enum TrainingState {
             if !extra.isEmpty { message += "  in the checkpoint but not needed: \(extra.joined(separator: ", "))\n" }
             throw CheckpointError(message + "  Use the configuration the checkpoint was trained with (it is stored in the file: h5dump -d /config).")
         }
+        if update != nil { try checkMoments(state, source: source) }
         var offset = 0
-        for (parameter, tensor) in zip(model.parameters.trainable, state.parameters) {
-            parameter.value.update(from: tensor.values, count: parameter.count)
+        for (index, parameter) in model.parameters.trainable.enumerated() {
+            parameter.value.update(from: state.parameters[index].values, count: parameter.count)
             if let update {
-                (update.optimizer.firstMoment.pointer + offset).update(from: state.firstMoments.first { $0.name == tensor.name }!.values, count: parameter.count)
-                (update.optimizer.secondMoment.pointer + offset).update(from: state.secondMoments.first { $0.name == tensor.name }!.values, count: parameter.count)
+                (update.optimizer.firstMoment.pointer + offset).update(from: state.firstMoments[index].values, count: parameter.count)
+                (update.optimizer.secondMoment.pointer + offset).update(from: state.secondMoments[index].values, count: parameter.count)
             }
             offset += parameter.count
         }
         update?.optimizer.stepCount = state.optimizerSteps
+    }
+
+    /// Both optimizer moments must hold, tensor by tensor, exactly the parameters' names and
+    /// shapes: they are copied by count into the optimizer's flat buffers.
+    static func checkMoments(_ state: CheckpointState, source: String) throws {
+        for (group, moments) in [("first_moment", state.firstMoments), ("second_moment", state.secondMoments)] {
+            guard moments.count == state.parameters.count else {
+                throw CheckpointError("\(source): optimizer/\(group) holds \(moments.count) tensors for \(state.parameters.count) "
+                    + "parameters; the checkpoint is damaged, use an earlier one.")
+            }
+            for (moment, parameter) in zip(moments, state.parameters) where moment.name != parameter.name || moment.shape != parameter.shape {
+                throw CheckpointError("\(source): optimizer/\(group)/\(moment.name) \(moment.shape) does not match the parameter "
+                    + "\(parameter.name) \(parameter.shape); the checkpoint is damaged, use an earlier one.")
+            }
+        }
     }
 }

@@ -18,8 +18,10 @@ final class CheckpointTests: XCTestCase {
         let s = NamedTensor(name: "soft_prompts.image", shape: [1, 2], values: [-0.5, 0.25])
         let scale = NamedTensor(name: "logit_scale", shape: [1], values: [2.5])
         func scaled(_ t: NamedTensor, _ f: Float) -> NamedTensor { NamedTensor(name: t.name, shape: t.shape, values: t.values.map { $0 * f }) }
+        // A second moment is a mean of squares: the reader refuses negative ones.
+        func squared(_ t: NamedTensor, _ f: Float) -> NamedTensor { NamedTensor(name: t.name, shape: t.shape, values: t.values.map { $0 * $0 * f }) }
         return CheckpointState(parameters: [a, s, scale], firstMoments: [a, s, scale].map { scaled($0, 0.1) },
-                               secondMoments: [a, s, scale].map { scaled($0, 0.01) }, step: step, optimizerSteps: step,
+                               secondMoments: [a, s, scale].map { squared($0, 0.01) }, step: step, optimizerSteps: step,
                                epoch: 3, stepInEpoch: 7, seed: UInt64.max - 5, worldSize: 2, globalBatch: 64,
                                configYAML: "steps: 10\nprompts:\n  image: \"<image>\\nSay:\"\n",
                                baseFingerprint: "abc123", baseDescription: "llava: vision 32x2, text 48x2")

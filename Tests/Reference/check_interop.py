@@ -73,7 +73,7 @@ def main():
     # 2. h5py reads every documented field.
     with h5py.File(checkpoint, "r") as f:
         attrs = dict(f.attrs)
-        check(attrs["complete"] == 1 and attrs["format_version"] == 1 and attrs["step"] == 3, "checkpoint attributes via h5py")
+        check(attrs["complete"] == 1 and attrs["format_version"] == 2 and attrs["step"] == 3, "checkpoint attributes via h5py")
         names = attrs["parameter_names"].split("\n")
         check(all(f"parameters/{n}" in f and f"optimizer/first_moment/{n}" in f and f"optimizer/second_moment/{n}" in f for n in names),
               f"checkpoint holds {len(names)} parameters with both AdamW moments")
