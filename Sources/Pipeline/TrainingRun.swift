@@ -34,6 +34,9 @@ public final class TrainingRun {
     /// of the last checkpoint written.
     @discardableResult
     public func run(resume: String?, stopAt: Int? = nil, stopSignal: @escaping () -> Bool = { false }) throws -> String? {
+        try startWatchdog()
+        // The first collective: ranks that run different commands stop here, together.
+        try RunAgreement.checkCommand(config, resume: resume, stopAt: stopAt, on: communicator)
         let modelPath = config.string("model"), dataPath = config.string("data"), runDirectory = config.string("run_dir")
         guard !modelPath.isEmpty else { throw ConfigError("no model: set `model:` in the config or pass --model DIR.") }
         guard !dataPath.isEmpty else { throw ConfigError("no data: set `data:` in the config or pass --data DIR (made by discern prepare or discern synth).") }
@@ -83,7 +86,10 @@ public final class TrainingRun {
         let store = CheckpointStore(directory: runDirectory, keep: config.int("checkpoint.keep"))
         var startStep = 0
         var rank0ResumedFrom: String?
-        if let resume, let state = try resumeState(resume, store: store) {
+        let resumed = try resume.flatMap { try resumeState($0, store: store) }
+        // Before the next collective: the files every rank loaded must be the same too.
+        try RunAgreement.checkLoaded(dataset: dataset, base: base, model: model, resumed: resumed, on: communicator)
+        if let state = resumed {
             rank0ResumedFrom = state.path
             try checkCompatible(state.state, path: state.path, base: base)
             try TrainingState.restore(state.state, into: model, update: update, source: state.path)
@@ -138,6 +144,15 @@ public final class TrainingRun {
         return lastCheckpoint
     }
 
+    /// Ends this rank when a collective waits past `distributed.timeout` or its launcher dies.
+    func startWatchdog() throws {
+        let timeout = config.double("distributed.timeout")
+        guard timeout >= 0 else {
+            throw ConfigError("distributed.timeout is \(timeout): it must be 0 (wait forever) or a number of seconds, such as 600.")
+        }
+        Watchdog.start(for: communicator, timeout: timeout)
+    }
+
     func describe(_ t: TrainableSet) -> String {
         var parts: [String] = []
         if t.fullModel { parts.append("all base weights") }
@@ -148,6 +163,7 @@ public final class TrainingRun {
     }
 
     /// Rank 0 picks the checkpoint (so every rank resumes from the same file) and broadcasts its path.
+    /// Only after the command check: a rank without `--resume` would never join this broadcast.
     func resumeState(_ resume: String, store: CheckpointStore) throws -> (path: String, state: CheckpointState)? {
         var chosen = ""
         if communicator.rank == 0 {
