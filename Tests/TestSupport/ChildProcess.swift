@@ -165,10 +165,10 @@ public func locateMPIRun() throws -> URL {
     return mpirun
 }
 
-/// mpirun's MPMD form, one rank per command: `mpirun FLAGS -np 1 EXE ARGS0 : -np 1 EXE ARGS1 ...`,
-/// so each rank can be given its own arguments.
-public func runMPMDJob(executable: URL, rankArguments: [[String]], timeout: TimeInterval = 60) throws -> ChildResult {
-    let contexts = rankArguments.map { ["-np", "1", executable.path] + $0 }
+/// mpirun's MPMD form, one rank per command: `mpirun FLAGS -np 1 COMMAND0 : -np 1 COMMAND1 ...`,
+/// so each rank can be given its own program and arguments.
+public func runMPMDJob(rankCommands: [[String]], timeout: TimeInterval = 60) throws -> ChildResult {
+    let contexts = rankCommands.map { ["-np", "1"] + $0 }
     let joined = contexts.dropFirst().reduce(contexts[0]) { $0 + [":"] + $1 }
     return try runChild(try locateMPIRun(), mpirunFlags + joined, environment: childEnvironment, timeout: timeout)
 }
