@@ -21,8 +21,10 @@ enum RunAgreement {
 
     /// Every key as "key: value" in schema order, path values absolute and standardised (so
     /// `data/x` and `./data/x` run from one folder agree), then the flags the config lacks.
+    /// The `bench` section is left out: training ignores it, and its relative default path
+    /// would differ between ranks started in different folders.
     static func commandText(_ config: ResolvedConfig, resume: String?, stopAt: Int?) -> String {
-        var lines = ConfigSchema.fields.map { field -> String in
+        var lines = ConfigSchema.fields.filter { !$0.path.hasPrefix("bench.") }.map { field -> String in
             let value = config.values[field.path] ?? field.defaultValue
             if field.kind == .path, case .string(let path) = value { return "\(field.path): \(canonicalPath(path))" }
             return "\(field.path): \(value)"

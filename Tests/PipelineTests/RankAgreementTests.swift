@@ -9,9 +9,10 @@ extension TrainCommandTests {
     /// A disagreement is found by the first collective, before the model loads: seconds.
     static let agreementBound: TimeInterval = 30
 
-    func trainMPMD(_ rank0: [String], _ rank1: [String], rank1Wrapper: [String] = []) throws -> ChildResult {
+    /// `rank0Options` go to mpirun for rank 0 (such as `-wdir DIR`); `rank1Wrapper` runs rank 1's command.
+    func trainMPMD(_ rank0: [String], _ rank1: [String], rank0Options: [String] = [], rank1Wrapper: [String] = []) throws -> ChildResult {
         let discern = try locateDiscern().path
-        let result = try runMPMDJob(rankCommands: [[discern] + rank0, rank1Wrapper + [discern] + rank1], timeout: 120)
+        let result = try runMPMDJob(rankCommands: [rank0Options + [discern] + rank0, rank1Wrapper + [discern] + rank1], timeout: 120)
         XCTAssertFalse(result.timedOut, "the job hung\n\(result.transcript)")
         return result
     }
@@ -58,6 +59,16 @@ extension TrainCommandTests {
         XCTAssertTrue(result.standardOutput.contains("done: 4 steps"), result.transcript)
         XCTAssertEqual(try train(arguments(run: "plain"), ranks: 2).status, 0)
         XCTAssertEqual(try losses("same"), try losses("plain"))
+    }
+
+    /// Paths are compared made absolute: `data` run from the folder that holds it and the
+    /// absolute path name the same directory, so the job trains.
+    func testRelativeAndAbsolutePathsToTheSameFilesAgree() throws {
+        let data = folder.appendingPathComponent("data").path
+        let relative = arguments(run: "paths").map { $0 == data ? "./data" : $0 }
+        let result = try trainMPMD(relative, arguments(run: "paths"), rank0Options: ["-wdir", folder.path])
+        XCTAssertEqual(result.status, 0, result.transcript)
+        XCTAssertTrue(result.standardOutput.contains("done: 4 steps"), result.transcript)
     }
 
     /// Rank 1 runs in its own mount namespace where `path` shows `replacement`: a node whose file
