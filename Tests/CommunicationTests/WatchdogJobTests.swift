@@ -35,3 +35,56 @@ final class WatchdogJobTests: XCTestCase {
         XCTAssertLessThan(result.seconds, 30, result.transcript)
     }
 }
+
+extension WatchdogJobTests {
+    /// A rank whose parent dies while mpirun, not told, runs on (the rank sits below a wrapper
+    /// shell that is killed): Open MPI does not end it, the watchdog does, on the changed parent.
+    /// (When mpirun or orted itself dies, Open MPI 4 already ends its ranks on this machine.)
+    func testRankWhoseParentDiesExits() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("discern-orphan-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let log = folder.appendingPathComponent("log")
+        // The outer shell (mpirun's child) outlives the inner one (the rank's parent).
+        let wrapped = "sh -c '\"$0\" stall-on-rank 1 0; true' \"$0\"; sleep 60"
+        let (job, handle) = try startLogged(try locateMPIRun(), mpirunFlags + ["-np", "2", "sh", "-c", wrapped, try locateWorker().path], log: log)
+        defer { job.terminate(); job.waitUntilExit(); try? handle.close() }
+        let pids = waitForPIDs(in: log, count: 2, seconds: Self.jobTimeout)
+        XCTAssertEqual(pids.count, 2, (try? String(contentsOf: log, encoding: .utf8)) ?? "")
+        guard let rank0 = pids.first, let parent = parentProcess(of: rank0) else { return }
+        kill(parent, SIGKILL)
+        let deadline = Date().addingTimeInterval(20)
+        while isRunning(rank0) && Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
+        let survived = isRunning(rank0)
+        for pid in pids { kill(pid, SIGKILL) }
+        XCTAssertFalse(survived, "rank 0 kept running after its parent died")
+        // mpirun forwards the rank's last words a moment later.
+        let message = "rank 0: its launcher (process \(parent)"
+        let shown = Date().addingTimeInterval(10)
+        while !((try? String(contentsOf: log, encoding: .utf8)) ?? "").contains(message) && Date() < shown { Thread.sleep(forTimeInterval: 0.1) }
+        let output = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+        XCTAssertTrue(output.contains(message), output)
+    }
+
+    /// The pids the worker ranks print ("rank R pid P"), once `count` of them are there.
+    func waitForPIDs(in log: URL, count: Int, seconds: TimeInterval) -> [Int32] {
+        let deadline = Date().addingTimeInterval(seconds)
+        var pids: [Int32] = []
+        while Date() < deadline {
+            let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+            pids = text.split(separator: "\n").compactMap { line in
+                let words = line.split(separator: " ")
+                return words.count == 4 && words[2] == "pid" ? Int32(words[3]) : nil
+            }
+            if pids.count >= count { break }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        return pids
+    }
+
+    func parentProcess(of pid: Int32) -> Int32? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return nil }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        return fields.count > 1 ? Int32(fields[1]) : nil
+    }
+}
