@@ -147,8 +147,9 @@ public final class TrainingRun {
     /// Ends this rank when a collective waits past `distributed.timeout` or its launcher dies.
     func startWatchdog() throws {
         let timeout = config.double("distributed.timeout")
-        guard timeout >= 0 else {
-            throw ConfigError("distributed.timeout is \(timeout): it must be 0 (wait forever) or a number of seconds, such as 600.")
+        // Below a second, ordinary waits for a slower rank would look like a lost host.
+        guard timeout == 0 || timeout >= 1 else {
+            throw ConfigError("distributed.timeout is \(timeout): it must be 0 (wait forever) or at least 1 second; the default is 600.")
         }
         Watchdog.start(for: communicator, timeout: timeout)
     }

@@ -51,12 +51,12 @@ extension WatchdogJobTests {
         defer { job.terminate(); job.waitUntilExit(); try? handle.close() }
         let pids = waitForPIDs(in: log, count: 2, seconds: Self.jobTimeout)
         XCTAssertEqual(pids.count, 2, (try? String(contentsOf: log, encoding: .utf8)) ?? "")
-        guard let rank0 = pids.first, let parent = parentProcess(of: rank0) else { return }
+        guard let rank0 = pids[0], let parent = parentProcess(of: rank0) else { return }
         kill(parent, SIGKILL)
         let deadline = Date().addingTimeInterval(20)
         while isRunning(rank0) && Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
         let survived = isRunning(rank0)
-        for pid in pids { kill(pid, SIGKILL) }
+        for pid in pids.values { kill(pid, SIGKILL) }
         XCTAssertFalse(survived, "rank 0 kept running after its parent died")
         // mpirun forwards the rank's last words a moment later.
         let message = "rank 0: its launcher (process \(parent)"
@@ -66,15 +66,16 @@ extension WatchdogJobTests {
         XCTAssertTrue(output.contains(message), output)
     }
 
-    /// The pids the worker ranks print ("rank R pid P"), once `count` of them are there.
-    func waitForPIDs(in log: URL, count: Int, seconds: TimeInterval) -> [Int32] {
+    /// Rank -> pid, as the worker ranks print them ("rank R pid P", in any order), once
+    /// `count` of them are there.
+    func waitForPIDs(in log: URL, count: Int, seconds: TimeInterval) -> [Int: Int32] {
         let deadline = Date().addingTimeInterval(seconds)
-        var pids: [Int32] = []
+        var pids: [Int: Int32] = [:]
         while Date() < deadline {
             let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
-            pids = text.split(separator: "\n").compactMap { line in
+            for line in text.split(separator: "\n") {
                 let words = line.split(separator: " ")
-                return words.count == 4 && words[2] == "pid" ? Int32(words[3]) : nil
+                if words.count == 4, words[2] == "pid", let rank = Int(words[1]), let pid = Int32(words[3]) { pids[rank] = pid }
             }
             if pids.count >= count { break }
             Thread.sleep(forTimeInterval: 0.1)

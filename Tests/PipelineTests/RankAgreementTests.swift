@@ -71,6 +71,15 @@ extension TrainCommandTests {
         XCTAssertTrue(result.standardOutput.contains("done: 4 steps"), result.transcript)
     }
 
+    func testTimeoutBelowOneSecondIsRefused() throws {
+        for value in ["-1", "0.5"] {
+            let result = try train(arguments(run: "timeout") + ["--set", "distributed.timeout=\(value)"])
+            XCTAssertNotEqual(result.status, 0, result.transcript)
+            XCTAssertTrue(result.standardError.contains("distributed.timeout is \(Double(value)!): it must be 0 (wait forever) or at least 1 second"),
+                          result.transcript)
+        }
+    }
+
     /// Rank 1 runs in its own mount namespace where `path` shows `replacement`: a node whose file
     /// system holds other files under the same name. Nil where mount namespaces are not allowed.
     func seeing(_ replacement: String, at path: String) throws -> [String]? {
