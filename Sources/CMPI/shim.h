@@ -1,6 +1,8 @@
 #ifndef DISCERN_CMPI_SHIM_H
 #define DISCERN_CMPI_SHIM_H
 #include <mpi.h>
+#include <stdint.h>
+#include <time.h>
 
 // Open MPI's handles are macros over addresses of global structs, which Swift cannot import.
 // Each getter returns the handle as a value.
@@ -20,5 +22,15 @@ static inline int discern_mpi_success(void) { return MPI_SUCCESS; }
 static inline int discern_mpi_max_error_string(void) { return MPI_MAX_ERROR_STRING; }
 static inline int discern_mpi_max_library_version_string(void) { return MPI_MAX_LIBRARY_VERSION_STRING; }
 static inline int discern_mpi_thread_funneled(void) { return MPI_THREAD_FUNNELED; }
+
+// For the collective watchdog: the main thread notes when it enters and leaves a collective,
+// a watchdog thread reads that. Plain loads and stores with C11 atomics, no allocation.
+static inline void discern_atomic_store_u64(uint64_t *slot, uint64_t value) { __atomic_store_n(slot, value, __ATOMIC_RELEASE); }
+static inline uint64_t discern_atomic_load_u64(uint64_t *slot) { return __atomic_load_n(slot, __ATOMIC_ACQUIRE); }
+static inline uint64_t discern_monotonic_ns(void) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+}
 
 #endif

@@ -36,12 +36,23 @@ public func makeCommunicator(
 ///
 /// Errors that every rank detects together (a bad config read by all) may instead be thrown
 /// normally; errors seen by some ranks only should go through `anyRankFailed` or this.
+/// A `JobWideError` (thrown by every rank at the same point) ends the job without MPI_Abort:
+/// rank 0 prints it once, every rank finalizes and exits with `exitCode`.
 public func runOrAbort<Result>(on communicator: Communicator, exitCode: Int32 = 1,
                                _ body: () throws -> Result) -> Result {
     do {
         return try body()
+    } catch let error as JobWideError {
+        if communicator.rank == 0 { writeToStandardError("error: \(error)\n") }
+        try? communicator.finalize()
+        exit(exitCode)
     } catch {
         writeToStandardError("rank \(communicator.rank) failed: \(error)\n")
         communicator.abort(code: exitCode, message: "aborting all \(communicator.size) rank(s)")
     }
 }
+
+/// An error every rank of the job throws together, at the same point and with the same text
+/// (ranks found to disagree, from digests all of them gathered). No rank is left waiting in a
+/// collective, so the job can end cleanly instead of being aborted.
+public protocol JobWideError: Error {}

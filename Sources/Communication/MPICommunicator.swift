@@ -75,6 +75,8 @@ public final class MPICommunicator: Communicator {
 
     private func allReduce<T: CommunicationElement>(_ buffer: UnsafeMutableBufferPointer<T>, _ op: MPI_Op) throws {
         try checkCallingThread("MPI_Allreduce")
+        CollectiveProgress.shared.enter(.allReduce)
+        defer { CollectiveProgress.shared.leave() }
         for piece in pieces(buffer.count, maxElementsPerCall) {
             try check(MPI_Allreduce(discern_mpi_in_place(), buffer.baseAddress! + piece.lowerBound,
                                     Int32(piece.count), T.mpiDatatype, op, discern_mpi_comm_world()),
@@ -88,6 +90,8 @@ public final class MPICommunicator: Communicator {
         checkAllGatherCounts(send: send.count, receive: receive.count, size: size)
         checkDisjoint(send, receive, "allGather")
         try checkCallingThread("MPI_Allgather")
+        CollectiveProgress.shared.enter(.allGather)
+        defer { CollectiveProgress.shared.leave() }
         let block = send.count
         guard block > 0 else { return }
         if receive.count <= maxElementsPerCall {
@@ -115,6 +119,8 @@ public final class MPICommunicator: Communicator {
         checkReduceScatterCounts(send: send.count, receive: receive.count, size: size)
         checkDisjoint(send, receive, "reduceScatterSum")
         try checkCallingThread("MPI_Reduce_scatter_block")
+        CollectiveProgress.shared.enter(.reduceScatter)
+        defer { CollectiveProgress.shared.leave() }
         let block = receive.count
         guard block > 0 else { return }
         if send.count <= maxElementsPerCall {
@@ -141,6 +147,8 @@ public final class MPICommunicator: Communicator {
     public func broadcast<T: CommunicationElement>(_ buffer: UnsafeMutableBufferPointer<T>, root: Int) throws {
         precondition((0..<size).contains(root), "broadcast: root \(root) is not a rank of \(size)")
         try checkCallingThread("MPI_Bcast")
+        CollectiveProgress.shared.enter(.broadcast)
+        defer { CollectiveProgress.shared.leave() }
         for piece in pieces(buffer.count, maxElementsPerCall) {
             try check(MPI_Bcast(buffer.baseAddress! + piece.lowerBound, Int32(piece.count), T.mpiDatatype,
                                 Int32(root), discern_mpi_comm_world()), "MPI_Bcast")
@@ -149,6 +157,8 @@ public final class MPICommunicator: Communicator {
 
     public func barrier() throws {
         try checkCallingThread("MPI_Barrier")
+        CollectiveProgress.shared.enter(.barrier)
+        defer { CollectiveProgress.shared.leave() }
         try check(MPI_Barrier(discern_mpi_comm_world()), "MPI_Barrier")
     }
 
@@ -156,7 +166,10 @@ public final class MPICommunicator: Communicator {
     public func finalize() throws {
         var flag: Int32 = 0
         try check(MPI_Finalized(&flag), "MPI_Finalized")
-        if flag == 0 { try check(MPI_Finalize(), "MPI_Finalize") }
+        guard flag == 0 else { return }
+        CollectiveProgress.shared.enter(.finalize)   // it synchronises with the other ranks
+        defer { CollectiveProgress.shared.leave() }
+        try check(MPI_Finalize(), "MPI_Finalize")
     }
 
     public func abort(code: Int32, message: String) -> Never {

@@ -34,6 +34,9 @@ public final class TrainingRun {
     /// of the last checkpoint written.
     @discardableResult
     public func run(resume: String?, stopAt: Int? = nil, stopSignal: @escaping () -> Bool = { false }) throws -> String? {
+        try startWatchdog()
+        // The first collective: ranks that run different commands stop here, together.
+        try RunAgreement.checkCommand(config, resume: resume, stopAt: stopAt, on: communicator)
         let modelPath = config.string("model"), dataPath = config.string("data"), runDirectory = config.string("run_dir")
         guard !modelPath.isEmpty else { throw ConfigError("no model: set `model:` in the config or pass --model DIR.") }
         guard !dataPath.isEmpty else { throw ConfigError("no data: set `data:` in the config or pass --data DIR (made by discern prepare or discern synth).") }
@@ -83,7 +86,10 @@ public final class TrainingRun {
         // Every start (fresh or resumed) repairs the run directory first, on rank 0: stale temporary
         // files go and `latest` names the newest verified checkpoint, even for a run that is done.
         let newest = communicator.rank == 0 ? store.repair(note: say, warn: warn) : nil
-        if let resume, let state = try resumeState(resume, newest: newest, store: store) {
+        let resumed = try resume.flatMap { try resumeState($0, newest: newest, store: store) }
+        // Before the next collective: the files every rank loaded must be the same too.
+        try RunAgreement.checkLoaded(dataset: dataset, base: base, model: model, resumed: resumed, on: communicator)
+        if let state = resumed {
             rank0ResumedFrom = state.path
             try checkCompatible(state.state, path: state.path, base: base)
             try TrainingState.restore(state.state, into: model, update: update, source: state.path)
@@ -150,6 +156,16 @@ public final class TrainingRun {
                 ?? "none written yet (lower optimizer.lr, now \(lr), and start again)") + ".")
     }
 
+    /// Ends this rank when a collective waits past `distributed.timeout` or its launcher dies.
+    func startWatchdog() throws {
+        let timeout = config.double("distributed.timeout")
+        // Below a second, ordinary waits for a slower rank would look like a lost host.
+        guard timeout == 0 || timeout >= 1 else {
+            throw ConfigError("distributed.timeout is \(timeout): it must be 0 (wait forever) or at least 1 second; the default is 600.")
+        }
+        Watchdog.start(for: communicator, timeout: timeout)
+    }
+
     func describe(_ t: TrainableSet) -> String {
         var parts: [String] = []
         if t.fullModel { parts.append("all base weights") }
@@ -160,6 +176,7 @@ public final class TrainingRun {
     }
 
     /// Rank 0 picks the checkpoint (so every rank resumes from the same file) and broadcasts its path.
+    /// Only after the command check: a rank without `--resume` would never join this broadcast.
     func resumeState(_ resume: String, newest: (path: String, state: CheckpointState)?,
                      store: CheckpointStore) throws -> (path: String, state: CheckpointState)? {
         var chosen = ""

@@ -110,6 +110,8 @@ public enum ConfigSchema {
         ConfigField("bench.max_positions", .int, .int(256), "Benchmark model: max_position_embeddings.", range: .from(1, to: Limits.benchSize)),
         ConfigField("bench.caption_tokens", .int, .int(16), "Tokens per (random) caption.", range: .from(1, to: Limits.benchSize)),
         ConfigField("bench.prompt_tokens", .int, .int(8), "Positions of each prompt suffix (the soft prompts' length).", range: .from(1, to: Limits.benchSize)),
+        // Distributed jobs
+        ConfigField("distributed.timeout", .double, .double(600), "Seconds a rank may wait in one collective (all-reduce, all-gather, barrier) before it concludes that a rank or host is unreachable and exits with status 75, so the job can be requeued and resumed with `--resume auto`; 0 = wait forever, otherwise at least 1. Ranks wait there for the slowest rank's step and for rank 0's checkpoint writes, so keep it well above both (a 7B step takes ~320 s). A rank whose launcher (mpirun's orted, srun's slurmstepd) is gone exits as well, whatever this is.", range: .from(0, to: 1e7)),
     ]
 
     public static let byPath: [String: ConfigField] = Dictionary(uniqueKeysWithValues: fields.map { ($0.path, $0) })

@@ -182,23 +182,11 @@ final class TrainCommandTests: XCTestCase {
     func testSIGTERMUnderMPIRunWritesACheckpointAndResumeContinues() throws {
         guard let mpirun = findOnPath("mpirun") else { throw SetupError(description: "mpirun is not on PATH; run ./launch/test") }
         let run = folder.appendingPathComponent("preempted")
-        let process = Process()
-        process.executableURL = mpirun
-        process.arguments = ["--allow-run-as-root", "--oversubscribe", "--bind-to", "none", "--mca", "pml", "ob1", "--mca", "btl", "self,vader",
-                             "-x", "OPENBLAS_NUM_THREADS=1", "-np", "2", try locateDiscern().path] + arguments(run: "preempted", steps: 400)
-        process.environment = childEnvironment
         let log = folder.appendingPathComponent("preempted.log")
-        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-        let handle = try FileHandle(forWritingTo: log)
-        process.standardOutput = handle
-        process.standardError = handle
-        try process.run()
-        let metrics = run.appendingPathComponent("metrics.jsonl")
-        let deadline = Date().addingTimeInterval(60)
-        while Date() < deadline {
-            if let text = try? String(contentsOf: metrics, encoding: .utf8), text.split(separator: "\n").count >= 3 { break }
-            Thread.sleep(forTimeInterval: 0.2)
-        }
+        let (process, handle) = try startLogged(mpirun, ["--allow-run-as-root", "--oversubscribe", "--bind-to", "none", "--mca", "pml", "ob1", "--mca", "btl", "self,vader",
+                                                          "-x", "OPENBLAS_NUM_THREADS=1", "-np", "2", try locateDiscern().path] + arguments(run: "preempted", steps: 400),
+                                                log: log)
+        waitForLines(run.appendingPathComponent("metrics.jsonl"), 3, seconds: 60, while: process)
         kill(process.processIdentifier, SIGTERM)
         let finished = Date().addingTimeInterval(60)
         while process.isRunning && Date() < finished { Thread.sleep(forTimeInterval: 0.2) }

@@ -32,12 +32,7 @@ public func runChild(_ executable: URL, _ arguments: [String], environment: [Str
     try Data().write(to: errURL)
     let out = try FileHandle(forWritingTo: outURL), err = try FileHandle(forWritingTo: errURL)
 
-    let process = Process()
-    process.executableURL = executable
-    process.arguments = arguments
-    process.environment = environment
-    process.standardOutput = out
-    process.standardError = err
+    let process = makeProcess(executable, arguments, environment: environment, output: out, errors: err)
     let finished = DispatchSemaphore(value: 0)
     process.terminationHandler = { _ in finished.signal() }
     let start = Date()
@@ -61,6 +56,18 @@ public func runChild(_ executable: URL, _ arguments: [String], environment: [Str
         standardOutput: (try? String(contentsOf: outURL, encoding: .utf8)) ?? "",
         standardError: (try? String(contentsOf: errURL, encoding: .utf8)) ?? "",
         timedOut: timedOut, seconds: Date().timeIntervalSince(start))
+}
+
+/// A process, not yet started, writing to the given files.
+func makeProcess(_ executable: URL, _ arguments: [String], environment: [String: String],
+                 output: FileHandle, errors: FileHandle) -> Process {
+    let process = Process()
+    process.executableURL = executable
+    process.arguments = arguments
+    process.environment = environment
+    process.standardOutput = output
+    process.standardError = errors
+    return process
 }
 
 /// Every process below `root`, from /proc (empty where there is no /proc).
@@ -139,18 +146,31 @@ public struct SetupError: Error, CustomStringConvertible {
 /// more ranks than cores, shared-memory transport) and a hard timeout.
 public func runMPIJob(ranks: Int, executable: URL, arguments: [String], timeout: TimeInterval = 60,
                       environment extra: [String: String] = [:]) throws -> ChildResult {
+    var environment = childEnvironment
+    for (key, value) in extra { environment[key] = value }
+    return try runChild(try locateMPIRun(), mpirunFlags + extra.keys.sorted().flatMap { ["-x", $0] } + ["-np", "\(ranks)", executable.path] + arguments,
+                        environment: environment, timeout: timeout)
+}
+
+/// As root mpirun refuses to start without --allow-run-as-root; 3 ranks on 2 cores need
+/// --oversubscribe; ob1 + self,vader (shared memory) skip slow network probing.
+public let mpirunFlags = ["--allow-run-as-root", "--oversubscribe", "--bind-to", "none",
+                          "--mca", "pml", "ob1", "--mca", "btl", "self,vader", "-x", "OPENBLAS_NUM_THREADS=1"]
+
+public func locateMPIRun() throws -> URL {
     guard let mpirun = findOnPath("mpirun") else {
         throw SetupError(description: "mpirun is not on PATH. Run ./launch/test, which installs Open MPI "
             + "(apt-get install openmpi-bin libopenmpi-dev) and then runs the tests.")
     }
-    // As root mpirun refuses to start without --allow-run-as-root; 3 ranks on 2 cores need
-    // --oversubscribe; ob1 + self,vader (shared memory) skip slow network probing.
-    let flags = ["--allow-run-as-root", "--oversubscribe", "--bind-to", "none",
-                 "--mca", "pml", "ob1", "--mca", "btl", "self,vader", "-x", "OPENBLAS_NUM_THREADS=1"]
-        + extra.keys.sorted().flatMap { ["-x", $0] }
-    var environment = childEnvironment
-    for (key, value) in extra { environment[key] = value }
-    return try runChild(mpirun, flags + ["-np", "\(ranks)", executable.path] + arguments, environment: environment, timeout: timeout)
+    return mpirun
+}
+
+/// mpirun's MPMD form, one rank per command: `mpirun FLAGS -np 1 COMMAND0 : -np 1 COMMAND1 ...`,
+/// so each rank can be given its own program and arguments.
+public func runMPMDJob(rankCommands: [[String]], timeout: TimeInterval = 60) throws -> ChildResult {
+    let contexts = rankCommands.map { ["-np", "1"] + $0 }
+    let joined = contexts.dropFirst().reduce(contexts[0]) { $0 + [":"] + $1 }
+    return try runChild(try locateMPIRun(), mpirunFlags + joined, environment: childEnvironment, timeout: timeout)
 }
 
 /// This environment minus any launcher variables (so a test run inside an MPI job still starts

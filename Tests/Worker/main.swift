@@ -7,6 +7,8 @@
 //   mpi-error          rank 0 broadcasts 4 values, the others expect 2: MPI reports truncation on a
 //                      receiving rank, which must surface as a thrown CommunicationError, then abort
 //   train-steps DIR OUT M [hard-negatives]  three training steps on a fixed global batch (TrainSteps.swift)
+//   agreement          ranks that disagree stop together and cleanly (Agreement.swift)
+//   stall-on-rank N T  rank N stalls outside collectives; the watchdog (timeout T s) ends the others
 import Communication
 import Foundation
 
@@ -67,7 +69,7 @@ func mpiError(_ communicator: Communicator) throws -> Int32 {
 }
 
 let arguments = Array(CommandLine.arguments.dropFirst())
-let usage = "usage: discern-test-worker collectives | fail-on-rank N | single | mpi-error | train-steps MODEL_DIR OUT_FILE MICRO_BATCH [hard-negatives]"
+let usage = "usage: discern-test-worker collectives | fail-on-rank N | single | mpi-error | train-steps MODEL_DIR OUT_FILE MICRO_BATCH [hard-negatives] | agreement | stall-on-rank N TIMEOUT"
 let communicator: Communicator
 do {
     communicator = arguments.first == "single" ? SingleProcessCommunicator() : try makeCommunicator()
@@ -83,6 +85,11 @@ let status: Int32 = runOrAbort(on: communicator) {
         return try mpiError(communicator)
     case ("train-steps", 4), ("train-steps", 5):
         return try trainSteps(Array(arguments.dropFirst()), communicator)
+    case ("agreement", 1):
+        return try agreement(communicator)
+    case ("stall-on-rank", 3):
+        guard let stalled = Int(arguments[1]), let timeout = Double(arguments[2]) else { throw WorkerError(description: usage) }
+        return try stallOnRank(stalled, timeout: timeout, communicator)
     case ("fail-on-rank", 2):
         guard let failing = Int(arguments[1]) else { throw WorkerError(description: usage) }
         return try failOnRank(failing, communicator)

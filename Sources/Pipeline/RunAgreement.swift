@@ -1,0 +1,74 @@
+import Checkpointing
+import Communication
+import Datasets
+import Foundation
+import Models
+import Training
+
+/// What every rank of a training job must share, compared before anything depends on it
+/// (see `RankAgreement`): first the command (configuration and run-shaping flags), before any
+/// other collective; then, once loaded, the data, the base model, the trainable tensors and the
+/// checkpoint resumed from. A rank that differs would otherwise hang a collective of another
+/// size, corrupt memory, or train a silently diverging replica.
+enum RunAgreement {
+    /// The first collective of a run: the resolved configuration and `--resume` / `--stop-at`.
+    static func checkCommand(_ config: ResolvedConfig, resume: String?, stopAt: Int?, on communicator: Communicator) throws {
+        try RankAgreement.check([AgreementItem(
+            name: "configuration", text: commandText(config, resume: resume, stopAt: stopAt),
+            hint: "Every rank must run the same command with the same configuration file and flags.", detailed: true)],
+            on: communicator)
+    }
+
+    /// Every key as "key: value" in schema order, path values absolute and standardised (so
+    /// `data/x` and `./data/x` run from one folder agree), then the flags the config lacks.
+    /// The `bench` section is left out: training ignores it, and its relative default path
+    /// would differ between ranks started in different folders.
+    static func commandText(_ config: ResolvedConfig, resume: String?, stopAt: Int?) -> String {
+        var lines = ConfigSchema.fields.filter { !$0.path.hasPrefix("bench.") }.map { field -> String in
+            let value = config.values[field.path] ?? field.defaultValue
+            if field.kind == .path, case .string(let path) = value { return "\(field.path): \(canonicalPath(path))" }
+            return "\(field.path): \(value)"
+        }
+        lines.append("--resume: " + (resume.map { $0 == "auto" ? $0 : canonicalPath($0) } ?? "(not given)"))
+        lines.append("--stop-at: " + (stopAt.map(String.init) ?? "(not given)"))
+        return lines.joined(separator: "\n")
+    }
+
+    static func canonicalPath(_ path: String) -> String {
+        path.isEmpty ? "\"\"" : URL(fileURLWithPath: path).standardized.path
+    }
+
+    /// The second check, after loading and before the next collective.
+    static func checkLoaded(dataset: Dataset, base: BaseFingerprint, model: LlavaModel<Float>,
+                            resumed: (path: String, state: CheckpointState)?, on communicator: Communicator) throws {
+        guard communicator.size > 1 else { return }   // nothing to compare, no files to re-read
+        let layout = model.parameters.trainable.map { "\($0.name) \($0.shape)" }.joined(separator: "\n")
+        try RankAgreement.check([
+            AgreementItem(name: "data set", text: try datasetText(dataset),
+                          hint: "Their \(ShardSchema.descriptionFile) or shard files differ: every rank must see the same data directory (a shared file system)."),
+            AgreementItem(name: "base model", text: base.description,
+                          hint: "Their model directories hold different models: every rank must load the same one."),
+            AgreementItem(name: "trainable tensors", text: layout,
+                          hint: "Their trainable tensors (names and shapes) differ: use the same model and configuration on every rank."),
+            AgreementItem(name: "checkpoint to resume from", text: resumed.map { "\($0.path) at step \($0.state.step)" } ?? "fresh",
+                          hint: "They read different checkpoint files under one name: put run_dir on a file system every rank shares."),
+        ], on: communicator)
+    }
+
+    /// dataset.json's bytes, then every listed shard file with its size.
+    static func datasetText(_ dataset: Dataset) throws -> String {
+        let descriptionPath = (dataset.directory as NSString).appendingPathComponent(ShardSchema.descriptionFile)
+        guard let bytes = FileManager.default.contents(atPath: descriptionPath) else {
+            throw DatasetError(file: descriptionPath, "cannot be read any more (it was read a moment ago); check the file system")
+        }
+        var lines = [String(decoding: bytes, as: UTF8.self)]
+        for name in dataset.splitNames {
+            for shard in dataset.description.splits[name]?.shards ?? [] {
+                let path = (dataset.directory as NSString).appendingPathComponent(shard.file)
+                let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.int64Value ?? -1
+                lines.append("\(name) \(shard.file) \(size) bytes")
+            }
+        }
+        return lines.joined(separator: "\n")
+    }
+}
