@@ -50,8 +50,8 @@ final class MutationTests: XCTestCase {
             XCTFail("\(row.name): applying the mutation failed: \(error)")
             return (.mutationFailed, nil)
         }
-        // The case's folder is both the working directory and HOME: a mutation such as `run_dir: ~`
-        // must not write into the checkout or the user's home.
+        // The case's folder is both the working directory and HOME: a mutated path must not write
+        // into the checkout or the user's home.
         var environment = childEnvironment
         environment["HOME"] = inputs.root.path
         let result = try runChild(discern, row.command.arguments(inputs), environment: environment, timeout: Self.timeBound,
@@ -75,6 +75,19 @@ final class MutationTests: XCTestCase {
         }
     }
 
+    /// For a crash, the runtime's message and the first frame in Sources/ (from the Swift
+    /// backtrace), to route it; otherwise the first line of stderr.
+    func evidence(_ result: ChildResult) -> String {
+        let lines = result.standardError.split(separator: "\n")
+        let message = lines.first { $0.contains("Fatal error") || $0.contains("runtime failure") || $0.contains("Crash") }
+        let frame = lines.first { $0.contains("/Sources/") && !$0.contains("/Sources/discern/main.swift") }
+        if result.signal != nil {
+            let place = frame.flatMap { $0.range(of: "/Sources/").map { String(frame![$0.lowerBound...]) } } ?? "no frame in Sources/"
+            return "signal \(result.signal!): \(message.map(String.init) ?? "no message") at \(place)"
+        }
+        return "stderr: " + (lines.first { !$0.isEmpty }.map(String.init) ?? "(empty)")
+    }
+
     /// The table of what ran, then the counts the issue asks for.
     func summary(_ report: [(MutationCase, Outcome, ChildResult?)], skipped: Int) -> String {
         var lines = ["mutation cases:"]
@@ -83,9 +96,7 @@ final class MutationTests: XCTestCase {
             let flag = row.pending.map { "  [pending: \($0)]" } ?? ""
             lines.append("  \(outcome.rawValue.padding(toLength: 24, withPad: " ", startingAt: 0)) \(seconds)  "
                          + "\(row.command.rawValue.padding(toLength: 19, withPad: " ", startingAt: 0)) \(row.name)\(flag)")
-            if !outcome.isGood, let first = result?.standardError.split(separator: "\n").first(where: { !$0.isEmpty }) {
-                lines.append("      stderr: \(first.prefix(200))")
-            }
+            if !outcome.isGood, let result { lines.append("      \(evidence(result).prefix(300))") }
         }
         let mutated = report.filter { if case .refused = $0.0.expect { return true } else { return false } }
         func count(_ outcome: Outcome) -> Int { mutated.filter { $0.1 == outcome }.count }
