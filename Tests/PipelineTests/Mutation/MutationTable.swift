@@ -39,7 +39,7 @@ enum MutationTable {
                          mutate: config("text_config.rms_norm_eps", -1)),
             MutationCase(name: "config.json image_token_index 2^33", command: .embed, expect: .refused(mentioning: "image_token_index"), pending: Pending.modelConfig,
                          mutate: config("image_token_index", 1 << 33)),
-            MutationCase(name: "config.json hidden_size NaN", command: .embed, expect: .refused()) {
+            MutationCase(name: "config.json rms_norm_eps NaN", command: .embed, expect: .refused()) {
                 try Mutate.rawJSON($0.model.appendingPathComponent("config.json"), ["text_config", "rms_norm_eps"], "NaN")
             },
             MutationCase(name: "config.json duplicate key", command: .embed, expect: .refused(mentioning: "image_token_index"), pending: Pending.strictJSON) {
