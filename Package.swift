@@ -82,3 +82,13 @@ let package = Package(
         .testTarget(name: "ModelsTests", dependencies: ["Models", "ModelFiles", "Formats", "Layers", "Objectives", "Datasets", "TestSupport"], exclude: ["Fixtures"]),
     ]
 )
+
+// The libFuzzer harness (Fuzz/, docs/fuzzing.md) joins the package only when launch/fuzz builds
+// it, with the sanitizer flags and its own build folder: the normal build and CI never compile it
+// (its files are library code with libFuzzer's entry point, not a program of their own).
+if Context.environment["DISCERN_FUZZ"] == "1" {
+    package.targets.append(.executableTarget(
+        name: "discern-fuzz",
+        dependencies: ["Formats", "Models", "Training", "Datasets", "Checkpointing"],
+        path: "Fuzz"))
+}

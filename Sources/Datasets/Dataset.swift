@@ -64,6 +64,9 @@ public final class DatasetSplit {
     private var order: [Int] = []
 
     public var bytesPerImage: Int { imageSize * imageSize * 3 }
+    /// The most hard negatives one sample of this split carries, counted in the shards when the
+    /// split was opened with verification (nil without it).
+    public private(set) var mostNegativesPerSample: Int?
 
     init(name: String, description: SplitDescription, directory: String, imageSize: Int, maxOpenShards: Int,
          verify: Bool) throws {
@@ -92,6 +95,7 @@ public final class DatasetSplit {
             }
         }
         if verify {
+            mostNegativesPerSample = counted.mostNegativesPerSample
             try description.verify(counted: counted, split: name,
                                    descriptionPath: (directory as NSString).appendingPathComponent(ShardSchema.descriptionFile))
         }

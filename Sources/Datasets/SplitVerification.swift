@@ -8,10 +8,13 @@ struct ShardCaptionCounts: Equatable {
     var short = 0
     var long = 0
     var negatives: [String: Int] = [:]
+    /// The most hard negatives any one sample carries (at most one per type).
+    var mostNegativesPerSample = 0
 
     static func + (a: ShardCaptionCounts, b: ShardCaptionCounts) -> ShardCaptionCounts {
         ShardCaptionCounts(short: a.short + b.short, long: a.long + b.long,
-                           negatives: a.negatives.merging(b.negatives, uniquingKeysWith: +))
+                           negatives: a.negatives.merging(b.negatives, uniquingKeysWith: +),
+                           mostNegativesPerSample: max(a.mostNegativesPerSample, b.mostNegativesPerSample))
     }
 }
 
@@ -25,10 +28,13 @@ extension ShardInput {
         }
         var counts = ShardCaptionCounts(short: try present(ShardSchema.hasShort, ShardSchema.short),
                                         long: try present(ShardSchema.hasLong, ShardSchema.long))
+        var perSample = [Int](repeating: 0, count: count)
         for type in negativeTypes {
             let texts = try file.readStrings("\(ShardSchema.negatives)/\(type)").values
             counts.negatives[type] = texts.reduce(0) { $0 + ($1.isEmpty ? 0 : 1) }
+            for (row, text) in texts.enumerated() where !text.isEmpty { perSample[row] += 1 }
         }
+        counts.mostNegativesPerSample = perSample.max() ?? 0
         return counts
     }
 }

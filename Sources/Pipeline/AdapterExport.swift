@@ -32,8 +32,10 @@ public struct AdapterExport {
         let state = try CheckpointFile.read(checkpoint)
         try BaseFingerprint(config: modelDirectory.config).check(state, path: checkpoint, model: modelDirectory.url.path)
         let stored = try ResolvedConfig.parse(yaml: state.configYAML, source: "\(checkpoint):/config")
-        let checked = try ExportTensors(state, config: modelDirectory.config, source: checkpoint,
-                                        expectsLoRA: stored.values["train.lora"] == .bool(true) && stored.values["train.mode"] != .string("full"))
+        let trainsLoRA = stored.values["train.lora"] == .bool(true) && stored.values["train.mode"] != .string("full")
+        var storedRank: Int?
+        if trainsLoRA, case .int(let rank)? = stored.values["lora.rank"] { storedRank = rank }
+        let checked = try ExportTensors(state, config: modelDirectory.config, source: checkpoint, expectsLoRA: trainsLoRA, storedRank: storedRank)
         let trainsBase = state.parameters.contains { modelDirectory.config.baseParameterShapes.map(\.name).contains($0.name) }
         if trainsBase && !merge {
             throw CheckpointError("\(checkpoint) trains the base model itself (train.mode full): export it with --merge, "

@@ -14,7 +14,9 @@ struct ExportTensors {
 
     static let suffixA = ".lora_A.weight", suffixB = ".lora_B.weight"
 
-    init(_ state: CheckpointState, config: LlavaConfig, source: String, expectsLoRA: Bool) throws {
+    /// `storedRank` is the stored configuration's lora.rank when it trains LoRA: the tensors must
+    /// agree with it, or the file is not what `discern train` wrote.
+    init(_ state: CheckpointState, config: LlavaConfig, source: String, expectsLoRA: Bool, storedRank: Int? = nil) throws {
         func fail(_ problem: String) -> CheckpointError {
             CheckpointError("\(source): \(problem); nothing was exported. Export a checkpoint written by `discern train` for this base model.")
         }
@@ -37,6 +39,9 @@ struct ExportTensors {
         }
         try checkLoRA(base: base, fail: fail)
         if expectsLoRA && loraModules.isEmpty { throw fail("the stored configuration trains LoRA (train.lora) but no lora_A tensor is stored") }
+        if let storedRank, let rank, storedRank != rank {
+            throw fail("the stored configuration says lora.rank \(storedRank) but the LoRA tensors have rank \(rank), so the file is inconsistent")
+        }
     }
 
     /// Pairs every lora_A (r, in) with its lora_B (out, r), (out, in) being the adapted base weight's shape.

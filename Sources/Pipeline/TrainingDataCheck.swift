@@ -28,8 +28,8 @@ enum TrainingDataCheck {
         try checkHardNegatives(split, wanted: step.hardNegatives, dataPath: dataPath)
     }
 
-    /// Each pair can have at most one negative per stored type, so asking for more than there are
-    /// types would pad every pair with missing negatives.
+    /// Asking for more negatives than any pair carries (at most one per stored type, and with
+    /// `discern synth --train-negatives` one in all) would pad every pair with missing ones.
     static func checkHardNegatives(_ split: DatasetSplit, wanted: Int, dataPath: String) throws {
         guard wanted > 0 else { return }
         let types = split.description.captions.negatives.filter { $0.value > 0 }.keys.sorted()
@@ -37,9 +37,11 @@ enum TrainingDataCheck {
             throw ConfigError("\(dataPath): loss.hard_negatives is \(wanted) but the train split stores no hard negative captions; "
                 + "regenerate it with `discern synth --train-negatives` (or give the manifest's pairs `negatives`), or set loss.hard_negatives: 0.")
         }
-        guard wanted <= types.count else {
-            throw ConfigError("\(dataPath): loss.hard_negatives is \(wanted) but the train split stores at most \(types.count) per pair "
-                + "(types: \(types.joined(separator: ", "))); set loss.hard_negatives to at most \(types.count).")
+        let most = min(types.count, split.mostNegativesPerSample ?? types.count)
+        guard wanted <= most else {
+            throw ConfigError("\(dataPath): loss.hard_negatives is \(wanted) but the train split stores at most \(most) per pair "
+                + "(types: \(types.joined(separator: ", "))); set loss.hard_negatives to at most \(most)"
+                + (most < types.count ? ", or store more negatives per pair (discern synth --every-train-negative)." : "."))
         }
     }
 }

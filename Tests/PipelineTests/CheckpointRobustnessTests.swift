@@ -79,17 +79,21 @@ extension TrainCommandTests {
     func testExportTakesTheRankFromTheTensorsAndRefusesBrokenAdapters() throws {
         XCTAssertEqual(try train(arguments(run: "lora", steps: 2)).status, 0)
         let good = try CheckpointFile.read(checkpoint("lora", step: 2))
-        // The stored YAML says rank 8; the tensors are rank 4: "r" must be 4.
+        // "r" is the tensors' rank (4)...
+        let output = folder.appendingPathComponent("exported").path
+        let exported = try export(checkpoint("lora", step: 2), to: output)
+        XCTAssertEqual(exported.status, 0, exported.transcript)
+        let config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: output + "/lora/adapter_config.json"))) as! [String: Any]
+        XCTAssertEqual(config["r"] as? Int, 4)
+        // ...and a stored YAML that says another rank (8) marks a file `discern train` did not write:
+        // refused, naming both, instead of exporting an adapter whose config and tensors disagree.
         var lying = RawCheckpoint(good)
         lying.configYAML = good.configYAML.replacingOccurrences(of: "rank: 4", with: "rank: 8")
         XCTAssertNotEqual(lying.configYAML, good.configYAML, "the stored YAML changed format: update this test")
         let lyingPath = folder.appendingPathComponent("lying.h5").path
         try lying.write(to: lyingPath)
-        let output = folder.appendingPathComponent("exported").path
-        let exported = try export(lyingPath, to: output)
-        XCTAssertEqual(exported.status, 0, exported.transcript)
-        let config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: output + "/lora/adapter_config.json"))) as! [String: Any]
-        XCTAssertEqual(config["r"] as? Int, 4)
+        assertCleanFailure(try export(lyingPath, to: folder.appendingPathComponent("lying-export").path),
+                           [lyingPath, "lora.rank 8 but the LoRA tensors have rank 4"])
 
         let a = try XCTUnwrap(good.parameters.firstIndex { $0.name.hasSuffix(".lora_A.weight") })
         let module = String(good.parameters[a].name.dropLast(".lora_A.weight".count))

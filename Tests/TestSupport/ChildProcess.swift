@@ -8,6 +8,8 @@ public struct ChildResult {
     public let standardError: String
     public let timedOut: Bool
     public let seconds: Double
+    /// The signal that ended the process (status is then that signal's number), nil for an exit.
+    public var signal: Int32? = nil
 
     /// Everything, for failure messages.
     public var transcript: String {
@@ -23,7 +25,7 @@ public struct ChildResult {
 /// is not enough. The whole process tree is noted first, mpirun gets SIGTERM (on which it
 /// kills its ranks itself), and after a grace period everything noted gets SIGKILL.
 public func runChild(_ executable: URL, _ arguments: [String], environment: [String: String],
-              timeout: TimeInterval) throws -> ChildResult {
+              timeout: TimeInterval, workingDirectory: URL? = nil) throws -> ChildResult {
     let folder = FileManager.default.temporaryDirectory.appendingPathComponent("discern-child-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: folder) }
@@ -33,6 +35,7 @@ public func runChild(_ executable: URL, _ arguments: [String], environment: [Str
     let out = try FileHandle(forWritingTo: outURL), err = try FileHandle(forWritingTo: errURL)
 
     let process = makeProcess(executable, arguments, environment: environment, output: out, errors: err)
+    if let workingDirectory { process.currentDirectoryURL = workingDirectory }
     let finished = DispatchSemaphore(value: 0)
     process.terminationHandler = { _ in finished.signal() }
     let start = Date()
@@ -55,7 +58,8 @@ public func runChild(_ executable: URL, _ arguments: [String], environment: [Str
         status: process.isRunning ? -1 : process.terminationStatus,
         standardOutput: (try? String(contentsOf: outURL, encoding: .utf8)) ?? "",
         standardError: (try? String(contentsOf: errURL, encoding: .utf8)) ?? "",
-        timedOut: timedOut, seconds: Date().timeIntervalSince(start))
+        timedOut: timedOut, seconds: Date().timeIntervalSince(start),
+        signal: !process.isRunning && process.terminationReason == .uncaughtSignal ? process.terminationStatus : nil)
 }
 
 /// A process, not yet started, writing to the given files.
