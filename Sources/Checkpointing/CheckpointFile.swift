@@ -67,13 +67,21 @@ public enum CheckpointFile {
     /// it. The checksum is verified before libhdf5 sees the bytes; every tensor's shape is
     /// checked before it is read and every value after. `warn` gets the one-line note for a
     /// format 1 file (no checksum).
-    public static func read(_ path: String, warn: (String) -> Void = printWarning) throws -> CheckpointState {
+    /// A file without a seal is opened only with `allowUnsealed` (DISCERN_READ_UNSEALED=1).
+    public static func read(_ path: String, warn: (String) -> Void = printWarning,
+                            allowUnsealed: Bool = FileSeal.unsealedReadingAllowed) throws -> CheckpointState {
         guard FileManager.default.fileExists(atPath: path) else {
             throw CheckpointError("\(path): no such checkpoint. `--resume auto` picks the latest one in the run directory.")
         }
         let seal: FileSeal.Status
         do { seal = try FileSeal.verify(path, remedy: remedy) } catch {
             throw CheckpointError("\(error)")
+        }
+        if case .sealed = seal {} else if !allowUnsealed {
+            throw CheckpointError("\(path): carries no checksum seal, so its bytes cannot be verified and it is not opened: a "
+                + "checkpoint written by Discern before format 2, a damaged one, or not a Discern checkpoint. If an older Discern "
+                + "wrote it and you trust it, run the command again with \(FileSeal.unsealedVariable)=1 (a run resumed from it "
+                + "writes sealed checkpoints); otherwise \(remedy)")
         }
         let file: H5File
         do { file = try H5File.open(path, mode: .readOnly) } catch {

@@ -15,7 +15,9 @@ extension ShardDescription {
     /// Checks the shard at `path` against its seal and against what dataset.json records, with
     /// plain file I/O, before libhdf5 ever opens it (libhdf5 can loop forever on a zeroed page
     /// and crash on a flipped bit).
-    func verifyIntegrity(at path: String) throws -> IntegrityCheck {
+    /// A shard without a seal is handed to libhdf5 only with `allowUnsealed`
+    /// (DISCERN_READ_UNSEALED=1).
+    func verifyIntegrity(at path: String, allowUnsealed: Bool = FileSeal.unsealedReadingAllowed) throws -> IntegrityCheck {
         let status: FileSeal.Status
         do { status = try FileSeal.verify(path, remedy: Self.remedy) } catch {
             throw DatasetError(file: path, (error as? FileSealError)?.problem ?? "\(error)")
@@ -27,6 +29,11 @@ extension ShardDescription {
             guard crc32 == nil else {
                 throw DatasetError(file: path, "dataset.json records the checksum \(crc32!) but the shard carries none: it was "
                                    + "replaced by another file; \(Self.remedy)")
+            }
+            guard allowUnsealed else {
+                throw DatasetError(file: path, "carries no checksum seal (a format 1 shard, written before checksums), so its bytes "
+                                   + "cannot be verified and it is not opened; \(Self.remedy), or, if you trust it, run the command "
+                                   + "again with \(FileSeal.unsealedVariable)=1")
             }
             return IntegrityCheck(isSealed: false, mismatch: nil)
         case .sealed(let seal):

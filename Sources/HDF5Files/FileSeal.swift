@@ -58,6 +58,14 @@ public enum FileSeal {
         return seal
     }
 
+    /// The environment variable that lets a user hand a file without a seal (written before
+    /// checksums existed) to libhdf5 unverified. Off by default: libhdf5 can crash or loop
+    /// forever on damaged bytes, so unverified bytes reach it only when the user says so.
+    public static let unsealedVariable = "DISCERN_READ_UNSEALED"
+
+    /// True when `DISCERN_READ_UNSEALED=1` is set.
+    public static var unsealedReadingAllowed: Bool { ProcessInfo.processInfo.environment[unsealedVariable] == "1" }
+
     /// Checks the seal against the bytes. Throws a message naming the file and ending in
     /// `remedy` when the file is damaged; `.unsealed` for a plain HDF5 file.
     public static func verify(_ path: String, remedy: String) throws -> Status {

@@ -34,8 +34,9 @@ final class CheckpointIntegrityTests: XCTestCase {
         assertReadFails(path, fragments, file: file, line: line)
     }
 
-    func assertReadFails(_ path: String, _ fragments: [String], file: StaticString = #filePath, line: UInt = #line) {
-        XCTAssertThrowsError(try CheckpointFile.read(path, warn: { _ in }), file: file, line: line) { error in
+    func assertReadFails(_ path: String, _ fragments: [String], allowUnsealed: Bool = false,
+                         file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertThrowsError(try CheckpointFile.read(path, warn: { _ in }, allowUnsealed: allowUnsealed), file: file, line: line) { error in
             let text = "\(error)"
             for fragment in [path] + fragments { XCTAssertTrue(text.contains(fragment), "missing '\(fragment)' in: \(text)", file: file, line: line) }
         }
@@ -106,7 +107,7 @@ final class CheckpointIntegrityTests: XCTestCase {
         let file = try H5File.open(path, mode: .readWrite)
         try file.write([Double](repeating: 1, count: 6), shape: [2, 3], to: "/parameters/\(lora)")
         try file.close()
-        assertReadFails(path, ["/parameters/\(lora) is float64, not float32"])
+        assertReadFails(path, ["/parameters/\(lora) is float64, not float32"], allowUnsealed: true)
     }
 
     /// Format 2 also stores each tensor's CRC-32: a tensor rewritten in place (and the file re-sealed
@@ -152,13 +153,17 @@ final class CheckpointIntegrityTests: XCTestCase {
         legacy.attributes["format_version"] = 1
         let path = directory + "/legacy.h5"
         try legacy.write(to: path)
+        // Unverifiable bytes never reach libhdf5 unless the user says so (DISCERN_READ_UNSEALED=1).
+        assertReadFails(path, ["carries no checksum seal", "DISCERN_READ_UNSEALED=1"])
         var warnings: [String] = []
-        XCTAssertEqual(try CheckpointFile.read(path, warn: { warnings.append($0) }), state())
+        XCTAssertEqual(try CheckpointFile.read(path, warn: { warnings.append($0) }, allowUnsealed: true), state())
         XCTAssertEqual(warnings.count, 1)
         XCTAssertTrue(warnings[0].contains("format 1") && warnings[0].contains(path), "\(warnings)")
         var unsealed = RawCheckpoint(state())
         unsealed.sealed = false
-        try assertRefused(unsealed, "carries a checksum but this file has none")
+        let unsealedPath = directory + "/unsealed-format-2.h5"
+        try unsealed.write(to: unsealedPath)
+        assertReadFails(unsealedPath, ["carries a checksum but this file has none"], allowUnsealed: true)
     }
 
     func testNothingNonFiniteIsWritten() throws {

@@ -162,6 +162,11 @@ final class DatasetAgreementTests: DatasetTestCase {
             train["shards"] = (train["shards"] as! [[String: Any]]).map { $0.filter { $0.key != "crc32" && $0.key != "bytes" } }
         }
         try editDescription { $0["format_version"] = 1 }
+        // An unsealed shard is opened only when the user allows it.
+        let refused = errorText("unsealed") { _ = try Dataset.open(directory) }
+        XCTAssertTrue(refused.contains("shard-00000.h5") && refused.contains("carries no checksum seal"), refused)
+        setenv("DISCERN_READ_UNSEALED", "1", 1)
+        defer { unsetenv("DISCERN_READ_UNSEALED") }
         let split = try Dataset.open(directory).split("train")
         XCTAssertEqual(try split.captions(at: 0).short, nil)
         XCTAssertEqual(try split.captions(at: 1).long, nil)
