@@ -55,3 +55,20 @@ private func fsyncPath(_ path: String, flags: Int32, what: String) throws {
         throw FileSyncError(operation: what, path: path, systemMessage: String(cString: strerror(errno)))
     }
 }
+
+/// Removes `OUTPUT.tmp-PID` files or folders that a killed earlier writer of `output` left, when
+/// process PID no longer exists on this host (a live writer's temporary stays). Returns the
+/// paths removed, for a note.
+@discardableResult
+public func removeStaleTemporaries(of output: String) -> [String] {
+    let directory = (output as NSString).deletingLastPathComponent, prefix = (output as NSString).lastPathComponent + ".tmp-"
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.isEmpty ? "." : directory)) ?? []
+    var removed: [String] = []
+    for name in names where name.hasPrefix(prefix) {
+        guard let pid = Int32(name.dropFirst(prefix.count)), pid > 0, pid != getpid(),
+              kill(pid, 0) != 0 && errno == ESRCH else { continue }
+        let path = (directory as NSString).appendingPathComponent(name)
+        if (try? FileManager.default.removeItem(atPath: path)) != nil { removed.append(path) }
+    }
+    return removed
+}

@@ -42,6 +42,8 @@ public struct AdapterExport {
                 + "which writes a complete model directory to DIR/merged.")
         }
         let manager = FileManager.default
+        // A killed earlier export of the same output left its folder: it goes first.
+        removeStaleTemporaries(of: output)
         let temporary = output + ".tmp-\(getpid())"
         try? manager.removeItem(atPath: temporary)
         try manager.createDirectory(atPath: temporary, withIntermediateDirectories: true)

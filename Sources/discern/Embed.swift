@@ -55,6 +55,7 @@ struct Embed: ParsableCommand {
         let textEmbeddings = try embedder.embedTexts(lines) { progress.update(decoded.count + $0) }
         progress.finish()
 
+        removeStaleTemporaries(of: output)   // left by a killed earlier run writing the same file
         let temporary = output + ".tmp-\(getpid())"
         do {
             let file = try H5File.create(temporary)

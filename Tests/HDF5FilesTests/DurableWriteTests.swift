@@ -20,6 +20,26 @@ final class DurableWriteTests: TemporaryDirectoryTestCase {
         XCTAssertEqual(try reader.read("params/w", as: Double.self).values, [Double](repeating: 2, count: 16))
     }
 
+    /// A killed writer's `OUT.tmp-PID` goes at the next start; a live writer's (and this
+    /// process's own) stays, and so does anything that only looks alike.
+    func testStaleTemporariesOfDeadWritersAreRemoved() throws {
+        let finished = Process()
+        finished.executableURL = URL(fileURLWithPath: "/bin/true")
+        try finished.run()
+        finished.waitUntilExit()
+        let running = Process()
+        running.executableURL = URL(fileURLWithPath: "/bin/sleep")
+        running.arguments = ["30"]
+        try running.run()
+        defer { running.terminate() }
+        let output = path("export")
+        let dead = output + ".tmp-\(finished.processIdentifier)", live = output + ".tmp-\(running.processIdentifier)"
+        let own = output + ".tmp-\(getpid())", unrelated = output + ".tmp-notapid"
+        for folder in [dead, live, own, unrelated] { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
+        XCTAssertEqual(removeStaleTemporaries(of: output), [dead])
+        for kept in [live, own, unrelated] { XCTAssertTrue(FileManager.default.fileExists(atPath: kept), kept) }
+    }
+
     func testSyncHelpersReportMissingPaths() throws {
         try fsyncDirectory(atPath: directory.path)
         XCTAssertThrowsError(try fsyncFile(atPath: path("absent"))) { error in
