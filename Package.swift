@@ -89,6 +89,6 @@ let package = Package(
 if Context.environment["DISCERN_FUZZ"] == "1" {
     package.targets.append(.executableTarget(
         name: "discern-fuzz",
-        dependencies: ["Formats", "Models", "Training", "Datasets", "Checkpointing"],
+        dependencies: ["Formats", "Models", "ModelFiles", "Training", "Datasets", "Checkpointing"],
         path: "Fuzz"))
 }

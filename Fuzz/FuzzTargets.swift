@@ -2,6 +2,7 @@ import Checkpointing
 @testable import Datasets
 import Formats
 import Foundation
+import ModelFiles
 import Models
 import Training
 
