@@ -55,20 +55,12 @@ enum RunAgreement {
         ], on: communicator)
     }
 
-    /// dataset.json's bytes, then every listed shard file with its size.
+    /// The data set as every rank loaded it: dataset.json's description in canonical form. It
+    /// holds each shard's name and count and (format 2) its CRC-32 and size, so shards with other
+    /// bytes under the same names differ too, without reading or stat-ing anything again.
     static func datasetText(_ dataset: Dataset) throws -> String {
-        let descriptionPath = (dataset.directory as NSString).appendingPathComponent(ShardSchema.descriptionFile)
-        guard let bytes = FileManager.default.contents(atPath: descriptionPath) else {
-            throw DatasetError(file: descriptionPath, "cannot be read any more (it was read a moment ago); check the file system")
-        }
-        var lines = [String(decoding: bytes, as: UTF8.self)]
-        for name in dataset.splitNames {
-            for shard in dataset.description.splits[name]?.shards ?? [] {
-                let path = (dataset.directory as NSString).appendingPathComponent(shard.file)
-                let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.int64Value ?? -1
-                lines.append("\(name) \(shard.file) \(size) bytes")
-            }
-        }
-        return lines.joined(separator: "\n")
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: try encoder.encode(dataset.description), as: UTF8.self)
     }
 }

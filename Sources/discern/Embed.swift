@@ -39,12 +39,7 @@ struct Embed: ParsableCommand {
     func run() throws {
         let directory = try ModelDirectory(path: model)
         // Before the weights load: a bad caption file is reported in a second, not after a minute.
-        let lines: [String] = try texts.map { texts in
-            guard FileManager.default.fileExists(atPath: texts) else {
-                throw ValidationError("\(texts): no such file (expected one caption per line).")
-            }
-            return try captionLines(texts)
-        } ?? []
+        let lines = try texts.map(captionLines) ?? []
         let embedder = try Embedder(directory: directory, checkpoint: checkpoint, adapters: adapters,
                                     templates: PromptTemplates(image: imagePrompt, text: textPrompt),
                                     imageMode: imageMode == "pad" ? .padToSquare : .crop, batchSize: batchSize,
@@ -114,6 +109,9 @@ final class ProgressLine {
 /// character, so splitting a String on "\n" merged a CRLF file into one caption); blank lines
 /// are skipped; text that is not UTF-8 is an error naming the line.
 func captionLines(_ path: String) throws -> [String] {
+    guard FileManager.default.fileExists(atPath: path) else {
+        throw ValidationError("\(path): no such file (expected one caption per line).")
+    }
     var lines: [String] = []
     for (number, raw) in try readFileBytes(path).split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated() {
         let line = raw.last == 0x0D ? raw.dropLast() : raw
