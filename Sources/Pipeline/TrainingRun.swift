@@ -21,6 +21,9 @@ public final class TrainingRun {
     let communicator: Communicator
     let say: (String) -> Void
     let warn: (String) -> Void
+    /// True once `run` returned early because `stopSignal` fired: the checkpoint is written and
+    /// the run is meant to be resumed (the launcher requeues it).
+    public private(set) var stoppedBySignal = false
 
     public init(config: ResolvedConfig, communicator: Communicator, say: @escaping (String) -> Void, warn: @escaping (String) -> Void) {
         self.config = config
@@ -137,6 +140,7 @@ public final class TrainingRun {
         // The same decision on every rank (save() holds a barrier): nothing new to save when a
         // resumed run had already finished.
         if trainer.completedSteps > startStep || startStep == 0 { try save(trainer.completedSteps) }
+        stoppedBySignal = trainer.completedSteps < settings.steps && trainer.completedSteps < (stopAt ?? Int.max)
         if communicator.rank == 0 {
             let stopped = trainer.completedSteps < settings.steps
             say(stopped ? "stopped at step \(trainer.completedSteps) of \(settings.steps); checkpoint \(lastCheckpoint ?? "-"). Resume with --resume auto."

@@ -5,7 +5,7 @@ import Pipeline
 import Training
 
 /// Set by SIGTERM / SIGINT; the training loop stops at the next step boundary, writes a
-/// checkpoint and exits, so a preempted job resumes where it stopped.
+/// checkpoint and exits with status 75, so a preempted job resumes where it stopped.
 nonisolated(unsafe) var stopSignalReceived: sig_atomic_t = 0
 
 struct Train: ParsableCommand {
@@ -31,6 +31,10 @@ struct Train: ParsableCommand {
     var stopAt: Int?
 
     func run() throws {
+        // First, so that a stop signal during start-up (MPI, loading) is not lost: it stops the
+        // run at the first step boundary.
+        signal(SIGTERM) { _ in stopSignalReceived = 1 }
+        signal(SIGINT) { _ in stopSignalReceived = 1 }
         var resolved = try config.map { try ResolvedConfig.load(file: $0) } ?? ResolvedConfig()
         for assignment in overrides { try resolved.set(assignment) }
         // Flags go through the same checks as the file: ranges, and `~` in paths.
@@ -41,8 +45,6 @@ struct Train: ParsableCommand {
         if let globalBatch { try resolved.set("global_batch", text: String(globalBatch), flag: "--global-batch") }
 
         let communicator = try makeCommunicator()
-        signal(SIGTERM) { _ in stopSignalReceived = 1 }
-        signal(SIGINT) { _ in stopSignalReceived = 1 }
         let rank = communicator.rank
         let run = TrainingRun(config: resolved, communicator: communicator,
                               say: { line in FileHandle.standardOutput.write(Data((line + "\n").utf8)) },
@@ -51,6 +53,9 @@ struct Train: ParsableCommand {
             let resume = try resume.map { $0 == "auto" ? $0 : try ConfigPaths.expand($0, key: "the checkpoint", at: "--resume") }
             try run.run(resume: resume, stopAt: stopAt, stopSignal: { stopSignalReceived != 0 })
             try communicator.finalize()
+            // EX_TEMPFAIL, as for a lost host: "checkpoint written, resume me". launch/slurm.sbatch
+            // requeues on it; a finished run (or one stopped by --stop-at) exits 0.
+            if run.stoppedBySignal { Foundation.exit(Watchdog.exitCode) }
         }
     }
 }
