@@ -21,8 +21,9 @@ public final class TrainingRun {
     let communicator: Communicator
     let say: (String) -> Void
     let warn: (String) -> Void
-    /// True once `run` returned early because `stopSignal` fired: the checkpoint is written and
-    /// the run is meant to be resumed (the launcher requeues it).
+    /// True once `run` returned early because `stopSignal` fired on some rank (the same on every
+    /// rank: it is the all-reduced decision): the checkpoint is written and the run is meant to be
+    /// resumed (the launcher requeues it).
     public private(set) var stoppedBySignal = false
 
     public init(config: ResolvedConfig, communicator: Communicator, say: @escaping (String) -> Void, warn: @escaping (String) -> Void) {
@@ -132,15 +133,15 @@ public final class TrainingRun {
             if every > 0 && completed % every == 0 && completed < settings.steps { try save(completed) }
         }
         // Every rank must stop at the same step boundary: any rank that saw the signal stops all.
-        trainer.stopRequested = { [communicator] in
+        trainer.stopRequested = { [communicator, unowned self] in
             if let stopAt, trainer.completedSteps >= stopAt { return true }
-            return (try? communicator.allReduceMax(stopSignal() ? 1.0 : 0.0)) == 1.0
+            stoppedBySignal = (try? communicator.allReduceMax(stopSignal() ? 1.0 : 0.0)) == 1.0
+            return stoppedBySignal
         }
         try trainer.run()
         // The same decision on every rank (save() holds a barrier): nothing new to save when a
         // resumed run had already finished.
         if trainer.completedSteps > startStep || startStep == 0 { try save(trainer.completedSteps) }
-        stoppedBySignal = trainer.completedSteps < settings.steps && trainer.completedSteps < (stopAt ?? Int.max)
         if communicator.rank == 0 {
             let stopped = trainer.completedSteps < settings.steps
             say(stopped ? "stopped at step \(trainer.completedSteps) of \(settings.steps); checkpoint \(lastCheckpoint ?? "-"). Resume with --resume auto."
