@@ -3,14 +3,16 @@
 
 DISCERN_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DISCERN_APT_PACKAGES=(libopenmpi-dev openmpi-bin libopenblas-dev libhdf5-dev zlib1g-dev pkg-config)
+# The Slurm test's one-node cluster (launch/slurm-local); only the tests need them.
+DISCERN_TEST_APT_PACKAGES=(slurm-wlm munge)
 
 say() { printf '[discern] %s\n' "$*" >&2; }
 
-# Installs whichever of the native libraries are missing (Debian/Ubuntu). Needs root or sudo
-# only when something is actually missing.
+# Installs whichever of the native libraries (and of the extra packages named) are missing
+# (Debian/Ubuntu). Needs root or sudo only when something is actually missing.
 discern_install_packages() {
     local missing=()
-    for package in "${DISCERN_APT_PACKAGES[@]}"; do
+    for package in "${DISCERN_APT_PACKAGES[@]}" "$@"; do
         dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
     done
     [ ${#missing[@]} -eq 0 ] && return 0
