@@ -44,7 +44,7 @@ final class SlurmTests: XCTestCase {
         try waitForSteps(200, run: "time-limit", job: id)
         let elapsed = try seconds(cluster.job(id)["RunTime"] ?? "")
         try cluster.run("scontrol", ["update", "JobId=\(id)", "TimeLimit=\(elapsed / 60 + 2)"])   // 60 to 120 s left
-        XCTAssertTrue(try cluster.wait(seconds: 90) { output(id).contains("stopped at step") }, output(id))
+        XCTAssertTrue(cluster.wait(seconds: 90) { output(id).contains("stopped at step") }, output(id))
         try cluster.run("scontrol", ["update", "JobId=\(id)", "TimeLimit=30"])
         try checkResumed(job: id, run: "time-limit", reference: reference)
     }
