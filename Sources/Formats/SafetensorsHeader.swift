@@ -26,7 +26,7 @@ public struct SafetensorsTensorInfo: Sendable, Equatable {
     public var elementCount: Int { shape.reduce(1, *) }
 }
 
-/// The parsed, validated header. Validation follows formats.md: every check that protects a
+/// The parsed, validated header. The checks are listed in docs/model.md: every check that protects a
 /// memory-mapped read (sizes, offsets, overlaps) happens here, before any tensor byte is touched.
 struct SafetensorsHeader {
     /// Files with bigger headers are rejected, as the reference implementation does: a hostile

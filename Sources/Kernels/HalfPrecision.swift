@@ -1,5 +1,5 @@
-/// bf16 and fp16 are storage formats only (platform.md: 16-bit GEMM is not faster on these
-/// CPUs); every kernel computes in fp32, so weights are widened on load or per use.
+/// bf16 and fp16 are storage formats here: every kernel computes in fp32, so 16-bit weights are
+/// widened on load or per use (docs/model.md, memory options).
 
 /// bf16 -> fp32 is exact: bf16 is the top half of an fp32.
 @inlinable

@@ -1,7 +1,7 @@
 import Formats
 import Models
 
-/// Builds a small Llama-style tokenizer.json (the legacy LLaVA-1.5 layout, formats.md) whose
+/// Builds a small Llama-style tokenizer.json (the legacy LLaVA-1.5 layout, docs/model.md) whose
 /// every given word is ONE piece, so captions made of those words never hit byte fallback.
 ///
 /// Layout: `<unk>`=0, `<s>`=1, `</s>`=2, `<0x00>`..`<0xFF>`=3..258, then single characters,

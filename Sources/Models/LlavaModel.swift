@@ -2,7 +2,7 @@ import Kernels
 import Layers
 
 /// LLaVA: CLIP vision tower -> projector -> Llama, with LoRA adapters and soft prompts where
-/// the trainable set puts them. Model code only: no files, no MPI (see ModelLoading for files).
+/// the trainable set puts them. Model code only: no files, no MPI (the ModelFiles module reads model directories).
 public final class LlavaModel<T: KernelScalar>: @unchecked Sendable {
     public let config: LlavaConfig
     public let trainableSet: TrainableSet

@@ -18,7 +18,7 @@ public struct PromptTemplates: Sendable, Equatable {
     }
 }
 
-/// Turns images and captions into LLM input sequences, the way method.md describes:
+/// Turns images and captions into LLM input sequences, as docs/method.md section 2 describes:
 ///   image: the image template tokenised as a whole with BOS, `<image>` expanded to one position
 ///          per visual feature; an optional long caption (+ EOS) follows for the next-token loss.
 ///   text:  the text template with `<sent>` replaced by the caption, tokenised as a whole with BOS.

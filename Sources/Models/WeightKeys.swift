@@ -1,4 +1,4 @@
-/// Hugging Face LLaVA checkpoints come in three key layouts (formats.md). Discern's own names are
+/// Hugging Face LLaVA checkpoints come in three key layouts (docs/model.md). Discern's own names are
 /// the classic hub layout; `canonicalWeightKey` maps the other two onto it.
 ///   1. classic: `language_model.model.layers.0...`, `language_model.lm_head.weight`,
 ///      `vision_tower.vision_model.encoder...`, `multi_modal_projector.linear_1...`

@@ -9,7 +9,7 @@ import RealModule
 /// prefer its own caption over every caption and every hard negative of the batch; the text
 /// columns (queries: captions) are unchanged. The negatives are keys only, never queries.
 ///
-/// Distributed exactly (method.md section 5): a rank owns the B pairs at rows
+/// Distributed exactly (docs/method.md section 5): a rank owns the B pairs at rows
 /// `offset ..< offset + B` of the gathered embeddings. It computes the loss terms of its own
 /// image rows and its own text columns, and differentiates them with respect to ALL N gathered
 /// embeddings; summing those full-size gradients over ranks (a reduce-scatter) gives every rank

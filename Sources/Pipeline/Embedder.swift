@@ -8,7 +8,7 @@ import Models
 import Training
 
 /// Image and text embeddings from a model directory, optionally with trained adapters
-/// (a checkpoint's LoRA tensors and soft prompts): method.md section 2.
+/// (a checkpoint's LoRA tensors and soft prompts): docs/method.md sections 2-3.
 public final class Embedder {
     public let model: LlavaModel<Float>
     public let prompts: PromptBuilder

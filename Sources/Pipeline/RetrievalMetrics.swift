@@ -1,4 +1,4 @@
-/// Recall@K in both directions and hard-negative accuracy (method.md section 8).
+/// Recall@K in both directions and hard-negative accuracy (docs/method.md section 8).
 public enum RetrievalMetrics {
     public struct Recall: Codable, Sendable, Equatable {
         public var r1: Double, r5: Double, r10: Double

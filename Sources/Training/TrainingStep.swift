@@ -5,7 +5,7 @@ import Layers
 import Models
 import Objectives
 
-/// One optimizer step's gradient on one rank (method.md sections 4-5):
+/// One optimizer step's gradient on one rank (docs/method.md sections 4-5):
 ///   1. image and text towers forward, chunk by chunk, keeping only the embeddings;
 ///   2. embeddings all-gathered; the rank's rows and columns of the global contrastive loss
 ///      differentiated w.r.t. ALL gathered embeddings; a reduce-scatter hands each rank the exact

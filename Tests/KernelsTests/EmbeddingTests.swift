@@ -54,11 +54,15 @@ final class EmbeddingTests: XCTestCase {
     }
 
     /// Frozen embeddings pass nil: nothing is written anywhere.
+    /// A frozen table (nil gradient) returns before it reads anything: ids outside the vocabulary,
+    /// which the id check would trap on, go through, and dy is left as it was.
     func testNilGradientIsSkipped() {
         let dy = Buffer<Double>([Double](repeating: 1, count: rows * dim))
-        idList.withUnsafeBufferPointer { ids in
+        let outside = [Int32](repeating: Int32(vocab + 7), count: rows)
+        outside.withUnsafeBufferPointer { ids in
             embeddingBackward(dy: dy.pointer, ids: ids.baseAddress!, dTable: nil, rows: rows, vocab: vocab, dim: dim)
         }
+        XCTAssertEqual(dy.array, [Double](repeating: 1, count: rows * dim))
     }
 
     func testBackwardAccumulates() {

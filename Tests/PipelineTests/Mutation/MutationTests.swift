@@ -17,7 +17,7 @@ final class MutationTests: XCTestCase {
         case silentAccept = "SILENT ACCEPT (exit 0)", failedControl = "CONTROL FAILED", noMessage = "no message"
         case unclearMessage = "message lacks the key", leftOutput = "left output behind", mutationFailed = "mutation failed"
 
-        /// A refusal as the issue wants it (cleanError), or a control that ran (passed).
+        /// A clean refusal (a clear error, non-zero exit, nothing left behind), or a control that ran.
         var isGood: Bool { self == .passed || self == .cleanError }
     }
 
@@ -88,7 +88,7 @@ final class MutationTests: XCTestCase {
         return "stderr: " + (lines.first { !$0.isEmpty }.map(String.init) ?? "(empty)")
     }
 
-    /// The table of what ran, then the counts the issue asks for.
+    /// The table of what ran, then the counts per outcome (docs/robustness.md reports them).
     func summary(_ report: [(MutationCase, Outcome, ChildResult?)], skipped: Int) -> String {
         var lines = ["mutation cases:"]
         for (row, outcome, result) in report {
