@@ -48,14 +48,25 @@ let package = Package(
         .target(name: "Checkpointing", dependencies: ["HDF5Files"]),
         .target(name: "Training", dependencies: ["Kernels", "Layers", "Models", "Objectives", "Communication", "Formats",
                                                  .product(name: "Yams", package: "Yams")], swiftSettings: numeric),
-        // Glue between the libraries for the commands: runs, data adapters, checkpoint state.
-        .target(name: "Pipeline", dependencies: ["Training", "Checkpointing", "Datasets", "ModelFiles", "Models", "Layers",
-                                                 "Communication", "Kernels", "Images"], swiftSettings: numeric),
+        // A training run: configuration to finished checkpoints, its state in checkpoint files, the
+        // shard data adapter, the data check and the agreement of ranks on what they loaded.
+        .target(name: "Runs", dependencies: ["Training", "Checkpointing", "Datasets", "ModelFiles", "Models", "Layers",
+                                             "Communication", "Kernels"], swiftSettings: numeric),
+        // PEFT interop: adapter export (with its README and checks) and import.
+        .target(name: "PEFT", dependencies: ["Runs", "Training", "Checkpointing", "Formats", "HDF5Files", "ModelFiles", "Models",
+                                             "Layers", "Kernels"], swiftSettings: numeric),
+        // Embedding and evaluation: the embedder, evaluation sets, retrieval and hard-negative metrics,
+        // the likelihood caption scorer.
+        .target(name: "Evaluation", dependencies: ["Runs", "PEFT", "Training", "Checkpointing", "Datasets", "Formats", "Images",
+                                                   "ModelFiles", "Models", "Layers", "Kernels"], swiftSettings: numeric),
+        // `discern bench`: a timed training step on a random model of a chosen shape.
+        .target(name: "Benchmark", dependencies: ["Training", "Communication", "ModelFiles", "Models", "Layers", "Kernels"],
+                swiftSettings: numeric),
         .target(name: "Platform", dependencies: ["CBLAS", "CMPI", "CHDF5", "Kernels", "Communication"]),
         // Counts heap allocations for `discern bench` by wrapping the C allocator (executable only).
         .target(name: "CAllocationCounter"),
         .executableTarget(name: "discern", dependencies: [
-            "CAllocationCounter", "Platform", "Kernels", "Communication", "HDF5Files", "Pipeline", "Training", "Models", "ModelFiles", "Datasets", "Formats",
+            "CAllocationCounter", "Platform", "Kernels", "Communication", "HDF5Files", "Runs", "PEFT", "Evaluation", "Benchmark", "Training", "Models", "ModelFiles", "Datasets", "Formats",
             "Checkpointing", "Images",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
@@ -74,7 +85,7 @@ let package = Package(
         .testTarget(name: "ObjectivesTests", dependencies: ["Objectives", "TestSupport"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "HDF5Files", "Images", "TestSupport"]),
         .testTarget(name: "CheckpointingTests", dependencies: ["Checkpointing", "HDF5Files", "TestSupport"]),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "ModelFiles", "Formats", "HDF5Files", "Images", "Datasets", "Checkpointing",
+        .testTarget(name: "PipelineTests", dependencies: ["Runs", "Evaluation", "ModelFiles", "Formats", "HDF5Files", "Images", "Datasets", "Checkpointing",
                                                          "Kernels", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Formats", "TestSupport"]),
         .testTarget(name: "LayersTests", dependencies: ["Layers", "TestSupport"]),

@@ -1,8 +1,8 @@
 import ArgumentParser
+import Benchmark
 import CAllocationCounter
 import Communication
 import Foundation
-import Pipeline
 import Training
 
 struct Bench: ParsableCommand {

@@ -1,7 +1,7 @@
 import ArgumentParser
+import Evaluation
 import Formats
 import Foundation
-import Pipeline
 
 struct Compare: ParsableCommand {
     static let configuration = CommandConfiguration(

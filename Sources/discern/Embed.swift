@@ -1,11 +1,11 @@
 import ArgumentParser
+import Evaluation
 import Formats
 import Foundation
 import HDF5Files
 import Images
 import ModelFiles
 import Models
-import Pipeline
 
 struct Embed: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,9 +1,9 @@
 import ArgumentParser
+import Evaluation
 import Foundation
 import Images
 import ModelFiles
 import Models
-import Pipeline
 
 struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,7 +1,8 @@
 import ArgumentParser
 import Foundation
 import ModelFiles
-import Pipeline
+import PEFT
+import Runs
 
 struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(

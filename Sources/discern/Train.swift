@@ -1,7 +1,7 @@
 import ArgumentParser
 import Communication
 import Foundation
-import Pipeline
+import Runs
 import Training
 
 /// Set by SIGTERM / SIGINT; the training loop stops at the next step boundary, writes a

@@ -1,8 +1,8 @@
 import Checkpointing
-import Foundation
+import Evaluation
 import Formats
+import Foundation
 import ModelFiles
-import Pipeline
 import TestSupport
 import XCTest
 

@@ -1,9 +1,9 @@
-import Foundation
+import Evaluation
 import Formats
+import Foundation
 import HDF5Files
 import Images
 import ModelFiles
-import Pipeline
 import TestSupport
 import XCTest
 

@@ -1,5 +1,5 @@
+import Evaluation
 import Foundation
-import Pipeline
 import TestSupport
 import XCTest
 

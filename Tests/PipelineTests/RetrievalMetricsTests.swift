@@ -1,4 +1,4 @@
-import Pipeline
+import Evaluation
 import XCTest
 
 final class RetrievalMetricsTests: XCTestCase {

@@ -1,9 +1,9 @@
 import Checkpointing
 import Datasets
+import Evaluation
 import Foundation
 import Kernels
 import ModelFiles
-import Pipeline
 import TestSupport
 import XCTest
 

@@ -5,6 +5,8 @@ import Kernels
 import Layers
 import ModelFiles
 import Models
+import PEFT
+import Runs
 import Training
 
 /// Image and text embeddings from a model directory, optionally with trained adapters

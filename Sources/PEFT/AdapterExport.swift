@@ -1,11 +1,12 @@
 import Checkpointing
-import Foundation
 import Formats
+import Foundation
 import HDF5Files
 import Kernels
 import Layers
 import ModelFiles
 import Models
+import Runs
 import Training
 
 /// Writes a checkpoint's adapters for Hugging Face tools (docs/export.md):

@@ -1,5 +1,5 @@
-import Foundation
 import Formats
+import Foundation
 import Kernels
 import Layers
 import ModelFiles
