@@ -41,10 +41,15 @@ let package = Package(
         .target(name: "CImageCodecs", linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16")]),
         .target(name: "Images", dependencies: ["CImageCodecs", "Kernels"], swiftSettings: numeric),
         .target(name: "Models", dependencies: ["Kernels", "Layers"], swiftSettings: numeric),
-        .target(name: "Objectives", dependencies: ["Kernels", .product(name: "RealModule", package: "swift-numerics")], swiftSettings: numeric),
+        // The training objectives: the distributed contrastive loss, the next-token loss and the
+        // embedding pooling they read.
+        .target(name: "Objectives", dependencies: ["Kernels", "Layers", "Models", .product(name: "RealModule", package: "swift-numerics")],
+                swiftSettings: numeric),
         // Model directories on disk (config, safetensors, tokenizer): kept out of the model code.
         .target(name: "ModelFiles", dependencies: ["Models", "Layers", "Formats", "Kernels"], swiftSettings: numeric),
         .target(name: "Datasets", dependencies: ["HDF5Files", "Images", "Kernels", "Formats"], swiftSettings: numeric),
+        // `discern synth`: the synthetic scenes (objects, relations, captions, hard negatives) and their renderer.
+        .target(name: "Synthetic", dependencies: ["Datasets", "Images", "Kernels"], swiftSettings: numeric),
         .target(name: "Checkpointing", dependencies: ["HDF5Files"]),
         .target(name: "Training", dependencies: ["Kernels", "Layers", "Models", "Objectives", "Communication", "Formats",
                                                  .product(name: "Yams", package: "Yams")], swiftSettings: numeric),
@@ -57,7 +62,7 @@ let package = Package(
                                              "Layers", "Kernels"], swiftSettings: numeric),
         // Embedding and evaluation: the embedder, evaluation sets, retrieval and hard-negative metrics,
         // the likelihood caption scorer.
-        .target(name: "Evaluation", dependencies: ["Runs", "PEFT", "Training", "Checkpointing", "Datasets", "Formats", "Images",
+        .target(name: "Evaluation", dependencies: ["Runs", "PEFT", "Training", "Objectives", "Checkpointing", "Datasets", "Formats", "Images",
                                                    "ModelFiles", "Models", "Layers", "Kernels"], swiftSettings: numeric),
         // `discern bench`: a timed training step on a random model of a chosen shape.
         .target(name: "Benchmark", dependencies: ["Training", "Communication", "ModelFiles", "Models", "Layers", "Kernels"],
@@ -66,7 +71,7 @@ let package = Package(
         // Counts heap allocations for `discern bench` by wrapping the C allocator (executable only).
         .target(name: "CAllocationCounter"),
         .executableTarget(name: "discern", dependencies: [
-            "CAllocationCounter", "Platform", "Kernels", "Communication", "HDF5Files", "Runs", "PEFT", "Evaluation", "Benchmark", "Training", "Models", "ModelFiles", "Datasets", "Formats",
+            "CAllocationCounter", "Platform", "Kernels", "Communication", "HDF5Files", "Runs", "PEFT", "Evaluation", "Benchmark", "Synthetic", "Training", "Models", "ModelFiles", "Datasets", "Formats",
             "Checkpointing", "Images",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
@@ -84,13 +89,14 @@ let package = Package(
         .testTarget(name: "FormatsTests", dependencies: ["Formats", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "ObjectivesTests", dependencies: ["Objectives", "TestSupport"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "HDF5Files", "Images", "TestSupport"]),
+        .testTarget(name: "SyntheticTests", dependencies: ["Synthetic", "Datasets", "Images", "TestSupport"]),
         .testTarget(name: "CheckpointingTests", dependencies: ["Checkpointing", "HDF5Files", "TestSupport"]),
         .testTarget(name: "PipelineTests", dependencies: ["Runs", "Evaluation", "ModelFiles", "Formats", "HDF5Files", "Images", "Datasets", "Checkpointing",
                                                          "Kernels", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Formats", "TestSupport"]),
         .testTarget(name: "LayersTests", dependencies: ["Layers", "TestSupport"]),
         .testTarget(name: "ImagesTests", dependencies: ["Images", "TestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "ModelsTests", dependencies: ["Models", "ModelFiles", "Formats", "Layers", "Objectives", "Datasets", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "ModelFiles", "Formats", "Layers", "Objectives", "Datasets", "Synthetic", "TestSupport"], exclude: ["Fixtures"]),
     ]
 )
 

@@ -5,6 +5,7 @@ import Kernels
 import Layers
 import ModelFiles
 import Models
+import Objectives
 import PEFT
 import Runs
 import Training

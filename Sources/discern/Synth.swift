@@ -1,5 +1,6 @@
 import ArgumentParser
 import Datasets
+import Synthetic
 import Foundation
 import Kernels
 

@@ -1,4 +1,5 @@
 import Datasets
+import Synthetic
 import Foundation
 import Formats
 import Kernels

@@ -2,6 +2,7 @@ import Datasets
 import Foundation
 import ModelFiles
 import Models
+import Synthetic
 import XCTest
 
 /// Mutated config.json values: each is refused with a message naming the file and the key,

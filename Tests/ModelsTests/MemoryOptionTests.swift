@@ -1,9 +1,10 @@
-import Foundation
 import Formats
+import Foundation
 import Kernels
 import Layers
 import ModelFiles
 import Models
+import Objectives
 import XCTest
 
 /// The memory options change where values live and when they are computed, never a bit of

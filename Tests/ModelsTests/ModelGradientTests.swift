@@ -2,6 +2,7 @@ import Foundation
 import Kernels
 import Layers
 import Models
+import Objectives
 import TestSupport
 import XCTest
 

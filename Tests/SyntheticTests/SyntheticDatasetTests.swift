@@ -1,4 +1,5 @@
 import Datasets
+import Synthetic
 import Kernels
 import XCTest
 

@@ -1,5 +1,6 @@
 import Kernels
 import Layers
+import Models
 
 /// The embedding of each sequence: the final hidden state at its pooling row (the summary
 /// token), L2-normalised.

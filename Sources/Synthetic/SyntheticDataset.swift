@@ -1,3 +1,4 @@
+import Datasets
 import Kernels
 
 /// One synthetic example before rendering: the scene graph and its captions.
