@@ -47,6 +47,9 @@ let package = Package(
                 swiftSettings: numeric),
         // Model directories on disk (config, safetensors, tokenizer): kept out of the model code.
         .target(name: "ModelFiles", dependencies: ["Models", "Layers", "Formats", "Kernels"], swiftSettings: numeric),
+        // Model directories made from nothing: `discern init-model` presets, the tokenizer builder
+        // and the benchmark's random 16-bit model.
+        .target(name: "ModelFactory", dependencies: ["ModelFiles", "Models", "Layers", "Formats", "Kernels"], swiftSettings: numeric),
         .target(name: "Datasets", dependencies: ["HDF5Files", "Images", "Kernels", "Formats"], swiftSettings: numeric),
         // `discern synth`: the synthetic scenes (objects, relations, captions, hard negatives) and their renderer.
         .target(name: "Synthetic", dependencies: ["Datasets", "Images", "Kernels"], swiftSettings: numeric),
@@ -65,13 +68,13 @@ let package = Package(
         .target(name: "Evaluation", dependencies: ["Runs", "PEFT", "Training", "Objectives", "Checkpointing", "Datasets", "Formats", "Images",
                                                    "ModelFiles", "Models", "Layers", "Kernels"], swiftSettings: numeric),
         // `discern bench`: a timed training step on a random model of a chosen shape.
-        .target(name: "Benchmark", dependencies: ["Training", "Communication", "ModelFiles", "Models", "Layers", "Kernels"],
+        .target(name: "Benchmark", dependencies: ["Training", "Communication", "ModelFactory", "ModelFiles", "Models", "Layers", "Kernels"],
                 swiftSettings: numeric),
         .target(name: "Platform", dependencies: ["CBLAS", "CMPI", "CHDF5", "Kernels", "Communication"]),
         // Counts heap allocations for `discern bench` by wrapping the C allocator (executable only).
         .target(name: "CAllocationCounter"),
         .executableTarget(name: "discern", dependencies: [
-            "CAllocationCounter", "Platform", "Kernels", "Communication", "HDF5Files", "Runs", "PEFT", "Evaluation", "Benchmark", "Synthetic", "Training", "Models", "ModelFiles", "Datasets", "Formats",
+            "CAllocationCounter", "Platform", "Kernels", "Communication", "HDF5Files", "Runs", "PEFT", "Evaluation", "Benchmark", "Synthetic", "ModelFactory", "Training", "Models", "ModelFiles", "Datasets", "Formats",
             "Checkpointing", "Images",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
@@ -96,7 +99,7 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Formats", "TestSupport"]),
         .testTarget(name: "LayersTests", dependencies: ["Layers", "TestSupport"]),
         .testTarget(name: "ImagesTests", dependencies: ["Images", "TestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "ModelsTests", dependencies: ["Models", "ModelFiles", "Formats", "Layers", "Objectives", "Datasets", "Synthetic", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "ModelFiles", "ModelFactory", "Formats", "Layers", "Objectives", "Datasets", "Synthetic", "TestSupport"], exclude: ["Fixtures"]),
     ]
 )
 

@@ -3,6 +3,7 @@ import Dispatch
 import Foundation
 import Kernels
 import Layers
+import ModelFactory
 import ModelFiles
 import Models
 import Training

@@ -1,6 +1,7 @@
 import Foundation
 import Kernels
 import Layers
+import ModelFactory
 import ModelFiles
 import Models
 import Training

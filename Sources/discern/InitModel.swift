@@ -1,8 +1,9 @@
 import ArgumentParser
 import Datasets
-import Synthetic
 import Foundation
+import ModelFactory
 import ModelFiles
+import Synthetic
 
 struct InitModel: ParsableCommand {
     static let configuration = CommandConfiguration(

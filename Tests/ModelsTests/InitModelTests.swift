@@ -1,10 +1,11 @@
 import Datasets
-import Synthetic
-import Foundation
 import Formats
+import Foundation
 import Kernels
+import ModelFactory
 import ModelFiles
 import Models
+import Synthetic
 import TestSupport
 import XCTest
 

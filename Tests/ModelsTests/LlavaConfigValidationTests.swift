@@ -1,5 +1,6 @@
 import Datasets
 import Foundation
+import ModelFactory
 import ModelFiles
 import Models
 import Synthetic

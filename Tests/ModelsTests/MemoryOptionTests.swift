@@ -2,6 +2,7 @@ import Formats
 import Foundation
 import Kernels
 import Layers
+import ModelFactory
 import ModelFiles
 import Models
 import Objectives

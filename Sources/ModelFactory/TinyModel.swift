@@ -1,6 +1,7 @@
-import Foundation
 import Formats
+import Foundation
 import Kernels
+import ModelFiles
 import Models
 
 /// Sizes of a freshly initialised LLaVA (`discern init-model --preset`).

@@ -1,7 +1,8 @@
-import Foundation
 import Formats
+import Foundation
 import Kernels
 import Layers
+import ModelFiles
 import Models
 
 extension ModelPreset {
