@@ -54,27 +54,30 @@ let package = Package(
         // `discern synth`: the synthetic scenes (objects, relations, captions, hard negatives) and their renderer.
         .target(name: "Synthetic", dependencies: ["Datasets", "Images", "Kernels"], swiftSettings: numeric),
         .target(name: "Checkpointing", dependencies: ["HDF5Files"]),
-        .target(name: "Training", dependencies: ["Kernels", "Layers", "Models", "Objectives", "Communication", "Formats",
-                                                 .product(name: "Yams", package: "Yams")], swiftSettings: numeric),
+        // The run configuration: the field table (keys, types, defaults, ranges, help), YAML loading,
+        // `--set`, the cross-key rules and the generated reference (docs/config.md).
+        .target(name: "Configuration", dependencies: ["Formats", .product(name: "Yams", package: "Yams")]),
+        .target(name: "Training", dependencies: ["Configuration", "Kernels", "Layers", "Models", "Objectives", "Communication", "Formats"],
+                swiftSettings: numeric),
         // A training run: configuration to finished checkpoints, its state in checkpoint files, the
         // shard data adapter, the data check and the agreement of ranks on what they loaded.
-        .target(name: "Runs", dependencies: ["Training", "Checkpointing", "Datasets", "ModelFiles", "Models", "Layers",
+        .target(name: "Runs", dependencies: ["Configuration", "Training", "Checkpointing", "Datasets", "ModelFiles", "Models", "Layers",
                                              "Communication", "Kernels"], swiftSettings: numeric),
         // PEFT interop: adapter export (with its README and checks) and import.
-        .target(name: "PEFT", dependencies: ["Runs", "Training", "Checkpointing", "Formats", "HDF5Files", "ModelFiles", "Models",
+        .target(name: "PEFT", dependencies: ["Runs", "Configuration", "Training", "Checkpointing", "Formats", "HDF5Files", "ModelFiles", "Models",
                                              "Layers", "Kernels"], swiftSettings: numeric),
         // Embedding and evaluation: the embedder, evaluation sets, retrieval and hard-negative metrics,
         // the likelihood caption scorer.
-        .target(name: "Evaluation", dependencies: ["Runs", "PEFT", "Training", "Objectives", "Checkpointing", "Datasets", "Formats", "Images",
+        .target(name: "Evaluation", dependencies: ["Runs", "PEFT", "Configuration", "Training", "Objectives", "Checkpointing", "Datasets", "Formats", "Images",
                                                    "ModelFiles", "Models", "Layers", "Kernels"], swiftSettings: numeric),
         // `discern bench`: a timed training step on a random model of a chosen shape.
-        .target(name: "Benchmark", dependencies: ["Training", "Communication", "ModelFactory", "ModelFiles", "Models", "Layers", "Kernels"],
+        .target(name: "Benchmark", dependencies: ["Configuration", "Training", "Communication", "ModelFactory", "ModelFiles", "Models", "Layers", "Kernels"],
                 swiftSettings: numeric),
         .target(name: "Platform", dependencies: ["CBLAS", "CMPI", "CHDF5", "Kernels", "Communication"]),
         // Counts heap allocations for `discern bench` by wrapping the C allocator (executable only).
         .target(name: "CAllocationCounter"),
         .executableTarget(name: "discern", dependencies: [
-            "CAllocationCounter", "Platform", "Kernels", "Communication", "HDF5Files", "Runs", "PEFT", "Evaluation", "Benchmark", "Synthetic", "ModelFactory", "Training", "Models", "ModelFiles", "Datasets", "Formats",
+            "CAllocationCounter", "Platform", "Kernels", "Communication", "HDF5Files", "Runs", "PEFT", "Evaluation", "Benchmark", "Synthetic", "ModelFactory", "Configuration", "Training", "Models", "ModelFiles", "Datasets", "Formats",
             "Checkpointing", "Images",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
@@ -96,7 +99,7 @@ let package = Package(
         .testTarget(name: "CheckpointingTests", dependencies: ["Checkpointing", "HDF5Files", "TestSupport"]),
         .testTarget(name: "PipelineTests", dependencies: ["Runs", "Evaluation", "ModelFiles", "Formats", "HDF5Files", "Images", "Datasets", "Checkpointing",
                                                          "Kernels", "TestSupport"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Formats", "TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Configuration", "Formats", "TestSupport"]),
         .testTarget(name: "LayersTests", dependencies: ["Layers", "TestSupport"]),
         .testTarget(name: "ImagesTests", dependencies: ["Images", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "ModelFiles", "ModelFactory", "Formats", "Layers", "Objectives", "Datasets", "Synthetic", "TestSupport"], exclude: ["Fixtures"]),
@@ -109,6 +112,6 @@ let package = Package(
 if Context.environment["DISCERN_FUZZ"] == "1" {
     package.targets.append(.executableTarget(
         name: "discern-fuzz",
-        dependencies: ["Formats", "Models", "ModelFiles", "Training", "Datasets", "Checkpointing"],
+        dependencies: ["Formats", "Models", "ModelFiles", "Configuration", "Training", "Datasets", "Checkpointing"],
         path: "Fuzz"))
 }

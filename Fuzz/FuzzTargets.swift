@@ -1,5 +1,6 @@
-import Checkpointing
 @testable import Datasets
+import Checkpointing
+import Configuration
 import Formats
 import Foundation
 import ModelFiles

@@ -1,4 +1,5 @@
 import Communication
+import Configuration
 import Dispatch
 import Foundation
 import Kernels

@@ -1,4 +1,5 @@
 import Checkpointing
+import Configuration
 import Formats
 import Foundation
 import HDF5Files

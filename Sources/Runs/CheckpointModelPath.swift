@@ -1,4 +1,5 @@
 import Checkpointing
+import Configuration
 import Training
 
 /// The `model` a checkpoint's run was configured with.

@@ -1,5 +1,6 @@
 import Checkpointing
 import Communication
+import Configuration
 import Datasets
 import Foundation
 import Kernels

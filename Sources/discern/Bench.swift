@@ -2,6 +2,7 @@ import ArgumentParser
 import Benchmark
 import CAllocationCounter
 import Communication
+import Configuration
 import Foundation
 import Training
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Communication
+import Configuration
 import Foundation
 import Runs
 import Training
