@@ -62,7 +62,8 @@ public final class Benchmark {
         }
     }
 
-    let config: ResolvedConfig
+    let configuration: RunConfiguration
+    let bench: BenchConfiguration
     let configPath: String
     let communicator: Communicator
     let settings: BenchmarkSettings
@@ -70,11 +71,12 @@ public final class Benchmark {
     let allocationCount: (() -> UInt64)?
 
     public init(config: ResolvedConfig, configPath: String, communicator: Communicator, allocationCount: (() -> UInt64)?) throws {
-        self.config = config
+        configuration = RunConfiguration(config)
+        bench = BenchConfiguration(config)
         self.configPath = configPath
         self.communicator = communicator
         self.allocationCount = allocationCount
-        settings = try BenchmarkSettings(config)
+        settings = try BenchmarkSettings(bench)
     }
 
     /// Builds the model and batch, runs `warmup` + `steps` steps on `threads` threads per rank.
@@ -87,12 +89,9 @@ public final class Benchmark {
         let prompts = try PromptBuilder(encoder: encoding, templates: settings.templates, imageTokenID: settings.imageTokenID,
                                         eosTokenID: 2, imageTokens: modelConfig.vision.numPatches,
                                         maxPositions: modelConfig.text.maxPositionEmbeddings)
-        let run = try RunSettings(config, softPromptLengths: (settings.promptTokens, settings.promptTokens), worldSize: communicator.size)
+        let run = try RunSettings(configuration, softPromptLengths: (settings.promptTokens, settings.promptTokens), worldSize: communicator.size)
         let model = try makeModel(modelConfig, run: run, prompts: prompts, say: say)
-        let update = ParameterUpdate(parameters: model.parameters, schedule: run.schedule, gradientClip: config.double("optimizer.grad_clip"),
-                                     maxLogitScale: config.double("loss.max_logit_scale"), beta1: config.double("optimizer.beta1"),
-                                     beta2: config.double("optimizer.beta2"), eps: config.double("optimizer.eps"),
-                                     weightDecay: config.double("optimizer.weight_decay"))
+        let update = ParameterUpdate(parameters: model.parameters, schedule: run.schedule, configuration: configuration)
         let step = TrainingStep(model: model, prompts: prompts, communicator: communicator, settings: run.step)
         let batch = makeBatch(modelConfig, globalBatch: run.globalBatch, seed: run.seed)
         let total = model.parameters.parameters.reduce(0) { $0 + $1.count }, trainable = model.parameters.trainableValues.count
@@ -174,7 +173,7 @@ public final class Benchmark {
     func makeModel(_ modelConfig: LlavaConfig, run: RunSettings, prompts: PromptBuilder, say: (String) -> Void) throws -> LlavaModel<Float> {
         let model: LlavaModel<Float>
         if let format = settings.halfFormat {
-            let path = config.string("bench.model_dir")
+            let path = bench.modelDir
             if communicator.rank == 0 && !FileManager.default.fileExists(atPath: path) {
                 say("bench: writing a random \(format.rawValue) model to \(path) (once; reused while the shape stays the same)")
                 let start = DispatchTime.now().uptimeNanoseconds

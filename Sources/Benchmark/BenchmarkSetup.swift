@@ -16,26 +16,20 @@ public struct BenchmarkSettings: Sendable {
     public var captionTokens: Int
     public var promptTokens: Int
     public var warmup: Int
-    public var weights: String
+    public var weights: BenchConfiguration.Weights
 
-    public init(_ config: ResolvedConfig) throws {
-        func positive(_ key: String) throws -> Int {
-            let value = config.int("bench." + key)
-            guard value > 0 else { throw ConfigError("bench.\(key) must be positive, got \(value).") }
-            return value
-        }
-        preset = ModelPreset(visionHidden: try positive("vision_hidden"), visionIntermediate: try positive("vision_intermediate"),
-                             visionLayers: try positive("vision_layers"), visionHeads: try positive("vision_heads"),
-                             patchSize: try positive("patch_size"), textHidden: try positive("text_hidden"),
-                             textIntermediate: try positive("text_intermediate"), textLayers: try positive("text_layers"),
-                             textHeads: try positive("text_heads"), textKeyValueHeads: try positive("text_kv_heads"),
-                             maxPositions: try positive("max_positions"))
-        imageSize = try positive("image_size")
-        vocabularySize = try positive("vocab_size")
-        captionTokens = try positive("caption_tokens")
-        promptTokens = try positive("prompt_tokens")
-        warmup = max(config.int("bench.warmup"), 0)
-        weights = config.string("bench.weights")
+    /// The `bench` section, and the rules that relate its sizes (each is at least 1 by its range).
+    public init(_ bench: BenchConfiguration) throws {
+        preset = ModelPreset(visionHidden: bench.visionHidden, visionIntermediate: bench.visionIntermediate,
+                             visionLayers: bench.visionLayers, visionHeads: bench.visionHeads, patchSize: bench.patchSize,
+                             textHidden: bench.textHidden, textIntermediate: bench.textIntermediate, textLayers: bench.textLayers,
+                             textHeads: bench.textHeads, textKeyValueHeads: bench.textKeyValueHeads, maxPositions: bench.maxPositions)
+        imageSize = bench.imageSize
+        vocabularySize = bench.vocabularySize
+        captionTokens = bench.captionTokens
+        promptTokens = bench.promptTokens
+        warmup = bench.warmup
+        weights = bench.weights
         guard imageSize % preset.patchSize == 0 else {
             throw ConfigError("bench.image_size \(imageSize) is not a multiple of bench.patch_size \(preset.patchSize).")
         }
@@ -49,9 +43,9 @@ public struct BenchmarkSettings: Sendable {
     /// The 16-bit format of `bench.weights` float16 / bfloat16; nil for `memory`.
     public var halfFormat: HalfFormat? {
         switch weights {
-        case "float16": return .float16
-        case "bfloat16": return .bfloat16
-        default: return nil
+        case .float16: return .float16
+        case .bfloat16: return .bfloat16
+        case .memory: return nil
         }
     }
 

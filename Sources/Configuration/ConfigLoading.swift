@@ -9,7 +9,7 @@ public struct ConfigError: Error, CustomStringConvertible {
 
 /// A resolved configuration: every field of the schema with its value and where it came from.
 public struct ResolvedConfig: Sendable, Equatable {
-    public private(set) var values: [String: ConfigValue]
+    private(set) var values: [String: ConfigValue]
 
     /// Defaults only.
     public init() {
@@ -139,17 +139,18 @@ public struct ResolvedConfig: Sendable, Equatable {
         return ConfigError("\(place): unknown key '\(path)'. Did you mean '\(closest)'? (docs/config.md lists every key)")
     }
 
-    // Typed access; the schema guarantees each path exists with its kind.
-    public func int(_ path: String) -> Int { if case .int(let v) = values[path] { return v }; preconditionFailure("\(path) is not an int") }
-    public func double(_ path: String) -> Double {
+    // Access by path, for this module only (the typed sections and the rules); the schema
+    // guarantees each path exists with its kind.
+    func int(_ path: String) -> Int { if case .int(let v) = values[path] { return v }; preconditionFailure("\(path) is not an int") }
+    func double(_ path: String) -> Double {
         switch values[path] {
         case .double(let v): return v
         case .int(let v): return Double(v)
         default: preconditionFailure("\(path) is not a number")
         }
     }
-    public func bool(_ path: String) -> Bool { if case .bool(let v) = values[path] { return v }; preconditionFailure("\(path) is not a bool") }
-    public func string(_ path: String) -> String { if case .string(let v) = values[path] { return v }; preconditionFailure("\(path) is not a string") }
+    func bool(_ path: String) -> Bool { if case .bool(let v) = values[path] { return v }; preconditionFailure("\(path) is not a bool") }
+    func string(_ path: String) -> String { if case .string(let v) = values[path] { return v }; preconditionFailure("\(path) is not a string") }
 
     /// The whole configuration as YAML, every field, in schema order (stored in checkpoints).
     public var yaml: String {

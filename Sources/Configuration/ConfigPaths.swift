@@ -36,8 +36,25 @@ public enum ConfigPaths {
 extension ResolvedConfig {
     /// Sets a field from a command-line flag (`--run-dir`, `--steps`), checked like `--set`:
     /// the field's type and range, and for paths the same `~` rule as the file.
-    public mutating func set(_ path: String, text: String, flag: String) throws {
+    mutating func set(_ path: String, text: String, flag: String) throws {
         guard let field = ConfigSchema.byPath[path] else { preconditionFailure("no config field \(path)") }
         set(path, try Self.value(text, isQuoted: false, for: field, at: flag))
     }
+
+    /// The fields `discern train` also takes as flags, by flag.
+    public enum Flag: String, CaseIterable, Sendable {
+        case model = "--model", data = "--data", runDirectory = "--run-dir", steps = "--steps", globalBatch = "--global-batch"
+
+        var path: String {
+            switch self {
+            case .model: return "model"
+            case .data: return "data"
+            case .runDirectory: return "run_dir"
+            case .steps: return "steps"
+            case .globalBatch: return "global_batch"
+            }
+        }
+    }
+
+    public mutating func set(_ flag: Flag, text: String) throws { try set(flag.path, text: text, flag: flag.rawValue) }
 }

@@ -58,9 +58,9 @@ public enum ConfigSchema {
         // Prompts
         ConfigField("prompts.image", .string, .string("<image>\nSummary above image in one word:"), "Image prompt template; `<image>` marks where the visual tokens go."),
         ConfigField("prompts.text", .string, .string("<sent>\nSummary above sentence in one word:"), "Text prompt template; `<sent>` is replaced by the caption."),
-        ConfigField("image.mode", .string, .string("crop"), "Image preprocessing: `crop` (the Hugging Face processor) or `pad` (LLaVA training: pad to a square first).", choices: ["crop", "pad"]),
+        ConfigField("image.mode", .string, .string("crop"), "Image preprocessing: `crop` (the Hugging Face processor) or `pad` (LLaVA training: pad to a square first).", choices: RunConfiguration.ImageMode.allCases.map(\.rawValue)),
         // What trains
-        ConfigField("train.mode", .string, .string("adapters"), "`adapters`: soft prompts and/or LoRA on a frozen base (VladVA). `full`: every base weight trains (generative pre-training of a tiny model).", choices: ["adapters", "full"]),
+        ConfigField("train.mode", .string, .string("adapters"), "`adapters`: soft prompts and/or LoRA on a frozen base (VladVA). `full`: every base weight trains (generative pre-training of a tiny model).", choices: RunConfiguration.TrainMode.allCases.map(\.rawValue)),
         ConfigField("train.soft_prompts", .bool, .bool(true), "Replace the prompt suffixes by trainable soft prompts, initialised from their token embeddings."),
         ConfigField("train.lora", .bool, .bool(true), "Train LoRA adapters on `lora.target_modules`."),
         ConfigField("lora.rank", .int, .int(16), "LoRA rank r.", range: .from(1, to: 65536)),
@@ -70,7 +70,7 @@ public enum ConfigSchema {
         // Losses
         ConfigField("loss.contrastive", .double, .double(1), "Weight of the global-batch contrastive loss (short captions); 0 turns it off.", range: .from(0, to: 1e6)),
         ConfigField("loss.ntp", .double, .double(1), "Weight lambda of the next-token loss on long captions, conditioned on image + image prompt; 0 turns it off.", range: .from(0, to: 1e6)),
-        ConfigField("loss.ntp_captions", .string, .string("long"), "Captions the next-token loss reads: `long` (VladVA), `short`, or `both` (generative pre-training).", choices: ["long", "short", "both"]),
+        ConfigField("loss.ntp_captions", .string, .string("long"), "Captions the next-token loss reads: `long` (VladVA), `short`, or `both` (generative pre-training).", choices: RunConfiguration.NTPCaptions.allCases.map(\.rawValue)),
         ConfigField("loss.hard_negatives", .int, .int(0), "Hard negative captions per pair in the contrastive loss (NegCLIP; 0 = none): up to this many of each pair's stored negatives (discern synth --train-negatives, or `negatives` in a prepare manifest; types in name order) join the text keys of the whole global batch, so images must prefer their caption over every caption and every hard negative. The train split must carry them.", range: .from(0, to: 16)),
         ConfigField("loss.logit_scale", .double, .double(2.659260036932778), "Initial log of the contrastive logit scale (ln(1/0.07), CLIP's).", range: .from(0, to: 20)),
         ConfigField("loss.learn_logit_scale", .bool, .bool(true), "Learn the logit scale (clamped to [0, loss.max_logit_scale] after each step); false keeps it fixed."),
@@ -82,7 +82,7 @@ public enum ConfigSchema {
         ConfigField("optimizer.beta2", .double, .double(0.999), "AdamW beta2.", range: .unitHalfOpen),
         ConfigField("optimizer.eps", .double, .double(1e-8), "AdamW epsilon.", range: .above(0, upTo: 1)),
         ConfigField("optimizer.warmup", .double, .double(0.03), "Linear warmup: a fraction of `steps` when below 1, else a number of steps.", range: .from(0, to: Limits.count)),
-        ConfigField("optimizer.schedule", .string, .string("cosine"), "Learning-rate schedule after warmup.", choices: ["cosine", "constant", "linear"]),
+        ConfigField("optimizer.schedule", .string, .string("cosine"), "Learning-rate schedule after warmup.", choices: RunConfiguration.Schedule.allCases.map(\.rawValue)),
         ConfigField("optimizer.min_lr_ratio", .double, .double(0), "Final learning rate as a fraction of the peak (cosine and linear).", range: .unit),
         ConfigField("optimizer.grad_clip", .double, .double(1.0), "Clip the global gradient norm to this value; 0 turns clipping off.", range: .from(0, to: 1e12)),
         // Memory
@@ -92,7 +92,7 @@ public enum ConfigSchema {
         ConfigField("checkpoint.every", .int, .int(100), "Write a checkpoint every N steps (and at the end); 0 = only at the end.", range: .from(0, to: Limits.count)),
         ConfigField("checkpoint.keep", .int, .int(3), "How many recent checkpoints to keep in run_dir.", range: .from(1, to: 1_000_000)),
         // Benchmark (`discern bench` only; training ignores this section)
-        ConfigField("bench.weights", .string, .string("memory"), "Base weights of the benchmark model: `memory` = random float32 weights made in memory; `float16` / `bfloat16` = random 16-bit safetensors written once to bench.model_dir (if missing) and loaded like any model directory (with memory.half_weights they stay 16-bit).", choices: ["memory", "float16", "bfloat16"]),
+        ConfigField("bench.weights", .string, .string("memory"), "Base weights of the benchmark model: `memory` = random float32 weights made in memory; `float16` / `bfloat16` = random 16-bit safetensors written once to bench.model_dir (if missing) and loaded like any model directory (with memory.half_weights they stay 16-bit).", choices: BenchConfiguration.Weights.allCases.map(\.rawValue)),
         ConfigField("bench.model_dir", .path, .string("checkpoints/bench-model"), "Where a benchmark model with weights on disk is written (once) and loaded from."),
         ConfigField("bench.warmup", .int, .int(2), "Untimed steps before the timed ones.", range: .from(0, to: 1_000_000)),
         ConfigField("bench.image_size", .int, .int(64), "Benchmark model: image side in pixels.", range: .from(1, to: Limits.benchSize)),

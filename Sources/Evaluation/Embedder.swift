@@ -39,9 +39,9 @@ public final class Embedder {
         if let checkpoint {
             let loaded = try CheckpointFile.read(checkpoint)
             try BaseFingerprint(config: config).check(loaded, path: checkpoint, model: directory.url.path)
-            let stored = try ResolvedConfig.parse(yaml: loaded.configYAML, source: "\(checkpoint):/config")
-            templates = PromptTemplates(image: stored.string("prompts.image"), text: stored.string("prompts.text"))
-            imageMode = stored.string("image.mode") == "pad" ? .padToSquare : .crop
+            let stored = try RunConfiguration(checkpointYAML: loaded.configYAML, checkpoint: checkpoint)
+            templates = PromptTemplates(stored.prompts)
+            imageMode = stored.imageMode == .pad ? .padToSquare : .crop
             state = loaded
             let builder = try directory.promptBuilder(templates: templates)
             let settings = try RunSettings(stored, softPromptLengths: (builder.imageSuffixIDs.count, builder.textSuffixIDs.count), worldSize: 1)

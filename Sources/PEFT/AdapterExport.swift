@@ -33,11 +33,10 @@ public struct AdapterExport {
     public func write(to output: String, merge: Bool) throws -> Summary {
         let state = try CheckpointFile.read(checkpoint)
         try BaseFingerprint(config: modelDirectory.config).check(state, path: checkpoint, model: modelDirectory.url.path)
-        let stored = try ResolvedConfig.parse(yaml: state.configYAML, source: "\(checkpoint):/config")
-        let trainsLoRA = stored.values["train.lora"] == .bool(true) && stored.values["train.mode"] != .string("full")
-        var storedRank: Int?
-        if trainsLoRA, case .int(let rank)? = stored.values["lora.rank"] { storedRank = rank }
-        let checked = try ExportTensors(state, config: modelDirectory.config, source: checkpoint, expectsLoRA: trainsLoRA, storedRank: storedRank)
+        let stored = try RunConfiguration(checkpointYAML: state.configYAML, checkpoint: checkpoint)
+        let trainsLoRA = stored.train.trainsLoRA
+        let checked = try ExportTensors(state, config: modelDirectory.config, source: checkpoint, expectsLoRA: trainsLoRA,
+                                        storedRank: trainsLoRA ? stored.lora.rank : nil)
         let trainsBase = state.parameters.contains { modelDirectory.config.baseParameterShapes.map(\.name).contains($0.name) }
         if trainsBase && !merge {
             throw CheckpointError("\(checkpoint) trains the base model itself (train.mode full): export it with --merge, "
@@ -52,14 +51,14 @@ public struct AdapterExport {
         do {
             let tensors = checked.tensors, loraModules = checked.loraModules
             if let rank = checked.rank {
-                try writeLoRA(loraModules, tensors: tensors, rank: rank, config: stored, into: temporary + "/lora")
+                try writeLoRA(loraModules, tensors: tensors, rank: rank, lora: stored.lora, into: temporary + "/lora")
             }
             var promptNames: [String] = []
             if tensors[SoftPromptName.image] != nil || tensors[SoftPromptName.text] != nil {
-                promptNames = try writeSoftPrompts(tensors: tensors, config: stored, into: temporary + "/soft_prompts")
+                promptNames = try writeSoftPrompts(tensors: tensors, prompts: stored.prompts, into: temporary + "/soft_prompts")
             }
             if merge {
-                try writeMerged(loraModules, tensors: tensors, alpha: stored.double("lora.alpha"), rank: checked.rank ?? 1,
+                try writeMerged(loraModules, tensors: tensors, alpha: stored.lora.alpha, rank: checked.rank ?? 1,
                                 into: temporary + "/merged")
             }
             let readme = ExportReadme.text(model: modelDirectory.url.path, hasLoRA: !loraModules.isEmpty, hasSoftPrompts: !promptNames.isEmpty,
@@ -79,7 +78,7 @@ public struct AdapterExport {
     /// PEFT's file layout, keys `base_model.model.<classic module path>.lora_{A,B}.weight` (newer
     /// PEFT maps classic LLaVA names onto the newer runtime names when it loads; not the reverse).
     /// `rank` is the tensors' own (ExportTensors checked every pair), never the stored YAML's.
-    func writeLoRA(_ modules: [String], tensors: [String: NamedTensor], rank: Int, config: ResolvedConfig, into directory: String) throws {
+    func writeLoRA(_ modules: [String], tensors: [String: NamedTensor], rank: Int, lora: RunConfiguration.LoRA, into directory: String) throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         var writer = SafetensorsWriter()
         for module in modules {
@@ -91,7 +90,7 @@ public struct AdapterExport {
         try writer.write(to: directory + "/adapter_model.safetensors")
         let adapterConfig: [String: Any] = [
             "peft_type": "LORA", "task_type": NSNull(), "base_model_name_or_path": modelDirectory.url.path,
-            "r": rank, "lora_alpha": config.double("lora.alpha"), "lora_dropout": config.double("lora.dropout"),
+            "r": rank, "lora_alpha": lora.alpha, "lora_dropout": lora.dropout,
             "target_modules": Self.targetPattern(modules), "bias": "none", "fan_in_fan_out": false, "modules_to_save": NSNull(),
             "init_lora_weights": true, "use_rslora": false, "use_dora": false, "rank_pattern": [String: Any](), "alpha_pattern": [String: Any](),
             "layers_to_transform": NSNull(), "layers_pattern": NSNull(), "inference_mode": true, "revision": NSNull(),
@@ -139,14 +138,14 @@ public struct AdapterExport {
         return alternatives.count == 1 ? alternatives[0] : "(" + alternatives.joined(separator: "|") + ")"
     }
 
-    func writeSoftPrompts(tensors: [String: NamedTensor], config: ResolvedConfig, into directory: String) throws -> [String] {
+    func writeSoftPrompts(tensors: [String: NamedTensor], prompts templates: RunConfiguration.Prompts, into directory: String) throws -> [String] {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         var writer = SafetensorsWriter(), names: [String] = []
         let prompts = try modelDirectory.promptBuilder(
-            templates: PromptTemplates(image: config.string("prompts.image"), text: config.string("prompts.text")))
+            templates: PromptTemplates(templates))
         var description: [String: Any] = [
             "format": "discern-soft-prompts", "version": 1,
-            "image_template": config.string("prompts.image"), "text_template": config.string("prompts.text"),
+            "image_template": templates.image, "text_template": templates.text,
             "placement": "Each tensor's rows replace the input embeddings of the LAST rows of the prompt: for images, the "
                 + "positions right after the image features; for texts, the last positions of the sequence (after the caption).",
         ]

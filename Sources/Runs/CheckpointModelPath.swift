@@ -6,6 +6,6 @@ import Training
 public enum CheckpointModelPath {
     public static func read(_ checkpoint: String) throws -> String {
         let state = try CheckpointFile.read(checkpoint)
-        return try ResolvedConfig.parse(yaml: state.configYAML, source: "\(checkpoint):/config").string("model")
+        return try RunConfiguration(checkpointYAML: state.configYAML, checkpoint: checkpoint).model
     }
 }

@@ -20,23 +20,12 @@ enum RunAgreement {
             on: communicator)
     }
 
-    /// Every key as "key: value" in schema order, path values absolute and standardised (so
-    /// `data/x` and `./data/x` run from one folder agree), then the flags the config lacks.
-    /// The `bench` section is left out: training ignores it, and its relative default path
-    /// would differ between ranks started in different folders.
+    /// The configuration (`ResolvedConfig.agreementLines`), then the flags the config lacks.
     static func commandText(_ config: ResolvedConfig, resume: String?, stopAt: Int?) -> String {
-        var lines = ConfigSchema.fields.filter { !$0.path.hasPrefix("bench.") }.map { field -> String in
-            let value = config.values[field.path] ?? field.defaultValue
-            if field.kind == .path, case .string(let path) = value { return "\(field.path): \(canonicalPath(path))" }
-            return "\(field.path): \(value)"
-        }
-        lines.append("--resume: " + (resume.map { $0 == "auto" ? $0 : canonicalPath($0) } ?? "(not given)"))
+        var lines = config.agreementLines
+        lines.append("--resume: " + (resume.map { $0 == "auto" ? $0 : ResolvedConfig.canonicalPath($0) } ?? "(not given)"))
         lines.append("--stop-at: " + (stopAt.map(String.init) ?? "(not given)"))
         return lines.joined(separator: "\n")
-    }
-
-    static func canonicalPath(_ path: String) -> String {
-        path.isEmpty ? "\"\"" : URL(fileURLWithPath: path).standardized.path
     }
 
     /// The second check, after loading and before the next collective.

@@ -10,15 +10,7 @@ import Training
 
 /// `discern train`: model, data, adapters, resume, the loop and its checkpoints, on every rank.
 public final class TrainingRun {
-    /// Configuration keys a resumed run must share with its checkpoint: they define the trainable
-    /// tensors, the data order or the objective. Everything else (lr, steps, logging...) may change.
-    public static let resumeInvariantKeys = [
-        "seed", "global_batch", "prompts.image", "prompts.text", "image.mode", "train.mode", "train.soft_prompts", "train.lora",
-        "lora.rank", "lora.alpha", "lora.target_modules", "loss.contrastive", "loss.ntp", "loss.ntp_captions", "loss.hard_negatives",
-        "loss.learn_logit_scale",
-    ]
-
-    let config: ResolvedConfig
+    let configuration: RunConfiguration
     let communicator: Communicator
     let say: (String) -> Void
     let warn: (String) -> Void
@@ -28,7 +20,7 @@ public final class TrainingRun {
     public private(set) var stoppedBySignal = false
 
     public init(config: ResolvedConfig, communicator: Communicator, say: @escaping (String) -> Void, warn: @escaping (String) -> Void) {
-        self.config = config
+        self.configuration = RunConfiguration(config)
         self.communicator = communicator
         self.say = say
         self.warn = warn
@@ -41,18 +33,17 @@ public final class TrainingRun {
     public func run(resume: String?, stopAt: Int? = nil, stopSignal: @escaping () -> Bool = { false }) throws -> String? {
         try startWatchdog()
         // The first collective: ranks that run different commands stop here, together.
-        try RunAgreement.checkCommand(config, resume: resume, stopAt: stopAt, on: communicator)
-        let modelPath = config.string("model"), dataPath = config.string("data"), runDirectory = config.string("run_dir")
+        try RunAgreement.checkCommand(configuration.resolved, resume: resume, stopAt: stopAt, on: communicator)
+        let modelPath = configuration.model, dataPath = configuration.data, runDirectory = configuration.runDir
         guard !modelPath.isEmpty else { throw ConfigError("no model: set `model:` in the config or pass --model DIR.") }
         guard !dataPath.isEmpty else { throw ConfigError("no data: set `data:` in the config or pass --data DIR (made by discern prepare or discern synth).") }
-        let threads = config.int("threads")
+        let threads = configuration.threads
         KernelThreads.count = threads > 0 ? threads : Int(ProcessInfo.processInfo.environment["OPENBLAS_NUM_THREADS"] ?? "") ?? 1
 
         let directory = try ModelDirectory(path: modelPath)
         let modelConfig = directory.config
-        let templates = PromptTemplates(image: config.string("prompts.image"), text: config.string("prompts.text"))
-        let prompts = try directory.promptBuilder(templates: templates)
-        let settings = try RunSettings(config, softPromptLengths: (prompts.imageSuffixIDs.count, prompts.textSuffixIDs.count),
+        let prompts = try directory.promptBuilder(templates: PromptTemplates(configuration.prompts))
+        let settings = try RunSettings(configuration, softPromptLengths: (prompts.imageSuffixIDs.count, prompts.textSuffixIDs.count),
                                        worldSize: communicator.size)
         let dataset = try Dataset.open(dataPath)
         let split = try dataset.split("train")
@@ -80,12 +71,9 @@ public final class TrainingRun {
         if settings.trainable.logitScale {
             model.parameters[ObjectiveParameterName.logitScale].value[0] = Float(settings.initialLogitScale)
         }
-        let update = ParameterUpdate(parameters: model.parameters, schedule: settings.schedule, gradientClip: config.double("optimizer.grad_clip"),
-                                     maxLogitScale: config.double("loss.max_logit_scale"), beta1: config.double("optimizer.beta1"),
-                                     beta2: config.double("optimizer.beta2"), eps: config.double("optimizer.eps"),
-                                     weightDecay: config.double("optimizer.weight_decay"))
+        let update = ParameterUpdate(parameters: model.parameters, schedule: settings.schedule, configuration: configuration)
         let base = BaseFingerprint(config: modelConfig)
-        let store = CheckpointStore(directory: runDirectory, keep: config.int("checkpoint.keep"))
+        let store = CheckpointStore(directory: runDirectory, keep: configuration.checkpoint.keep)
         var startStep = 0
         var rank0ResumedFrom: String?
         // Every start (fresh or resumed) repairs the run directory first, on rank 0: stale temporary
@@ -117,19 +105,19 @@ public final class TrainingRun {
 
         let step = TrainingStep(model: model, prompts: prompts, communicator: communicator, settings: settings.step)
         let trainer = try Trainer(settings: settings, step: step, update: update, data: data, communicator: communicator,
-                                  runDirectory: URL(fileURLWithPath: runDirectory), logEvery: config.int("log_every"),
+                                  runDirectory: URL(fileURLWithPath: runDirectory), logEvery: configuration.logEvery,
                                   startStep: startStep, say: say)
         var lastCheckpoint: String? = rank0ResumedFrom
         trainer.lastCheckpoint = { lastCheckpoint }
         func save(_ completed: Int) throws {
             let state = TrainingState.capture(model: model, update: update, completedSteps: completed, stepsPerEpoch: stepsPerEpoch,
                                               seed: settings.seed, worldSize: communicator.size, globalBatch: settings.globalBatch,
-                                              configYAML: config.yaml, base: base)
+                                              configYAML: configuration.yaml, base: base)
             try refuseNonFinite(state, step: completed, lastCheckpoint: lastCheckpoint)
             if communicator.rank == 0 { lastCheckpoint = try store.save(state) }
             try communicator.barrier()   // no rank runs ahead of a checkpoint being written
         }
-        let every = config.int("checkpoint.every")
+        let every = configuration.checkpoint.every
         trainer.afterStep = { completed in
             if every > 0 && completed % every == 0 && completed < settings.steps { try save(completed) }
         }
@@ -155,7 +143,7 @@ public final class TrainingRun {
     /// here alike and none is left waiting at the save's barrier.
     func refuseNonFinite(_ state: CheckpointState, step: Int, lastCheckpoint: String?) throws {
         guard let bad = state.firstNonFinite() else { return }
-        let lr = config.double("optimizer.lr")
+        let lr = configuration.optimizer.lr
         throw TrainingError("step \(step): \(bad.group)/\(bad.tensor) holds a non-finite value (index \(bad.index)), so no "
             + "checkpoint was written. Last good checkpoint: "
             + (lastCheckpoint.map { "\($0) (resume from it with --resume \($0) and a lower optimizer.lr, now \(lr))" }
@@ -164,7 +152,7 @@ public final class TrainingRun {
 
     /// Ends this rank when a collective waits past `distributed.timeout` or its launcher dies.
     func startWatchdog() throws {
-        let timeout = config.double("distributed.timeout")
+        let timeout = configuration.distributed.timeout
         // Below a second, ordinary waits for a slower rank would look like a lost host.
         guard timeout == 0 || timeout >= 1 else {
             throw ConfigError("distributed.timeout is \(timeout): it must be 0 (wait forever) or at least 1 second; the default is 600.")
@@ -201,17 +189,17 @@ public final class TrainingRun {
     }
 
     func checkCompatible(_ state: CheckpointState, path: String, base: BaseFingerprint) throws {
-        try base.check(state, path: path, model: config.string("model"))
+        try base.check(state, path: path, model: configuration.model)
         let stored = try ResolvedConfig.parse(yaml: state.configYAML, source: "\(path):/config")
-        let conflicts = Self.resumeInvariantKeys.filter { stored.values[$0] != config.values[$0] }
+        let conflicts = configuration.resolved.resumeConflicts(with: stored)
         guard conflicts.isEmpty else {
-            let lines = conflicts.map { "  \($0): checkpoint \(stored.values[$0]!), now \(config.values[$0]!)" }
-            throw CheckpointError("\(path) cannot be resumed with this configuration; these keys differ:\n" + lines.joined(separator: "\n")
+            throw CheckpointError("\(path) cannot be resumed with this configuration; these keys differ:\n"
+                + conflicts.map { "  \($0)" }.joined(separator: "\n")
                 + "\n  Resume with the checkpoint's values (its configuration is stored in the file) or start a new run directory.")
         }
-        let changed = ConfigSchema.fields.map(\.path).filter { stored.values[$0] != config.values[$0] && !["model", "data", "run_dir"].contains($0) }
+        let changed = configuration.resolved.resumeChanges(from: stored)
         if !changed.isEmpty && communicator.rank == 0 {
-            say("note: resuming with changed settings: " + changed.map { "\($0) \(stored.values[$0]!) -> \(config.values[$0]!)" }.joined(separator: ", "))
+            say("note: resuming with changed settings: " + changed.joined(separator: ", "))
         }
     }
 }

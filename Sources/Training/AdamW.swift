@@ -1,3 +1,4 @@
+import Configuration
 import Kernels
 import RealModule
 
@@ -58,7 +59,8 @@ public final class AdamW: @unchecked Sendable {
 /// Learning rate at a step: linear warmup from 0, then cosine / linear decay to
 /// `minRatio * peak`, or constant.
 public struct LearningRateSchedule: Sendable, Equatable {
-    public enum Shape: String, Sendable { case cosine, linear, constant }
+    /// The shape after warmup (`optimizer.schedule`).
+    public typealias Shape = RunConfiguration.Schedule
     public let peak: Double
     public let warmupSteps: Int
     public let totalSteps: Int

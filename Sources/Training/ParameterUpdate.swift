@@ -1,3 +1,4 @@
+import Configuration
 import Kernels
 import Layers
 import Models
@@ -23,6 +24,13 @@ public final class ParameterUpdate: @unchecked Sendable {
             offset += parameter.count
         }
         optimizer = AdamW(count: offset, groups: groups, beta1: beta1, beta2: beta2, eps: eps, weightDecay: weightDecay)
+    }
+
+    /// The update a run's configuration asks for (`optimizer.*`, `loss.max_logit_scale`).
+    public convenience init(parameters: ParameterTable<Float>, schedule: LearningRateSchedule, configuration: RunConfiguration) {
+        let optimizer = configuration.optimizer
+        self.init(parameters: parameters, schedule: schedule, gradientClip: optimizer.gradClip, maxLogitScale: configuration.loss.maxLogitScale,
+                  beta1: optimizer.beta1, beta2: optimizer.beta2, eps: optimizer.eps, weightDecay: optimizer.weightDecay)
     }
 
     /// Matrices decay (LoRA A/B, base weights in full training); soft prompts, the logit scale,

@@ -1,6 +1,9 @@
+import Configuration
+
 /// What one training step computes, from the resolved configuration.
 public struct StepSettings: Sendable, Equatable {
-    public enum GenerativeCaptions: String, Sendable { case long, short, both }
+    /// The captions the next-token loss reads (`loss.ntp_captions`).
+    public typealias GenerativeCaptions = RunConfiguration.NTPCaptions
     public var contrastiveWeight: Double
     public var ntpWeight: Double
     public var ntpCaptions: GenerativeCaptions

@@ -39,11 +39,11 @@ struct Train: ParsableCommand {
         var resolved = try config.map { try ResolvedConfig.load(file: $0) } ?? ResolvedConfig()
         for assignment in overrides { try resolved.set(assignment) }
         // Flags go through the same checks as the file: ranges, and `~` in paths.
-        if let model { try resolved.set("model", text: model, flag: "--model") }
-        if let data { try resolved.set("data", text: data, flag: "--data") }
-        if let runDir { try resolved.set("run_dir", text: runDir, flag: "--run-dir") }
-        if let steps { try resolved.set("steps", text: String(steps), flag: "--steps") }
-        if let globalBatch { try resolved.set("global_batch", text: String(globalBatch), flag: "--global-batch") }
+        if let model { try resolved.set(.model, text: model) }
+        if let data { try resolved.set(.data, text: data) }
+        if let runDir { try resolved.set(.runDirectory, text: runDir) }
+        if let steps { try resolved.set(.steps, text: String(steps)) }
+        if let globalBatch { try resolved.set(.globalBatch, text: String(globalBatch)) }
 
         let communicator = try makeCommunicator()
         let rank = communicator.rank

@@ -59,7 +59,7 @@ final class ConfigRangeTests: XCTestCase {
         XCTAssertThrowsError(try config.set("optimizer.beta2=1")) { error in
             XCTAssertEqual("\(error)", "--set: optimizer.beta2: 1 is out of range; it must be in [0, 1).")
         }
-        XCTAssertThrowsError(try config.set("steps", text: "-1", flag: "--steps")) { error in
+        XCTAssertThrowsError(try config.set(.steps, text: "-1")) { error in
             XCTAssertEqual("\(error)", "--steps: steps: -1 is out of range; it must be from 1 to 1099511627776.")
         }
         XCTAssertEqual(config, ResolvedConfig(), "a refused value leaves the configuration unchanged")
@@ -118,14 +118,15 @@ final class ConfigRangeTests: XCTestCase {
     func testTildeExpandsTheSameWayInTheFileAndOnTheCommandLine() throws {
         let home = try XCTUnwrap(ProcessInfo.processInfo.environment["HOME"])
         let fromFile = try ResolvedConfig.parse(yaml: "run_dir: ~/runs/a\nmodel: \"~\"\ndata: data/x\n", source: "run.yaml")
-        XCTAssertEqual(fromFile.string("run_dir"), home + "/runs/a")
-        XCTAssertEqual(fromFile.string("model"), home)
-        XCTAssertEqual(fromFile.string("data"), "data/x")
+        let file = RunConfiguration(fromFile)
+        XCTAssertEqual(file.runDir, home + "/runs/a")
+        XCTAssertEqual(file.model, home)
+        XCTAssertEqual(file.data, "data/x")
         var fromFlags = ResolvedConfig()
         try fromFlags.set("run_dir=~/runs/a")
-        XCTAssertEqual(fromFlags.string("run_dir"), home + "/runs/a")
-        try fromFlags.set("run_dir", text: "~/runs/b", flag: "--run-dir")
-        XCTAssertEqual(fromFlags.string("run_dir"), home + "/runs/b")
+        XCTAssertEqual(RunConfiguration(fromFlags).runDir, home + "/runs/a")
+        try fromFlags.set(.runDirectory, text: "~/runs/b")
+        XCTAssertEqual(RunConfiguration(fromFlags).runDir, home + "/runs/b")
         XCTAssertEqual(try ResolvedConfig.parse(yaml: fromFile.yaml, source: "round trip"), fromFile, "stored configs read back")
     }
 
@@ -138,7 +139,7 @@ final class ConfigRangeTests: XCTestCase {
         XCTAssertEqual(yamlError("model: ~alice/models/x\n"),
                        "run.yaml:1: model is \"~alice/models/x\"; `~user` paths are not supported, write the full path.")
         var config = ResolvedConfig()
-        XCTAssertThrowsError(try config.set("data", text: "~bob", flag: "--data")) { error in
+        XCTAssertThrowsError(try config.set(.data, text: "~bob")) { error in
             XCTAssertEqual("\(error)", "--data: data is \"~bob\"; `~user` paths are not supported, write the full path.")
         }
         XCTAssertNil(yamlError("run_dir: \"\"\n"), "an empty quoted path is the default's 'not given'")

@@ -16,17 +16,19 @@ final class ConfigTests: XCTestCase {
         train:
           soft_prompts: no
         """, source: "test.yaml")
-        XCTAssertEqual(config.string("model"), "checkpoints/tiny-base")
-        XCTAssertEqual(config.int("steps"), 50)
-        XCTAssertEqual(config.double("optimizer.lr"), 3e-4)
-        XCTAssertEqual(config.string("optimizer.schedule"), "linear")
-        XCTAssertEqual(config.string("prompts.text"), "<sent>\nIn one word:")
-        XCTAssertFalse(config.bool("train.soft_prompts"))
-        XCTAssertEqual(config.int("global_batch"), 32, "default")
+        var typed = RunConfiguration(config)
+        XCTAssertEqual(typed.model, "checkpoints/tiny-base")
+        XCTAssertEqual(typed.steps, 50)
+        XCTAssertEqual(typed.optimizer.lr, 3e-4)
+        XCTAssertEqual(typed.optimizer.schedule, .linear)
+        XCTAssertEqual(typed.prompts.text, "<sent>\nIn one word:")
+        XCTAssertFalse(typed.train.softPrompts)
+        XCTAssertEqual(typed.globalBatch, 32, "default")
         try config.set("optimizer.lr=1e-3")
         try config.set("prompts.image=<image> describe:")
-        XCTAssertEqual(config.double("optimizer.lr"), 1e-3)
-        XCTAssertEqual(config.string("prompts.image"), "<image> describe:")
+        typed = RunConfiguration(config)
+        XCTAssertEqual(typed.optimizer.lr, 1e-3)
+        XCTAssertEqual(typed.prompts.image, "<image> describe:")
         // The YAML the checkpoint stores reads back to the same configuration.
         XCTAssertEqual(try ResolvedConfig.parse(yaml: config.yaml, source: "round trip"), config)
     }

@@ -1,0 +1,48 @@
+import Foundation
+
+/// Comparing two configurations: a resumed run against its checkpoint's.
+extension ResolvedConfig {
+    /// Keys a resumed run must share with its checkpoint: they define the trainable tensors, the
+    /// data order or the objective. Everything else (lr, steps, logging...) may change.
+    public static let resumeInvariantPaths = [
+        "seed", "global_batch", "prompts.image", "prompts.text", "image.mode", "train.mode", "train.soft_prompts", "train.lora",
+        "lora.rank", "lora.alpha", "lora.target_modules", "loss.contrastive", "loss.ntp", "loss.ntp_captions", "loss.hard_negatives",
+        "loss.learn_logit_scale",
+    ]
+    /// Where things are: a resumed run may name other places without a note.
+    static let locationPaths: Set<String> = ["model", "data", "run_dir"]
+
+    /// "key: checkpoint X, now Y" for each key that must not change on resume but did.
+    public func resumeConflicts(with stored: ResolvedConfig) -> [String] {
+        Self.resumeInvariantPaths.filter { stored.values[$0] != values[$0] }
+            .map { "\($0): checkpoint \(Self.shown(stored.values[$0])), now \(Self.shown(values[$0]))" }
+    }
+
+    /// "key X -> Y" for every other field that changed since the checkpoint, in table order.
+    public func resumeChanges(from stored: ResolvedConfig) -> [String] {
+        ConfigSchema.fields.map(\.path).filter { stored.values[$0] != values[$0] && !Self.locationPaths.contains($0) }
+            .map { "\($0) \(Self.shown(stored.values[$0])) -> \(Self.shown(values[$0]))" }
+    }
+
+    /// Both configurations hold every field (defaults fill what a file leaves out).
+    static func shown(_ value: ConfigValue?) -> String { value.map(\.description) ?? "(unset)" }
+}
+
+/// Comparing the configurations of the ranks of one job.
+extension ResolvedConfig {
+    /// Every key as "key: value" in table order, path values absolute and standardised (so
+    /// `data/x` and `./data/x` run from one folder agree). The `bench` section is left out:
+    /// training ignores it, and its relative default path would differ between ranks started in
+    /// different folders.
+    public var agreementLines: [String] {
+        ConfigSchema.fields.filter { !$0.path.hasPrefix("bench.") }.map { field -> String in
+            let value = values[field.path] ?? field.defaultValue
+            if field.kind == .path, case .string(let path) = value { return "\(field.path): \(Self.canonicalPath(path))" }
+            return "\(field.path): \(value)"
+        }
+    }
+
+    public static func canonicalPath(_ path: String) -> String {
+        path.isEmpty ? "\"\"" : URL(fileURLWithPath: path).standardized.path
+    }
+}

@@ -1,0 +1,147 @@
+/// The run configuration as types: one struct per YAML section, decoded once from a resolved
+/// configuration (parsed, every value checked against its field). Outside this module nothing
+/// looks a key up by its string.
+public struct RunConfiguration: Sendable {
+    public enum ImageMode: String, CaseIterable, Sendable { case crop, pad }
+    public enum TrainMode: String, CaseIterable, Sendable { case adapters, full }
+    public enum NTPCaptions: String, CaseIterable, Sendable { case long, short, both }
+    public enum Schedule: String, CaseIterable, Sendable { case cosine, constant, linear }
+
+    public struct Prompts: Sendable, Equatable {
+        public let image: String, text: String
+    }
+    public struct Train: Sendable, Equatable {
+        public let mode: TrainMode, softPrompts: Bool, lora: Bool
+        /// LoRA adapters train (full training trains the base weights instead).
+        public var trainsLoRA: Bool { lora && mode != .full }
+        public var trainsSoftPrompts: Bool { softPrompts && mode != .full }
+    }
+    public struct LoRA: Sendable, Equatable {
+        public let rank: Int, alpha: Double, dropout: Double, targetModules: String
+    }
+    public struct Loss: Sendable, Equatable {
+        public let contrastive: Double, ntp: Double, ntpCaptions: NTPCaptions, hardNegatives: Int
+        public let logitScale: Double, learnLogitScale: Bool, maxLogitScale: Double
+    }
+    public struct Optimizer: Sendable, Equatable {
+        public let lr: Double, weightDecay: Double, beta1: Double, beta2: Double, eps: Double
+        /// A fraction of the steps below 1, else a number of steps.
+        public let warmup: Double
+        public let schedule: Schedule, minLRRatio: Double, gradClip: Double
+    }
+    public struct Memory: Sendable, Equatable {
+        public let halfWeights: Bool, recompute: Bool
+    }
+    public struct Checkpoint: Sendable, Equatable {
+        public let every: Int, keep: Int
+    }
+    public struct Distributed: Sendable, Equatable {
+        /// Seconds a rank may wait in one collective; 0 = forever.
+        public let timeout: Double
+    }
+
+    public let model: String, data: String, runDir: String
+    public let seed: Int, steps: Int, globalBatch: Int, microBatch: Int, threads: Int, logEvery: Int
+    public let prompts: Prompts
+    public let imageMode: ImageMode
+    public let train: Train
+    public let lora: LoRA
+    public let loss: Loss
+    public let optimizer: Optimizer
+    public let memory: Memory
+    public let checkpoint: Checkpoint
+    public let distributed: Distributed
+    /// What it was decoded from: its `yaml` is the text checkpoints store and `config show` prints.
+    public let resolved: ResolvedConfig
+
+    public init(_ resolved: ResolvedConfig) {
+        self.init(FieldReader(resolved))
+    }
+
+    package init(_ r: FieldReader) {
+        resolved = r.config
+        (model, data, runDir) = (r.path("model"), r.path("data"), r.path("run_dir"))
+        (seed, steps, globalBatch) = (r.int("seed"), r.int("steps"), r.int("global_batch"))
+        (microBatch, threads, logEvery) = (r.int("micro_batch"), r.int("threads"), r.int("log_every"))
+        prompts = Prompts(image: r.string("prompts.image"), text: r.string("prompts.text"))
+        imageMode = r.choice("image.mode")
+        train = Train(mode: r.choice("train.mode"), softPrompts: r.bool("train.soft_prompts"), lora: r.bool("train.lora"))
+        lora = LoRA(rank: r.int("lora.rank"), alpha: r.double("lora.alpha"), dropout: r.double("lora.dropout"),
+                    targetModules: r.string("lora.target_modules"))
+        loss = Loss(contrastive: r.double("loss.contrastive"), ntp: r.double("loss.ntp"), ntpCaptions: r.choice("loss.ntp_captions"),
+                    hardNegatives: r.int("loss.hard_negatives"), logitScale: r.double("loss.logit_scale"),
+                    learnLogitScale: r.bool("loss.learn_logit_scale"), maxLogitScale: r.double("loss.max_logit_scale"))
+        optimizer = Optimizer(lr: r.double("optimizer.lr"), weightDecay: r.double("optimizer.weight_decay"), beta1: r.double("optimizer.beta1"),
+                              beta2: r.double("optimizer.beta2"), eps: r.double("optimizer.eps"), warmup: r.double("optimizer.warmup"),
+                              schedule: r.choice("optimizer.schedule"), minLRRatio: r.double("optimizer.min_lr_ratio"),
+                              gradClip: r.double("optimizer.grad_clip"))
+        memory = Memory(halfWeights: r.bool("memory.half_weights"), recompute: r.bool("memory.recompute"))
+        checkpoint = Checkpoint(every: r.int("checkpoint.every"), keep: r.int("checkpoint.keep"))
+        distributed = Distributed(timeout: r.double("distributed.timeout"))
+    }
+
+    /// The whole-configuration rules (ranges again, and the rules that relate two keys).
+    public func checkRules(worldSize: Int) throws { try resolved.checkRules(worldSize: worldSize) }
+
+    /// Warmup in steps (checkRules bounds the value, so the conversion cannot trap).
+    public var warmupSteps: Int { resolved.warmupSteps }
+
+    /// The YAML checkpoints store: every field, in table order.
+    public var yaml: String { resolved.yaml }
+}
+
+/// `discern bench`'s own section.
+public struct BenchConfiguration: Sendable {
+    public enum Weights: String, CaseIterable, Sendable { case memory, float16, bfloat16 }
+
+    public let weights: Weights, modelDir: String, warmup: Int
+    public let imageSize: Int, patchSize: Int
+    public let visionHidden: Int, visionIntermediate: Int, visionLayers: Int, visionHeads: Int
+    public let textHidden: Int, textIntermediate: Int, textLayers: Int, textHeads: Int, textKeyValueHeads: Int
+    public let vocabularySize: Int, maxPositions: Int, captionTokens: Int, promptTokens: Int
+
+    public init(_ resolved: ResolvedConfig) {
+        self.init(FieldReader(resolved))
+    }
+
+    package init(_ r: FieldReader) {
+        (weights, modelDir, warmup) = (r.choice("bench.weights"), r.path("bench.model_dir"), r.int("bench.warmup"))
+        (imageSize, patchSize) = (r.int("bench.image_size"), r.int("bench.patch_size"))
+        (visionHidden, visionIntermediate) = (r.int("bench.vision_hidden"), r.int("bench.vision_intermediate"))
+        (visionLayers, visionHeads) = (r.int("bench.vision_layers"), r.int("bench.vision_heads"))
+        (textHidden, textIntermediate, textLayers) = (r.int("bench.text_hidden"), r.int("bench.text_intermediate"), r.int("bench.text_layers"))
+        (textHeads, textKeyValueHeads) = (r.int("bench.text_heads"), r.int("bench.text_kv_heads"))
+        (vocabularySize, maxPositions) = (r.int("bench.vocab_size"), r.int("bench.max_positions"))
+        (captionTokens, promptTokens) = (r.int("bench.caption_tokens"), r.int("bench.prompt_tokens"))
+    }
+}
+
+/// Reads fields of a resolved configuration by path, for the typed sections above, and notes
+/// every path it read (a test checks that each field of the table is read exactly once).
+package final class FieldReader {
+    package let config: ResolvedConfig
+    package private(set) var paths: [String] = []
+
+    package init(_ config: ResolvedConfig) { self.config = config }
+
+    func int(_ path: String) -> Int { paths.append(path); return config.int(path) }
+    func double(_ path: String) -> Double { paths.append(path); return config.double(path) }
+    func bool(_ path: String) -> Bool { paths.append(path); return config.bool(path) }
+    func string(_ path: String) -> String { paths.append(path); return config.string(path) }
+    func path(_ path: String) -> String { string(path) }
+
+    /// A string field with choices, as its enum. Every way a value gets in checks the choices
+    /// (the field table holds the enum's cases), so a miss is a programming error.
+    func choice<Choice: RawRepresentable>(_ path: String) -> Choice where Choice.RawValue == String {
+        let text = string(path)
+        guard let value = Choice(rawValue: text) else { preconditionFailure("\(path): '\(text)' is not one of its choices") }
+        return value
+    }
+}
+
+extension RunConfiguration {
+    /// The configuration a checkpoint stores (its `/config` text), read as strictly as a file.
+    public init(checkpointYAML yaml: String, checkpoint path: String) throws {
+        self.init(try ResolvedConfig.parse(yaml: yaml, source: "\(path):/config"))
+    }
+}

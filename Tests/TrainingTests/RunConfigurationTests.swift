@@ -1,0 +1,67 @@
+import Configuration
+import Foundation
+import XCTest
+
+/// The typed configuration reads the field table, all of it, once.
+final class RunConfigurationTests: XCTestCase {
+    func testEveryFieldIsReadExactlyOnceByTheTypedSections() {
+        let reader = FieldReader(ResolvedConfig())
+        _ = RunConfiguration(reader)
+        _ = BenchConfiguration(reader)
+        XCTAssertEqual(reader.paths.sorted(), ConfigSchema.fields.map(\.path).sorted())
+        XCTAssertEqual(Set(reader.paths).count, reader.paths.count, "a field read twice")
+    }
+
+    func testChoiceFieldsOfferExactlyTheirEnumsCases() {
+        let choices = Dictionary(uniqueKeysWithValues: ConfigSchema.fields.map { ($0.path, $0.choices) })
+        XCTAssertEqual(choices["image.mode"], RunConfiguration.ImageMode.allCases.map(\.rawValue))
+        XCTAssertEqual(choices["train.mode"], RunConfiguration.TrainMode.allCases.map(\.rawValue))
+        XCTAssertEqual(choices["loss.ntp_captions"], RunConfiguration.NTPCaptions.allCases.map(\.rawValue))
+        XCTAssertEqual(choices["optimizer.schedule"], RunConfiguration.Schedule.allCases.map(\.rawValue))
+        XCTAssertEqual(choices["bench.weights"], BenchConfiguration.Weights.allCases.map(\.rawValue))
+    }
+
+    func testSectionsCarryTheFileAndTheOverrides() throws {
+        var resolved = try ResolvedConfig.parse(yaml: """
+        model: m
+        steps: 50
+        image:
+          mode: pad
+        train:
+          mode: full
+        lora:
+          rank: 4
+          alpha: 8
+        optimizer:
+          schedule: linear
+          warmup: 10
+        bench:
+          weights: bfloat16
+        """, source: "test.yaml")
+        try resolved.set("loss.ntp_captions=both")
+        try resolved.set(.runDirectory, text: "runs/x")
+        let run = RunConfiguration(resolved), bench = BenchConfiguration(resolved)
+        XCTAssertEqual(run.model, "m")
+        XCTAssertEqual(run.runDir, "runs/x")
+        XCTAssertEqual(run.steps, 50)
+        XCTAssertEqual(run.imageMode, .pad)
+        XCTAssertEqual(run.train.mode, .full)
+        XCTAssertFalse(run.train.trainsLoRA, "full training trains the base, not LoRA")
+        XCTAssertEqual([run.lora.rank, Int(run.lora.alpha)], [4, 8])
+        XCTAssertEqual(run.loss.ntpCaptions, .both)
+        XCTAssertEqual(run.optimizer.schedule, .linear)
+        XCTAssertEqual(run.warmupSteps, 10)
+        XCTAssertEqual(bench.weights, .bfloat16)
+        XCTAssertEqual(run.yaml, resolved.yaml, "checkpoints store the text the configuration was decoded from")
+    }
+
+    func testResumeComparisonNamesConflictsAndChanges() throws {
+        let stored = try ResolvedConfig.parse(yaml: "lora:\n  rank: 4\noptimizer:\n  lr: 1e-4\n", source: "stored")
+        var now = stored
+        try now.set("lora.rank=8")
+        try now.set("optimizer.lr=2e-4")
+        try now.set(.data, text: "elsewhere")
+        XCTAssertEqual(now.resumeConflicts(with: stored), ["lora.rank: checkpoint 4, now 8"])
+        XCTAssertEqual(now.resumeChanges(from: stored), ["lora.rank 4 -> 8", "optimizer.lr 0.0001 -> 0.0002"])
+    }
+}
