@@ -56,7 +56,7 @@ let package = Package(
         .target(name: "Checkpointing", dependencies: ["HDF5Files"]),
         // The run configuration: the field table (keys, types, defaults, ranges, help), YAML loading,
         // `--set`, the cross-key rules and the generated reference (docs/config.md).
-        .target(name: "Configuration", dependencies: ["Formats", .product(name: "Yams", package: "Yams")]),
+        .target(name: "Configuration", dependencies: ["Formats", "Images", .product(name: "Yams", package: "Yams")]),
         .target(name: "Training", dependencies: ["Configuration", "Kernels", "Layers", "Models", "Objectives", "Communication", "Formats"],
                 swiftSettings: numeric),
         // A training run: configuration to finished checkpoints, its state in checkpoint files, the

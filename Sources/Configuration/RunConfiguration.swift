@@ -1,8 +1,11 @@
+import Images
+
 /// The run configuration as types: one struct per YAML section, decoded once from a resolved
 /// configuration (parsed, every value checked against its field). Outside this module nothing
 /// looks a key up by its string.
 public struct RunConfiguration: Sendable {
-    public enum ImageMode: String, CaseIterable, Sendable { case crop, pad }
+    /// `crop` or `pad`: the images module's own preprocessing mode.
+    public typealias ImageMode = ImagePreprocessingConfig.Mode
     public enum TrainMode: String, CaseIterable, Sendable { case adapters, full }
     public enum NTPCaptions: String, CaseIterable, Sendable { case long, short, both }
     public enum Schedule: String, CaseIterable, Sendable { case cosine, constant, linear }

@@ -41,7 +41,7 @@ public final class Embedder {
             try BaseFingerprint(config: config).check(loaded, path: checkpoint, model: directory.url.path)
             let stored = try RunConfiguration(checkpointYAML: loaded.configYAML, checkpoint: checkpoint)
             templates = PromptTemplates(stored.prompts)
-            imageMode = stored.imageMode == .pad ? .padToSquare : .crop
+            imageMode = stored.imageMode
             state = loaded
             let builder = try directory.promptBuilder(templates: templates)
             let settings = try RunSettings(stored, softPromptLengths: (builder.imageSuffixIDs.count, builder.textSuffixIDs.count), worldSize: 1)

@@ -4,7 +4,7 @@ import Kernels
 /// (resize shortest edge with PIL bicubic, center crop, rescale, normalise, channels first),
 /// optionally after LLaVA's pad-to-square.
 public struct ImagePreprocessingConfig: Codable, Sendable, Equatable {
-    public enum Mode: String, Codable, Sendable {
+    public enum Mode: String, Codable, CaseIterable, Sendable {
         /// The hub processor: resize the short side to `shortestEdge`, crop the centre.
         case crop
         /// LLaVA-1.5 training (`image_aspect_ratio: pad`): first centre the image on a square of

@@ -14,28 +14,21 @@ struct Eval: ParsableCommand {
         image_to_text {r1, r5, r10}, text_to_image {r1, r5, r10}, hard_negatives {type: accuracy}.
         """)
 
-    @Option(help: "Hugging Face LLaVA model directory.", transform: expandedPath) var model: String
-    @Option(help: "A training checkpoint whose adapters to apply.", transform: expandedPath) var checkpoint: String?
-    @Option(help: "An export directory (discern export) whose adapters to apply.", transform: expandedPath) var adapters: String?
+    @OptionGroup var model: ModelOptions
     @Option(help: "Data set directory or JSONL file.", transform: expandedPath) var data: String
     @Option(help: "Split of a data set directory.") var split = "eval"
     @Option(help: "Write the report as JSON here.", transform: expandedPath) var output: String?
     @Option(help: "Also score captions by the base model's own likelihood on the first N images (a reference for generative models; 0 = off).")
     var likelihoodImages = 0
-    @Option(help: "Image preprocessing for JSONL images: crop or pad.") var imageMode = "crop"
-    @Flag(help: "Keep F16/BF16 base weights memory-mapped and widen them per use (a 7B model in ~14 GB instead of ~28 GB; same results).")
-    var halfWeights = false
 
     func validate() throws {
-        guard checkpoint == nil || adapters == nil else { throw ValidationError("give --checkpoint or --adapters, not both.") }
-        guard ["crop", "pad"].contains(imageMode) else { throw ValidationError("--image-mode must be crop or pad.") }
         guard likelihoodImages >= 0 else { throw ValidationError("--likelihood-images must be 0 or positive.") }
     }
 
     func run() throws {
-        let directory = try ModelDirectory(path: model)
-        let embedder = try Embedder(directory: directory, checkpoint: checkpoint, adapters: adapters,
-                                    imageMode: imageMode == "pad" ? .padToSquare : .crop, batchSize: 32, halfWeights: halfWeights)
+        let directory = try ModelDirectory(path: model.model)
+        let embedder = try Embedder(directory: directory, checkpoint: model.checkpoint, adapters: model.adapters,
+                                    imageMode: model.imageMode, batchSize: 32, halfWeights: model.halfWeights)
         let say: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: data, isDirectory: &isDirectory) else {
@@ -46,10 +39,10 @@ struct Eval: ParsableCommand {
             : try EvalSet.jsonl(data, preprocessor: embedder.preprocessor)
         var likelihood: (CaptionScorer, Int)?
         if likelihoodImages > 0 {
-            let base = try Embedder(directory: directory, batchSize: 32, halfWeights: halfWeights)
+            let base = try Embedder(directory: directory, batchSize: 32, halfWeights: model.halfWeights)
             likelihood = (CaptionScorer(model: base.model, prompts: base.prompts), likelihoodImages)
         }
-        let report = try Evaluator.evaluate(set, embedder: embedder, modelPath: model, checkpoint: checkpoint ?? adapters,
+        let report = try Evaluator.evaluate(set, embedder: embedder, modelPath: model.model, checkpoint: model.checkpoint ?? model.adapters,
                                             likelihood: likelihood, progress: say)
         print(report.table)
         if let output {

@@ -33,7 +33,7 @@ struct Prepare: ParsableCommand {
     var model: String?
 
     @Option(help: "crop: resize the short side and crop the centre (hub processor); pad: pad to a square first (LLaVA-1.5 training).")
-    var imageMode: ImageMode = .crop
+    var imageMode: ImagePreprocessingConfig.Mode = .crop
 
     @Flag(help: "Stop at the first bad line (non-zero exit, nothing written) instead of skipping it.")
     var strict = false
@@ -43,11 +43,6 @@ struct Prepare: ParsableCommand {
 
     @Option(help: "Deflate level 1-9 of the stored images, 0 for none (level 1 saves ~25% on photos; reading then costs ~3 ms per 336-pixel image).")
     var deflateLevel = 1
-
-    enum ImageMode: String, ExpressibleByArgument, CaseIterable {
-        case crop, pad
-        var preprocessing: ImagePreprocessingConfig.Mode { self == .crop ? .crop : .padToSquare }
-    }
 
     func validate() throws {
         guard samplesPerShard > 0 else { throw ValidationError("--samples-per-shard must be positive") }
@@ -63,11 +58,11 @@ struct Prepare: ParsableCommand {
     func run() throws {
         do {
             let size = try resolvedImageSize()
-            var options = ManifestImportOptions(imageSize: size, imageMode: imageMode.preprocessing,
+            var options = ManifestImportOptions(imageSize: size, imageMode: imageMode,
                                                 samplesPerShard: samplesPerShard, split: split, strict: strict)
             if let threads { options.threads = threads }
             options.deflateLevel = deflateLevel == 0 ? nil : deflateLevel
-            let bar = ProgressBar()
+            let bar = ProgressReporter()
             var shownIssues = 0
             let summary = try importManifest(manifest, into: output, options: options, onIssue: { issue in
                 shownIssues += 1
@@ -76,7 +71,7 @@ struct Prepare: ParsableCommand {
                 } else if shownIssues == Self.issuesShown + 1 {
                     bar.message("further skipped lines are counted in the summary but not shown")
                 }
-            }, onProgress: bar.update)
+            }, onProgress: { progress in bar.update(fraction: progress.fraction) { importProgressLine(progress, elapsed: bar.elapsed) } })
             bar.finish()
             print(Self.report(summary, output: output, split: split, size: size, mode: imageMode))
         } catch {
@@ -98,7 +93,7 @@ struct Prepare: ParsableCommand {
         return fromModel
     }
 
-    static func report(_ summary: ImportSummary, output: String, split: String, size: Int, mode: ImageMode) -> String {
+    static func report(_ summary: ImportSummary, output: String, split: String, size: Int, mode: ImagePreprocessingConfig.Mode) -> String {
         let shards = summary.split?.shards.count ?? 0
         var lines = ["Imported \(summary.imported) samples into \((output as NSString).appendingPathComponent(split)) "
                      + "(\(shards) shard\(shards == 1 ? "" : "s"), \(size)x\(size), \(mode.rawValue))."]

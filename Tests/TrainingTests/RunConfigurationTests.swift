@@ -44,7 +44,7 @@ final class RunConfigurationTests: XCTestCase {
         XCTAssertEqual(run.model, "m")
         XCTAssertEqual(run.runDir, "runs/x")
         XCTAssertEqual(run.steps, 50)
-        XCTAssertEqual(run.imageMode, .pad)
+        XCTAssertEqual(run.imageMode, .padToSquare)
         XCTAssertEqual(run.train.mode, .full)
         XCTAssertFalse(run.train.trainsLoRA, "full training trains the base, not LoRA")
         XCTAssertEqual([run.lora.rank, Int(run.lora.alpha)], [4, 8])
