@@ -92,7 +92,7 @@ public final class Benchmark {
         let run = try RunSettings(configuration, softPromptLengths: (settings.promptTokens, settings.promptTokens), worldSize: communicator.size)
         let model = try makeModel(modelConfig, run: run, prompts: prompts, say: say)
         let update = ParameterUpdate(parameters: model.parameters, schedule: run.schedule, configuration: configuration)
-        let step = TrainingStep(model: model, prompts: prompts, communicator: communicator, settings: run.step)
+        let step = TrainingStep(model: model, prompts: prompts, communicator: communicator, settings: run.step, globalBatch: run.globalBatch)
         let batch = makeBatch(modelConfig, globalBatch: run.globalBatch, seed: run.seed)
         let total = model.parameters.parameters.reduce(0) { $0 + $1.count }, trainable = model.parameters.trainableValues.count
         if communicator.rank == 0 {
@@ -105,7 +105,7 @@ public final class Benchmark {
         var firstLoss = Report.Losses(contrastive: 0, ntp: 0)
         for index in 0..<max(settings.warmup, 1) {
             if index == 0 { GemmShapeLog.active = shapes }
-            let result = try step.run(batch, globalBatch: run.globalBatch, step: index)
+            let result = try step.run(batch, step: index)
             GemmShapeLog.active = nil
             if index == 0 { firstLoss = Report.Losses(contrastive: result.contrastiveLoss, ntp: result.ntpLoss) }
             _ = update.apply(step: index)
@@ -118,7 +118,7 @@ public final class Benchmark {
             let beforePreparation = allocationCount?() ?? 0
             let prepared = try step.prepare(batch, step: settings.warmup + index)
             let beforeCompute = allocationCount?() ?? 0
-            let result = try step.run(prepared, globalBatch: run.globalBatch)
+            let result = try step.run(prepared)
             let updateStart = DispatchTime.now().uptimeNanoseconds
             _ = update.apply(step: settings.warmup + index)
             let afterCompute = allocationCount?() ?? 0

@@ -103,7 +103,8 @@ public final class TrainingRun {
         }
         try communicator.barrier()
 
-        let step = TrainingStep(model: model, prompts: prompts, communicator: communicator, settings: settings.step)
+        let step = TrainingStep(model: model, prompts: prompts, communicator: communicator, settings: settings.step,
+                                globalBatch: settings.globalBatch)
         let trainer = try Trainer(settings: settings, step: step, update: update, data: data, communicator: communicator,
                                   runDirectory: URL(fileURLWithPath: runDirectory), logEvery: configuration.logEvery,
                                   startStep: startStep, say: say)

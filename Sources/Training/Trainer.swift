@@ -57,7 +57,7 @@ public final class Trainer {
             if stopRequested() { break }
             let stepStart = DispatchTime.now().uptimeNanoseconds
             let batch = try data.batch(step: index, rank: communicator.rank, worldSize: communicator.size, globalBatch: settings.globalBatch)
-            let result = try step.run(batch, globalBatch: settings.globalBatch, step: index)
+            let result = try step.run(batch, step: index)
             guard result.loss.isFinite else {
                 throw TrainingError("step \(index + 1): the loss is not finite (total \(result.loss), contrastive \(result.contrastiveLoss), "
                     + "next-token \(result.ntpLoss)). Parameters were not updated. Last good checkpoint: "

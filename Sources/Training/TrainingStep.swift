@@ -1,5 +1,4 @@
 import Communication
-import Dispatch
 import Kernels
 import Layers
 import Models
@@ -26,7 +25,12 @@ public final class TrainingStep: @unchecked Sendable {
     public let prompts: PromptBuilder
     public let communicator: Communicator
     public let settings: StepSettings
+    /// Pairs per step over all ranks.
+    public let globalBatch: Int
     let logitScale: Parameter<Float>?
+    let exchange: EmbeddingExchange
+    let flopCount: StepFlops
+    let clock = StepClock()
 
     let imagePass = LlavaModel<Float>.Pass(), textPass = LlavaModel<Float>.Pass(), ntpPass = LlavaModel<Float>.Pass()
     let negativePass = LlavaModel<Float>.Pass()
@@ -41,13 +45,19 @@ public final class TrainingStep: @unchecked Sendable {
     let dLocalImages = GrowableBuffer<Float>(), dLocalTexts = GrowableBuffer<Float>()      // (B, D)
     let dHidden = GrowableBuffer<Float>()
     let localValid = GrowableArray<UInt8>(), globalValid = GrowableArray<UInt8>()
-    var sums = [Double](repeating: 0, count: 4)   // loss parts, tokens, FLOPs: summed over ranks
+    var sums = [Double](repeating: 0, count: 4)   // StepTotals, summed over ranks
+    // Set at the start of each step.
+    var totals = StepTotals()
+    var globalTargets = 0
 
-    public init(model: LlavaModel<Float>, prompts: PromptBuilder, communicator: Communicator, settings: StepSettings) {
+    public init(model: LlavaModel<Float>, prompts: PromptBuilder, communicator: Communicator, settings: StepSettings, globalBatch: Int) {
         self.model = model
         self.prompts = prompts
         self.communicator = communicator
         self.settings = settings
+        self.globalBatch = globalBatch
+        exchange = EmbeddingExchange(communicator: communicator)
+        flopCount = StepFlops(model: model)
         logitScale = model.parameters.contains(ObjectiveParameterName.logitScale) ? model.parameters[ObjectiveParameterName.logitScale] : nil
     }
 
@@ -77,10 +87,10 @@ public final class TrainingStep: @unchecked Sendable {
         }
     }
 
-    /// Key of sample `index` (its position in the step's global batch) in pass `pass`, for
-    /// dropout masks that do not depend on ranks or micro-batches.
-    func sampleKey(_ batch: TrainingBatch, _ index: Int, pass: UInt64) -> UInt64 {
-        mixBits(UInt64(batch.globalOffset + index) | pass << 40)
+    /// Key of sample `index` (its position in the step's global batch) in `pass`, for dropout
+    /// masks that do not depend on ranks or micro-batches.
+    func sampleKey(_ batch: TrainingBatch, _ index: Int, pass: DropoutPass) -> UInt64 {
+        mixBits(UInt64(batch.globalOffset + index) | pass.number << 40)
     }
 
     func chunks(_ batch: TrainingBatch, step: Int) throws -> [Chunk] {
@@ -108,9 +118,9 @@ public final class TrainingStep: @unchecked Sendable {
                                           padding: .right)
             }
             if dropout {
-                images.keyRows(sampleKeys: range.map { sampleKey(batch, $0, pass: 1) }, seed: stepSeed)
-                texts.keyRows(sampleKeys: range.map { sampleKey(batch, $0, pass: 2) }, seed: stepSeed)
-                negatives?.keyRows(sampleKeys: range.flatMap { i in (0..<perPair).map { sampleKey(batch, i, pass: 7 + UInt64($0)) } },
+                images.keyRows(sampleKeys: range.map { sampleKey(batch, $0, pass: .image) }, seed: stepSeed)
+                texts.keyRows(sampleKeys: range.map { sampleKey(batch, $0, pass: .text) }, seed: stepSeed)
+                negatives?.keyRows(sampleKeys: range.flatMap { i in (0..<perPair).map { sampleKey(batch, i, pass: .negative($0)) } },
                                    seed: stepSeed)
             }
             var generative: [(item: SequenceBatch.Item, poolIndex: Int)] = []
@@ -120,7 +130,7 @@ public final class TrainingStep: @unchecked Sendable {
                     for (k, caption) in generativeCaptions(batch, i).enumerated() {
                         guard let caption else { continue }
                         generative.append(try prompts.imageItem(imageIndex: i - start, softPrompt: soft, longCaption: caption))
-                        generativeKeys.append(sampleKey(batch, i, pass: 3 + UInt64(k)))
+                        generativeKeys.append(sampleKey(batch, i, pass: .generative(k)))
                     }
                 }
             }
@@ -134,7 +144,7 @@ public final class TrainingStep: @unchecked Sendable {
     }
 
     /// A batch turned into model input sequences (tokenised prompts, padding, dropout keys): the
-    /// part of a step that allocates. `run(_:globalBatch:)` then allocates nothing once its
+    /// part of a step that allocates. `run(_:)` then allocates nothing once its
     /// buffers have grown to the batch's shapes (`discern bench` counts it).
     public struct PreparedBatch: Sendable {
         let batch: TrainingBatch
@@ -146,202 +156,9 @@ public final class TrainingStep: @unchecked Sendable {
         PreparedBatch(batch: batch, chunks: try chunks(batch, step: step), step: step)
     }
 
-    /// Zeroes the gradients, computes them for `batch` (this rank's share of a global batch of
-    /// `globalBatch` pairs) and all-reduces them. The parameters are not changed.
-    public func run(_ batch: TrainingBatch, globalBatch: Int, step: Int = 0) throws -> StepResult {
-        try run(try prepare(batch, step: step), globalBatch: globalBatch)
-    }
-
-    public func run(_ prepared: PreparedBatch, globalBatch: Int) throws -> StepResult {
-        let batch = prepared.batch, chunks = prepared.chunks
-        let width = model.hidden, local = batch.count, imageSize = model.config.vision.imageSize
-        let pixelsPerImage = 3 * imageSize * imageSize
-        precondition(batch.pixels.count == local * pixelsPerImage, "TrainingBatch: pixels for \(batch.pixels.count / pixelsPerImage) images, captions for \(local)")
-        precondition(local * communicator.size == globalBatch, "every rank must hold globalBatch / ranks pairs")
-        var timing = StepTiming()
-        func timed<R>(_ keyPath: WritableKeyPath<StepTiming, Double>, _ body: () throws -> R) rethrows -> R {
-            let start = DispatchTime.now().uptimeNanoseconds
-            defer { timing[keyPath: keyPath] += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
-            return try body()
-        }
-        model.parameters.zeroGradients()
-        var tokens = 0, flops = 0.0
-        var contrastiveLoss = 0.0, ntpSum = 0.0
-        let estimate = FlopEstimate(config: model.config, imageFeatures: model.imageTokens)
-        let full = model.trainableSet.fullModel, visionBackward = model.vision.needsBackward || model.projector.needsBackward
-        func passFlops(_ sequences: SequenceBatch, images: Int, forwards: Int) -> Double {
-            let language = estimate.languageMACs(batch: sequences.batch, length: sequences.sequence)
-            let vision = Double(images) * estimate.visionMACsPerImage
-            return FlopEstimate.flops(macs: language, backward: true, fullModel: full) + 2 * language * Double(forwards - 1)
-                + FlopEstimate.flops(macs: vision, backward: visionBackward, fullModel: full) + 2 * vision * Double(forwards - 1)
-        }
-        func headFlops(_ rows: Int) -> Double { FlopEstimate.flops(macs: estimate.headMACs(rows: rows), backward: true, fullModel: full) }
-
-        // The next-token loss divides by the global number of target tokens, known up front.
-        let localTargets = chunks.reduce(0) { total, chunk in
-            total + ((sharesImagePass ? chunk.images : chunk.generative).map { $0.targets.reduce(0) { $0 + ($1 == -100 ? 0 : 1) } } ?? 0)
-        }
-        let globalTargets = settings.ntpWeight > 0 ? Int(try timed(\.communication) { try communicator.allReduceSum(Int64(localTargets)) }) : 0
-
-        try batch.pixels.withUnsafeBufferPointer { allPixels in
-            func pixels(_ chunk: Chunk) -> UnsafePointer<Float> { allPixels.baseAddress! + chunk.range.lowerBound * pixelsPerImage }
-            /// The image pass: its final hidden states and the pooled embeddings.
-            func imageForward(_ chunk: Chunk) -> (hidden: UnsafeMutablePointer<Float>, embeddings: UnsafeMutablePointer<Float>) {
-                timed(\.vision) { model.encodeImages(pixels: pixels(chunk), imageCount: chunk.range.count, pass: imagePass) }
-                return timed(\.forward) {
-                    let hidden = model.forwardLanguage(sequences: chunk.images, pass: imagePass)
-                    return (hidden, imagePooling.forward(hidden, sequences: chunk.images, width: width))
-                }
-            }
-            /// A text-tower pass (captions, or hard negatives in their own pass): pooled embeddings.
-            func textForward(_ sequences: SequenceBatch, _ pass: LlavaModel<Float>.Pass,
-                             _ pooling: EmbeddingPooling<Float>) -> UnsafeMutablePointer<Float> {
-                timed(\.forward) {
-                    let hidden = model.forward(pixels: nil, imageCount: 0, sequences: sequences, pass: pass)
-                    return pooling.forward(hidden, sequences: sequences, width: width)
-                }
-            }
-            func textBackward(_ dEmbeddings: UnsafePointer<Float>, _ sequences: SequenceBatch, _ pass: LlavaModel<Float>.Pass,
-                              _ pooling: EmbeddingPooling<Float>) {
-                timed(\.backward) {
-                    let d = dHidden.reserveZeroed(sequences.rows * width)
-                    pooling.backward(dEmbeddings, sequences: sequences, width: width, dHidden: d, scratch: poolScratch)
-                    model.backward(d, pass: pass, scratch: scratch)
-                }
-            }
-            /// Next-token loss on `hidden` of `sequences`: adds its gradient into dHidden.
-            func nextTokenLoss(_ hidden: UnsafePointer<Float>, _ sequences: SequenceBatch, dHidden: UnsafeMutablePointer<Float>) {
-                let result = timed(\.forward) { nextToken.forward(hidden, sequences: sequences, head: model.language.lmHead) }
-                ntpSum += result.loss * Double(result.count)
-                flops += headFlops(result.count)
-                timed(\.backward) {
-                    nextToken.backward(scale: Float(settings.ntpWeight), normalizer: globalTargets, head: model.language.lmHead,
-                                       dHidden: dHidden, scratch: poolScratch)
-                }
-            }
-
-            if settings.contrastiveWeight > 0 {
-                // 1. Embeddings of every local pair.
-                let images = localImages.reserve(local * width), texts = localTexts.reserve(local * width)
-                let perPair = settings.hardNegatives, hard = perPair > 0
-                let negatives = hard ? localNegatives.reserve(local * perPair * width) : texts
-                var lastImageHidden: UnsafeMutablePointer<Float>?
-                for chunk in chunks {
-                    let image = imageForward(chunk)
-                    lastImageHidden = image.hidden
-                    (images + chunk.range.lowerBound * width).update(from: image.embeddings, count: chunk.range.count * width)
-                    (texts + chunk.range.lowerBound * width).update(from: textForward(chunk.texts, textPass, textPooling),
-                                                                     count: chunk.range.count * width)
-                    if let sequences = chunk.negatives {
-                        (negatives + chunk.range.lowerBound * perPair * width).update(from: textForward(sequences, negativePass, negativePooling),
-                                                                                      count: chunk.range.count * perPair * width)
-                    }
-                }
-                // 2. Gather, differentiate the local share of the global loss, reduce-scatter.
-                //    With hard negatives the gathered texts are (N + N K, D): captions, then every
-                //    rank's negatives in rank order.
-                let total = globalBatch, keys = total * (1 + perPair)
-                let valid = localValid.reserve(local * (1 + perPair)), allValid = globalValid.reserve(keys)
-                for i in 0..<local {
-                    valid[i] = batch.shortCaptions[i] == nil ? 0 : 1
-                    for k in 0..<perPair {
-                        valid[local + i * perPair + k] = batch.shortCaptions[i] != nil && batch.negativeCaptions[i * perPair + k] != nil ? 1 : 0
-                    }
-                }
-                let gathered = (images: globalImages.reserve(total * width), texts: globalTexts.reserve(keys * width))
-                try timed(\.communication) {
-                    try communicator.allGather(send: UnsafeBufferPointer(start: images, count: local * width),
-                                               receive: UnsafeMutableBufferPointer(start: gathered.images, count: total * width))
-                    try communicator.allGather(send: UnsafeBufferPointer(start: texts, count: local * width),
-                                               receive: UnsafeMutableBufferPointer(start: gathered.texts, count: total * width))
-                    try communicator.allGather(send: UnsafeBufferPointer(start: valid, count: local),
-                                               receive: UnsafeMutableBufferPointer(start: allValid, count: total))
-                    if hard {
-                        try communicator.allGather(send: UnsafeBufferPointer(start: negatives, count: local * perPair * width),
-                                                   receive: UnsafeMutableBufferPointer(start: gathered.texts + total * width, count: total * perPair * width))
-                        try communicator.allGather(send: UnsafeBufferPointer(start: valid + local, count: local * perPair),
-                                                   receive: UnsafeMutableBufferPointer(start: allValid + total, count: total * perPair))
-                    }
-                }
-                let dImages = dGlobalImages.reserveZeroed(total * width), dTexts = dGlobalTexts.reserveZeroed(keys * width)
-                let scaleValue = logitScale.map { $0.value[0] } ?? Float(settings.fixedLogitScale)
-                let result = timed(\.forward) {
-                    contrastive.forwardBackward(
-                        images: gathered.images, texts: gathered.texts, total: total, negatives: keys - total, dim: width,
-                        offset: communicator.rank * local, count: local, logitScale: scaleValue, valid: allValid,
-                        dImages: dImages, dTexts: dTexts)
-                }
-                contrastiveLoss = result.localLoss
-                let weight = Float(settings.contrastiveWeight)
-                if weight != 1 {
-                    for i in 0..<total * width { dImages[i] *= weight }
-                    for i in 0..<keys * width { dTexts[i] *= weight }
-                }
-                logitScale?.gradient![0] += weight * Float(result.logitScaleGradient)
-                let dOwnImages = dLocalImages.reserve(local * width), dOwnTexts = dLocalTexts.reserve(local * width)
-                let dOwnNegatives = hard ? dLocalNegatives.reserve(local * perPair * width) : dOwnTexts
-                try timed(\.communication) {
-                    try communicator.reduceScatterSum(send: UnsafeBufferPointer(start: dImages, count: total * width),
-                                                      receive: UnsafeMutableBufferPointer(start: dOwnImages, count: local * width))
-                    try communicator.reduceScatterSum(send: UnsafeBufferPointer(start: dTexts, count: total * width),
-                                                      receive: UnsafeMutableBufferPointer(start: dOwnTexts, count: local * width))
-                    if hard {
-                        try communicator.reduceScatterSum(send: UnsafeBufferPointer(start: dTexts + total * width, count: total * perPair * width),
-                                                          receive: UnsafeMutableBufferPointer(start: dOwnNegatives, count: local * perPair * width))
-                    }
-                }
-                // 3. Backward through both towers, chunk by chunk: the last chunk first, while its
-                //    passes are still in place; the others run forward again (GradCache).
-                for k in 0..<chunks.count {
-                    let index = (k + chunks.count - 1) % chunks.count
-                    let chunk = chunks[index], offset = chunk.range.lowerBound * width
-                    let again = index < chunks.count - 1
-                    let imageHidden = again ? imageForward(chunk).hidden : lastImageHidden!
-                    let dImage = dHidden.reserveZeroed(chunk.images.rows * width)
-                    timed(\.backward) {
-                        imagePooling.backward(dOwnImages + offset, sequences: chunk.images, width: width, dHidden: dImage, scratch: poolScratch)
-                    }
-                    if sharesImagePass && globalTargets > 0 { nextTokenLoss(imageHidden, chunk.images, dHidden: dImage) }
-                    timed(\.backward) { model.backward(dImage, pass: imagePass, scratch: scratch) }
-                    if again { _ = textForward(chunk.texts, textPass, textPooling) }
-                    textBackward(dOwnTexts + offset, chunk.texts, textPass, textPooling)
-                    tokens += chunk.images.keyMask.reduce(0) { $0 + Int($1) } + chunk.texts.keyMask.reduce(0) { $0 + Int($1) }
-                    let forwards = again ? 2 : 1
-                    flops += passFlops(chunk.images, images: chunk.range.count, forwards: forwards)
-                        + passFlops(chunk.texts, images: 0, forwards: forwards)
-                    if let sequences = chunk.negatives {
-                        if again { _ = textForward(sequences, negativePass, negativePooling) }
-                        textBackward(dOwnNegatives + offset * perPair, sequences, negativePass, negativePooling)
-                        tokens += sequences.keyMask.reduce(0) { $0 + Int($1) }
-                        flops += passFlops(sequences, images: 0, forwards: forwards)
-                    }
-                }
-            }
-
-            // Separate next-token passes (no contrastive loss, or two captions per pair).
-            if globalTargets > 0 && !sharesImagePass {
-                for chunk in chunks {
-                    guard let sequences = chunk.generative else { continue }
-                    timed(\.vision) { model.encodeImages(pixels: pixels(chunk), imageCount: chunk.range.count, pass: ntpPass) }
-                    let hidden = timed(\.forward) { model.forwardLanguage(sequences: sequences, pass: ntpPass) }
-                    let d = dHidden.reserveZeroed(sequences.rows * width)
-                    nextTokenLoss(hidden, sequences, dHidden: d)
-                    timed(\.backward) { model.backward(d, pass: ntpPass, scratch: scratch) }
-                    tokens += sequences.keyMask.reduce(0) { $0 + Int($1) }
-                    flops += passFlops(sequences, images: chunk.range.count, forwards: 1)
-                }
-            }
-        }
-
-        // 4. Sum gradients and the loss parts over ranks.
-        sums[0] = contrastiveLoss; sums[1] = ntpSum; sums[2] = Double(tokens); sums[3] = flops
-        try timed(\.communication) {
-            try communicator.allReduceSum(model.parameters.trainableGradients.buffer)
-            try communicator.allReduceSum(&sums)
-        }
-        let ntpLoss = globalTargets > 0 ? sums[1] / Double(globalTargets) : 0
-        return StepResult(contrastiveLoss: sums[0], ntpLoss: ntpLoss, ntpTokens: globalTargets,
-                          loss: settings.contrastiveWeight * sums[0] + settings.ntpWeight * ntpLoss,
-                          tokens: Int(sums[2]), flops: sums[3], timing: timing)
+    /// Zeroes the gradients, computes them for `batch` (this rank's share of the global batch)
+    /// and all-reduces them. The parameters are not changed.
+    public func run(_ batch: TrainingBatch, step: Int = 0) throws -> StepResult {
+        try run(try prepare(batch, step: step))
     }
 }
