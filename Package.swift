@@ -61,7 +61,7 @@ let package = Package(
                 swiftSettings: numeric),
         // A training run: configuration to finished checkpoints, its state in checkpoint files, the
         // shard data adapter, the data check and the agreement of ranks on what they loaded.
-        .target(name: "Runs", dependencies: ["Configuration", "Training", "Checkpointing", "Datasets", "ModelFiles", "Models", "Layers",
+        .target(name: "Runs", dependencies: ["Configuration", "Training", "Checkpointing", "Datasets", "Formats", "ModelFiles", "Models", "Layers",
                                              "Communication", "Kernels"], swiftSettings: numeric),
         // PEFT interop: adapter export (with its README and checks) and import.
         .target(name: "PEFT", dependencies: ["Runs", "Configuration", "Training", "Checkpointing", "Formats", "HDF5Files", "ModelFiles", "Models",

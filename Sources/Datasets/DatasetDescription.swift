@@ -134,11 +134,9 @@ extension DatasetDescription {
     /// description always gives the same bytes.
     public func save(directory: String) throws {
         let path = (directory as NSString).appendingPathComponent(ShardSchema.descriptionFile)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         let temporary = path + ".tmp"
         do {
-            var data = try encoder.encode(self)
+            var data = try JSONOutput.encode(self, style: .document)
             data.append(UInt8(ascii: "\n"))
             try data.write(to: URL(fileURLWithPath: temporary))
             try durableRename(from: temporary, to: path)

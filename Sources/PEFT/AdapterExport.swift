@@ -88,14 +88,9 @@ public struct AdapterExport {
             }
         }
         try writer.write(to: directory + "/adapter_model.safetensors")
-        let adapterConfig: [String: Any] = [
-            "peft_type": "LORA", "task_type": NSNull(), "base_model_name_or_path": modelDirectory.url.path,
-            "r": rank, "lora_alpha": lora.alpha, "lora_dropout": lora.dropout,
-            "target_modules": Self.targetPattern(modules), "bias": "none", "fan_in_fan_out": false, "modules_to_save": NSNull(),
-            "init_lora_weights": true, "use_rslora": false, "use_dora": false, "rank_pattern": [String: Any](), "alpha_pattern": [String: Any](),
-            "layers_to_transform": NSNull(), "layers_pattern": NSNull(), "inference_mode": true, "revision": NSNull(),
-        ]
-        let data = try JSONSerialization.data(withJSONObject: adapterConfig, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        let config = PEFTLoRAConfig(baseModel: modelDirectory.url.path, rank: rank, alpha: lora.alpha, dropout: lora.dropout,
+                                    targetModules: Self.targetPattern(modules))
+        let data = try JSONOutput.encode(config, style: .document)
         try data.write(to: URL(fileURLWithPath: directory + "/adapter_config.json"))
     }
 
@@ -143,21 +138,16 @@ public struct AdapterExport {
         var writer = SafetensorsWriter(), names: [String] = []
         let prompts = try modelDirectory.promptBuilder(
             templates: PromptTemplates(templates))
-        var description: [String: Any] = [
-            "format": "discern-soft-prompts", "version": 1,
-            "image_template": templates.image, "text_template": templates.text,
-            "placement": "Each tensor's rows replace the input embeddings of the LAST rows of the prompt: for images, the "
-                + "positions right after the image features; for texts, the last positions of the sequence (after the caption).",
-        ]
+        var description = SoftPromptsDescription(imageTemplate: templates.image, textTemplate: templates.text)
         for (name, key, ids) in [(SoftPromptName.image, "image", prompts.imageSuffixIDs), (SoftPromptName.text, "text", prompts.textSuffixIDs)] {
             guard let tensor = tensors[name] else { continue }
             try writer.add(key, shape: tensor.shape, floats: tensor.values)
-            description["\(key)_suffix_ids"] = ids.map(Int.init)
-            description["\(key)_rows"] = tensor.shape[0]
+            if key == "image" { (description.imageSuffixIDs, description.imageRows) = (ids.map(Int.init), tensor.shape[0]) }
+            else { (description.textSuffixIDs, description.textRows) = (ids.map(Int.init), tensor.shape[0]) }
             names.append(key)
         }
         try writer.write(to: directory + "/soft_prompts.safetensors")
-        let data = try JSONSerialization.data(withJSONObject: description, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        let data = try JSONOutput.encode(description, style: .document)
         try data.write(to: URL(fileURLWithPath: directory + "/soft_prompts.json"))
         return names
     }

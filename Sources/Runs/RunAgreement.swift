@@ -2,6 +2,7 @@ import Checkpointing
 import Communication
 import Configuration
 import Datasets
+import Formats
 import Foundation
 import Models
 import Training
@@ -49,8 +50,6 @@ enum RunAgreement {
     /// holds each shard's name and count and (format 2) its CRC-32 and size, so shards with other
     /// bytes under the same names differ too, without reading or stat-ing anything again.
     static func datasetText(_ dataset: Dataset) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return String(decoding: try encoder.encode(dataset.description), as: UTF8.self)
+        return String(decoding: try JSONOutput.encode(dataset.description, style: .compact), as: UTF8.self)
     }
 }

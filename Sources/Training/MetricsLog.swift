@@ -30,7 +30,7 @@ public struct MetricsRecord: Codable, Sendable, Equatable {
 /// line past the resumed step, so the file reads as if the run had never stopped.
 public final class MetricsLog {
     let handle: FileHandle
-    let encoder = JSONEncoder()
+    let encoder = JSONOutput.encoder(.compact)
 
     public init(file: URL, keepSteps: Int) throws {
         let manager = FileManager.default
@@ -47,7 +47,6 @@ public final class MetricsLog {
         try kept.write(to: file, options: .atomic)
         handle = try FileHandle(forWritingTo: file)
         try handle.seekToEnd()
-        encoder.outputFormatting = [.sortedKeys]
     }
 
     deinit { try? handle.close() }

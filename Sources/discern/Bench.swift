@@ -3,6 +3,7 @@ import Benchmark
 import CAllocationCounter
 import Communication
 import Configuration
+import Formats
 import Foundation
 import Training
 
@@ -37,11 +38,9 @@ struct Bench: ParsableCommand {
             if rank == 0 {
                 print(Self.summary(report))
                 if let json {
-                    let encoder = JSONEncoder()
-                    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
                     let url = URL(fileURLWithPath: json)
                     try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-                    try encoder.encode(report).write(to: url, options: .atomic)
+                    try JSONOutput.encode(report, style: .document).write(to: url, options: .atomic)
                 }
             }
             try communicator.finalize()

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Evaluation
+import Formats
 import Foundation
 import Images
 import ModelFiles
@@ -46,9 +47,7 @@ struct Eval: ParsableCommand {
                                             likelihood: likelihood, progress: say)
         print(report.table)
         if let output {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            try encoder.encode(report).write(to: URL(fileURLWithPath: output), options: .atomic)
+            try JSONOutput.encode(report, style: .document).write(to: URL(fileURLWithPath: output), options: .atomic)
             say("wrote \(output)")
         }
     }
