@@ -26,6 +26,20 @@ public final class TrainingRun {
         self.warn = warn
     }
 
+    /// What a run trains with, loaded and checked on every rank.
+    struct LoadedRun {
+        let prompts: PromptBuilder
+        let settings: RunSettings
+        let dataset: Dataset
+        let split: DatasetSplit
+        let data: ShardTrainingData
+        let stepsPerEpoch: Int
+        let model: LlavaModel<Float>
+        let update: ParameterUpdate
+        let base: BaseFingerprint
+        let store: CheckpointStore
+    }
+
     /// Trains; `resume` is nil (fresh), "auto" (latest complete checkpoint in run_dir, fresh if
     /// none) or a checkpoint path. `stopSignal` is polled at step boundaries. Returns the path
     /// of the last checkpoint written.
@@ -34,22 +48,50 @@ public final class TrainingRun {
         try startWatchdog()
         // The first collective: ranks that run different commands stop here, together.
         try RunAgreement.checkCommand(configuration.resolved, resume: resume, stopAt: stopAt, on: communicator)
-        let modelPath = configuration.model, dataPath = configuration.data, runDirectory = configuration.runDir
+        let run = try load()
+        let resumedFrom = try restore(run, resume: resume)
+        if communicator.rank == 0 {
+            try FileManager.default.createDirectory(atPath: configuration.runDir, withIntermediateDirectories: true)
+            let trainableCount = run.model.parameters.trainableValues.count
+            say("training \(configuration.model) on \(run.split.count) pairs from \(configuration.data): \(run.settings.steps) steps of "
+                + "\(run.settings.globalBatch) pairs on \(communicator.size) rank(s), \(trainableCount) trainable values (\(describe(run.settings.trainable)))")
+        }
+        try communicator.barrier()
+        return try train(run, startStep: resumedFrom?.step ?? 0, lastCheckpoint: resumedFrom?.path, stopAt: stopAt, stopSignal: stopSignal)
+    }
+
+    /// The model, the prompts, the settings and the training data, each checked against the others.
+    func load() throws -> LoadedRun {
+        let modelPath = configuration.model
         guard !modelPath.isEmpty else { throw ConfigError("no model: set `model:` in the config or pass --model DIR.") }
-        guard !dataPath.isEmpty else { throw ConfigError("no data: set `data:` in the config or pass --data DIR (made by discern prepare or discern synth).") }
+        guard !configuration.data.isEmpty else { throw ConfigError("no data: set `data:` in the config or pass --data DIR (made by discern prepare or discern synth).") }
         let threads = configuration.threads
         KernelThreads.count = threads > 0 ? threads : Int(ProcessInfo.processInfo.environment["OPENBLAS_NUM_THREADS"] ?? "") ?? 1
 
         let directory = try ModelDirectory(path: modelPath)
-        let modelConfig = directory.config
         let prompts = try directory.promptBuilder(templates: PromptTemplates(configuration.prompts))
         let settings = try RunSettings(configuration, softPromptLengths: (prompts.imageSuffixIDs.count, prompts.textSuffixIDs.count),
                                        worldSize: communicator.size)
+        let (dataset, split, data, stepsPerEpoch) = try loadData(settings: settings, imageSize: directory.config.vision.imageSize)
+        let model: LlavaModel<Float> = try directory.loadModel(trainable: settings.trainable, memory: settings.memory)
+        if settings.memory.halfWeights && communicator.rank == 0 { reportHalfWeights(model) }
+        model.initializeAdapters(seed: settings.seed, prompts: prompts)
+        if settings.trainable.logitScale {
+            model.parameters[ObjectiveParameterName.logitScale].value[0] = Float(settings.initialLogitScale)
+        }
+        let update = ParameterUpdate(parameters: model.parameters, schedule: settings.schedule, configuration: configuration)
+        return LoadedRun(prompts: prompts, settings: settings, dataset: dataset, split: split, data: data, stepsPerEpoch: stepsPerEpoch,
+                         model: model, update: update, base: BaseFingerprint(config: directory.config),
+                         store: CheckpointStore(directory: configuration.runDir, keep: configuration.checkpoint.keep))
+    }
+
+    func loadData(settings: RunSettings, imageSize: Int) throws -> (Dataset, DatasetSplit, ShardTrainingData, Int) {
+        let dataPath = configuration.data
         let dataset = try Dataset.open(dataPath)
         let split = try dataset.split("train")
-        guard split.imageSize == modelConfig.vision.imageSize else {
+        guard split.imageSize == imageSize else {
             throw ConfigError("\(dataPath): images are \(split.imageSize)x\(split.imageSize) but the model expects "
-                + "\(modelConfig.vision.imageSize)x\(modelConfig.vision.imageSize); re-run discern prepare with --image-size \(modelConfig.vision.imageSize).")
+                + "\(imageSize)x\(imageSize); re-run discern prepare with --image-size \(imageSize).")
         }
         try TrainingDataCheck.check(split, step: settings.step, dataPath: dataPath)
         let data = ShardTrainingData(split: split, seed: settings.seed, hardNegatives: settings.step.hardNegatives)
@@ -57,65 +99,59 @@ public final class TrainingRun {
         guard stepsPerEpoch > 0 else {
             throw ConfigError("\(dataPath): the train split has \(split.count) samples, fewer than one global batch of \(settings.globalBatch).")
         }
+        return (dataset, split, data, stepsPerEpoch)
+    }
 
-        let model: LlavaModel<Float> = try directory.loadModel(trainable: settings.trainable, memory: settings.memory)
-        if settings.memory.halfWeights && communicator.rank == 0 {
-            let half = model.parameters.halfParameters
-            say(half.isEmpty
-                ? "memory.half_weights: \(modelPath) stores no F16/BF16 weights, so every weight is widened to float32 on load as usual"
-                : String(format: "memory.half_weights: %d frozen weights (%.2f GB) stay 16-bit in the mapped files, widened per use into one %.2f GB buffer",
-                         half.count, Double(half.reduce(0) { $0 + $1.half!.byteCount }) / 1e9,
-                         Double(4 * (model.parameters.widening?.capacity ?? 0)) / 1e9))
-        }
-        model.initializeAdapters(seed: settings.seed, prompts: prompts)
-        if settings.trainable.logitScale {
-            model.parameters[ObjectiveParameterName.logitScale].value[0] = Float(settings.initialLogitScale)
-        }
-        let update = ParameterUpdate(parameters: model.parameters, schedule: settings.schedule, configuration: configuration)
-        let base = BaseFingerprint(config: modelConfig)
-        let store = CheckpointStore(directory: runDirectory, keep: configuration.checkpoint.keep)
-        var startStep = 0
-        var rank0ResumedFrom: String?
+    func reportHalfWeights(_ model: LlavaModel<Float>) {
+        let half = model.parameters.halfParameters
+        say(half.isEmpty
+            ? "memory.half_weights: \(configuration.model) stores no F16/BF16 weights, so every weight is widened to float32 on load as usual"
+            : String(format: "memory.half_weights: %d frozen weights (%.2f GB) stay 16-bit in the mapped files, widened per use into one %.2f GB buffer",
+                     half.count, Double(half.reduce(0) { $0 + $1.half!.byteCount }) / 1e9,
+                     Double(4 * (model.parameters.widening?.capacity ?? 0)) / 1e9))
+    }
+
+    /// Repairs the run directory, agrees on what was loaded and, when resuming, restores the
+    /// checkpoint. Returns its path and step; nil for a fresh start.
+    func restore(_ run: LoadedRun, resume: String?) throws -> (path: String, step: Int)? {
         // Every start (fresh or resumed) repairs the run directory first, on rank 0: stale temporary
         // files go and `latest` names the newest verified checkpoint, even for a run that is done.
-        let newest = communicator.rank == 0 ? store.repair(note: say, warn: warn) : nil
-        let resumed = try resume.flatMap { try resumeState($0, newest: newest, store: store) }
+        let newest = communicator.rank == 0 ? run.store.repair(note: say, warn: warn) : nil
+        let resumed = try resume.flatMap { try resumeState($0, newest: newest, store: run.store) }
         // Before the next collective: the files every rank loaded must be the same too.
-        try RunAgreement.checkLoaded(dataset: dataset, base: base, model: model, resumed: resumed, on: communicator)
-        if let state = resumed {
-            rank0ResumedFrom = state.path
-            try checkCompatible(state.state, path: state.path, base: base)
-            try TrainingState.restore(state.state, into: model, update: update, source: state.path)
-            startStep = state.state.step
-            guard startStep <= settings.steps else {
-                throw CheckpointError("\(state.path) is at step \(startStep), past the \(settings.steps) steps asked for; raise --steps to train further.")
-            }
-            if communicator.rank == 0 {
-                say("resumed from \(state.path) at step \(startStep)" + (state.state.worldSize != communicator.size
-                    ? " (trained on \(state.state.worldSize) rank(s), continuing on \(communicator.size))" : ""))
-            }
+        try RunAgreement.checkLoaded(dataset: run.dataset, base: run.base, model: run.model, resumed: resumed, on: communicator)
+        guard let state = resumed else { return nil }
+        try checkCompatible(state.state, path: state.path, base: run.base)
+        try TrainingState.restore(state.state, into: run.model, update: run.update, source: state.path)
+        let step = state.state.step
+        guard step <= run.settings.steps else {
+            throw CheckpointError("\(state.path) is at step \(step), past the \(run.settings.steps) steps asked for; raise --steps to train further.")
         }
         if communicator.rank == 0 {
-            try FileManager.default.createDirectory(atPath: runDirectory, withIntermediateDirectories: true)
-            let trainableCount = model.parameters.trainableValues.count
-            say("training \(modelPath) on \(split.count) pairs from \(dataPath): \(settings.steps) steps of \(settings.globalBatch) pairs "
-                + "on \(communicator.size) rank(s), \(trainableCount) trainable values (\(describe(settings.trainable)))")
+            say("resumed from \(state.path) at step \(step)" + (state.state.worldSize != communicator.size
+                ? " (trained on \(state.state.worldSize) rank(s), continuing on \(communicator.size))" : ""))
         }
-        try communicator.barrier()
+        return (state.path, step)
+    }
 
-        let step = TrainingStep(model: model, prompts: prompts, communicator: communicator, settings: settings.step,
+    /// The training loop from `startStep`, with its periodic and final checkpoints and the stop
+    /// decision all ranks share.
+    func train(_ run: LoadedRun, startStep: Int, lastCheckpoint resumedFrom: String?, stopAt: Int?,
+               stopSignal: @escaping () -> Bool) throws -> String? {
+        let settings = run.settings
+        let step = TrainingStep(model: run.model, prompts: run.prompts, communicator: communicator, settings: settings.step,
                                 globalBatch: settings.globalBatch)
-        let trainer = try Trainer(settings: settings, step: step, update: update, data: data, communicator: communicator,
-                                  runDirectory: URL(fileURLWithPath: runDirectory), logEvery: configuration.logEvery,
+        let trainer = try Trainer(settings: settings, step: step, update: run.update, data: run.data, communicator: communicator,
+                                  runDirectory: URL(fileURLWithPath: configuration.runDir), logEvery: configuration.logEvery,
                                   startStep: startStep, say: say)
-        var lastCheckpoint: String? = rank0ResumedFrom
+        var lastCheckpoint = resumedFrom
         trainer.lastCheckpoint = { lastCheckpoint }
         func save(_ completed: Int) throws {
-            let state = TrainingState.capture(model: model, update: update, completedSteps: completed, stepsPerEpoch: stepsPerEpoch,
+            let state = TrainingState.capture(model: run.model, update: run.update, completedSteps: completed, stepsPerEpoch: run.stepsPerEpoch,
                                               seed: settings.seed, worldSize: communicator.size, globalBatch: settings.globalBatch,
-                                              configYAML: configuration.yaml, base: base)
+                                              configYAML: configuration.yaml, base: run.base)
             try refuseNonFinite(state, step: completed, lastCheckpoint: lastCheckpoint)
-            if communicator.rank == 0 { lastCheckpoint = try store.save(state) }
+            if communicator.rank == 0 { lastCheckpoint = try run.store.save(state) }
             try communicator.barrier()   // no rank runs ahead of a checkpoint being written
         }
         let every = configuration.checkpoint.every
