@@ -79,6 +79,12 @@ public final class Benchmark {
         settings = try BenchmarkSettings(bench)
     }
 
+    /// What the timed steps measured, per step.
+    struct Measured {
+        var seconds: [Double] = [], splits: [Report.Split] = [], flops = 0.0, tokens = 0
+        var computeAllocations: UInt64 = 0, preparationAllocations: UInt64 = 0
+    }
+
     /// Builds the model and batch, runs `warmup` + `steps` steps on `threads` threads per rank.
     public func run(steps: Int, threads: Int, say: (String) -> Void) throws -> Report {
         guard steps > 0 else { throw ConfigError("--steps must be positive, got \(steps).") }
@@ -99,8 +105,17 @@ public final class Benchmark {
             say("bench: \(describe(modelConfig)); \(total) parameters, \(trainable) trainable; \(run.globalBatch) pairs per step "
                 + "on \(communicator.size) rank(s) x \(threads) thread(s); \(settings.warmup) warm-up + \(steps) timed steps")
         }
+        let (shapes, firstLoss) = try warmUp(step, update: update, batch: batch)
+        let measured = try timedSteps(steps, step: step, update: update, batch: batch, say: say)
+        // The step's peak memory, before the ceiling measurement allocates its own operands.
+        let stepPeak = Self.peakResidentBytes()
+        var report = try summarize(measured, shapes: shapes, steps: steps, threads: threads, globalBatch: run.globalBatch, stepPeak: stepPeak)
+        (report.parameters, report.trainableParameters, report.firstLoss) = (total, trainable, firstLoss)
+        return report
+    }
 
-        // Warm-up; the first step also records the GEMM shapes (that step is never timed).
+    /// Warm-up steps; the first also records the GEMM shapes (that step is never timed).
+    func warmUp(_ step: TrainingStep, update: ParameterUpdate, batch: TrainingBatch) throws -> (GemmShapeLog, Report.Losses) {
         let shapes = GemmShapeLog()
         var firstLoss = Report.Losses(contrastive: 0, ntp: 0)
         for index in 0..<max(settings.warmup, 1) {
@@ -110,9 +125,12 @@ public final class Benchmark {
             if index == 0 { firstLoss = Report.Losses(contrastive: result.contrastiveLoss, ntp: result.ntpLoss) }
             _ = update.apply(step: index)
         }
+        return (shapes, firstLoss)
+    }
 
-        var seconds: [Double] = [], splits: [Report.Split] = [], flops = 0.0, tokens = 0
-        var computeAllocations: UInt64 = 0, preparationAllocations: UInt64 = 0
+    /// The timed steps: wall time, its split, and the heap allocations of preparation and compute.
+    func timedSteps(_ steps: Int, step: TrainingStep, update: ParameterUpdate, batch: TrainingBatch, say: (String) -> Void) throws -> Measured {
+        var measured = Measured()
         for index in 0..<steps {
             let start = DispatchTime.now().uptimeNanoseconds
             let beforePreparation = allocationCount?() ?? 0
@@ -123,39 +141,42 @@ public final class Benchmark {
             _ = update.apply(step: settings.warmup + index)
             let afterCompute = allocationCount?() ?? 0
             let end = DispatchTime.now().uptimeNanoseconds
-            preparationAllocations += beforeCompute - beforePreparation
-            computeAllocations += afterCompute - beforeCompute
-            seconds.append(Double(end - start) / 1e9)
-            splits.append(Report.Split(visionForward: result.timing.vision, llmForward: result.timing.forward,
-                                       llmBackward: result.timing.backward, optimizer: Double(end - updateStart) / 1e9,
-                                       communication: result.timing.communication))
-            flops = result.flops
-            tokens = result.tokens
+            measured.preparationAllocations += beforeCompute - beforePreparation
+            measured.computeAllocations += afterCompute - beforeCompute
+            measured.seconds.append(Double(end - start) / 1e9)
+            measured.splits.append(Report.Split(visionForward: result.timing.vision, llmForward: result.timing.forward,
+                                                llmBackward: result.timing.backward, optimizer: Double(end - updateStart) / 1e9,
+                                                communication: result.timing.communication))
+            measured.flops = result.flops
+            measured.tokens = result.tokens
             if communicator.rank == 0 {
-                say(String(format: "  step %d/%d  %.3f s", index + 1, steps, seconds.last!))
+                say(String(format: "  step %d/%d  %.3f s", index + 1, steps, measured.seconds.last!))
             }
         }
+        return measured
+    }
 
-        // The step's peak memory, before the ceiling measurement below allocates its own operands.
-        let stepPeak = Self.peakResidentBytes()
-        // The ceiling: cblas_sgemm at the recorded shapes, in this process, after the timed steps.
+    /// The report: medians, the sgemm ceiling at the recorded shapes (measured now, in this
+    /// process, after the timed steps) and the largest rank's peak memory. Parameter counts and
+    /// the first loss are the caller's to fill in.
+    func summarize(_ measured: Measured, shapes: GemmShapeLog, steps: Int, threads: Int, globalBatch: Int, stepPeak: Int) throws -> Report {
         let timings = shapes.measureFloat()
         let large = timings.filter { $0.isLarge() }
         let largeSeconds = large.reduce(0) { $0 + Double($1.count) * $1.seconds }
         let ceiling = largeSeconds > 0 ? large.reduce(0) { $0 + Double($1.count) * $1.shape.flops } / largeSeconds / 1e9 : nil
-        let median = Self.median(seconds)
-        func medianSplit(_ part: (Report.Split) -> Double) -> Double { Self.median(splits.map(part)) }
-        let gflops = flops / median / 1e9
-        // Per-rank memory: report the largest rank's.
+        let median = Self.median(measured.seconds)
+        func medianSplit(_ part: (Report.Split) -> Double) -> Double { Self.median(measured.splits.map(part)) }
+        let gflops = measured.flops / median / 1e9
         let peak = Int(try communicator.allReduceMax(Int64(stepPeak)))
         let allocations = allocationCount.map { _ in
-            Report.Allocations(compute: Double(computeAllocations) / Double(steps), preparation: Double(preparationAllocations) / Double(steps))
+            Report.Allocations(compute: Double(measured.computeAllocations) / Double(steps),
+                               preparation: Double(measured.preparationAllocations) / Double(steps))
         }
-        return Report(config: configPath, threads: threads, ranks: communicator.size, steps: steps, batch: run.globalBatch,
-                      parameters: total, trainableParameters: trainable,
-                      secondsPerStep: .init(median: median, min: seconds.min()!, max: seconds.max()!),
-                      samplesPerSecond: Double(run.globalBatch) / median, tokensPerSecond: Double(tokens) / median,
-                      flopsPerStep: flops, gflops: gflops,
+        return Report(config: configPath, threads: threads, ranks: communicator.size, steps: steps, batch: globalBatch,
+                      parameters: 0, trainableParameters: 0,
+                      secondsPerStep: .init(median: median, min: measured.seconds.min()!, max: measured.seconds.max()!),
+                      samplesPerSecond: Double(globalBatch) / median, tokensPerSecond: Double(measured.tokens) / median,
+                      flopsPerStep: measured.flops, gflops: gflops,
                       sgemmGflops: ceiling, sgemmFraction: ceiling.map { gflops / $0 / Double(communicator.size) },
                       gemmSeconds: .init(large: largeSeconds, thin: timings.reduce(0) { $0 + Double($1.count) * $1.seconds } - largeSeconds),
                       slowestGemms: timings.prefix(8).map { GemmLine($0) },
@@ -163,7 +184,7 @@ public final class Benchmark {
                       split: .init(visionForward: medianSplit(\.visionForward), llmForward: medianSplit(\.llmForward),
                                    llmBackward: medianSplit(\.llmBackward), optimizer: medianSplit(\.optimizer),
                                    communication: medianSplit(\.communication)),
-                      allocationsPerStep: allocations, firstLoss: firstLoss)
+                      allocationsPerStep: allocations, firstLoss: Report.Losses(contrastive: 0, ntp: 0))
     }
 
     /// A model with random base weights and PEFT-initialised adapters. `memory`: the weights
