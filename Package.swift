@@ -31,6 +31,9 @@ let package = Package(
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
                        providers: [.apt(["zlib1g-dev"])]),
 
+        // Access: the library modules' API is `package` (only the discern executable is a product).
+        // Kernels stays `public`: its generic @inlinable kernels are inlined into other modules, and
+        // inlinable code may only reference public declarations.
         .target(name: "Kernels",
                 dependencies: ["CBLAS", .product(name: "RealModule", package: "swift-numerics")], swiftSettings: numeric),
         .target(name: "Communication", dependencies: ["CMPI"]),
