@@ -1,5 +1,6 @@
 import Foundation
 import Images
+import TestSupport
 import XCTest
 
 final class PreprocessTests: XCTestCase {
@@ -127,7 +128,7 @@ final class PreprocessTests: XCTestCase {
         }
         for c in 0..<3 {
             for i in 0..<16 {
-                XCTAssertEqual(output[c * 16 + i], expected[c], accuracy: 1e-6, "channel \(c)")
+                XCTAssertEqual(output[c * 16 + i], expected[c], accuracy: Tolerance.float32Operations, "channel \(c)")
             }
         }
     }

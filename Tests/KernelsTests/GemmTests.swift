@@ -61,7 +61,7 @@ final class GemmTests: XCTestCase {
                 if j == 1 || j == 2 {
                     var s = 0.0
                     for p in 0..<3 { s += Double(a[i * 8 + 2 + p]) * Double(b[p * 5 + 1 + (j - 1)]) }
-                    XCTAssertEqual(Double(c[i * 6 + j]), s, accuracy: 1e-5)
+                    XCTAssertEqual(Double(c[i * 6 + j]), s, accuracy: Tolerance.float32)
                 } else {
                     XCTAssertEqual(c[i * 6 + j], 7, "gemm wrote outside its view at [\(i), \(j)]")
                 }
@@ -79,7 +79,7 @@ final class GemmTests: XCTestCase {
         for i in 0..<6 { for j in 0..<4 {
             var s = 0.0
             for p in 0..<5 { s += a[i * 5 + p] * b[p * 4 + j] }
-            XCTAssertEqual(c[i * 4 + j], s, accuracy: 1e-12)
+            XCTAssertEqual(c[i * 4 + j], s, accuracy: Tolerance.doubleReordering)
         } }
     }
 

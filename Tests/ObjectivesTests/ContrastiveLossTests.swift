@@ -60,10 +60,10 @@ final class ContrastiveLossTests: XCTestCase {
         let single = sharded(images, texts, logitScale, ranks: 1, negatives: negatives)
         for ranks in [2, 3] {
             let split = sharded(images, texts, logitScale, ranks: ranks, negatives: negatives)
-            XCTAssertEqual(split.loss, single.loss, accuracy: 1e-12)
-            XCTAssertEqual(split.dScale, single.dScale, accuracy: 1e-12)
-            assertClose(split.dImages, single.dImages, tolerance: 1e-12, "\(ranks) ranks, images")
-            assertClose(split.dTexts, single.dTexts, tolerance: 1e-12, "\(ranks) ranks, texts and negatives")
+            XCTAssertEqual(split.loss, single.loss, accuracy: Tolerance.doubleReordering)
+            XCTAssertEqual(split.dScale, single.dScale, accuracy: Tolerance.doubleReordering)
+            assertClose(split.dImages, single.dImages, tolerance: Tolerance.doubleReordering, "\(ranks) ranks, images")
+            assertClose(split.dTexts, single.dTexts, tolerance: Tolerance.doubleReordering, "\(ranks) ranks, texts and negatives")
         }
     }
 
@@ -72,14 +72,14 @@ final class ContrastiveLossTests: XCTestCase {
         let images = normalisedRows(&random), texts = normalisedRows(&random)
         let logitScale = 1.3
         let (loss, dImages, dTexts, dScale) = sharded(images, texts, logitScale, ranks: 1)
-        XCTAssertEqual(loss, referenceLoss(images, texts, logitScale), accuracy: 1e-12)
+        XCTAssertEqual(loss, referenceLoss(images, texts, logitScale), accuracy: Tolerance.doubleReordering)
         assertClose(dImages, numericalGradient(images) { referenceLoss(images, texts, logitScale) },
                     tolerance: Tolerance.finiteDifference, "d loss / d images")
         assertClose(dTexts, numericalGradient(texts) { referenceLoss(images, texts, logitScale) },
                     tolerance: Tolerance.finiteDifference, "d loss / d texts")
         let h = 1e-6
         let numericScale = (referenceLoss(images, texts, logitScale + h) - referenceLoss(images, texts, logitScale - h)) / (2 * h)
-        XCTAssertEqual(dScale, numericScale, accuracy: 1e-7)
+        XCTAssertEqual(dScale, numericScale, accuracy: Tolerance.scalarFiniteDifference)
     }
 
     func testShardedRanksGiveTheSameGlobalGradient() {
@@ -126,10 +126,10 @@ final class ContrastiveLossTests: XCTestCase {
         let reference = ContrastiveLoss<Double>().forwardBackward(
             images: subImages.pointer, texts: subTexts.pointer, total: keep.count, dim: dim, offset: 0, count: keep.count,
             logitScale: 1.1, dImages: dSubImages.pointer, dTexts: dSubTexts.pointer)
-        XCTAssertEqual(masked.localLoss, reference.localLoss, accuracy: 1e-12)
-        XCTAssertEqual(masked.logitScaleGradient, reference.logitScaleGradient, accuracy: 1e-12)
+        XCTAssertEqual(masked.localLoss, reference.localLoss, accuracy: Tolerance.doubleReordering)
+        XCTAssertEqual(masked.logitScaleGradient, reference.logitScaleGradient, accuracy: Tolerance.doubleReordering)
         for (k, r) in keep.enumerated() {
-            for i in 0..<dim { XCTAssertEqual(dImages[r * dim + i], dSubImages[k * dim + i], accuracy: 1e-12) }
+            for i in 0..<dim { XCTAssertEqual(dImages[r * dim + i], dSubImages[k * dim + i], accuracy: Tolerance.doubleReordering) }
         }
         for r in 0..<total where valid[r] == 0 {
             for i in 0..<dim { XCTAssertEqual(dImages[r * dim + i], 0); XCTAssertEqual(dTexts[r * dim + i], 0) }
@@ -162,7 +162,7 @@ final class ContrastiveLossTests: XCTestCase {
         let keys = Buffer<Double>(normalisedRows(&random).array + normalisedRows(&random).array)
         let logitScale = 1.7, all = [Bool](repeating: true, count: total)
         let single = sharded(images, keys, logitScale, ranks: 1, negatives: total)
-        XCTAssertEqual(single.loss, referenceLoss(images, keys, logitScale, negativeValid: all), accuracy: 1e-12)
+        XCTAssertEqual(single.loss, referenceLoss(images, keys, logitScale, negativeValid: all), accuracy: Tolerance.doubleReordering)
         assertClose(single.dImages, numericalGradient(images) { referenceLoss(images, keys, logitScale, negativeValid: all) },
                     tolerance: Tolerance.finiteDifference, "d loss / d images")
         assertClose(single.dTexts, numericalGradient(keys) { referenceLoss(images, keys, logitScale, negativeValid: all) },
@@ -170,7 +170,7 @@ final class ContrastiveLossTests: XCTestCase {
         let h = 1e-6
         let numericScale = (referenceLoss(images, keys, logitScale + h, negativeValid: all)
             - referenceLoss(images, keys, logitScale - h, negativeValid: all)) / (2 * h)
-        XCTAssertEqual(single.dScale, numericScale, accuracy: 1e-7)
+        XCTAssertEqual(single.dScale, numericScale, accuracy: Tolerance.scalarFiniteDifference)
         // The negatives really take part: their gradient is not zero, and the loss is above the plain one.
         XCTAssertGreaterThan(single.dTexts[(total * dim)...].map(abs).max()!, 1e-3)
         let plainTexts = Buffer<Double>(Array(keys.array[0..<(total * dim)]))
@@ -185,7 +185,7 @@ final class ContrastiveLossTests: XCTestCase {
         let negativeValid = [true, false, true, true, false, true]
         let valid = [UInt8](repeating: 1, count: total) + negativeValid.map { $0 ? 1 : 0 }
         let masked = sharded(images, keys, 0.9, ranks: 2, negatives: total, valid: valid)
-        XCTAssertEqual(masked.loss, referenceLoss(images, keys, 0.9, negativeValid: negativeValid), accuracy: 1e-12)
+        XCTAssertEqual(masked.loss, referenceLoss(images, keys, 0.9, negativeValid: negativeValid), accuracy: Tolerance.doubleReordering)
         assertClose(masked.dTexts, numericalGradient(keys) { referenceLoss(images, keys, 0.9, negativeValid: negativeValid) },
                     tolerance: Tolerance.finiteDifference, "d loss / d keys with missing negatives")
         for r in 0..<total where !negativeValid[r] {

@@ -1,4 +1,5 @@
 import Evaluation
+import TestSupport
 import XCTest
 
 final class RetrievalMetricsTests: XCTestCase {
@@ -17,11 +18,11 @@ final class RetrievalMetricsTests: XCTestCase {
             0.3, 0.6, 0.1, 0.4,   // image 2
         ]
         let (i2t, t2i) = RetrievalMetrics.recall(similarity: similarity, images: 3, captionImage: [0, 1, 2, 0])
-        XCTAssertEqual(i2t.r1, 1.0 / 3, accuracy: 1e-12)
-        XCTAssertEqual(i2t.r5, 1, accuracy: 1e-12)
-        XCTAssertEqual(t2i.r1, 1.0 / 4, accuracy: 1e-12)
-        XCTAssertEqual(t2i.r5, 1, accuracy: 1e-12)
+        XCTAssertEqual(i2t.r1, 1.0 / 3, accuracy: Tolerance.doubleReordering)
+        XCTAssertEqual(i2t.r5, 1, accuracy: Tolerance.doubleReordering)
+        XCTAssertEqual(t2i.r1, 1.0 / 4, accuracy: Tolerance.doubleReordering)
+        XCTAssertEqual(t2i.r5, 1, accuracy: Tolerance.doubleReordering)
         XCTAssertEqual(t2i.r10, 1)
-        XCTAssertEqual(RetrievalMetrics.accuracy(positive: [0.5, 0.2, 0.3], negative: [0.4, 0.2, 0.9]), 1.0 / 3, accuracy: 1e-12)
+        XCTAssertEqual(RetrievalMetrics.accuracy(positive: [0.5, 0.2, 0.3], negative: [0.4, 0.2, 0.9]), 1.0 / 3, accuracy: Tolerance.doubleReordering)
     }
 }

@@ -1,6 +1,7 @@
 import Datasets
-import Synthetic
 import Kernels
+import Synthetic
+import TestSupport
 import XCTest
 
 final class SyntheticDatasetTests: XCTestCase {
@@ -170,10 +171,10 @@ final class SyntheticDatasetTests: XCTestCase {
         for index in 0..<100 {
             for object in data.trainExample(index).scene.objects {
                 let cells = object.radius * 2 * 4
-                XCTAssertEqual(cells, object.size == .small ? 1 : 2, accuracy: 1e-12)
+                XCTAssertEqual(cells, object.size == .small ? 1 : 2, accuracy: Tolerance.doubleReordering)
                 let corner = (object.x - object.radius) * 4, top = (object.y - object.radius) * 4
-                XCTAssertEqual(corner, corner.rounded(), accuracy: 1e-9)
-                XCTAssertEqual(top, top.rounded(), accuracy: 1e-9)
+                XCTAssertEqual(corner, corner.rounded(), accuracy: Tolerance.doubleReordering)
+                XCTAssertEqual(top, top.rounded(), accuracy: Tolerance.doubleReordering)
                 XCTAssertTrue(corner >= 0 && corner + cells <= 4 && top >= 0 && top + cells <= 4)
             }
         }
@@ -194,10 +195,10 @@ final class SyntheticDatasetTests: XCTestCase {
         for example in try data.evalExamples(count: 60) + (0..<200).map(data.trainExample) {
             let scene = example.scene
             let (a, b) = (scene.objects[0], scene.objects[1])
-            XCTAssertTrue(SpatialRelation.allCases.contains { gapCells(a, b, $0) >= 1 - 1e-9 }, "\(example.id): objects not a cell apart")
+            XCTAssertTrue(SpatialRelation.allCases.contains { gapCells(a, b, $0) >= 1 - Tolerance.doubleReordering }, "\(example.id): objects not a cell apart")
             let subject = scene.objects.first { $0.colour == example.short.subject.colour }!
             let object = scene.objects.first { $0.colour == example.short.object.colour }!
-            XCTAssertGreaterThanOrEqual(gapCells(subject, object, example.short.relation), 1 - 1e-9, example.short.text)
+            XCTAssertGreaterThanOrEqual(gapCells(subject, object, example.short.relation), 1 - Tolerance.doubleReordering, example.short.text)
             for negative in example.negatives.values { XCTAssertEqual(scene.truth(of: negative), .isFalse, negative.text) }
             for relation in SpatialRelation.allCases where abs(gapCells(a, b, relation)) < 1e-9 {
                 // Touching along this axis: neither direction may be called true.

@@ -9,6 +9,15 @@ package enum Tolerance {
     /// Float32 results against a Float64 or naive reference of the same sum: a few ulps times
     /// the reduction length stays below this for the sizes the tests use.
     package static let float32: Double = 1e-5
+    /// Float32 results against their exact value after a few operations on O(1) values:
+    /// float32's unit roundoff is 6e-8, and 1e-6 allows about ten roundings.
+    package static let float32Operations: Double = 1e-6
+    /// Double arithmetic that only reorders sums or rounds exact fractions: a few ulps (2.2e-16)
+    /// of O(1) values, with room for a few hundred operations.
+    package static let doubleReordering: Double = 1e-12
+    /// One scalar derivative against a Float64 central difference, absolute: the difference's
+    /// truncation and rounding error is ~1e-10 here, and a wrong term is off by far more than 1e-7.
+    package static let scalarFiniteDifference: Double = 1e-7
 }
 
 /// Deterministic random values for tests.
