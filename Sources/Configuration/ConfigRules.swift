@@ -2,7 +2,7 @@
 /// field's range again (values set in code skip the parser) and the rules that relate two keys.
 /// Ranges themselves live in the field table (ConfigSchema), never here.
 extension ResolvedConfig {
-    package func checkRules(worldSize: Int) throws {
+    public func checkRules(worldSize: Int) throws {
         for field in ConfigSchema.fields {
             guard let range = field.range, let value = values[field.path] else { continue }
             let number: Double
@@ -37,7 +37,7 @@ extension ResolvedConfig {
 
     /// Warmup in steps: a fraction of `steps` below 1, else a step count (checkRules bounds both,
     /// so the conversions cannot trap).
-    package var warmupSteps: Int {
+    public var warmupSteps: Int {
         let warmup = double("optimizer.warmup"), steps = int("steps")
         return warmup < 1 ? Int((warmup * Double(steps)).rounded()) : Int(warmup)
     }

@@ -1,18 +1,18 @@
 /// What a split's captions look like, stored in dataset.json so a data set can be judged
 /// without reading it (the paper keeps short captions under ~30 tokens, long ones 30-500).
-package struct CaptionStatistics: Codable, Equatable, Sendable {
-    package var short: CaptionLengths
-    package var long: CaptionLengths
+public struct CaptionStatistics: Codable, Equatable, Sendable {
+    public var short: CaptionLengths
+    public var long: CaptionLengths
     /// Samples that have both a short and a long caption.
-    package var withBoth: Int
+    public var withBoth: Int
     /// Samples carrying a negative of each type.
-    package var negatives: [String: Int]
+    public var negatives: [String: Int]
 
     enum CodingKeys: String, CodingKey {
         case short, long, withBoth = "with_both", negatives
     }
 
-    package init(short: CaptionLengths = .init(), long: CaptionLengths = .init(), withBoth: Int = 0,
+    public init(short: CaptionLengths = .init(), long: CaptionLengths = .init(), withBoth: Int = 0,
                 negatives: [String: Int] = [:]) {
         self.short = short
         self.long = long
@@ -34,21 +34,21 @@ package struct CaptionStatistics: Codable, Equatable, Sendable {
 
 /// Lengths of one kind of caption, in whitespace-separated words (a tokenizer-free proxy for
 /// tokens) and in characters (Unicode scalars).
-package struct CaptionLengths: Codable, Equatable, Sendable {
+public struct CaptionLengths: Codable, Equatable, Sendable {
     /// Samples that have this caption.
-    package var count = 0
-    package var totalWords = 0
+    public var count = 0
+    public var totalWords = 0
     /// totalWords / count, rounded to 0.01 so the JSON stays short and identical everywhere.
-    package var meanWords = 0.0
-    package var maxWords = 0
-    package var maxCharacters = 0
+    public var meanWords = 0.0
+    public var maxWords = 0
+    public var maxCharacters = 0
 
     enum CodingKeys: String, CodingKey {
         case count, totalWords = "total_words", meanWords = "mean_words", maxWords = "max_words"
         case maxCharacters = "max_characters"
     }
 
-    package init() {}
+    public init() {}
 
     mutating func add(_ text: String) {
         var words = 0, inWord = false, characters = 0

@@ -4,21 +4,21 @@ import HDF5Files
 
 /// The contents of a data set's `dataset.json`: what the directory holds. A split exists only
 /// once its entry is written here, after all its shards are complete (see `ShardWriter`).
-package struct DatasetDescription: Codable, Equatable, Sendable {
+public struct DatasetDescription: Codable, Equatable, Sendable {
     /// Always `ShardSchema.formatName`.
-    package var format: String
-    package var formatVersion: Int
+    public var format: String
+    public var formatVersion: Int
     /// Images are (imageSize, imageSize, 3) uint8.
-    package var imageSize: Int
+    public var imageSize: Int
     /// The tool that wrote the data set ("discern prepare", "discern synth").
-    package var createdBy: String
-    package var splits: [String: SplitDescription]
+    public var createdBy: String
+    public var splits: [String: SplitDescription]
 
     enum CodingKeys: String, CodingKey {
         case format, formatVersion = "format_version", imageSize = "image_size", createdBy = "created_by", splits
     }
 
-    package init(imageSize: Int, createdBy: String, splits: [String: SplitDescription] = [:]) {
+    public init(imageSize: Int, createdBy: String, splits: [String: SplitDescription] = [:]) {
         format = ShardSchema.formatName
         formatVersion = ShardSchema.formatVersion
         self.imageSize = imageSize
@@ -27,29 +27,29 @@ package struct DatasetDescription: Codable, Equatable, Sendable {
     }
 }
 
-package struct SplitDescription: Codable, Equatable, Sendable {
+public struct SplitDescription: Codable, Equatable, Sendable {
     /// Samples in the split: the sum of the shard counts.
-    package var count: Int
-    package var shards: [ShardDescription]
-    package var captions: CaptionStatistics
+    public var count: Int
+    public var shards: [ShardDescription]
+    public var captions: CaptionStatistics
 
-    package init(count: Int, shards: [ShardDescription], captions: CaptionStatistics) {
+    public init(count: Int, shards: [ShardDescription], captions: CaptionStatistics) {
         self.count = count
         self.shards = shards
         self.captions = captions
     }
 }
 
-package struct ShardDescription: Codable, Equatable, Sendable {
+public struct ShardDescription: Codable, Equatable, Sendable {
     /// Path relative to the data set directory, e.g. "train/shard-00000.h5".
-    package var file: String
-    package var count: Int
+    public var file: String
+    public var count: Int
     /// Since format 2: the shard's CRC-32 seal (8 hex digits, over the bytes after its 512-byte
     /// user block) and its size in bytes; verified before the shard is opened. Absent in format 1.
-    package var crc32: String?
-    package var bytes: Int?
+    public var crc32: String?
+    public var bytes: Int?
 
-    package init(file: String, count: Int, crc32: String? = nil, bytes: Int? = nil) {
+    public init(file: String, count: Int, crc32: String? = nil, bytes: Int? = nil) {
         self.file = file
         self.count = count
         self.crc32 = crc32
@@ -59,7 +59,7 @@ package struct ShardDescription: Codable, Equatable, Sendable {
 
 extension DatasetDescription {
     /// Reads and checks `directory/dataset.json`; errors name the file and the key.
-    package static func load(directory: String) throws -> DatasetDescription {
+    public static func load(directory: String) throws -> DatasetDescription {
         let path = (directory as NSString).appendingPathComponent(ShardSchema.descriptionFile)
         guard FileManager.default.fileExists(atPath: path) else {
             throw DatasetError(file: path, "not found: '\(directory)' is not a Discern data set (or its import "
@@ -132,7 +132,7 @@ extension DatasetDescription {
     /// Writes `directory/dataset.json` atomically (temporary file, fsync, rename): readers see
     /// the old description or the new one, never a torn file. Keys are sorted, so the same
     /// description always gives the same bytes.
-    package func save(directory: String) throws {
+    public func save(directory: String) throws {
         let path = (directory as NSString).appendingPathComponent(ShardSchema.descriptionFile)
         let temporary = path + ".tmp"
         do {

@@ -2,26 +2,26 @@ import Foundation
 import Formats
 
 /// Why a manifest line was skipped.
-package enum ImportIssueKind: String, Sendable, CaseIterable, Comparable {
+public enum ImportIssueKind: String, Sendable, CaseIterable, Comparable {
     case notJSON = "not JSON"
     case wrongField = "wrong field"
     case noCaption = "no caption"
     case missingImage = "missing image"
     case corruptImage = "unreadable image"
 
-    package static func < (a: Self, b: Self) -> Bool {
+    public static func < (a: Self, b: Self) -> Bool {
         allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
     }
 }
 
 /// One skipped manifest line: where, what kind of problem, and the details.
-package struct ImportIssue: Error, Sendable, Equatable, CustomStringConvertible {
+public struct ImportIssue: Error, Sendable, Equatable, CustomStringConvertible {
     /// 1-based line number in the manifest.
-    package let line: Int
-    package let kind: ImportIssueKind
-    package let reason: String
+    public let line: Int
+    public let kind: ImportIssueKind
+    public let reason: String
 
-    package var description: String { "line \(line): \(kind.rawValue): \(reason)" }
+    public var description: String { "line \(line): \(kind.rawValue): \(reason)" }
 }
 
 /// A manifest line that parsed: the training format `{"image", "short", "long", "negatives"}` or

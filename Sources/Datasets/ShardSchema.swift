@@ -1,12 +1,12 @@
 /// Names and versions of the on-disk data set layout (docs/data.md is the reference).
-package enum ShardSchema {
+public enum ShardSchema {
     /// Version of dataset.json and of the shard files; readers refuse newer versions. 2: shards
     /// are sealed with a CRC-32 (HDF5 user block) that dataset.json records; 1 is still read.
-    package static let formatVersion = 2
+    public static let formatVersion = 2
     /// The `format` value of dataset.json, so a stray JSON file is not mistaken for a data set.
-    package static let formatName = "discern-dataset"
-    package static let descriptionFile = "dataset.json"
-    package static let defaultSamplesPerShard = 1000
+    public static let formatName = "discern-dataset"
+    public static let descriptionFile = "dataset.json"
+    public static let defaultSamplesPerShard = 1000
 
     // Datasets inside a shard.
     static let images = "images"
@@ -22,7 +22,7 @@ package enum ShardSchema {
     static let splitAttribute = "split"
 
     /// "train/shard-00012.h5": the shard's path relative to the data set directory.
-    package static func shardPath(split: String, index: Int) -> String {
+    public static func shardPath(split: String, index: Int) -> String {
         let number = String(index)
         return "\(split)/shard-\(String(repeating: "0", count: max(0, 5 - number.count)))\(number).h5"
     }

@@ -13,18 +13,18 @@ import Training
 
 /// Image and text embeddings from a model directory, optionally with trained adapters
 /// (a checkpoint's LoRA tensors and soft prompts): docs/method.md sections 2-3.
-package final class Embedder {
-    package let model: LlavaModel<Float>
-    package let prompts: PromptBuilder
-    package let preprocessor: ImagePreprocessor
-    package let softPrompts: Bool
-    package let batchSize: Int
+public final class Embedder {
+    public let model: LlavaModel<Float>
+    public let prompts: PromptBuilder
+    public let preprocessor: ImagePreprocessor
+    public let softPrompts: Bool
+    public let batchSize: Int
     let pass = LlavaModel<Float>.Pass()
     let pooling = EmbeddingPooling<Float>()
 
     /// `checkpoint`: a training checkpoint whose stored configuration says which adapters exist.
     /// `halfWeights`: keep F16/BF16 base weights memory-mapped, widened per use (same embeddings).
-    package init(directory: ModelDirectory, checkpoint: String? = nil, adapters: String? = nil, templates: PromptTemplates = PromptTemplates(),
+    public init(directory: ModelDirectory, checkpoint: String? = nil, adapters: String? = nil, templates: PromptTemplates = PromptTemplates(),
                 imageMode: ImagePreprocessingConfig.Mode = .crop, batchSize: Int = 16, halfWeights: Bool = false) throws {
         let config = directory.config
         var templates = templates, trainable = TrainableSet.frozen, imageMode = imageMode
@@ -65,10 +65,10 @@ package final class Embedder {
         self.batchSize = max(batchSize, 1)
     }
 
-    package var width: Int { model.hidden }
+    public var width: Int { model.hidden }
 
     /// L2-normalised embeddings of images already decoded, (count, width) row-major.
-    package func embedImages(_ images: [RGBImage], progress: ((Int) -> Void)? = nil) throws -> [Float] {
+    public func embedImages(_ images: [RGBImage], progress: ((Int) -> Void)? = nil) throws -> [Float] {
         var pixels = [Float](repeating: 0, count: images.count * preprocessor.outputCount)
         pixels.withUnsafeMutableBufferPointer { buffer in
             for (i, image) in images.enumerated() { preprocessor.preprocess(image, into: buffer.baseAddress! + i * preprocessor.outputCount) }
@@ -77,7 +77,7 @@ package final class Embedder {
     }
 
     /// Embeddings of preprocessed images: pixels (count, 3, size, size), normalised.
-    package func embedPixels(_ pixels: [Float], count: Int, progress: ((Int) -> Void)? = nil) throws -> [Float] {
+    public func embedPixels(_ pixels: [Float], count: Int, progress: ((Int) -> Void)? = nil) throws -> [Float] {
         precondition(pixels.count == count * preprocessor.outputCount, "embedPixels: \(pixels.count) values for \(count) images")
         var output: [Float] = []
         output.reserveCapacity(count * width)
@@ -95,7 +95,7 @@ package final class Embedder {
     }
 
     /// L2-normalised embeddings of captions, (count, width) row-major.
-    package func embedTexts(_ texts: [String], progress: ((Int) -> Void)? = nil) throws -> [Float] {
+    public func embedTexts(_ texts: [String], progress: ((Int) -> Void)? = nil) throws -> [Float] {
         var output: [Float] = []
         output.reserveCapacity(texts.count * width)
         for start in stride(from: 0, to: texts.count, by: batchSize) {
@@ -119,7 +119,7 @@ package final class Embedder {
     }
 }
 
-package struct EmbeddingError: Error, CustomStringConvertible {
-    package let description: String
-    package init(_ description: String) { self.description = description }
+public struct EmbeddingError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }

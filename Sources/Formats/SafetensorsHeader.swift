@@ -1,8 +1,8 @@
 /// The element types Discern reads and writes; names as they appear in the header.
-package enum SafetensorsDType: String, CaseIterable, Sendable {
+public enum SafetensorsDType: String, CaseIterable, Sendable {
     case F64, F32, F16, BF16, I64, I32, I16, I8, U8, BOOL
 
-    package var byteSize: Int {
+    public var byteSize: Int {
         switch self {
         case .F64, .I64: return 8
         case .F32, .I32: return 4
@@ -11,19 +11,19 @@ package enum SafetensorsDType: String, CaseIterable, Sendable {
         }
     }
 
-    package var isFloatingPoint: Bool { self == .F64 || self == .F32 || self == .F16 || self == .BF16 }
+    public var isFloatingPoint: Bool { self == .F64 || self == .F32 || self == .F16 || self == .BF16 }
 }
 
 /// One tensor's entry in a safetensors header.
-package struct SafetensorsTensorInfo: Sendable, Equatable {
-    package let name: String
-    package let dtype: SafetensorsDType
-    package let shape: [Int]
+public struct SafetensorsTensorInfo: Sendable, Equatable {
+    public let name: String
+    public let dtype: SafetensorsDType
+    public let shape: [Int]
     /// Byte range relative to the start of the data buffer (after the header).
-    package let dataOffsets: Range<Int>
+    public let dataOffsets: Range<Int>
 
     /// Product of the shape; 1 for a scalar (shape []).
-    package var elementCount: Int { shape.reduce(1, *) }
+    public var elementCount: Int { shape.reduce(1, *) }
 }
 
 /// The parsed, validated header. The checks are listed in docs/model.md: every check that protects a

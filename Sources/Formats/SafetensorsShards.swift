@@ -4,14 +4,14 @@
 /// that is missing, a tensor absent from its listed shard, a tensor in two shards or a tensor the
 /// index does not list are all errors, because any of them means some weights would silently be
 /// taken from the wrong place or not at all.
-package final class SafetensorsShards: TensorSource, @unchecked Sendable {  // immutable after init
-    package let indexPath: String
-    package let names: [String]
+public final class SafetensorsShards: TensorSource, @unchecked Sendable {  // immutable after init
+    public let indexPath: String
+    public let names: [String]
     /// Shard file name (as written in the index) -> opened file.
-    package let shards: [String: SafetensorsFile]
+    public let shards: [String: SafetensorsFile]
     private let shardOfTensor: [String: SafetensorsFile]
 
-    package init(indexPath: String) throws(FormatError) {
+    public init(indexPath: String) throws(FormatError) {
         self.indexPath = indexPath
         let bytes = try readFileBytes(indexPath)
         let document: JSONValue
@@ -63,7 +63,7 @@ package final class SafetensorsShards: TensorSource, @unchecked Sendable {  // i
 
     /// The weights of a Hugging Face model directory: the sharded index when present, otherwise
     /// `model.safetensors`.
-    package static func openWeights(inDirectory directory: String) throws(FormatError) -> any TensorSource {
+    public static func openWeights(inDirectory directory: String) throws(FormatError) -> any TensorSource {
         let index = "\(directory)/model.safetensors.index.json"
         if fileExists(index) { return try SafetensorsShards(indexPath: index) }
         let single = "\(directory)/model.safetensors"
@@ -73,15 +73,15 @@ package final class SafetensorsShards: TensorSource, @unchecked Sendable {  // i
         return try SafetensorsFile(path: single)
     }
 
-    package func info(_ name: String) throws(FormatError) -> SafetensorsTensorInfo {
+    public func info(_ name: String) throws(FormatError) -> SafetensorsTensorInfo {
         guard let file = shardOfTensor[name] else { throw FormatError(file: indexPath, entry: name, "no such tensor in any shard") }
         return try file.info(name)
     }
 
-    package func rawBytes(_ name: String) throws(FormatError) -> UnsafeRawBufferPointer {
+    public func rawBytes(_ name: String) throws(FormatError) -> UnsafeRawBufferPointer {
         guard let file = shardOfTensor[name] else { throw FormatError(file: indexPath, entry: name, "no such tensor in any shard") }
         return try file.rawBytes(name)
     }
 
-    package func file(containing name: String) -> String { shardOfTensor[name]?.path ?? indexPath }
+    public func file(containing name: String) -> String { shardOfTensor[name]?.path ?? indexPath }
 }

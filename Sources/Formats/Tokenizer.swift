@@ -2,8 +2,8 @@
 /// fallback), reproducing the `tokenizers` library's ids exactly. Stages, each in its own file:
 /// added tokens -> normalizer -> pre-tokenizer -> BPE model -> post-processor; decoder for text.
 /// Any stage type this reader does not implement is an error at load time, never skipped.
-package final class Tokenizer: Sendable {
-    package let path: String
+public final class Tokenizer: Sendable {
+    public let path: String
     private let model: BPEModel
     private let normalizer: TokenizerNormalizer?
     private let preTokenizer: MetaspacePreTokenizer?
@@ -21,27 +21,27 @@ package final class Tokenizer: Sendable {
 
     /// Distinct pieces, model vocabulary and added tokens together (tokenizers'
     /// `get_vocab_size(with_added_tokens=True)`): the embedding table needs at least this many rows.
-    package let vocabSize: Int
+    public let vocabSize: Int
     /// `<s>` / `</s>` / `<pad>` when the file has them (tokenizer.json itself does not say which
     /// token plays which role; these are the Llama names), and the model's unk token.
-    package let bosTokenID: Int32?
-    package let eosTokenID: Int32?
-    package let padTokenID: Int32?
-    package let unknownTokenID: Int32?
+    public let bosTokenID: Int32?
+    public let eosTokenID: Int32?
+    public let padTokenID: Int32?
+    public let unknownTokenID: Int32?
 
     /// Largest id accepted without a model to compare with: decode keeps one slot per id, so a
     /// hostile id near Int32.max would otherwise allocate tens of GB.
-    package static let defaultIDLimit = 1 << 24
+    public static let defaultIDLimit = 1 << 24
 
     /// `idLimit`: every id must be below it (a model directory passes its vocabulary size).
-    package convenience init(path: String, idLimit: Int = Tokenizer.defaultIDLimit) throws(FormatError) {
+    public convenience init(path: String, idLimit: Int = Tokenizer.defaultIDLimit) throws(FormatError) {
         try self.init(json: try readFileBytes(path), path: path, idLimit: idLimit)
     }
 
-    package static func load(_ path: String) throws(FormatError) -> Tokenizer { try Tokenizer(path: path) }
+    public static func load(_ path: String) throws(FormatError) -> Tokenizer { try Tokenizer(path: path) }
 
     /// `path` only names the source in error messages.
-    package init(json: [UInt8], path: String, idLimit: Int = Tokenizer.defaultIDLimit) throws(FormatError) {
+    public init(json: [UInt8], path: String, idLimit: Int = Tokenizer.defaultIDLimit) throws(FormatError) {
         self.path = path
         let root = try JSONNode.parse(json, file: path).object()
         for key in ["truncation", "padding"] {
@@ -106,23 +106,23 @@ package final class Tokenizer: Sendable {
 
     /// The first token (lowest id) whose id fails `isOutside`, with its name for messages: a
     /// vocabulary piece, an added token or a post-processor special token.
-    package func firstToken(where isOutside: (Int32) -> Bool) -> (token: String, id: Int32)? {
+    public func firstToken(where isOutside: (Int32) -> Bool) -> (token: String, id: Int32)? {
         ids.first(where: isOutside)
     }
 
     /// The id of a piece (added tokens first, then the model vocabulary), compared byte for byte.
-    package func tokenID(for piece: String) -> Int32? {
+    public func tokenID(for piece: String) -> Int32? {
         addedIDs[ExactString(piece)] ?? model.vocabulary[ExactString(piece)]
     }
 
     /// The piece of an id as decode sees it, or nil for an id the tokenizer does not know.
-    package func piece(for id: Int32) -> String? {
+    public func piece(for id: Int32) -> String? {
         id >= 0 && Int(id) < pieces.count ? pieces[Int(id)] : nil
     }
 
     /// Token ids for `text`; with `addSpecialTokens` the post-processor's template is applied
     /// (for Llama: `<s>` in front).
-    package func encode(_ text: String, addSpecialTokens: Bool = true) -> [Int32] {
+    public func encode(_ text: String, addSpecialTokens: Bool = true) -> [Int32] {
         let scalars = Array(text.unicodeScalars)
         var ids: [Int32] = []
         for split in rawMatcher.split(scalars, 0..<scalars.count) {
@@ -161,7 +161,7 @@ package final class Tokenizer: Sendable {
 
     /// Text for `ids` through the file's decoder. Like tokenizers, unknown ids are skipped, and
     /// with `skipSpecialTokens` so are special added tokens (`<s>`, `<image>`, `<pad>`, ...).
-    package func decode(_ ids: [Int32], skipSpecialTokens: Bool = true) -> String {
+    public func decode(_ ids: [Int32], skipSpecialTokens: Bool = true) -> String {
         var tokens: [String] = []
         tokens.reserveCapacity(ids.count)
         for id in ids {

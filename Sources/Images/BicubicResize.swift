@@ -124,7 +124,7 @@ private func resampleColumns(_ input: UnsafeBufferPointer<UInt8>, width: Int, ro
 
 /// Which of the two resampling passes runs first. The order changes the rounding of the
 /// intermediate bytes, so each Pillow version is matched only by its own order.
-package enum ResamplePassOrder: String, Sendable, Codable {
+public enum ResamplePassOrder: String, Sendable, Codable {
     /// Pillow 13: vertical first when the height shrinks by more than twice as many pixels as the
     /// width does (`inH - outH > 0 && inH - outH > 2 * (inW - outW)`), else horizontal first. In
     /// CLIP's shortest-edge resize that means portrait images taller than 2:1 being shrunk.
@@ -145,7 +145,7 @@ package enum ResamplePassOrder: String, Sendable, Codable {
 
 /// Resizes like Pillow's `image.resize((width, height), Image.BICUBIC)` on an RGB image.
 /// An image already `width` x `height` comes back unchanged (Pillow returns a copy).
-package func resizeBicubic(_ image: RGBImage, width: Int, height: Int,
+public func resizeBicubic(_ image: RGBImage, width: Int, height: Int,
                           passOrder: ResamplePassOrder = .pillow13) -> RGBImage {
     precondition(width > 0 && height > 0, "resizeBicubic: target \(width) x \(height) is empty")
     let horizontal = width != image.width

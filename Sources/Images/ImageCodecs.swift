@@ -2,7 +2,7 @@ import CImageCodecs
 import Foundation
 
 /// What decoding does with an alpha channel or a PNG transparency (tRNS) chunk.
-package enum AlphaHandling: String, Sendable, Codable {
+public enum AlphaHandling: String, Sendable, Codable {
     /// Keep the stored colour and ignore alpha: PIL's `Image.convert("RGB")`, which LLaVA's
     /// training code and transformers 4.x use.
     case drop
@@ -12,11 +12,11 @@ package enum AlphaHandling: String, Sendable, Codable {
 }
 
 /// The image file formats `decodeImage` reads, recognised by their first bytes.
-package enum ImageFormat: String, Sendable {
+public enum ImageFormat: String, Sendable {
     case jpeg, png
 
     /// JPEG starts FF D8 FF, PNG starts 89 'P' 'N' 'G'.
-    package init?(sniffing bytes: some Collection<UInt8>) {
+    public init?(sniffing bytes: some Collection<UInt8>) {
         let head = Array(bytes.prefix(4))
         if head.count >= 3, head[0] == 0xFF, head[1] == 0xD8, head[2] == 0xFF {
             self = .jpeg
@@ -30,7 +30,7 @@ package enum ImageFormat: String, Sendable {
 
 /// Decodes a JPEG or PNG held in memory into 8-bit RGB. `source` names the data in errors
 /// (a file path, a data-set key).
-package func decodeImage(data: [UInt8], source: String, alpha: AlphaHandling = .drop) throws -> RGBImage {
+public func decodeImage(data: [UInt8], source: String, alpha: AlphaHandling = .drop) throws -> RGBImage {
     guard !data.isEmpty else {
         throw ImageError(.empty, source: source, "the file is empty, not a JPEG or PNG image; "
                          + "re-export it or remove it from the data set")
@@ -57,12 +57,12 @@ package func decodeImage(data: [UInt8], source: String, alpha: AlphaHandling = .
 }
 
 /// `decodeImage` for Foundation `Data`.
-package func decodeImage(data: Data, source: String, alpha: AlphaHandling = .drop) throws -> RGBImage {
+public func decodeImage(data: Data, source: String, alpha: AlphaHandling = .drop) throws -> RGBImage {
     try decodeImage(data: [UInt8](data), source: source, alpha: alpha)
 }
 
 /// Reads and decodes a JPEG or PNG file.
-package func loadImage(path: String, alpha: AlphaHandling = .drop) throws -> RGBImage {
+public func loadImage(path: String, alpha: AlphaHandling = .drop) throws -> RGBImage {
     let data: Data
     do {
         data = try Data(contentsOf: URL(fileURLWithPath: path))
@@ -74,7 +74,7 @@ package func loadImage(path: String, alpha: AlphaHandling = .drop) throws -> RGB
 }
 
 /// Encodes an image as an 8-bit RGB PNG file in memory.
-package func encodePNG(_ image: RGBImage) throws -> [UInt8] {
+public func encodePNG(_ image: RGBImage) throws -> [UInt8] {
     var png: UnsafeMutablePointer<UInt8>?
     var size = 0
     var message = [CChar](repeating: 0, count: Int(IC_MESSAGE_CAPACITY))
@@ -90,7 +90,7 @@ package func encodePNG(_ image: RGBImage) throws -> [UInt8] {
 }
 
 /// Encodes an image as PNG and writes it to `path`, replacing any file there.
-package func writePNG(_ image: RGBImage, to path: String) throws {
+public func writePNG(_ image: RGBImage, to path: String) throws {
     let png = try encodePNG(image)
     do {
         try Data(png).write(to: URL(fileURLWithPath: path), options: .atomic)

@@ -3,7 +3,7 @@
 /// The size transformers' `get_resize_output_image_size(..., default_to_square=False)` picks:
 /// the short side becomes `shortestEdge` and the long side `int(shortestEdge * long / short)`,
 /// truncated (not rounded), so 500 x 375 -> 448 x 336.
-package func shortestEdgeResizeSize(width: Int, height: Int, shortestEdge: Int) -> (width: Int, height: Int) {
+public func shortestEdgeResizeSize(width: Int, height: Int, shortestEdge: Int) -> (width: Int, height: Int) {
     precondition(width > 0 && height > 0 && shortestEdge > 0, "shortestEdgeResizeSize: empty size")
     let (short, long) = width <= height ? (width, height) : (height, width)
     // Python's int / int is the correctly rounded quotient, as is this Double division.
@@ -13,7 +13,7 @@ package func shortestEdgeResizeSize(width: Int, height: Int, shortestEdge: Int) 
 
 /// LLaVA's `expand2square`: the image centred on a square canvas of `background`, offset
 /// ((side - width) / 2, (side - height) / 2) rounded down. A square image comes back as it is.
-package func expandToSquare(_ image: RGBImage, background: (red: UInt8, green: UInt8, blue: UInt8)) -> RGBImage {
+public func expandToSquare(_ image: RGBImage, background: (red: UInt8, green: UInt8, blue: UInt8)) -> RGBImage {
     if image.width == image.height { return image }
     let side = max(image.width, image.height)
     var square = RGBImage(width: side, height: side, filledWith: background)
@@ -34,7 +34,7 @@ package func expandToSquare(_ image: RGBImage, background: (red: UInt8, green: U
 /// (width - cropWidth) // 2), rounded down. Where the image is smaller than the crop it is first
 /// centred on a zero (black) canvas with the extra split ceil-first, so the crop is always
 /// exactly cropWidth x cropHeight.
-package func centerCrop(_ image: RGBImage, width cropWidth: Int, height cropHeight: Int) -> RGBImage {
+public func centerCrop(_ image: RGBImage, width cropWidth: Int, height cropHeight: Int) -> RGBImage {
     precondition(cropWidth > 0 && cropHeight > 0, "centerCrop: crop \(cropWidth) x \(cropHeight) is empty")
     if image.width == cropWidth && image.height == cropHeight { return image }
     // Source index of crop pixel 0 along one axis; out-of-range source indices are padding.

@@ -3,8 +3,8 @@ import Kernels
 /// How an image becomes the vision tower's input, as transformers' `CLIPImageProcessor` does it
 /// (resize shortest edge with PIL bicubic, center crop, rescale, normalise, channels first),
 /// optionally after LLaVA's pad-to-square.
-package struct ImagePreprocessingConfig: Codable, Sendable, Equatable {
-    package enum Mode: String, Codable, CaseIterable, Sendable {
+public struct ImagePreprocessingConfig: Codable, Sendable, Equatable {
+    public enum Mode: String, Codable, CaseIterable, Sendable {
         /// The hub processor: resize the short side to `shortestEdge`, crop the centre.
         case crop
         /// LLaVA-1.5 training (`image_aspect_ratio: pad`): first centre the image on a square of
@@ -12,33 +12,33 @@ package struct ImagePreprocessingConfig: Codable, Sendable, Equatable {
         case padToSquare = "pad"
     }
 
-    package var mode: Mode
+    public var mode: Mode
     /// The short side after resizing (transformers' `size["shortest_edge"]`).
-    package var shortestEdge: Int
+    public var shortestEdge: Int
     /// transformers' `crop_size["height"]`, `crop_size["width"]`.
-    package var cropHeight: Int
-    package var cropWidth: Int
+    public var cropHeight: Int
+    public var cropWidth: Int
     /// Multiplies the 0...255 bytes (transformers' `rescale_factor`).
-    package var rescaleFactor: Double
+    public var rescaleFactor: Double
     /// Per-channel (R, G, B) mean and standard deviation of the rescaled values.
-    package var mean: [Double]
-    package var std: [Double]
+    public var mean: [Double]
+    public var std: [Double]
     /// The square canvas colour in `.padToSquare` mode.
-    package var padColor: [UInt8]
+    public var padColor: [UInt8]
     /// Which Pillow version's resize to reproduce (they differ for shrunk images over 2:1 tall).
-    package var resizePassOrder: ResamplePassOrder
+    public var resizePassOrder: ResamplePassOrder
 
     /// OpenAI CLIP's normalisation (transformers' OPENAI_CLIP_MEAN / OPENAI_CLIP_STD).
-    package static let clipMean = [0.48145466, 0.4578275, 0.40821073]
-    package static let clipStd = [0.26862954, 0.26130258, 0.27577711]
+    public static let clipMean = [0.48145466, 0.4578275, 0.40821073]
+    public static let clipStd = [0.26862954, 0.26130258, 0.27577711]
 
     /// LLaVA's background: `tuple(int(x * 255) for x in image_mean)`, truncated, so the CLIP
     /// mean gives (122, 116, 104).
-    package static func padColor(forMean mean: [Double]) -> [UInt8] {
+    public static func padColor(forMean mean: [Double]) -> [UInt8] {
         mean.map { UInt8(clamping: Int(($0 * 255).rounded(.towardZero))) }
     }
 
-    package init(mode: Mode = .crop, shortestEdge: Int = 336, cropHeight: Int? = nil, cropWidth: Int? = nil,
+    public init(mode: Mode = .crop, shortestEdge: Int = 336, cropHeight: Int? = nil, cropWidth: Int? = nil,
                 rescaleFactor: Double = 1.0 / 255.0, mean: [Double] = clipMean, std: [Double] = clipStd,
                 padColor: [UInt8]? = nil, resizePassOrder: ResamplePassOrder = .pillow13) {
         self.mode = mode
@@ -53,10 +53,10 @@ package struct ImagePreprocessingConfig: Codable, Sendable, Equatable {
     }
 
     /// LLaVA-1.5's processor (openai/clip-vit-large-patch14-336): 336 x 336, CLIP mean/std.
-    package static func llava15(mode: Mode = .crop) -> Self { Self(mode: mode) }
+    public static func llava15(mode: Mode = .crop) -> Self { Self(mode: mode) }
 
     /// Every key is optional in a config file; missing ones take the LLaVA-1.5 values.
-    package init(from decoder: any Decoder) throws {
+    public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let edge = try c.decodeIfPresent(Int.self, forKey: .shortestEdge) ?? 336
         let mean = try c.decodeIfPresent([Double].self, forKey: .mean) ?? Self.clipMean
@@ -70,7 +70,7 @@ package struct ImagePreprocessingConfig: Codable, Sendable, Equatable {
     }
 
     /// Throws a message naming the bad key when a value cannot work.
-    package func validate() throws {
+    public func validate() throws {
         func fail(_ key: String, _ problem: String) -> ImagePreprocessingConfigError {
             ImagePreprocessingConfigError(message: "image preprocessing `\(key)`: \(problem)")
         }
@@ -87,20 +87,20 @@ package struct ImagePreprocessingConfig: Codable, Sendable, Equatable {
     }
 }
 
-package struct ImagePreprocessingConfigError: Error, CustomStringConvertible {
-    package let message: String
-    package var description: String { message }
+public struct ImagePreprocessingConfigError: Error, CustomStringConvertible {
+    public let message: String
+    public var description: String { message }
 }
 
 /// Turns decoded images into normalised, channels-first pixel values for the vision tower.
-package struct ImagePreprocessor: Sendable {
-    package let config: ImagePreprocessingConfig
+public struct ImagePreprocessor: Sendable {
+    public let config: ImagePreprocessingConfig
     /// normalised[channel * 256 + byte]: transformers computes float32(float64(byte) * factor),
     /// then (x - float32(mean)) / float32(std) in float32. A byte has only 256 values, so a table
     /// reproduces that exactly.
     private let normalised: [Float]
 
-    package init(config: ImagePreprocessingConfig = .llava15()) throws {
+    public init(config: ImagePreprocessingConfig = .llava15()) throws {
         try config.validate()
         self.config = config
         var table = [Float](repeating: 0, count: 3 * 256)
@@ -114,11 +114,11 @@ package struct ImagePreprocessor: Sendable {
     }
 
     /// Values one image produces: (3, cropHeight, cropWidth).
-    package var outputCount: Int { 3 * config.cropHeight * config.cropWidth }
+    public var outputCount: Int { 3 * config.cropHeight * config.cropWidth }
 
     /// The 8-bit image after pad-to-square (if configured), resize and crop: what PIL holds just
     /// before transformers rescales it. (cropHeight, cropWidth, 3).
-    package func resizedAndCropped(_ image: RGBImage) -> RGBImage {
+    public func resizedAndCropped(_ image: RGBImage) -> RGBImage {
         var image = image
         if config.mode == .padToSquare {
             let c = config.padColor
@@ -131,7 +131,7 @@ package struct ImagePreprocessor: Sendable {
     }
 
     /// Preprocesses one image into `output`: (3, cropHeight, cropWidth), channels first.
-    package func preprocess<T: KernelScalar>(_ image: RGBImage, into output: UnsafeMutablePointer<T>) {
+    public func preprocess<T: KernelScalar>(_ image: RGBImage, into output: UnsafeMutablePointer<T>) {
         let cropped = resizedAndCropped(image)
         let plane = config.cropHeight * config.cropWidth
         normalised.withUnsafeBufferPointer { table in
@@ -146,7 +146,7 @@ package struct ImagePreprocessor: Sendable {
     }
 
     /// Preprocesses one image into a new array: (3, cropHeight, cropWidth).
-    package func preprocess(_ image: RGBImage) -> [Float] {
+    public func preprocess(_ image: RGBImage) -> [Float] {
         [Float](unsafeUninitializedCapacity: outputCount) { buffer, count in
             preprocess(image, into: buffer.baseAddress!)
             count = outputCount

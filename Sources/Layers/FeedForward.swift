@@ -3,14 +3,14 @@ import Kernels
 /// The position-wise MLP of a transformer layer:
 ///   CLIP:  y = fc2(act(fc1(x)))
 ///   Llama: y = down(silu(gate(x)) * up(x))
-package final class FeedForward<T: KernelScalar>: @unchecked Sendable {
-    package enum Kind: @unchecked Sendable {
+public final class FeedForward<T: KernelScalar>: @unchecked Sendable {
+    public enum Kind: @unchecked Sendable {
         case plain(fc1: Linear<T>, activation: ActivationFunction, fc2: Linear<T>)
         case gated(gate: Linear<T>, up: Linear<T>, down: Linear<T>)
     }
-    package let kind: Kind
+    public let kind: Kind
 
-    package init(_ kind: Kind) { self.kind = kind }
+    public init(_ kind: Kind) { self.kind = kind }
 
     var intermediate: Int {
         switch kind {
@@ -19,16 +19,16 @@ package final class FeedForward<T: KernelScalar>: @unchecked Sendable {
         }
     }
 
-    package final class Tape: @unchecked Sendable {
+    public final class Tape: @unchecked Sendable {
         let first = GrowableBuffer<T>()      // (rows, intermediate): fc1 output, or gate output
         let second = GrowableBuffer<T>()     // (rows, intermediate): up output (gated only)
         let activated = GrowableBuffer<T>()  // (rows, intermediate): input of fc2 / down
         let tapes = [Linear<T>.Tape(), Linear<T>.Tape(), Linear<T>.Tape()]
-        package init() {}
+        public init() {}
     }
 
     /// x: (rows, hidden) -> y: (rows, hidden), overwritten.
-    package func forward(_ x: UnsafePointer<T>, rows: Int, into y: UnsafeMutablePointer<T>, tape: Tape, dropout: DropoutContext? = nil) {
+    public func forward(_ x: UnsafePointer<T>, rows: Int, into y: UnsafeMutablePointer<T>, tape: Tape, dropout: DropoutContext? = nil) {
         let count = rows * intermediate
         let first = tape.first.reserve(count), activated = tape.activated.reserve(count)
         switch kind {
@@ -46,7 +46,7 @@ package final class FeedForward<T: KernelScalar>: @unchecked Sendable {
     }
 
     /// dx += d(loss)/dx; parameter gradients added when trainable.
-    package func backward(_ dy: UnsafePointer<T>, input x: UnsafePointer<T>, rows: Int,
+    public func backward(_ dy: UnsafePointer<T>, input x: UnsafePointer<T>, rows: Int,
                          dx: UnsafeMutablePointer<T>?, tape: Tape, scratch: BackwardScratch<T>) {
         let count = rows * intermediate
         let dActivated = scratch.mlpOutput.reserveZeroed(count)

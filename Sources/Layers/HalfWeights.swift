@@ -4,16 +4,16 @@ import Kernels
 /// file): no T copy exists; users widen it per use (`Parameter.readable()`), rows on demand
 /// (`Parameter.copyRow`). Widening is exact, so results equal those of a model that widened
 /// the same file up front. Model code sees only this pointer + format, never a file format.
-package struct HalfMatrix: @unchecked Sendable {  // immutable; the bytes are read-only
+public struct HalfMatrix: @unchecked Sendable {  // immutable; the bytes are read-only
     /// rows * columns 16-bit values, row-major, any alignment.
-    package let bytes: UnsafeRawPointer
-    package let format: HalfFormat
-    package let rows: Int
-    package let columns: Int
+    public let bytes: UnsafeRawPointer
+    public let format: HalfFormat
+    public let rows: Int
+    public let columns: Int
     /// Keeps `bytes` valid (e.g. the mapped file) for as long as this matrix, hence the model, lives.
-    package let owner: AnyObject
+    public let owner: AnyObject
 
-    package init(bytes: UnsafeRawPointer, format: HalfFormat, rows: Int, columns: Int, owner: AnyObject) {
+    public init(bytes: UnsafeRawPointer, format: HalfFormat, rows: Int, columns: Int, owner: AnyObject) {
         precondition(rows >= 0 && columns >= 0, "HalfMatrix: negative shape (\(rows), \(columns))")
         self.bytes = bytes
         self.format = format
@@ -22,9 +22,9 @@ package struct HalfMatrix: @unchecked Sendable {  // immutable; the bytes are re
         self.owner = owner
     }
 
-    package var count: Int { rows * columns }
+    public var count: Int { rows * columns }
     /// Bytes of 16-bit storage.
-    package var byteCount: Int { 2 * count }
+    public var byteCount: Int { 2 * count }
 }
 
 /// The one T buffer every 16-bit weight of a model is widened into, sized for the largest.
@@ -35,13 +35,13 @@ package struct HalfMatrix: @unchecked Sendable {  // immutable; the bytes are re
 /// at this level: two forwards of one model must not run concurrently (kernels parallelise
 /// inside, which is fine). The buffer remembers which weight it holds, so back-to-back uses of
 /// one weight (the output head's forward and backward) widen it once: frozen values never change.
-package final class WidenedWeightScratch<T: KernelScalar>: @unchecked Sendable {
+public final class WidenedWeightScratch<T: KernelScalar>: @unchecked Sendable {
     let buffer: Buffer<T>
     private var holder: ObjectIdentifier?
 
     init(capacity: Int) { buffer = Buffer(count: capacity) }
 
-    package var capacity: Int { buffer.count }
+    public var capacity: Int { buffer.count }
 
     /// `matrix` widened into the buffer (or already there when `parameter` was the last one widened).
     func widened(_ matrix: HalfMatrix, for parameter: AnyObject) -> UnsafePointer<T> {

@@ -2,16 +2,16 @@ import Kernels
 
 /// A LoRA adapter on one linear layer, PEFT's layout and scaling:
 ///   y = x W^T + b + (alpha / r) * (x A^T) B^T,   A: (r, in), B: (out, r)
-package struct LoRA<T: KernelScalar>: @unchecked Sendable {
-    package let a: Parameter<T>        // lora_A.weight: (rank, inFeatures)
-    package let b: Parameter<T>        // lora_B.weight: (outFeatures, rank)
-    package let scaling: T             // alpha / rank (PEFT without rsLoRA)
+public struct LoRA<T: KernelScalar>: @unchecked Sendable {
+    public let a: Parameter<T>        // lora_A.weight: (rank, inFeatures)
+    public let b: Parameter<T>        // lora_B.weight: (outFeatures, rank)
+    public let scaling: T             // alpha / rank (PEFT without rsLoRA)
     /// PEFT's lora_dropout: applied to the adapter's input only, in training (when a
     /// DropoutContext is given), with the survivors scaled by 1 / (1 - p).
-    package let dropout: Double
-    package var rank: Int { a.shape[0] }
+    public let dropout: Double
+    public var rank: Int { a.shape[0] }
 
-    package init(a: Parameter<T>, b: Parameter<T>, alpha: Double, dropout: Double = 0) {
+    public init(a: Parameter<T>, b: Parameter<T>, alpha: Double, dropout: Double = 0) {
         precondition(a.shape.count == 2 && b.shape.count == 2 && a.shape[0] == b.shape[1], "LoRA: A \(a.shape) and B \(b.shape) do not fit")
         precondition(dropout >= 0 && dropout < 1, "LoRA dropout \(dropout) outside [0, 1)")
         self.a = a
@@ -22,16 +22,16 @@ package struct LoRA<T: KernelScalar>: @unchecked Sendable {
 }
 
 /// nn.Linear with an optional LoRA adapter. Frozen weight and bias get no gradient work.
-package final class Linear<T: KernelScalar>: @unchecked Sendable {
-    package let weight: Parameter<T>   // (outFeatures, inFeatures)
-    package let bias: Parameter<T>?    // (outFeatures)
-    package let lora: LoRA<T>?
-    package let inFeatures: Int
-    package let outFeatures: Int
+public final class Linear<T: KernelScalar>: @unchecked Sendable {
+    public let weight: Parameter<T>   // (outFeatures, inFeatures)
+    public let bias: Parameter<T>?    // (outFeatures)
+    public let lora: LoRA<T>?
+    public let inFeatures: Int
+    public let outFeatures: Int
     /// Names this module in dropout masks.
-    package let dropoutKey: UInt64
+    public let dropoutKey: UInt64
 
-    package init(weight: Parameter<T>, bias: Parameter<T>?, lora: LoRA<T>?) {
+    public init(weight: Parameter<T>, bias: Parameter<T>?, lora: LoRA<T>?) {
         precondition(weight.shape.count == 2, "Linear \(weight.name): weight must be 2-D")
         self.weight = weight
         self.bias = bias
@@ -42,11 +42,11 @@ package final class Linear<T: KernelScalar>: @unchecked Sendable {
     }
 
     /// What the backward needs besides the input: the LoRA down-projection x A^T.
-    package final class Tape: @unchecked Sendable {
+    public final class Tape: @unchecked Sendable {
         let down = GrowableBuffer<T>()      // (rows, rank)
         let dropped = GrowableBuffer<T>()   // (rows, inFeatures): dropout(x), when dropout is on
         var dropout: DropoutContext?        // the masks of the last forward, for its backward
-        package init() {}
+        public init() {}
     }
 
     /// x with LoRA dropout applied, in the tape, or x itself when dropout is off.
@@ -66,7 +66,7 @@ package final class Linear<T: KernelScalar>: @unchecked Sendable {
     /// y = x W^T + b (+ scaling * (x A^T) B^T)
     ///   x: (rows, inFeatures), y: (rows, outFeatures), overwritten
     ///   dropout: LoRA dropout masks (training only); nil = no dropout
-    package func forward(_ x: UnsafePointer<T>, rows: Int, into y: UnsafeMutablePointer<T>, tape: Tape?, dropout: DropoutContext? = nil) {
+    public func forward(_ x: UnsafePointer<T>, rows: Int, into y: UnsafeMutablePointer<T>, tape: Tape?, dropout: DropoutContext? = nil) {
         // A 16-bit weight is widened into the model's shared scratch for this one GEMM.
         linearForward(x: x, weight: weight.readable(), bias: bias?.value, y: y,
                       rows: rows, inFeatures: inFeatures, outFeatures: outFeatures)
@@ -82,7 +82,7 @@ package final class Linear<T: KernelScalar>: @unchecked Sendable {
     /// Adds gradients into dx (if given) and into every trainable parameter's gradient.
     ///   dy: (rows, outFeatures), x: (rows, inFeatures) the forward input, dx: (rows, inFeatures) +=
     ///   scratch: at least rows * rank elements (LoRA only)
-    package func backward(_ dy: UnsafePointer<T>, input x: UnsafePointer<T>, rows: Int,
+    public func backward(_ dy: UnsafePointer<T>, input x: UnsafePointer<T>, rows: Int,
                          dx: UnsafeMutablePointer<T>?, tape: Tape, scratch: GrowableBuffer<T>) {
         linearBackward(dy: dy, x: x, weight: dx == nil ? nil : weight.readable(), dx: dx, dWeight: weight.gradient, dBias: bias?.gradient,
                        rows: rows, inFeatures: inFeatures, outFeatures: outFeatures)

@@ -1,15 +1,15 @@
 import Kernels
 
 /// LayerNorm (CLIP: weight and bias) or RMSNorm (Llama: weight only), over the last dimension.
-package final class Norm<T: KernelScalar>: @unchecked Sendable {
-    package enum Kind: Sendable { case layerNorm, rmsNorm }
-    package let kind: Kind
-    package let weight: Parameter<T>   // (dim)
-    package let bias: Parameter<T>?    // (dim), LayerNorm only
-    package let eps: T
-    package var dim: Int { weight.count }
+public final class Norm<T: KernelScalar>: @unchecked Sendable {
+    public enum Kind: Sendable { case layerNorm, rmsNorm }
+    public let kind: Kind
+    public let weight: Parameter<T>   // (dim)
+    public let bias: Parameter<T>?    // (dim), LayerNorm only
+    public let eps: T
+    public var dim: Int { weight.count }
 
-    package init(kind: Kind, weight: Parameter<T>, bias: Parameter<T>?, eps: Double) {
+    public init(kind: Kind, weight: Parameter<T>, bias: Parameter<T>?, eps: Double) {
         precondition((kind == .layerNorm) == (bias != nil), "Norm \(weight.name): LayerNorm needs a bias, RMSNorm has none")
         self.kind = kind
         self.weight = weight
@@ -18,14 +18,14 @@ package final class Norm<T: KernelScalar>: @unchecked Sendable {
     }
 
     /// Per-row statistics the backward needs.
-    package final class Tape: @unchecked Sendable {
+    public final class Tape: @unchecked Sendable {
         let mean = GrowableBuffer<T>()  // (rows), LayerNorm only
         let rstd = GrowableBuffer<T>()  // (rows)
-        package init() {}
+        public init() {}
     }
 
     /// x: (rows, dim) -> y: (rows, dim), overwritten.
-    package func forward(_ x: UnsafePointer<T>, rows: Int, into y: UnsafeMutablePointer<T>, tape: Tape) {
+    public func forward(_ x: UnsafePointer<T>, rows: Int, into y: UnsafeMutablePointer<T>, tape: Tape) {
         let rstd = tape.rstd.reserve(rows)
         switch kind {
         case .layerNorm:
@@ -37,7 +37,7 @@ package final class Norm<T: KernelScalar>: @unchecked Sendable {
     }
 
     /// dx += d(loss)/dx; parameter gradients added when trainable.
-    package func backward(_ dy: UnsafePointer<T>, input x: UnsafePointer<T>, rows: Int,
+    public func backward(_ dy: UnsafePointer<T>, input x: UnsafePointer<T>, rows: Int,
                          dx: UnsafeMutablePointer<T>?, tape: Tape) {
         switch kind {
         case .layerNorm:

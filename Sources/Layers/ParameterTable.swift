@@ -2,16 +2,16 @@ import Kernels
 
 /// One named tensor of the model. The name is the Hugging Face key (classic hub layout, see
 /// docs/model.md), so loading, checkpoints, export and fixtures share one vocabulary.
-package final class Parameter<T: KernelScalar>: @unchecked Sendable {
-    package let name: String
-    package let shape: [Int]
-    package let count: Int
-    package let trainable: Bool
+public final class Parameter<T: KernelScalar>: @unchecked Sendable {
+    public let name: String
+    public let shape: [Int]
+    public let count: Int
+    public let trainable: Bool
     /// The gradient, same layout; nil for a frozen parameter, which therefore gets no gradient work.
-    package let gradient: UnsafeMutablePointer<T>?
+    public let gradient: UnsafeMutablePointer<T>?
     /// Non-nil for a frozen weight kept in 16-bit storage: it has no T values of its own. Read it
     /// with `readable()` (the whole matrix) or `copyRow` (one row); `value` is unavailable.
-    package let half: HalfMatrix?
+    public let half: HalfMatrix?
     @usableFromInline let storage: UnsafeMutablePointer<T>?
     private let widening: WidenedWeightScratch<T>?
 
@@ -41,7 +41,7 @@ package final class Parameter<T: KernelScalar>: @unchecked Sendable {
     /// The values, `count` elements, row-major in `shape`, writable (loading, initialisation, the
     /// optimizer). A 16-bit parameter has none: asking is a programmer error.
     @inlinable
-    package var value: UnsafeMutablePointer<T> {
+    public var value: UnsafeMutablePointer<T> {
         guard let storage else { preconditionFailure("\(name) stays in 16-bit storage: read it with readable() or copyRow") }
         return storage
     }
@@ -49,14 +49,14 @@ package final class Parameter<T: KernelScalar>: @unchecked Sendable {
     /// The values for reading: `value` itself, or a 16-bit weight widened into the model's one
     /// shared scratch buffer, valid until another 16-bit weight is widened (see
     /// WidenedWeightScratch: use the pointer for one GEMM, then let go of it).
-    package func readable() -> UnsafePointer<T> {
+    public func readable() -> UnsafePointer<T> {
         if let storage { return UnsafePointer(storage) }
         return widening!.widened(half!, for: self)
     }
 
     /// Copies row `row` of a 2-D parameter into `destination` (shape[1] values), widening only
     /// that row when the parameter is 16-bit: embedding lookups touch a few rows of a big table.
-    package func copyRow(_ row: Int, into destination: UnsafeMutablePointer<T>) {
+    public func copyRow(_ row: Int, into destination: UnsafeMutablePointer<T>) {
         precondition(shape.count == 2 && row >= 0 && row < shape[0], "\(name): row \(row) of shape \(shape)")
         let width = shape[1]
         if let storage {
@@ -67,16 +67,16 @@ package final class Parameter<T: KernelScalar>: @unchecked Sendable {
     }
 }
 
-package struct ParameterSpec: Sendable, Equatable {
-    package let name: String
-    package let shape: [Int]
-    package let trainable: Bool
-    package init(_ name: String, _ shape: [Int], trainable: Bool) {
+public struct ParameterSpec: Sendable, Equatable {
+    public let name: String
+    public let shape: [Int]
+    public let trainable: Bool
+    public init(_ name: String, _ shape: [Int], trainable: Bool) {
         self.name = name
         self.shape = shape
         self.trainable = trainable
     }
-    package var count: Int { shape.reduce(1, *) }
+    public var count: Int { shape.reduce(1, *) }
 }
 
 /// Every parameter of a model. Trainable parameters are slices of ONE values allocation and ONE
@@ -84,18 +84,18 @@ package struct ParameterSpec: Sendable, Equatable {
 /// each see a single flat vector. Frozen parameters live in their own allocation, except those
 /// given as 16-bit matrices (`halfWeights`), which get no T storage at all and share one
 /// widening buffer sized for the largest of them.
-package final class ParameterTable<T: KernelScalar>: @unchecked Sendable {
-    package let parameters: [Parameter<T>]
-    package let trainableValues: Buffer<T>
-    package let trainableGradients: Buffer<T>
+public final class ParameterTable<T: KernelScalar>: @unchecked Sendable {
+    public let parameters: [Parameter<T>]
+    public let trainableValues: Buffer<T>
+    public let trainableGradients: Buffer<T>
     private let frozenStorage: Buffer<T>
     /// The buffer 16-bit weights are widened into; nil when there are none.
-    package let widening: WidenedWeightScratch<T>?
+    public let widening: WidenedWeightScratch<T>?
     private let index: [String: Int]
 
     /// `halfWeights`: frozen 2-D parameters (by name) that stay in 16-bit storage; each must name a
     /// frozen spec of the matrix's shape (the caller picks them; a mistake is a programmer error).
-    package init(_ specs: [ParameterSpec], halfWeights: [String: HalfMatrix] = [:]) {
+    public init(_ specs: [ParameterSpec], halfWeights: [String: HalfMatrix] = [:]) {
         var seen = Set<String>()
         for spec in specs {
             precondition(seen.insert(spec.name).inserted, "parameter \(spec.name) declared twice")
@@ -133,18 +133,18 @@ package final class ParameterTable<T: KernelScalar>: @unchecked Sendable {
 
     /// The parameter called `name`; a missing name is a programmer error (models declare
     /// every name they later look up, at construction time, never in a hot loop).
-    package subscript(name: String) -> Parameter<T> {
+    public subscript(name: String) -> Parameter<T> {
         guard let position = index[name] else { preconditionFailure("no parameter named \(name)") }
         return parameters[position]
     }
 
-    package func contains(_ name: String) -> Bool { index[name] != nil }
-    package var trainable: [Parameter<T>] { parameters.filter(\.trainable) }
-    package var frozen: [Parameter<T>] { parameters.filter { !$0.trainable } }
+    public func contains(_ name: String) -> Bool { index[name] != nil }
+    public var trainable: [Parameter<T>] { parameters.filter(\.trainable) }
+    public var frozen: [Parameter<T>] { parameters.filter { !$0.trainable } }
     /// Frozen parameters kept in 16-bit storage.
-    package var halfParameters: [Parameter<T>] { parameters.filter { $0.half != nil } }
+    public var halfParameters: [Parameter<T>] { parameters.filter { $0.half != nil } }
     /// T values allocated for frozen parameters (16-bit ones excluded).
-    package var frozenValueCount: Int { frozenStorage.count }
+    public var frozenValueCount: Int { frozenStorage.count }
 
-    package func zeroGradients() { trainableGradients.zero() }
+    public func zeroGradients() { trainableGradients.zero() }
 }

@@ -2,17 +2,17 @@ import Kernels
 
 /// The shape of one batch of sequences going through a transformer: (batch, sequence) tokens
 /// laid out as batch * sequence rows, plus the optional key padding mask and RoPE positions.
-package struct SequenceLayout: @unchecked Sendable {
-    package let batch: Int
-    package let sequence: Int
+public struct SequenceLayout: @unchecked Sendable {
+    public let batch: Int
+    public let sequence: Int
     /// (batch, sequence): 1 = real token, 0 = padding; nil = no padding.
-    package let keyMask: UnsafePointer<UInt8>?
+    public let keyMask: UnsafePointer<UInt8>?
     /// (batch * sequence) RoPE positions; nil for models without rotary embeddings.
-    package let positions: UnsafePointer<Int32>?
+    public let positions: UnsafePointer<Int32>?
     /// LoRA dropout masks for these rows (training); nil = no dropout.
-    package let dropout: DropoutContext?
+    public let dropout: DropoutContext?
 
-    package init(batch: Int, sequence: Int, keyMask: UnsafePointer<UInt8>? = nil, positions: UnsafePointer<Int32>? = nil,
+    public init(batch: Int, sequence: Int, keyMask: UnsafePointer<UInt8>? = nil, positions: UnsafePointer<Int32>? = nil,
                 dropout: DropoutContext? = nil) {
         self.batch = batch
         self.sequence = sequence
@@ -21,20 +21,20 @@ package struct SequenceLayout: @unchecked Sendable {
         self.dropout = dropout
     }
 
-    package var rows: Int { batch * sequence }
+    public var rows: Int { batch * sequence }
 }
 
 /// Multi-head self-attention with q/k/v/o projections (CLIP: biases, bidirectional; Llama: no
 /// biases, causal, grouped-query heads, rotary embeddings).
-package final class SelfAttention<T: KernelScalar>: @unchecked Sendable {
-    package let q: Linear<T>, k: Linear<T>, v: Linear<T>, o: Linear<T>
-    package let queryHeads: Int
-    package let keyValueHeads: Int
-    package let headDim: Int
-    package let causal: Bool
-    package let rotary: RotaryTable<T>?
+public final class SelfAttention<T: KernelScalar>: @unchecked Sendable {
+    public let q: Linear<T>, k: Linear<T>, v: Linear<T>, o: Linear<T>
+    public let queryHeads: Int
+    public let keyValueHeads: Int
+    public let headDim: Int
+    public let causal: Bool
+    public let rotary: RotaryTable<T>?
 
-    package init(q: Linear<T>, k: Linear<T>, v: Linear<T>, o: Linear<T>, queryHeads: Int, keyValueHeads: Int,
+    public init(q: Linear<T>, k: Linear<T>, v: Linear<T>, o: Linear<T>, queryHeads: Int, keyValueHeads: Int,
                 headDim: Int, causal: Bool, rotary: RotaryTable<T>?) {
         precondition(q.outFeatures == queryHeads * headDim && k.outFeatures == keyValueHeads * headDim
                      && v.outFeatures == keyValueHeads * headDim && o.inFeatures == queryHeads * headDim,
@@ -52,18 +52,18 @@ package final class SelfAttention<T: KernelScalar>: @unchecked Sendable {
                        keyValueHeads: keyValueHeads, headDim: headDim, causal: causal)
     }
 
-    package final class Tape: @unchecked Sendable {
+    public final class Tape: @unchecked Sendable {
         let queries = GrowableBuffer<T>()        // (rows, queryHeads * headDim), after RoPE
         let keys = GrowableBuffer<T>()           // (rows, keyValueHeads * headDim), after RoPE
         let values = GrowableBuffer<T>()         // (rows, keyValueHeads * headDim)
         let probabilities = GrowableBuffer<T>()  // (batch, queryHeads, sequence, sequence)
         let context = GrowableBuffer<T>()        // (rows, queryHeads * headDim), input of o
         let qTape = Linear<T>.Tape(), kTape = Linear<T>.Tape(), vTape = Linear<T>.Tape(), oTape = Linear<T>.Tape()
-        package init() {}
+        public init() {}
     }
 
     /// x: (rows, hidden) -> y: (rows, hidden), overwritten.
-    package func forward(_ x: UnsafePointer<T>, layout: SequenceLayout, into y: UnsafeMutablePointer<T>, tape: Tape) {
+    public func forward(_ x: UnsafePointer<T>, layout: SequenceLayout, into y: UnsafeMutablePointer<T>, tape: Tape) {
         let rows = layout.rows, shape = shape(layout)
         let queries = tape.queries.reserve(rows * q.outFeatures)
         let keys = tape.keys.reserve(rows * k.outFeatures)
@@ -87,10 +87,10 @@ package final class SelfAttention<T: KernelScalar>: @unchecked Sendable {
     /// Whether forwards keep the attention probabilities for a backward. A module that is never
     /// differentiated (a frozen vision tower) turns this off: each forward then holds one
     /// (sequence, sequence) matrix per thread instead of batch x heads of them.
-    package var savesProbabilities = true
+    public var savesProbabilities = true
 
     /// dx += d(loss)/dx for x the forward input; parameter gradients added when trainable.
-    package func backward(_ dy: UnsafePointer<T>, input x: UnsafePointer<T>, layout: SequenceLayout,
+    public func backward(_ dy: UnsafePointer<T>, input x: UnsafePointer<T>, layout: SequenceLayout,
                          dx: UnsafeMutablePointer<T>?, tape: Tape, scratch: BackwardScratch<T>) {
         let rows = layout.rows, shape = shape(layout)
         precondition(savesProbabilities, "SelfAttention.backward: this module's forwards do not save the attention probabilities")
@@ -118,17 +118,17 @@ package final class SelfAttention<T: KernelScalar>: @unchecked Sendable {
 
 /// Temporaries of the backward pass, shared by every layer (the backward runs one layer at a
 /// time), allocated on the first step and reused.
-package final class BackwardScratch<T: KernelScalar>: @unchecked Sendable {
-    package let attentionContext = GrowableBuffer<T>()
-    package let queries = GrowableBuffer<T>()
-    package let keys = GrowableBuffer<T>()
-    package let values = GrowableBuffer<T>()
-    package let attentionScores = GrowableBuffer<T>()
-    package let lora = GrowableBuffer<T>()
-    package let hidden = GrowableBuffer<T>()        // (rows, hidden): gradient of a normed input
-    package let residual = GrowableBuffer<T>()      // (rows, hidden): gradient of the mid-layer stream
-    package let mlpOutput = GrowableBuffer<T>()     // (rows, intermediate)
-    package let mlpGate = GrowableBuffer<T>()       // (rows, intermediate)
-    package let mlpUp = GrowableBuffer<T>()         // (rows, intermediate)
-    package init() {}
+public final class BackwardScratch<T: KernelScalar>: @unchecked Sendable {
+    public let attentionContext = GrowableBuffer<T>()
+    public let queries = GrowableBuffer<T>()
+    public let keys = GrowableBuffer<T>()
+    public let values = GrowableBuffer<T>()
+    public let attentionScores = GrowableBuffer<T>()
+    public let lora = GrowableBuffer<T>()
+    public let hidden = GrowableBuffer<T>()        // (rows, hidden): gradient of a normed input
+    public let residual = GrowableBuffer<T>()      // (rows, hidden): gradient of the mid-layer stream
+    public let mlpOutput = GrowableBuffer<T>()     // (rows, intermediate)
+    public let mlpGate = GrowableBuffer<T>()       // (rows, intermediate)
+    public let mlpUp = GrowableBuffer<T>()         // (rows, intermediate)
+    public init() {}
 }

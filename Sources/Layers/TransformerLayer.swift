@@ -5,21 +5,21 @@ import Kernels
 ///   out = mid + feedForward(norm2(mid))
 /// CLIP: LayerNorm, biased bidirectional attention, fc1/quick_gelu/fc2.
 /// Llama: RMSNorm, causal grouped-query attention with RoPE, gated SiLU MLP.
-package final class TransformerLayer<T: KernelScalar>: @unchecked Sendable {
-    package let norm1: Norm<T>
-    package let attention: SelfAttention<T>
-    package let norm2: Norm<T>
-    package let feedForward: FeedForward<T>
-    package var hidden: Int { norm1.dim }
+public final class TransformerLayer<T: KernelScalar>: @unchecked Sendable {
+    public let norm1: Norm<T>
+    public let attention: SelfAttention<T>
+    public let norm2: Norm<T>
+    public let feedForward: FeedForward<T>
+    public var hidden: Int { norm1.dim }
 
-    package init(norm1: Norm<T>, attention: SelfAttention<T>, norm2: Norm<T>, feedForward: FeedForward<T>) {
+    public init(norm1: Norm<T>, attention: SelfAttention<T>, norm2: Norm<T>, feedForward: FeedForward<T>) {
         self.norm1 = norm1
         self.attention = attention
         self.norm2 = norm2
         self.feedForward = feedForward
     }
 
-    package final class Tape: @unchecked Sendable {
+    public final class Tape: @unchecked Sendable {
         let normed1 = GrowableBuffer<T>()   // (rows, hidden): norm1(x)
         let middle = GrowableBuffer<T>()    // (rows, hidden): x + attention
         let normed2 = GrowableBuffer<T>()   // (rows, hidden): norm2(middle)
@@ -27,11 +27,11 @@ package final class TransformerLayer<T: KernelScalar>: @unchecked Sendable {
         let norm1Tape = Norm<T>.Tape(), norm2Tape = Norm<T>.Tape()
         let attentionTape = SelfAttention<T>.Tape()
         let feedForwardTape = FeedForward<T>.Tape()
-        package init() {}
+        public init() {}
     }
 
     /// x: (rows, hidden) -> out: (rows, hidden), overwritten; out may not alias x.
-    package func forward(_ x: UnsafePointer<T>, layout: SequenceLayout, into out: UnsafeMutablePointer<T>, tape: Tape) {
+    public func forward(_ x: UnsafePointer<T>, layout: SequenceLayout, into out: UnsafeMutablePointer<T>, tape: Tape) {
         let rows = layout.rows, count = rows * hidden
         let normed1 = tape.normed1.reserve(count), middle = tape.middle.reserve(count)
         let normed2 = tape.normed2.reserve(count), branch = tape.branch.reserve(count)
@@ -44,7 +44,7 @@ package final class TransformerLayer<T: KernelScalar>: @unchecked Sendable {
     }
 
     /// dx += d(loss)/dx given dout = d(loss)/d(out).
-    package func backward(_ dOut: UnsafePointer<T>, input x: UnsafePointer<T>, layout: SequenceLayout,
+    public func backward(_ dOut: UnsafePointer<T>, input x: UnsafePointer<T>, layout: SequenceLayout,
                          dx: UnsafeMutablePointer<T>, tape: Tape, scratch: BackwardScratch<T>) {
         let rows = layout.rows, count = rows * hidden
         // out = middle + ff(norm2(middle))  =>  dmiddle = dout + norm2^T(ff^T(dout))

@@ -8,25 +8,25 @@ import Kernels
 /// arithmetic on the same inputs (dropout masks are keyed, not drawn), so the gradients are bit
 /// for bit those of the plain path, for the price of one more forward. Memory: the streams plus
 /// one layer's tape instead of every layer's.
-package final class TransformerStack<T: KernelScalar>: @unchecked Sendable {
-    package let layers: [TransformerLayer<T>]
-    package let hidden: Int
-    package let recompute: Bool
+public final class TransformerStack<T: KernelScalar>: @unchecked Sendable {
+    public let layers: [TransformerLayer<T>]
+    public let hidden: Int
+    public let recompute: Bool
 
-    package init(layers: [TransformerLayer<T>], hidden: Int, recompute: Bool = false) {
+    public init(layers: [TransformerLayer<T>], hidden: Int, recompute: Bool = false) {
         precondition(layers.allSatisfy { $0.hidden == hidden }, "TransformerStack: layers of different widths")
         self.layers = layers
         self.hidden = hidden
         self.recompute = recompute
     }
 
-    package final class Tape: @unchecked Sendable {
+    public final class Tape: @unchecked Sendable {
         var streams: [GrowableBuffer<T>] = []       // streams[i]: input of layer i; streams[n]: output
         var layerTapes: [TransformerLayer<T>.Tape] = []   // one per layer, or one shared (recompute)
         let recomputed = GrowableBuffer<T>()        // (rows, hidden): a re-run layer's output, unused
         var layersRun = 0
         var sharedTapeLayer: Int?                   // the layer whose activations the shared tape holds
-        package init() {}
+        public init() {}
 
         func prepare(layers: Int, tapes: Int) {
             while streams.count < layers + 1 { streams.append(GrowableBuffer<T>()) }
@@ -40,7 +40,7 @@ package final class TransformerStack<T: KernelScalar>: @unchecked Sendable {
 
     /// Runs the first `layerCount` layers on x: (rows, hidden) and returns the output stream
     /// (rows, hidden), owned by the tape and valid until its next forward.
-    package func forward(_ x: UnsafePointer<T>, layout: SequenceLayout, layerCount: Int? = nil, tape: Tape) -> UnsafeMutablePointer<T> {
+    public func forward(_ x: UnsafePointer<T>, layout: SequenceLayout, layerCount: Int? = nil, tape: Tape) -> UnsafeMutablePointer<T> {
         let count = layerCount ?? layers.count
         precondition(count >= 0 && count <= layers.count, "TransformerStack: \(count) of \(layers.count) layers")
         let elements = layout.rows * hidden
@@ -58,7 +58,7 @@ package final class TransformerStack<T: KernelScalar>: @unchecked Sendable {
 
     /// Backward through the layers the last forward ran. dOut: (rows, hidden) gradient of the
     /// output stream; dx: (rows, hidden) += gradient of the stack input, or nil when no one needs it.
-    package func backward(_ dOut: UnsafePointer<T>, layout: SequenceLayout, dx: UnsafeMutablePointer<T>?,
+    public func backward(_ dOut: UnsafePointer<T>, layout: SequenceLayout, dx: UnsafeMutablePointer<T>?,
                          tape: Tape, scratch: StackScratch<T>) {
         let elements = layout.rows * hidden
         var current = scratch.streamA.reserve(elements)
@@ -84,9 +84,9 @@ package final class TransformerStack<T: KernelScalar>: @unchecked Sendable {
 }
 
 /// Backward temporaries of a stack: two gradient streams used in turn plus the per-layer scratch.
-package final class StackScratch<T: KernelScalar>: @unchecked Sendable {
+public final class StackScratch<T: KernelScalar>: @unchecked Sendable {
     let streamA = GrowableBuffer<T>()
     let streamB = GrowableBuffer<T>()
-    package let layer = BackwardScratch<T>()
-    package init() {}
+    public let layer = BackwardScratch<T>()
+    public init() {}
 }

@@ -9,19 +9,19 @@ extension ModelPreset {
     /// LLaVA-1.5-7B's shape: CLIP ViT-L/14 (1024 wide, MLP 4096, 24 layers, 16 heads, patch 14;
     /// use image size 336) and Llama-2-7B (4096 wide, MLP 11008, 32 layers, 32 heads without
     /// GQA, 4096 positions; use vocabulary 32064). About 7.06e9 parameters.
-    package static let llava15_7B = ModelPreset(visionHidden: 1024, visionIntermediate: 4096, visionLayers: 24, visionHeads: 16, patchSize: 14,
+    public static let llava15_7B = ModelPreset(visionHidden: 1024, visionIntermediate: 4096, visionLayers: 24, visionHeads: 16, patchSize: 14,
                                                textHidden: 4096, textIntermediate: 11008, textLayers: 32, textHeads: 32, textKeyValueHeads: 32,
                                                maxPositions: 4096)
 }
 
 /// What `writeRandomHalfModel` wrote.
-package struct RandomModelSummary: Sendable {
-    package let directory: String
-    package let config: LlavaConfig
-    package let parameters: Int
+public struct RandomModelSummary: Sendable {
+    public let directory: String
+    public let config: LlavaConfig
+    public let parameters: Int
     /// Tensor bytes over all shards (the index's total_size).
-    package let bytes: Int
-    package let shards: Int
+    public let bytes: Int
+    public let shards: Int
 }
 
 /// Writes a Hugging Face LLaVA directory with random 16-bit weights, for benchmarks at real
@@ -43,7 +43,7 @@ package struct RandomModelSummary: Sendable {
 ///
 /// Atomic: everything goes to `<directory>.tmp`, is checked (names and shapes, strictly, as
 /// loading does), then renamed into place. An existing directory is only replaced with `force`.
-package func writeRandomHalfModel(preset: ModelPreset, imageSize: Int, vocabularySize: Int, format: HalfFormat, directory: String,
+public func writeRandomHalfModel(preset: ModelPreset, imageSize: Int, vocabularySize: Int, format: HalfFormat, directory: String,
                                  words: [String] = [], seed: UInt64 = 0, shardBytes: Int = 2_000_000_000,
                                  force: Bool = false) throws -> RandomModelSummary {
     guard imageSize >= preset.patchSize, imageSize % preset.patchSize == 0 else {
@@ -174,7 +174,7 @@ func fillApproximateNormal(_ values: UnsafeMutablePointer<Float>, count: Int, st
 /// or nil when it can: benchmarks write such a model once and reuse it. Token ids are ignored
 /// (the directory's tokenizer decides them; they change no computation), every other setting
 /// and every tensor's shape and dtype must agree.
-package func randomHalfModelMismatch(_ directory: ModelDirectory, config: LlavaConfig, format: HalfFormat) throws -> String? {
+public func randomHalfModelMismatch(_ directory: ModelDirectory, config: LlavaConfig, format: HalfFormat) throws -> String? {
     var expected = config
     expected.imageTokenIndex = directory.config.imageTokenIndex
     expected.text.padTokenId = directory.config.text.padTokenId

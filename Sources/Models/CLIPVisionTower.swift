@@ -4,19 +4,19 @@ import Layers
 /// CLIP's vision transformer as LLaVA uses it: patch embedding, class token, position
 /// embedding, pre-LayerNorm, then only as many encoder layers as `vision_feature_layer` needs.
 /// The post-LayerNorm and any later layers are loaded (strict loading) but never run.
-package final class CLIPVisionTower<T: KernelScalar>: @unchecked Sendable {
-    package let config: CLIPVisionConfig
-    package let layersUsed: Int
-    package let keepClassToken: Bool
+public final class CLIPVisionTower<T: KernelScalar>: @unchecked Sendable {
+    public let config: CLIPVisionConfig
+    public let layersUsed: Int
+    public let keepClassToken: Bool
     let classEmbedding: Parameter<T>      // (hidden)
     let patchEmbedding: Parameter<T>      // (hidden, channels, patch, patch)
     let positionEmbedding: Parameter<T>   // (numPatches + 1, hidden)
     let preNorm: Norm<T>
     let encoder: TransformerStack<T>
 
-    package static func prefix(_ name: String) -> String { "vision_tower.vision_model." + name }
+    public static func prefix(_ name: String) -> String { "vision_tower.vision_model." + name }
 
-    package init(config: CLIPVisionConfig, layersUsed: Int, keepClassToken: Bool, loraAlpha: Double, recompute: Bool = false,
+    public init(config: CLIPVisionConfig, layersUsed: Int, keepClassToken: Bool, loraAlpha: Double, recompute: Bool = false,
                 parameters p: ParameterTable<T>) {
         self.config = config
         needsBackward = p.trainable.contains { $0.name.hasPrefix("vision_tower.") }
@@ -49,24 +49,24 @@ package final class CLIPVisionTower<T: KernelScalar>: @unchecked Sendable {
     }
 
     /// True when any parameter of the tower trains (LoRA adapters included), so it needs a backward.
-    package let needsBackward: Bool
+    public let needsBackward: Bool
 
     /// Positions each image yields: patches, plus the class token with the "full" strategy.
-    package var featuresPerImage: Int { config.numPatches + (keepClassToken ? 1 : 0) }
+    public var featuresPerImage: Int { config.numPatches + (keepClassToken ? 1 : 0) }
 
-    package final class Tape: @unchecked Sendable {
+    public final class Tape: @unchecked Sendable {
         let patches = GrowableBuffer<T>()      // (batch * numPatches, channels * patch * patch)
         let embedded = GrowableBuffer<T>()     // (batch * (numPatches + 1), hidden): before pre-LayerNorm
         let normed = GrowableBuffer<T>()       // same, after it: the encoder input
         let features = GrowableBuffer<T>()     // (batch * featuresPerImage, hidden)
         let preNormTape = Norm<T>.Tape()
         let encoderTape = TransformerStack<T>.Tape()
-        package init() {}
+        public init() {}
     }
 
     /// pixels: (batch, channels, imageSize, imageSize), normalised -> features
     /// (batch * featuresPerImage, hidden), owned by the tape.
-    package func forward(pixels: UnsafePointer<T>, batch: Int, tape: Tape) -> UnsafeMutablePointer<T> {
+    public func forward(pixels: UnsafePointer<T>, batch: Int, tape: Tape) -> UnsafeMutablePointer<T> {
         let hidden = config.hiddenSize, patches = config.numPatches, tokens = patches + 1
         let patchLength = config.numChannels * config.patchSize * config.patchSize
         let embedded = tape.embedded.reserve(batch * tokens * hidden)
@@ -99,7 +99,7 @@ package final class CLIPVisionTower<T: KernelScalar>: @unchecked Sendable {
     }
 
     /// Backward from dFeatures: (batch * featuresPerImage, hidden) into the trainable parameters.
-    package func backward(dFeatures: UnsafePointer<T>, batch: Int, tape: Tape, scratch: StackScratch<T>,
+    public func backward(dFeatures: UnsafePointer<T>, batch: Int, tape: Tape, scratch: StackScratch<T>,
                          buffers: VisionBackwardBuffers<T>) {
         let hidden = config.hiddenSize, patches = config.numPatches, tokens = patches + 1
         let perImage = featuresPerImage, skip = tokens - perImage
@@ -130,9 +130,9 @@ package final class CLIPVisionTower<T: KernelScalar>: @unchecked Sendable {
 }
 
 /// Gradient buffers of the vision backward (only used when something in the tower trains).
-package final class VisionBackwardBuffers<T: KernelScalar>: @unchecked Sendable {
+public final class VisionBackwardBuffers<T: KernelScalar>: @unchecked Sendable {
     let output = GrowableBuffer<T>(), normed = GrowableBuffer<T>(), embedded = GrowableBuffer<T>(), patchOut = GrowableBuffer<T>()
-    package init() {}
+    public init() {}
 }
 
 /// A Linear named `module` with its weight, optional bias and optional LoRA (`module.lora_A.weight`

@@ -4,17 +4,17 @@ import Layers
 /// The Llama decoder as LLaVA embeds it: causal grouped-query attention with RoPE, gated SiLU
 /// MLPs, a final RMSNorm and the output head (tied to the token embeddings or not). It works
 /// on input embeddings the caller assembled (tokens, image features, soft prompts).
-package final class LlamaModel<T: KernelScalar>: @unchecked Sendable {
-    package let config: LlamaConfig
-    package let embedTokens: Parameter<T>   // (vocab, hidden)
+public final class LlamaModel<T: KernelScalar>: @unchecked Sendable {
+    public let config: LlamaConfig
+    public let embedTokens: Parameter<T>   // (vocab, hidden)
     let decoder: TransformerStack<T>
     let finalNorm: Norm<T>
-    package let lmHead: Linear<T>           // weight (vocab, hidden): lm_head, or embed_tokens when tied
-    package let rotary: RotaryTable<T>
+    public let lmHead: Linear<T>           // weight (vocab, hidden): lm_head, or embed_tokens when tied
+    public let rotary: RotaryTable<T>
 
-    package static func prefix(_ name: String) -> String { "language_model.model." + name }
+    public static func prefix(_ name: String) -> String { "language_model.model." + name }
 
-    package init(config: LlamaConfig, loraAlpha: Double, loraDropout: Double = 0, recompute: Bool = false, parameters p: ParameterTable<T>) {
+    public init(config: LlamaConfig, loraAlpha: Double, loraDropout: Double = 0, recompute: Bool = false, parameters p: ParameterTable<T>) {
         self.config = config
         let name = Self.prefix
         embedTokens = p[name("embed_tokens.weight")]
@@ -41,19 +41,19 @@ package final class LlamaModel<T: KernelScalar>: @unchecked Sendable {
         lmHead = Linear(weight: head, bias: nil, lora: nil)
     }
 
-    package var hidden: Int { config.hiddenSize }
+    public var hidden: Int { config.hiddenSize }
 
-    package final class Tape: @unchecked Sendable {
+    public final class Tape: @unchecked Sendable {
         let decoderTape = TransformerStack<T>.Tape()
         let finalNormTape = Norm<T>.Tape()
         let output = GrowableBuffer<T>()   // (rows, hidden): the final hidden states (after the last RMSNorm)
         var decoderOutput: UnsafeMutablePointer<T>?
-        package init() {}
+        public init() {}
     }
 
     /// inputs: (rows, hidden) assembled input embeddings -> the final hidden states (rows,
     /// hidden) after the last RMSNorm (transformers' `hidden_states[-1]`), owned by the tape.
-    package func forward(_ inputs: UnsafePointer<T>, layout: SequenceLayout, tape: Tape) -> UnsafeMutablePointer<T> {
+    public func forward(_ inputs: UnsafePointer<T>, layout: SequenceLayout, tape: Tape) -> UnsafeMutablePointer<T> {
         let decoded = decoder.forward(inputs, layout: layout, tape: tape.decoderTape)
         tape.decoderOutput = decoded
         let output = tape.output.reserve(layout.rows * hidden)
@@ -63,7 +63,7 @@ package final class LlamaModel<T: KernelScalar>: @unchecked Sendable {
 
     /// dHidden: (rows, hidden) gradient of the final hidden states. dInputs: (rows, hidden) +=
     /// gradient of the input embeddings, or nil when nothing upstream trains.
-    package func backward(_ dHidden: UnsafePointer<T>, layout: SequenceLayout, dInputs: UnsafeMutablePointer<T>?,
+    public func backward(_ dHidden: UnsafePointer<T>, layout: SequenceLayout, dInputs: UnsafeMutablePointer<T>?,
                          tape: Tape, scratch: StackScratch<T>, buffers: LanguageBackwardBuffers<T>) {
         guard let decoded = tape.decoderOutput else { preconditionFailure("LlamaModel.backward before forward") }
         let dDecoded = buffers.decoded.reserveZeroed(layout.rows * hidden)
@@ -72,7 +72,7 @@ package final class LlamaModel<T: KernelScalar>: @unchecked Sendable {
     }
 }
 
-package final class LanguageBackwardBuffers<T: KernelScalar>: @unchecked Sendable {
+public final class LanguageBackwardBuffers<T: KernelScalar>: @unchecked Sendable {
     let decoded = GrowableBuffer<T>()
-    package init() {}
+    public init() {}
 }

@@ -3,22 +3,22 @@ import Layers
 
 /// LLaVA: CLIP vision tower -> projector -> Llama, with LoRA adapters and soft prompts where
 /// the trainable set puts them. Model code only: no files, no MPI (the ModelFiles module reads model directories).
-package final class LlavaModel<T: KernelScalar>: @unchecked Sendable {
-    package let config: LlavaConfig
-    package let trainableSet: TrainableSet
-    package let parameters: ParameterTable<T>
-    package let vision: CLIPVisionTower<T>
-    package let projector: Projector<T>
-    package let language: LlamaModel<T>
-    package let imagePrompt: Parameter<T>?   // (imageSoftPromptLength, hidden)
-    package let textPrompt: Parameter<T>?    // (textSoftPromptLength, hidden)
+public final class LlavaModel<T: KernelScalar>: @unchecked Sendable {
+    public let config: LlavaConfig
+    public let trainableSet: TrainableSet
+    public let parameters: ParameterTable<T>
+    public let vision: CLIPVisionTower<T>
+    public let projector: Projector<T>
+    public let language: LlamaModel<T>
+    public let imagePrompt: Parameter<T>?   // (imageSoftPromptLength, hidden)
+    public let textPrompt: Parameter<T>?    // (textSoftPromptLength, hidden)
 
     /// A model with every parameter zero; fill it with `load` or an initialiser.
     ///   halfWeights: frozen base weights that stay in 16-bit storage (ModelDirectory picks them:
     ///     2-D linear weights, embed_tokens, lm_head), widened per use; see WidenedWeightScratch
     ///   recompute: both towers re-run each layer's forward in the backward instead of keeping
     ///     every layer's activations (same gradients, bit for bit; one more forward of cost)
-    package init(config: LlavaConfig, trainable: TrainableSet, halfWeights: [String: HalfMatrix] = [:], recompute: Bool = false) throws {
+    public init(config: LlavaConfig, trainable: TrainableSet, halfWeights: [String: HalfMatrix] = [:], recompute: Bool = false) throws {
         self.config = config
         trainableSet = trainable
         let table = ParameterTable<T>(try config.parameterSpecs(trainable: trainable), halfWeights: halfWeights)
@@ -37,12 +37,12 @@ package final class LlavaModel<T: KernelScalar>: @unchecked Sendable {
         textPrompt = table.contains(SoftPromptName.text) ? table[SoftPromptName.text] : nil
     }
 
-    package var hidden: Int { config.text.hiddenSize }
-    package var imageTokens: Int { vision.featuresPerImage }
+    public var hidden: Int { config.text.hiddenSize }
+    public var imageTokens: Int { vision.featuresPerImage }
 
     /// Everything one forward keeps for its backward. A training step holds one Pass per
     /// forward it must differentiate (image tower, text tower); passes are reused across steps.
-    package final class Pass: @unchecked Sendable {
+    public final class Pass: @unchecked Sendable {
         let visionTape = CLIPVisionTower<T>.Tape()
         let projectorTape = Projector<T>.Tape()
         let languageTape = LlamaModel<T>.Tape()
@@ -53,8 +53,8 @@ package final class LlavaModel<T: KernelScalar>: @unchecked Sendable {
         let rowKeys = GrowableArray<UInt64>()
         var features: UnsafeMutablePointer<T>?
         var imageCount = 0
-        package private(set) var sequences = SequenceBatch(batch: 0, sequence: 0)
-        package init() {}
+        public private(set) var sequences = SequenceBatch(batch: 0, sequence: 0)
+        public init() {}
 
         func layout(_ sequences: SequenceBatch) -> SequenceLayout {
             SequenceLayout(batch: sequences.batch, sequence: sequences.sequence,
@@ -77,14 +77,14 @@ package final class LlavaModel<T: KernelScalar>: @unchecked Sendable {
     /// Runs images (if any) through vision tower and projector, assembles the input embeddings
     /// and runs the LLM. pixels: (imageCount, channels, size, size). Returns the final hidden
     /// states (rows, hidden), owned by the pass.
-    package func forward(pixels: UnsafePointer<T>?, imageCount: Int, sequences: SequenceBatch, pass: Pass) -> UnsafeMutablePointer<T> {
+    public func forward(pixels: UnsafePointer<T>?, imageCount: Int, sequences: SequenceBatch, pass: Pass) -> UnsafeMutablePointer<T> {
         encodeImages(pixels: pixels, imageCount: pixels == nil ? 0 : imageCount, pass: pass)
         return forwardLanguage(sequences: sequences, pass: pass)
     }
 
     /// The first half of `forward`: images through the vision tower and projector, kept in the
     /// pass for the sequences' image rows. pixels: (imageCount, channels, size, size).
-    package func encodeImages(pixels: UnsafePointer<T>?, imageCount: Int, pass: Pass) {
+    public func encodeImages(pixels: UnsafePointer<T>?, imageCount: Int, pass: Pass) {
         pass.imageCount = imageCount
         let projected = pass.projected.reserve(max(imageCount * imageTokens, 1) * hidden)
         if let pixels, imageCount > 0 {
@@ -97,7 +97,7 @@ package final class LlavaModel<T: KernelScalar>: @unchecked Sendable {
     /// The second half of `forward`: assembles the input embeddings (image rows from the last
     /// `encodeImages` on this pass) and runs the LLM. Returns the final hidden states (rows,
     /// hidden), owned by the pass.
-    package func forwardLanguage(sequences: SequenceBatch, pass: Pass) -> UnsafeMutablePointer<T> {
+    public func forwardLanguage(sequences: SequenceBatch, pass: Pass) -> UnsafeMutablePointer<T> {
         pass.set(sequences)
         let inputs = pass.inputs.reserve(sequences.rows * hidden)
         assembleInputs(sequences, projected: pass.projected.pointer, imageRows: pass.imageCount * imageTokens, into: inputs)
@@ -130,7 +130,7 @@ package final class LlavaModel<T: KernelScalar>: @unchecked Sendable {
 
     /// Backward of `forward` from dHidden: (rows, hidden), the gradient of the final hidden
     /// states. Adds into every trainable parameter's gradient.
-    package func backward(_ dHidden: UnsafePointer<T>, pass: Pass, scratch: ModelScratch<T>) {
+    public func backward(_ dHidden: UnsafePointer<T>, pass: Pass, scratch: ModelScratch<T>) {
         let s = pass.sequences, width = hidden
         let needsInputGradient = imagePrompt != nil || textPrompt != nil || language.embedTokens.trainable
             || projector.needsBackward || vision.needsBackward
@@ -164,10 +164,10 @@ package final class LlavaModel<T: KernelScalar>: @unchecked Sendable {
 }
 
 /// Backward temporaries of the whole model, shared by all passes.
-package final class ModelScratch<T: KernelScalar>: @unchecked Sendable {
+public final class ModelScratch<T: KernelScalar>: @unchecked Sendable {
     let inputs = GrowableBuffer<T>(), projected = GrowableBuffer<T>(), features = GrowableBuffer<T>()
     let stack = StackScratch<T>()
     let language = LanguageBackwardBuffers<T>()
     let vision = VisionBackwardBuffers<T>()
-    package init() {}
+    public init() {}
 }

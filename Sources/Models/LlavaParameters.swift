@@ -3,7 +3,7 @@ import Layers
 
 extension LlavaConfig {
     /// The base model's tensors, named and shaped as the classic hub layout stores them.
-    package var baseParameterShapes: [(name: String, shape: [Int])] {
+    public var baseParameterShapes: [(name: String, shape: [Int])] {
         var shapes: [(String, [Int])] = []
         let v = vision, t = text
         func visionTensor(_ name: String, _ shape: [Int]) { shapes.append((CLIPVisionTower<Float>.prefix(name), shape)) }
@@ -56,13 +56,13 @@ extension LlavaConfig {
     /// Whether a frozen base tensor may stay in 16-bit storage (a HalfMatrix): the tensors the
     /// model reads only through a Linear (one GEMM per use) or by rows (embed_tokens), i.e. every
     /// 2-D weight but the position embedding, which is added element by element.
-    package static func mayStayHalf(name: String, shape: [Int]) -> Bool {
+    public static func mayStayHalf(name: String, shape: [Int]) -> Bool {
         shape.count == 2 && name.hasSuffix(".weight") && !name.contains("position_embedding")
     }
 
     /// Every parameter of the model for a trainable set: base tensors (trainable only in the
     /// full-model mode), LoRA A/B beside each targeted linear, soft prompts.
-    package func parameterSpecs(trainable: TrainableSet) throws -> [ParameterSpec] {
+    public func parameterSpecs(trainable: TrainableSet) throws -> [ParameterSpec] {
         var specs: [ParameterSpec] = []
         var pattern: Regex<AnyRegexOutput>?
         if let lora = trainable.lora {

@@ -3,29 +3,29 @@ import Layers
 
 /// LLaVA's multi-modal projector: linear_1 -> activation (erf GELU) -> linear_2, mapping vision
 /// features to the LLM's width.
-package final class Projector<T: KernelScalar>: @unchecked Sendable {
+public final class Projector<T: KernelScalar>: @unchecked Sendable {
     let linear1: Linear<T>   // (textHidden, visionHidden)
     let linear2: Linear<T>   // (textHidden, textHidden)
     let activation: ActivationFunction
-    package let needsBackward: Bool
+    public let needsBackward: Bool
 
-    package init(activation: ActivationFunction, bias: Bool, loraAlpha: Double, parameters p: ParameterTable<T>) {
+    public init(activation: ActivationFunction, bias: Bool, loraAlpha: Double, parameters p: ParameterTable<T>) {
         linear1 = makeLinear("multi_modal_projector.linear_1", p, bias: bias, loraAlpha: loraAlpha)
         linear2 = makeLinear("multi_modal_projector.linear_2", p, bias: bias, loraAlpha: loraAlpha)
         self.activation = activation
         needsBackward = p.trainable.contains { $0.name.hasPrefix("multi_modal_projector.") }
     }
 
-    package var outFeatures: Int { linear2.outFeatures }
+    public var outFeatures: Int { linear2.outFeatures }
 
-    package final class Tape: @unchecked Sendable {
+    public final class Tape: @unchecked Sendable {
         let first = GrowableBuffer<T>(), activated = GrowableBuffer<T>()   // (rows, textHidden)
         let tape1 = Linear<T>.Tape(), tape2 = Linear<T>.Tape()
-        package init() {}
+        public init() {}
     }
 
     /// features: (rows, visionHidden) -> y: (rows, textHidden), overwritten.
-    package func forward(_ features: UnsafePointer<T>, rows: Int, into y: UnsafeMutablePointer<T>, tape: Tape) {
+    public func forward(_ features: UnsafePointer<T>, rows: Int, into y: UnsafeMutablePointer<T>, tape: Tape) {
         let count = rows * linear1.outFeatures
         let first = tape.first.reserve(count), activated = tape.activated.reserve(count)
         linear1.forward(features, rows: rows, into: first, tape: tape.tape1)
@@ -34,7 +34,7 @@ package final class Projector<T: KernelScalar>: @unchecked Sendable {
     }
 
     /// dFeatures += d(loss)/d(features) when given; parameter gradients added when trainable.
-    package func backward(_ dy: UnsafePointer<T>, features: UnsafePointer<T>, rows: Int,
+    public func backward(_ dy: UnsafePointer<T>, features: UnsafePointer<T>, rows: Int,
                          dFeatures: UnsafeMutablePointer<T>?, tape: Tape, scratch: BackwardScratch<T>) {
         let count = rows * linear1.outFeatures
         let dActivated = scratch.mlpOutput.reserveZeroed(count), dFirst = scratch.mlpGate.reserveZeroed(count)

@@ -1,17 +1,17 @@
 /// What the prompt assembly needs from a tokenizer (Formats.Tokenizer conforms).
-package protocol TextEncoding: Sendable {
+public protocol TextEncoding: Sendable {
     /// Token ids of `text`; with special tokens the post-processor's BOS comes first.
     func encodeIDs(_ text: String, addSpecialTokens: Bool) throws -> [Int32]
 }
 
 /// Prompt templates (configuration, not code). The defaults are E5-V's wording.
-package struct PromptTemplates: Sendable, Equatable {
-    package static let imagePlaceholder = "<image>"
-    package static let textPlaceholder = "<sent>"
-    package var image: String
-    package var text: String
+public struct PromptTemplates: Sendable, Equatable {
+    public static let imagePlaceholder = "<image>"
+    public static let textPlaceholder = "<sent>"
+    public var image: String
+    public var text: String
 
-    package init(image: String = "<image>\nSummary above image in one word:",
+    public init(image: String = "<image>\nSummary above image in one word:",
                 text: String = "<sent>\nSummary above sentence in one word:") {
         self.image = image
         self.text = text
@@ -24,21 +24,21 @@ package struct PromptTemplates: Sendable, Equatable {
 ///   text:  the text template with `<sent>` replaced by the caption, tokenised as a whole with BOS.
 /// With soft prompts, the positions of the template text after the placeholder (the "suffix")
 /// take the trainable rows instead of token embeddings (docs/model.md).
-package struct PromptBuilder: Sendable {
-    package let templates: PromptTemplates
-    package let imageTokenID: Int32
-    package let eosTokenID: Int32
-    package let imageTokens: Int
-    package let maxPositions: Int
+public struct PromptBuilder: Sendable {
+    public let templates: PromptTemplates
+    public let imageTokenID: Int32
+    public let eosTokenID: Int32
+    public let imageTokens: Int
+    public let maxPositions: Int
     /// encode(image template), with the single `<image>` id still unexpanded.
-    package let imagePromptIDs: [Int32]
+    public let imagePromptIDs: [Int32]
     /// Ids of the image template after `<image>`: the image soft prompt's length and initial value.
-    package let imageSuffixIDs: [Int32]
+    public let imageSuffixIDs: [Int32]
     /// Ids the text template adds after the caption: the text soft prompt's length and initial value.
-    package let textSuffixIDs: [Int32]
+    public let textSuffixIDs: [Int32]
     let encoder: any TextEncoding
 
-    package init(encoder: any TextEncoding, templates: PromptTemplates, imageTokenID: Int, eosTokenID: Int,
+    public init(encoder: any TextEncoding, templates: PromptTemplates, imageTokenID: Int, eosTokenID: Int,
                 imageTokens: Int, maxPositions: Int) throws {
         for (name, template, placeholder) in [("image", templates.image, PromptTemplates.imagePlaceholder),
                                               ("text", templates.text, PromptTemplates.textPlaceholder)] {
@@ -79,7 +79,7 @@ package struct PromptBuilder: Sendable {
     /// Image `imageIndex`'s sequence; with `longCaption`, followed by the caption and EOS with
     /// next-token targets (the summary position predicts the first caption token). The pool index
     /// is the summary position either way.
-    package func imageItem(imageIndex: Int, softPrompt: Bool, longCaption: String? = nil) throws -> (item: SequenceBatch.Item, poolIndex: Int) {
+    public func imageItem(imageIndex: Int, softPrompt: Bool, longCaption: String? = nil) throws -> (item: SequenceBatch.Item, poolIndex: Int) {
         var item = SequenceBatch.Item()
         let suffixStart = imagePromptIDs.count - imageSuffixIDs.count
         for (position, id) in imagePromptIDs.enumerated() {
@@ -104,7 +104,7 @@ package struct PromptBuilder: Sendable {
     }
 
     /// A caption's sequence, pooled at its last position.
-    package func textItem(caption: String, softPrompt: Bool) throws -> SequenceBatch.Item {
+    public func textItem(caption: String, softPrompt: Bool) throws -> SequenceBatch.Item {
         var ids = try encoder.encodeIDs(Self.fill(templates.text, caption), addSpecialTokens: true)
         if softPrompt && !ids.ends(with: textSuffixIDs) {
             // Rare: the caption's last characters merged with the template text. Keep the soft
@@ -132,9 +132,9 @@ package struct PromptBuilder: Sendable {
     }
 }
 
-package struct PromptError: Error, CustomStringConvertible {
-    package let description: String
-    package init(_ description: String) { self.description = description }
+public struct PromptError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }
 
 extension Array where Element: Equatable {

@@ -1,7 +1,7 @@
 import Layers
 
 /// What fills each position of an LLM input sequence.
-package enum RowKind: UInt8, Sendable {
+public enum RowKind: UInt8, Sendable {
     case padding = 0        // zeros, masked out of attention
     case token = 1          // slot = token id, looked up in embed_tokens
     case image = 2          // slot = row of the projected image features
@@ -12,28 +12,28 @@ package enum RowKind: UInt8, Sendable {
 /// A batch of LLM input sequences, left-padded to one length, as the model consumes it.
 /// Built once per step by the prompt assembly; every array has batch * sequence entries except
 /// `poolRows` (batch).
-package struct SequenceBatch: Sendable, Equatable {
-    package let batch: Int
-    package let sequence: Int
-    package var kinds: [RowKind]
-    package var slots: [Int32]
+public struct SequenceBatch: Sendable, Equatable {
+    public let batch: Int
+    public let sequence: Int
+    public var kinds: [RowKind]
+    public var slots: [Int32]
     /// 1 = real position, 0 = padding.
-    package var keyMask: [UInt8]
+    public var keyMask: [UInt8]
     /// RoPE positions: 0..<sequence in every row, as transformers uses when no position_ids
     /// are given (left padding included; relative positions, hence results, are unaffected).
-    package var positions: [Int32]
+    public var positions: [Int32]
     /// Next-token targets per position (-100 = no loss), for the generative loss.
-    package var targets: [Int32]
+    public var targets: [Int32]
     /// Row (b * sequence + t) whose final hidden state is the sequence's embedding.
-    package var poolRows: [Int]
+    public var poolRows: [Int]
     /// Position of each row inside its own item (-1 for padding): independent of batching.
-    package var itemPositions: [Int32]
+    public var itemPositions: [Int32]
     /// One key per row for LoRA dropout masks (see `keyRows`), and the step's dropout seed;
     /// nil = no dropout (inference).
-    package var rowKeys: [UInt64]
-    package var dropoutSeed: UInt64?
+    public var rowKeys: [UInt64]
+    public var dropoutSeed: UInt64?
 
-    package init(batch: Int, sequence: Int) {
+    public init(batch: Int, sequence: Int) {
         self.batch = batch
         self.sequence = sequence
         let rows = batch * sequence
@@ -51,7 +51,7 @@ package struct SequenceBatch: Sendable, Equatable {
     /// Turns on dropout for this batch: row keys from each sequence's sample key (its global
     /// index and pass, chosen by the caller) and the row's position in its own sequence, so masks
     /// do not depend on how samples were batched, padded or spread over ranks.
-    package mutating func keyRows(sampleKeys: [UInt64], seed: UInt64) {
+    public mutating func keyRows(sampleKeys: [UInt64], seed: UInt64) {
         precondition(sampleKeys.count == batch, "keyRows: \(sampleKeys.count) keys for \(batch) sequences")
         for r in 0..<rows where itemPositions[r] >= 0 {
             rowKeys[r] = mixBits(sampleKeys[r / sequence] ^ mixBits(UInt64(itemPositions[r])))
@@ -59,26 +59,26 @@ package struct SequenceBatch: Sendable, Equatable {
         dropoutSeed = seed
     }
 
-    package var rows: Int { batch * sequence }
+    public var rows: Int { batch * sequence }
 
     /// One sequence's items, written right-aligned (left padding) into row `b`.
-    package struct Item: Sendable {
-        package var kinds: [RowKind]
-        package var slots: [Int32]
-        package var targets: [Int32]
-        package init(kinds: [RowKind] = [], slots: [Int32] = [], targets: [Int32] = []) {
+    public struct Item: Sendable {
+        public var kinds: [RowKind]
+        public var slots: [Int32]
+        public var targets: [Int32]
+        public init(kinds: [RowKind] = [], slots: [Int32] = [], targets: [Int32] = []) {
             self.kinds = kinds
             self.slots = slots
             self.targets = targets
         }
-        package mutating func append(_ kind: RowKind, _ slot: Int32, target: Int32 = -100) {
+        public mutating func append(_ kind: RowKind, _ slot: Int32, target: Int32 = -100) {
             kinds.append(kind); slots.append(slot); targets.append(target)
         }
-        package var count: Int { kinds.count }
+        public var count: Int { kinds.count }
     }
 
     /// Where the padding of shorter items goes.
-    package enum Padding: Sendable {
+    public enum Padding: Sendable {
         /// Before the item, as transformers pads for inference: the RoPE positions of its real
         /// rows then depend on the batch (on its longest item), which attention cancels exactly in
         /// exact arithmetic but not in float rounding (a few 1e-7 relative).
@@ -92,7 +92,7 @@ package struct SequenceBatch: Sendable, Equatable {
 
     /// Pads every item to the longest and pools at each item's `poolIndex` (default: its last
     /// position).
-    package init(items: [Item], poolIndices: [Int]? = nil, padding side: Padding = .left) {
+    public init(items: [Item], poolIndices: [Int]? = nil, padding side: Padding = .left) {
         let length = items.map(\.count).max() ?? 0
         self.init(batch: items.count, sequence: length)
         for (b, item) in items.enumerated() {

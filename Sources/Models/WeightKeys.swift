@@ -5,7 +5,7 @@
 ///   2. newer runtime: `model.language_model.layers.0...`, `lm_head.weight`,
 ///      `model.vision_tower.vision_model...`, `model.multi_modal_projector...`
 ///   3. some 5.x builds: `vision_tower.encoder...` (no `vision_model.`)
-package func canonicalWeightKey(_ key: String) -> String {
+public func canonicalWeightKey(_ key: String) -> String {
     var name = key
     if name == "lm_head.weight" { return "language_model.lm_head.weight" }
     if name.hasPrefix("model.language_model.") {

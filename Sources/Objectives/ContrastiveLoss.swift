@@ -15,16 +15,16 @@ import RealModule
 /// embeddings; summing those full-size gradients over ranks (a reduce-scatter) gives every rank
 /// the exact gradient of the global loss for its own rows. Keeping only the local slice of the
 /// local gradient instead (a known bug) drops the terms other ranks contribute.
-package final class ContrastiveLoss<T: KernelScalar>: @unchecked Sendable {
+public final class ContrastiveLoss<T: KernelScalar>: @unchecked Sendable {
     var scores: [T] = []      // (B, N) scratch, one direction at a time
-    package init() {}
+    public init() {}
 
-    package struct Result: Sendable {
+    public struct Result: Sendable {
         /// This rank's share of the global loss (its rows' and columns' terms, already divided by 2N):
         /// summing it over ranks gives the loss.
-        package var localLoss: Double
+        public var localLoss: Double
         /// d(localLoss)/d(logitScale).
-        package var logitScaleGradient: Double
+        public var logitScaleGradient: Double
     }
 
     /// images: (N, dim), texts: (N + negatives, dim) gathered, L2-normalised embeddings: the N
@@ -33,7 +33,7 @@ package final class ContrastiveLoss<T: KernelScalar>: @unchecked Sendable {
     /// local loss share. valid: (N + negatives), 0 for a pair without a short caption (it takes
     /// no part in the loss, neither as a query nor as a key, and the mean runs over the valid pairs
     /// only) or a missing hard negative. nil = all valid.
-    package func forwardBackward(
+    public func forwardBackward(
         images: UnsafePointer<T>, texts: UnsafePointer<T>, total: Int, negatives: Int = 0, dim: Int,
         offset: Int, count: Int, logitScale: T, valid: UnsafePointer<UInt8>? = nil,
         dImages: UnsafeMutablePointer<T>, dTexts: UnsafeMutablePointer<T>

@@ -4,14 +4,14 @@ import Models
 
 /// The embedding of each sequence: the final hidden state at its pooling row (the summary
 /// token), L2-normalised.
-package final class EmbeddingPooling<T: KernelScalar>: @unchecked Sendable {
+public final class EmbeddingPooling<T: KernelScalar>: @unchecked Sendable {
     let pooled = GrowableBuffer<T>()   // (batch, hidden) before normalisation
     let norms = GrowableBuffer<T>()    // (batch)
     let output = GrowableBuffer<T>()   // (batch, hidden)
-    package init() {}
+    public init() {}
 
     /// hidden: (rows, width) -> embeddings (batch, width), owned by this object.
-    package func forward(_ hidden: UnsafePointer<T>, sequences: SequenceBatch, width: Int) -> UnsafeMutablePointer<T> {
+    public func forward(_ hidden: UnsafePointer<T>, sequences: SequenceBatch, width: Int) -> UnsafeMutablePointer<T> {
         let batch = sequences.batch
         let pooled = pooled.reserve(batch * width), output = output.reserve(batch * width)
         for b in 0..<batch { (pooled + b * width).update(from: hidden + sequences.poolRows[b] * width, count: width) }
@@ -20,7 +20,7 @@ package final class EmbeddingPooling<T: KernelScalar>: @unchecked Sendable {
     }
 
     /// dEmbeddings: (batch, width) -> dHidden: (rows, width) += at the pooling rows.
-    package func backward(_ dEmbeddings: UnsafePointer<T>, sequences: SequenceBatch, width: Int,
+    public func backward(_ dEmbeddings: UnsafePointer<T>, sequences: SequenceBatch, width: Int,
                          dHidden: UnsafeMutablePointer<T>, scratch: GrowableBuffer<T>) {
         let batch = sequences.batch
         let dPooled = scratch.reserveZeroed(batch * width)
@@ -35,7 +35,7 @@ package final class EmbeddingPooling<T: KernelScalar>: @unchecked Sendable {
 /// Next-token prediction on the positions that carry a target: only those rows go through the
 /// output head, so a batch of short captions after long image prefixes costs a few rows of
 /// the (vocab x hidden) product, not all of them.
-package final class NextTokenLoss<T: KernelScalar>: @unchecked Sendable {
+public final class NextTokenLoss<T: KernelScalar>: @unchecked Sendable {
     let selected = GrowableBuffer<T>()      // (targets, hidden)
     let logits = GrowableBuffer<T>()        // (targets, vocab)
     let logSumExp = GrowableBuffer<T>()     // (targets)
@@ -46,10 +46,10 @@ package final class NextTokenLoss<T: KernelScalar>: @unchecked Sendable {
     let rowsUsed = GrowableArray<Int32>()   // (targets): the rows that carry a target
     var rowsUsedCount = 0
     var result = CrossEntropyResult(loss: 0, count: 0)
-    package init() {}
+    public init() {}
 
     /// Mean cross-entropy over every position with a target; returns it and the token count.
-    package func forward(_ hidden: UnsafePointer<T>, sequences: SequenceBatch, head: Linear<T>) -> CrossEntropyResult {
+    public func forward(_ hidden: UnsafePointer<T>, sequences: SequenceBatch, head: Linear<T>) -> CrossEntropyResult {
         let width = head.inFeatures, vocab = head.outFeatures
         let rows = rowsUsed.reserve(sequences.rows)
         var m = 0
@@ -74,7 +74,7 @@ package final class NextTokenLoss<T: KernelScalar>: @unchecked Sendable {
     /// when it trains. `normalizer` overrides the token count the mean divides by: a step split
     /// over micro-batches and ranks divides every part by the GLOBAL count, so the parts sum to
     /// the gradient of one mean over the whole batch.
-    package func backward(scale: T, normalizer: Int? = nil, head: Linear<T>, dHidden: UnsafeMutablePointer<T>, scratch: GrowableBuffer<T>) {
+    public func backward(scale: T, normalizer: Int? = nil, head: Linear<T>, dHidden: UnsafeMutablePointer<T>, scratch: GrowableBuffer<T>) {
         let width = head.inFeatures, vocab = head.outFeatures, m = rowsUsedCount
         guard m > 0 else { return }
         let dLogits = dLogits.reserveZeroed(m * vocab)
@@ -89,5 +89,5 @@ package final class NextTokenLoss<T: KernelScalar>: @unchecked Sendable {
     }
 
     /// The logits of the last forward: (targets, vocab), in row order of the targeted positions.
-    package var lastLogits: UnsafePointer<T> { UnsafePointer(logits.pointer) }
+    public var lastLogits: UnsafePointer<T> { UnsafePointer(logits.pointer) }
 }

@@ -3,8 +3,8 @@ import Training
 
 /// Training batches from a data set's split: the deterministic order of BatchOrder, images
 /// normalised for the vision tower, captions as stored.
-package final class ShardTrainingData: TrainingData {
-    package let split: DatasetSplit
+public final class ShardTrainingData: TrainingData {
+    public let split: DatasetSplit
     let seed: UInt64
     let normalization: PixelNormalization
     /// Hard negative captions to read per pair (loss.hard_negatives; 0 = none).
@@ -13,16 +13,16 @@ package final class ShardTrainingData: TrainingData {
     var order: BatchOrder?
     var imageBytes: [UInt8] = []
 
-    package init(split: DatasetSplit, seed: UInt64, hardNegatives: Int = 0, normalization: PixelNormalization = .clip) {
+    public init(split: DatasetSplit, seed: UInt64, hardNegatives: Int = 0, normalization: PixelNormalization = .clip) {
         self.split = split
         self.seed = seed
         self.hardNegatives = hardNegatives
         self.normalization = normalization
     }
 
-    package func stepsPerEpoch(globalBatch: Int) -> Int { split.count / max(globalBatch, 1) }
+    public func stepsPerEpoch(globalBatch: Int) -> Int { split.count / max(globalBatch, 1) }
 
-    package func batch(step: Int, rank: Int, worldSize: Int, globalBatch: Int) throws -> TrainingBatch {
+    public func batch(step: Int, rank: Int, worldSize: Int, globalBatch: Int) throws -> TrainingBatch {
         if order?.globalBatchSize != globalBatch {
             order = try BatchOrder(sampleCount: split.count, globalBatchSize: globalBatch, seed: seed)
             epochOrder = nil

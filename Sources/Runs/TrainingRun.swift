@@ -9,7 +9,7 @@ import Models
 import Training
 
 /// `discern train`: model, data, adapters, resume, the loop and its checkpoints, on every rank.
-package final class TrainingRun {
+public final class TrainingRun {
     let configuration: RunConfiguration
     let communicator: Communicator
     let say: (String) -> Void
@@ -17,9 +17,9 @@ package final class TrainingRun {
     /// True once `run` returned early because `stopSignal` fired on some rank (the same on every
     /// rank: it is the all-reduced decision): the checkpoint is written and the run is meant to be
     /// resumed (the launcher requeues it).
-    package private(set) var stoppedBySignal = false
+    public private(set) var stoppedBySignal = false
 
-    package init(config: ResolvedConfig, communicator: Communicator, say: @escaping (String) -> Void, warn: @escaping (String) -> Void) {
+    public init(config: ResolvedConfig, communicator: Communicator, say: @escaping (String) -> Void, warn: @escaping (String) -> Void) {
         self.configuration = RunConfiguration(config)
         self.communicator = communicator
         self.say = say
@@ -44,7 +44,7 @@ package final class TrainingRun {
     /// none) or a checkpoint path. `stopSignal` is polled at step boundaries. Returns the path
     /// of the last checkpoint written.
     @discardableResult
-    package func run(resume: String?, stopAt: Int? = nil, stopSignal: @escaping () -> Bool = { false }) throws -> String? {
+    public func run(resume: String?, stopAt: Int? = nil, stopSignal: @escaping () -> Bool = { false }) throws -> String? {
         try startWatchdog()
         // The first collective: ranks that run different commands stop here, together.
         try RunAgreement.checkCommand(configuration.resolved, resume: resume, stopAt: stopAt, on: communicator)

@@ -1,24 +1,24 @@
 /// Settings of the synthetic data set. Equal options and seed give byte-identical data.
-package struct SyntheticOptions: Sendable, Equatable {
-    package var rendering: SyntheticRendering
+public struct SyntheticOptions: Sendable, Equatable {
+    public var rendering: SyntheticRendering
     /// Objects per scene, drawn uniformly in minObjects...maxObjects (2...4).
-    package var minObjects: Int
-    package var maxObjects: Int
+    public var minObjects: Int
+    public var maxObjects: Int
     /// The attribute sets scenes draw from. A scene never repeats a colour or a shape, so
     /// "the red circle" always names one object and every swap edit changes the caption.
-    package var shapes: [SyntheticShape]
-    package var colours: [SyntheticColour]
+    public var shapes: [SyntheticShape]
+    public var colours: [SyntheticColour]
     /// The object sizes scenes draw from (each object picks one uniformly).
-    package var sizes: [SyntheticSize]
+    public var sizes: [SyntheticSize]
     /// Short captions name sizes too ("a small red circle left of a large blue square").
-    package var sizesInShortCaption: Bool
+    public var sizesInShortCaption: Bool
     /// Object box half-sides as fractions of the image side (0.12 and 0.2: about 8 and 13
     /// pixels across at 32 x 32).
-    package var smallRadius: Double
-    package var largeRadius: Double
+    public var smallRadius: Double
+    public var largeRadius: Double
     /// Least gap between two boxes along an axis for a relation to be clearly true
     /// (0.03 of the side: one pixel at 32 x 32).
-    package var relationMargin: Double
+    public var relationMargin: Double
     /// Cells per side of a placement grid, or nil for free placement. On a grid every object is
     /// aligned with the cells: a small one fills one cell (radius 1/(2 grid)), a large one a 2 x 2
     /// block of cells (radius 1/grid). With the grid equal to the vision tower's patch grid
@@ -26,33 +26,33 @@ package struct SyntheticOptions: Sendable, Equatable {
     /// (the embedded default: a tiny ViT then needs no shape assembly across patch borders).
     /// The radii and the margin above are then unused: `gridGap` says how far apart related
     /// objects are (by default objects in neighbouring cells count: their boxes touch, their shapes do not).
-    package var grid: Int?
+    public var grid: Int?
     /// On a grid: how many whole empty cells must lie between two objects along an axis for a
     /// relation between them to be clearly true (0: neighbouring cells already count). With 1,
     /// objects in neighbouring columns are neither left nor right of each other, so no caption or
     /// negative claims it, and each scene has every pair at least one cell apart on some axis.
-    package var gridGap: Int
+    public var gridGap: Int
     /// Every pair of objects stands in exactly ONE clearly true relation (and its converse): no
     /// diagonal placements, so the two objects of a short caption determine its relation.
-    package var singleRelation: Bool
+    public var singleRelation: Bool
     /// How short captions and hard negatives are worded (long captions keep theirs).
-    package var wording: CaptionWording
+    public var wording: CaptionWording
     /// Share of all short-caption texts reserved for the eval split (by a fixed hash of the
     /// text, independent of the seed): train never uses them, so the splits are disjoint.
-    package var evalCaptionFraction: Double
+    public var evalCaptionFraction: Double
     /// Train samples carry one hard negative each (of a random type from `trainNegativeTypes`),
     /// for training use (loss.hard_negatives).
-    package var trainNegatives: Bool
+    public var trainNegatives: Bool
     /// With `trainNegatives`: store one negative of EVERY type in `trainNegativeTypes` that has a
     /// false edit, instead of one of a random type.
-    package var everyTrainNegative: Bool
+    public var everyTrainNegative: Bool
     /// The types train negatives are drawn from (all four by default).
-    package var trainNegativeTypes: [HardNegativeType]
+    public var trainNegativeTypes: [HardNegativeType]
     /// Each eval short caption is true of its own eval image only (clearly false of every
     /// other), so text-to-image retrieval has exactly one right answer.
-    package var exclusiveEvalCaptions: Bool
+    public var exclusiveEvalCaptions: Bool
 
-    package init(rendering: SyntheticRendering = SyntheticRendering(), minObjects: Int = 2, maxObjects: Int = 3,
+    public init(rendering: SyntheticRendering = SyntheticRendering(), minObjects: Int = 2, maxObjects: Int = 3,
                 shapes: [SyntheticShape] = SyntheticShape.allCases, colours: [SyntheticColour] = SyntheticColour.allCases,
                 sizes: [SyntheticSize] = SyntheticSize.allCases, sizesInShortCaption: Bool = false, smallRadius: Double = 0.12, largeRadius: Double = 0.2,
                 relationMargin: Double = 0.03, grid: Int? = nil, gridGap: Int = 0, singleRelation: Bool = false, wording: CaptionWording = .subjectFirst, evalCaptionFraction: Double = 0.25, trainNegatives: Bool = false,
@@ -80,7 +80,7 @@ package struct SyntheticOptions: Sendable, Equatable {
     }
 
     /// Throws a message naming the setting and a valid range for anything unusable.
-    package func validate() throws {
+    public func validate() throws {
         func fail(_ message: String) -> SyntheticDataError { SyntheticDataError("synthetic data: \(message)") }
         guard rendering.imageSize >= 8 && rendering.imageSize <= 4096 else {
             throw fail("image size \(rendering.imageSize) is outside 8...4096.")
@@ -131,11 +131,11 @@ package struct SyntheticOptions: Sendable, Equatable {
     }
 }
 
-package enum SyntheticSplit: String, Sendable, CaseIterable {
+public enum SyntheticSplit: String, Sendable, CaseIterable {
     case train, eval
 }
 
-package struct SyntheticDataError: Error, CustomStringConvertible {
-    package let description: String
-    package init(_ description: String) { self.description = description }
+public struct SyntheticDataError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }

@@ -5,14 +5,14 @@ import Models
 
 /// After a step's gradient is summed over ranks: global-norm clipping, AdamW with parameter
 /// groups, and the logit-scale clamp. Every rank applies the identical update to its replica.
-package final class ParameterUpdate: @unchecked Sendable {
-    package let optimizer: AdamW
-    package let schedule: LearningRateSchedule
-    package let gradientClip: Double
-    package let maxLogitScale: Double
+public final class ParameterUpdate: @unchecked Sendable {
+    public let optimizer: AdamW
+    public let schedule: LearningRateSchedule
+    public let gradientClip: Double
+    public let maxLogitScale: Double
     let parameters: ParameterTable<Float>
 
-    package init(parameters: ParameterTable<Float>, schedule: LearningRateSchedule, gradientClip: Double, maxLogitScale: Double,
+    public init(parameters: ParameterTable<Float>, schedule: LearningRateSchedule, gradientClip: Double, maxLogitScale: Double,
                 beta1: Double, beta2: Double, eps: Double, weightDecay: Double) {
         self.parameters = parameters
         self.schedule = schedule
@@ -27,7 +27,7 @@ package final class ParameterUpdate: @unchecked Sendable {
     }
 
     /// The update a run's configuration asks for (`optimizer.*`, `loss.max_logit_scale`).
-    package convenience init(parameters: ParameterTable<Float>, schedule: LearningRateSchedule, configuration: RunConfiguration) {
+    public convenience init(parameters: ParameterTable<Float>, schedule: LearningRateSchedule, configuration: RunConfiguration) {
         let optimizer = configuration.optimizer
         self.init(parameters: parameters, schedule: schedule, gradientClip: optimizer.gradClip, maxLogitScale: configuration.loss.maxLogitScale,
                   beta1: optimizer.beta1, beta2: optimizer.beta2, eps: optimizer.eps, weightDecay: optimizer.weightDecay)
@@ -42,14 +42,14 @@ package final class ParameterUpdate: @unchecked Sendable {
         return parameter.shape.count == 2
     }
 
-    package struct Outcome: Sendable, Equatable {
-        package var learningRate: Double
+    public struct Outcome: Sendable, Equatable {
+        public var learningRate: Double
         /// Global gradient norm before clipping.
-        package var gradientNorm: Double
+        public var gradientNorm: Double
     }
 
     /// Applies optimizer step number `step` (0-based) from the summed gradients.
-    package func apply(step: Int) -> Outcome {
+    public func apply(step: Int) -> Outcome {
         let gradients = parameters.trainableGradients
         var sum = 0.0
         for i in 0..<gradients.count { sum += Double(gradients[i]) * Double(gradients[i]) }

@@ -4,20 +4,20 @@ import Kernels
 import Models
 
 /// The pieces of a run that the configuration determines, independent of files and MPI.
-package struct RunSettings: Sendable {
-    package var trainable: TrainableSet
-    package var step: StepSettings
-    package var templates: PromptTemplates
-    package var schedule: LearningRateSchedule
-    package var steps: Int
-    package var globalBatch: Int
-    package var seed: UInt64
-    package var initialLogitScale: Double
-    package var memory: ModelMemoryOptions
+public struct RunSettings: Sendable {
+    public var trainable: TrainableSet
+    public var step: StepSettings
+    public var templates: PromptTemplates
+    public var schedule: LearningRateSchedule
+    public var steps: Int
+    public var globalBatch: Int
+    public var seed: UInt64
+    public var initialLogitScale: Double
+    public var memory: ModelMemoryOptions
 
     /// Checks the configuration and derives the run's pieces; `softPromptLengths` come from the
     /// prompt templates as the tokenizer splits them (PromptBuilder).
-    package init(_ config: RunConfiguration, softPromptLengths: (image: Int, text: Int), worldSize: Int) throws {
+    public init(_ config: RunConfiguration, softPromptLengths: (image: Int, text: Int), worldSize: Int) throws {
         try config.checkRules(worldSize: worldSize)
         steps = config.steps
         globalBatch = config.globalBatch
@@ -44,18 +44,18 @@ package struct RunSettings: Sendable {
         }
     }
 
-    package init(_ config: ResolvedConfig, softPromptLengths: (image: Int, text: Int), worldSize: Int) throws {
+    public init(_ config: ResolvedConfig, softPromptLengths: (image: Int, text: Int), worldSize: Int) throws {
         try self.init(RunConfiguration(config), softPromptLengths: softPromptLengths, worldSize: worldSize)
     }
 }
 
 // The configuration's sections as the model and step types they configure.
 extension LoRASettings {
-    package init(_ lora: RunConfiguration.LoRA) {
+    public init(_ lora: RunConfiguration.LoRA) {
         self.init(rank: lora.rank, alpha: lora.alpha, dropout: lora.dropout, targetPattern: lora.targetModules)
     }
 }
 
 extension PromptTemplates {
-    package init(_ prompts: RunConfiguration.Prompts) { self.init(image: prompts.image, text: prompts.text) }
+    public init(_ prompts: RunConfiguration.Prompts) { self.init(image: prompts.image, text: prompts.text) }
 }
