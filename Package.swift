@@ -70,7 +70,7 @@ let package = Package(
                                              "Layers", "Kernels"], swiftSettings: numeric),
         // Embedding and evaluation: the embedder, evaluation sets, retrieval and hard-negative metrics,
         // the likelihood caption scorer.
-        .target(name: "Evaluation", dependencies: ["Runs", "PEFT", "Configuration", "Training", "Objectives", "Checkpointing", "Datasets", "Formats", "Images",
+        .target(name: "Evaluation", dependencies: ["Runs", "PEFT", "Configuration", "Training", "Objectives", "Checkpointing", "Datasets", "Formats", "HDF5Files", "Images",
                                                    "ModelFiles", "Models", "Layers", "Kernels"], swiftSettings: numeric),
         // `discern bench`: a timed training step on a random model of a chosen shape.
         .target(name: "Benchmark", dependencies: ["Configuration", "Training", "Communication", "ModelFactory", "ModelFiles", "Models", "Layers", "Kernels"],

@@ -2,7 +2,6 @@ import ArgumentParser
 import Evaluation
 import Formats
 import Foundation
-import HDF5Files
 import Images
 import ModelFiles
 import Models
@@ -41,26 +40,10 @@ struct Embed: ParsableCommand {
         let imageEmbeddings = try embedder.embedImages(decoded) { progress($0) }
         let textEmbeddings = try embedder.embedTexts(lines) { progress(decoded.count + $0) }
 
-        removeStaleTemporaries(of: output)   // left by a killed earlier run writing the same file
-        let temporary = output + ".tmp-\(getpid())"
-        do {
-            let file = try H5File.create(temporary)
-            let width = embedder.width
-            try file.write(imageEmbeddings, shape: [decoded.count, width], to: "/image_embeddings")
-            try file.write(textEmbeddings, shape: [lines.count, width], to: "/text_embeddings")
-            try file.write(images, shape: [images.count], to: "/image_files")
-            try file.write(lines, shape: [lines.count], to: "/texts")
-            try file.setAttribute("model", .string(directory.url.path))
-            try file.setAttribute("adapters", .string(model.checkpoint ?? model.adapters ?? "none"))
-            try file.setAttribute("image_prompt", .string(embedder.prompts.templates.image))
-            try file.setAttribute("text_prompt", .string(embedder.prompts.templates.text))
-            try file.setAttribute("image_mode", .string(model.imageMode.rawValue))
-            try file.close()
-            try durableRename(from: temporary, to: output)
-        } catch {
-            try? FileManager.default.removeItem(atPath: temporary)
-            throw error
-        }
+        try EmbeddingsFile(imageEmbeddings: imageEmbeddings, textEmbeddings: textEmbeddings, width: embedder.width,
+                           imageFiles: images, texts: lines, model: directory.url.path, adapters: model.checkpoint ?? model.adapters,
+                           imagePrompt: embedder.prompts.templates.image, textPrompt: embedder.prompts.templates.text,
+                           imageMode: model.imageMode.rawValue).write(to: output)
         print("wrote \(decoded.count) image and \(lines.count) text embeddings (\(embedder.width) wide) to \(output)")
     }
 }

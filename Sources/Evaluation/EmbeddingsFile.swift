@@ -1,0 +1,41 @@
+import Foundation
+import HDF5Files
+
+/// The file `discern embed` writes (docs/export.md, "The embeddings file"): /image_embeddings
+/// [images, width] and /text_embeddings [texts, width] (float32, L2-normalised), /image_files and
+/// /texts, and attributes naming the model, the adapters, the prompts and the image mode. Written
+/// to a temporary file and renamed, so a killed run leaves no half-written file.
+public struct EmbeddingsFile {
+    public var imageEmbeddings: [Float], textEmbeddings: [Float], width: Int
+    public var imageFiles: [String], texts: [String]
+    public var model: String, adapters: String?, imagePrompt: String, textPrompt: String, imageMode: String
+
+    public init(imageEmbeddings: [Float], textEmbeddings: [Float], width: Int, imageFiles: [String], texts: [String],
+                model: String, adapters: String?, imagePrompt: String, textPrompt: String, imageMode: String) {
+        (self.imageEmbeddings, self.textEmbeddings, self.width) = (imageEmbeddings, textEmbeddings, width)
+        (self.imageFiles, self.texts) = (imageFiles, texts)
+        (self.model, self.adapters, self.imagePrompt, self.textPrompt, self.imageMode) = (model, adapters, imagePrompt, textPrompt, imageMode)
+    }
+
+    public func write(to output: String) throws {
+        _ = removeStaleTemporaries(of: output)   // left by a killed earlier run writing the same file
+        let temporary = output + ".tmp-\(getpid())"
+        do {
+            let file = try H5File.create(temporary)
+            try file.write(imageEmbeddings, shape: [imageFiles.count, width], to: "/image_embeddings")
+            try file.write(textEmbeddings, shape: [texts.count, width], to: "/text_embeddings")
+            try file.write(imageFiles, shape: [imageFiles.count], to: "/image_files")
+            try file.write(texts, shape: [texts.count], to: "/texts")
+            try file.setAttribute("model", .string(model))
+            try file.setAttribute("adapters", .string(adapters ?? "none"))
+            try file.setAttribute("image_prompt", .string(imagePrompt))
+            try file.setAttribute("text_prompt", .string(textPrompt))
+            try file.setAttribute("image_mode", .string(imageMode))
+            try file.close()
+            try durableRename(from: temporary, to: output)
+        } catch {
+            try? FileManager.default.removeItem(atPath: temporary)
+            throw error
+        }
+    }
+}
