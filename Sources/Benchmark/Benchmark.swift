@@ -109,9 +109,8 @@ public final class Benchmark {
         let measured = try timedSteps(steps, step: step, update: update, batch: batch, say: say)
         // The step's peak memory, before the ceiling measurement allocates its own operands.
         let stepPeak = Self.peakResidentBytes()
-        var report = try summarize(measured, shapes: shapes, steps: steps, threads: threads, globalBatch: run.globalBatch, stepPeak: stepPeak)
-        (report.parameters, report.trainableParameters, report.firstLoss) = (total, trainable, firstLoss)
-        return report
+        return try summarize(measured, shapes: shapes, steps: steps, threads: threads, globalBatch: run.globalBatch, stepPeak: stepPeak,
+                             parameters: (total, trainable), firstLoss: firstLoss)
     }
 
     /// Warm-up steps; the first also records the GEMM shapes (that step is never timed).
@@ -157,9 +156,9 @@ public final class Benchmark {
     }
 
     /// The report: medians, the sgemm ceiling at the recorded shapes (measured now, in this
-    /// process, after the timed steps) and the largest rank's peak memory. Parameter counts and
-    /// the first loss are the caller's to fill in.
-    func summarize(_ measured: Measured, shapes: GemmShapeLog, steps: Int, threads: Int, globalBatch: Int, stepPeak: Int) throws -> Report {
+    /// process, after the timed steps) and the largest rank's peak memory.
+    func summarize(_ measured: Measured, shapes: GemmShapeLog, steps: Int, threads: Int, globalBatch: Int, stepPeak: Int,
+                   parameters: (total: Int, trainable: Int), firstLoss: Report.Losses) throws -> Report {
         let timings = shapes.measureFloat()
         let large = timings.filter { $0.isLarge() }
         let largeSeconds = large.reduce(0) { $0 + Double($1.count) * $1.seconds }
@@ -173,7 +172,7 @@ public final class Benchmark {
                                preparation: Double(measured.preparationAllocations) / Double(steps))
         }
         return Report(config: configPath, threads: threads, ranks: communicator.size, steps: steps, batch: globalBatch,
-                      parameters: 0, trainableParameters: 0,
+                      parameters: parameters.total, trainableParameters: parameters.trainable,
                       secondsPerStep: .init(median: median, min: measured.seconds.min()!, max: measured.seconds.max()!),
                       samplesPerSecond: Double(globalBatch) / median, tokensPerSecond: Double(measured.tokens) / median,
                       flopsPerStep: measured.flops, gflops: gflops,
@@ -184,7 +183,7 @@ public final class Benchmark {
                       split: .init(visionForward: medianSplit(\.visionForward), llmForward: medianSplit(\.llmForward),
                                    llmBackward: medianSplit(\.llmBackward), optimizer: medianSplit(\.optimizer),
                                    communication: medianSplit(\.communication)),
-                      allocationsPerStep: allocations, firstLoss: Report.Losses(contrastive: 0, ntp: 0))
+                      allocationsPerStep: allocations, firstLoss: firstLoss)
     }
 
     /// A model with random base weights and PEFT-initialised adapters. `memory`: the weights

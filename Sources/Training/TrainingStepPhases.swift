@@ -140,8 +140,7 @@ extension TrainingStep {
                 + flopCount.pass(chunk.texts, images: 0, forwards: forwards)
             if let sequences = chunk.negatives {
                 if again { _ = textForward(sequences, negativePass, negativePooling) }
-                let dNegatives = perPair > 0 ? dLocalNegatives.pointer : dLocalTexts.pointer
-                textBackward(dNegatives + offset * perPair, sequences, negativePass, negativePooling)
+                textBackward(dLocalNegatives.pointer + offset * perPair, sequences, negativePass, negativePooling)
                 totals.tokens += Double(positions(sequences))
                 totals.flops += flopCount.pass(sequences, images: 0, forwards: forwards)
             }

@@ -36,9 +36,10 @@ struct Embed: ParsableCommand {
                                     templates: PromptTemplates(image: imagePrompt, text: textPrompt),
                                     imageMode: model.imageMode, batchSize: batchSize, halfWeights: model.halfWeights)
         let decoded = try images.map { try loadImage(path: $0) }
-        let progress = countProgress(total: decoded.count + lines.count, label: "embedding")
-        let imageEmbeddings = try embedder.embedImages(decoded) { progress($0) }
-        let textEmbeddings = try embedder.embedTexts(lines) { progress(decoded.count + $0) }
+        let progress = CountProgress(total: decoded.count + lines.count, label: "embedding")
+        let imageEmbeddings = try embedder.embedImages(decoded) { progress.update($0) }
+        let textEmbeddings = try embedder.embedTexts(lines) { progress.update(decoded.count + $0) }
+        progress.finish()
 
         try EmbeddingsFile(imageEmbeddings: imageEmbeddings, textEmbeddings: textEmbeddings, width: embedder.width,
                            imageFiles: images, texts: lines, model: directory.url.path, adapters: model.checkpoint ?? model.adapters,

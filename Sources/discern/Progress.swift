@@ -64,14 +64,19 @@ func importProgressLine(_ progress: ImportProgress, elapsed: Double) -> String {
 }
 
 /// `discern embed`'s line: items done of all, the rate and the time left (shown for 32 items or more).
-func countProgress(total: Int, label: String) -> (Int) -> Void {
-    guard total >= 32 else { return { _ in } }
+final class CountProgress {
+    let total: Int, label: String
     let reporter = ProgressReporter(logsStart: true)
-    return { done in
+
+    init(total: Int, label: String) { (self.total, self.label) = (total, label) }
+
+    func update(_ done: Int) {
+        guard total >= 32 else { return }
         reporter.update(fraction: Double(done) / Double(total)) {
             let rate = Double(done) / max(reporter.elapsed, 1e-9), eta = Double(total - done) / max(rate, 1e-9)
             return String(format: "%@ %d/%d (%.0f%%)  %.1f/s  ETA %.0fs", label, done, total, 100 * Double(done) / Double(total), rate, eta)
         }
-        if done == total { reporter.finish() }
     }
+
+    func finish() { reporter.finish() }
 }
