@@ -53,6 +53,9 @@ let package = Package(
         // and the benchmark's random 16-bit model.
         .target(name: "ModelFactory", dependencies: ["ModelFiles", "Models", "Layers", "Formats", "Kernels"], swiftSettings: numeric),
         .target(name: "Datasets", dependencies: ["HDF5Files", "Images", "Kernels", "Formats"], swiftSettings: numeric),
+        // `discern prepare`: a JSONL manifest of images and captions imported into shards, bad lines
+        // reported by number.
+        .target(name: "DataImport", dependencies: ["Datasets", "ModelFiles", "Models", "Images", "Formats", "Kernels"], swiftSettings: numeric),
         // `discern synth`: the synthetic scenes (objects, relations, captions, hard negatives) and their renderer.
         .target(name: "Synthetic", dependencies: ["Datasets", "Images", "Kernels"], swiftSettings: numeric),
         .target(name: "Checkpointing", dependencies: ["HDF5Files"]),
@@ -73,14 +76,19 @@ let package = Package(
         .target(name: "Evaluation", dependencies: ["Runs", "PEFT", "Configuration", "Training", "Objectives", "Checkpointing", "Datasets", "Formats", "HDF5Files", "Images",
                                                    "ModelFiles", "Models", "Layers", "Kernels"], swiftSettings: numeric),
         // `discern bench`: a timed training step on a random model of a chosen shape.
-        .target(name: "Benchmark", dependencies: ["Configuration", "Training", "Communication", "ModelFactory", "ModelFiles", "Models", "Layers", "Kernels"],
+        // Its two observers of the C libraries below are linked only into programs that link it:
+        // they define malloc & co. and cblas_sgemm, count or record, and forward to the real ones.
+        .target(name: "Benchmark", dependencies: ["CAllocationCounter", "CBLASObserver", "Configuration", "Training", "Communication", "ModelFactory",
+                                                  "ModelFiles", "Models", "Formats", "Layers", "Kernels"],
                 swiftSettings: numeric),
         .target(name: "Platform", dependencies: ["CBLAS", "CMPI", "CHDF5", "Kernels", "Communication"]),
-        // Counts heap allocations for `discern bench` by wrapping the C allocator (executable only).
+        // Counts heap allocations for `discern bench` by wrapping the C allocator.
         .target(name: "CAllocationCounter"),
+        // Shows `discern bench` the shape of every cblas_sgemm by wrapping it.
+        .target(name: "CBLASObserver", linkerSettings: [.linkedLibrary("dl", .when(platforms: [.linux]))]),
+        // The command line: argument parsing and printing over the product modules only.
         .executableTarget(name: "discern", dependencies: [
-            "CAllocationCounter", "Platform", "Kernels", "Communication", "HDF5Files", "Runs", "PEFT", "Evaluation", "Benchmark", "Synthetic", "ModelFactory", "Configuration", "Training", "Models", "ModelFiles", "Datasets", "Formats",
-            "Checkpointing", "Images",
+            "Configuration", "Runs", "Evaluation", "PEFT", "Benchmark", "DataImport", "Synthetic", "ModelFactory", "Platform",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -90,13 +98,14 @@ let package = Package(
 
         .target(name: "TestSupport", dependencies: ["Kernels", "Communication", "Checkpointing", "HDF5Files"], path: "Tests/TestSupport"),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "TestSupport"]),
+        .testTarget(name: "BenchmarkTests", dependencies: ["Benchmark", "Kernels", "TestSupport"]),
         .testTarget(name: "CommunicationTests", dependencies: ["Communication", "TestSupport"]),
         .testTarget(name: "HDF5FilesTests", dependencies: ["HDF5Files", "TestSupport"]),
         .testTarget(name: "PlatformTests", dependencies: ["Platform", "TestSupport"]),
         // Fixtures are read through #filePath (made by Tests/Reference/make_*_fixtures.py).
         .testTarget(name: "FormatsTests", dependencies: ["Formats", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "ObjectivesTests", dependencies: ["Objectives", "TestSupport"]),
-        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "HDF5Files", "Images", "TestSupport"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "DataImport", "HDF5Files", "Images", "TestSupport"]),
         .testTarget(name: "SyntheticTests", dependencies: ["Synthetic", "Datasets", "Images", "TestSupport"]),
         .testTarget(name: "CheckpointingTests", dependencies: ["Checkpointing", "HDF5Files", "TestSupport"]),
         .testTarget(name: "PipelineTests", dependencies: ["Runs", "Evaluation", "ModelFiles", "Formats", "HDF5Files", "Images", "Datasets", "Checkpointing",
@@ -114,6 +123,6 @@ let package = Package(
 if Context.environment["DISCERN_FUZZ"] == "1" {
     package.targets.append(.executableTarget(
         name: "discern-fuzz",
-        dependencies: ["Formats", "Models", "ModelFiles", "Configuration", "Training", "Datasets", "Checkpointing"],
+        dependencies: ["Formats", "Models", "ModelFiles", "Configuration", "Training", "Datasets", "DataImport", "Checkpointing"],
         path: "Fuzz"))
 }

@@ -1,4 +1,5 @@
-@testable import Datasets
+@testable import DataImport
+import Datasets
 import Checkpointing
 import Configuration
 import Formats

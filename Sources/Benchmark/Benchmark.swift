@@ -1,3 +1,4 @@
+import CAllocationCounter
 import Communication
 import Configuration
 import Dispatch
@@ -67,15 +68,14 @@ public final class Benchmark {
     let configPath: String
     let communicator: Communicator
     let settings: BenchmarkSettings
-    /// The process's heap-allocation counter, when the executable installed one.
-    let allocationCount: (() -> UInt64)?
+    /// The process's heap-allocation counter (CAllocationCounter), nil where it cannot count.
+    let allocationCount: (() -> UInt64)? = discern_allocation_counting_active() != 0 ? { discern_allocation_count() } : nil
 
-    public init(config: ResolvedConfig, configPath: String, communicator: Communicator, allocationCount: (() -> UInt64)?) throws {
+    public init(config: ResolvedConfig, configPath: String, communicator: Communicator) throws {
         configuration = RunConfiguration(config)
         bench = BenchConfiguration(config)
         self.configPath = configPath
         self.communicator = communicator
-        self.allocationCount = allocationCount
         settings = try BenchmarkSettings(bench)
     }
 
@@ -118,9 +118,7 @@ public final class Benchmark {
         let shapes = GemmShapeLog()
         var firstLoss = Report.Losses(contrastive: 0, ntp: 0)
         for index in 0..<max(settings.warmup, 1) {
-            if index == 0 { GemmShapeLog.active = shapes }
-            let result = try step.run(batch, step: index)
-            GemmShapeLog.active = nil
+            let result = index == 0 ? try shapes.record { try step.run(batch, step: index) } : try step.run(batch, step: index)
             if index == 0 { firstLoss = Report.Losses(contrastive: result.contrastiveLoss, ntp: result.ntpLoss) }
             _ = update.apply(step: index)
         }

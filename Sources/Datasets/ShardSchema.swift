@@ -29,7 +29,7 @@ public enum ShardSchema {
 
     /// A split or negative-type name becomes a folder or an HDF5 path, so it must be one plain
     /// name: letters, digits, '_', '-', '.', not starting with '.'.
-    static func isPlainName(_ name: String) -> Bool {
+    public static func isPlainName(_ name: String) -> Bool {
         !name.isEmpty && !name.hasPrefix(".") && name.utf8.allSatisfy { byte in
             (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
                 || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-") || byte == UInt8(ascii: ".")

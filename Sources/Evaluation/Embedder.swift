@@ -19,6 +19,8 @@ public final class Embedder {
     public let preprocessor: ImagePreprocessor
     public let softPrompts: Bool
     public let batchSize: Int
+    /// The model directory's path and its vision tower's image side.
+    public let modelPath: String, imageSize: Int
     let pass = LlavaModel<Float>.Pass()
     let pooling = EmbeddingPooling<Float>()
 
@@ -27,6 +29,7 @@ public final class Embedder {
     public init(directory: ModelDirectory, checkpoint: String? = nil, adapters: String? = nil, templates: PromptTemplates = PromptTemplates(),
                 imageMode: ImagePreprocessingConfig.Mode = .crop, batchSize: Int = 16, halfWeights: Bool = false) throws {
         let config = directory.config
+        (modelPath, imageSize) = (directory.url.path, config.vision.imageSize)
         var templates = templates, trainable = TrainableSet.frozen, imageMode = imageMode
         var state: CheckpointState?
         var imported: AdapterImport?

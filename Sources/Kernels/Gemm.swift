@@ -24,9 +24,6 @@ public func gemm<T: KernelScalar>(
     let lda = lda ?? (transA ? m : k)
     let ldb = ldb ?? (transB ? k : n)
     let ldc = ldc ?? n
-    if let log = GemmShapeLog.active {
-        log.record(GemmShapeLog.Shape(transA: transA, transB: transB, m: m, n: n, k: k, lda: lda, ldb: ldb, ldc: ldc))
-    }
     if k == 0 {
         // BLAS leaves C untouched for k = 0 only when beta is 1; make every beta well defined.
         for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j] } }

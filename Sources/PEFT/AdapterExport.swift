@@ -24,6 +24,11 @@ public struct AdapterExport {
         self.modelDirectory = modelDirectory
     }
 
+    /// The base model given by its directory's path (configuration and tokenizer checked here).
+    public init(checkpoint: String, modelPath: String) throws {
+        self.init(checkpoint: checkpoint, modelDirectory: try ModelDirectory(path: modelPath))
+    }
+
     public struct Summary: Sendable {
         public var loraModules: Int
         public var softPrompts: [String]

@@ -1,11 +1,7 @@
 import ArgumentParser
 import Benchmark
-import CAllocationCounter
-import Communication
 import Configuration
-import Formats
 import Foundation
-import Training
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -28,25 +24,12 @@ struct Bench: ParsableCommand {
         var resolved = try ResolvedConfig.load(file: config)
         for assignment in overrides { try resolved.set(assignment) }
         guard threads > 0 else { throw ValidationError("--threads must be positive, got \(threads).") }
-        let communicator = try makeCommunicator()
-        let rank = communicator.rank
-        let counting = discern_allocation_counting_active() != 0
-        let benchmark = try Benchmark(config: resolved, configPath: config, communicator: communicator,
-                                      allocationCount: counting ? { discern_allocation_count() } : nil)
-        runOrAbort(on: communicator) {
-            let report = try benchmark.run(steps: steps, threads: threads) { line in print(line) }
-            if rank == 0 {
-                print(Self.summary(report))
-                if let json {
-                    let url = URL(fileURLWithPath: json)
-                    try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-                    try JSONOutput.encode(report, style: .document).write(to: url, options: .atomic)
-                }
-            }
-            try communicator.finalize()
-        }
+        try Benchmark.launch(config: resolved, configPath: config, steps: steps, threads: threads, json: json,
+                             say: { print($0) }, report: { print(Self.summary($0)) })
     }
+}
 
+extension Bench {
     static func summary(_ r: Benchmark.Report) -> String {
         func f(_ value: Double, _ digits: Int = 3) -> String { String(format: "%.\(digits)f", value) }
         let s = r.split, whole = r.secondsPerStep.median
@@ -63,8 +46,12 @@ struct Bench: ParsableCommand {
         if let ceiling = r.sgemmGflops, let fraction = r.sgemmFraction {
             lines.append("sgemm GFLOP/s    \(f(ceiling, 1)) per rank at this step's GEMM shapes; reached \(f(100 * fraction, 1))%")
         }
-        lines.append("GEMMs alone      \(f(r.gemmSeconds.large)) s large + \(f(r.gemmSeconds.thin)) s thin (< 32 in some dimension) per step; slowest:")
-        lines += r.slowestGemms.map { "    \($0)" }
+        if r.slowestGemms.isEmpty {
+            lines.append("GEMMs alone      not measured (BLAS calls cannot be observed on this platform)")
+        } else {
+            lines.append("GEMMs alone      \(f(r.gemmSeconds.large)) s large + \(f(r.gemmSeconds.thin)) s thin (< 32 in some dimension) per step; slowest:")
+            lines += r.slowestGemms.map { "    \($0)" }
+        }
         lines.append("peak RSS         \(f(Double(r.peakRSSBytes) / 1048576, 1)) MiB (largest rank)")
         lines.append("heap allocations " + (r.allocationsPerStep.map {
             "\(f($0.compute, 1)) per step in forward/backward/collectives/update, \(f($0.preparation, 1)) in batch preparation (rank 0)"

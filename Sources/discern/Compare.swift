@@ -1,6 +1,5 @@
 import ArgumentParser
 import Evaluation
-import Formats
 import Foundation
 
 struct Compare: ParsableCommand {
@@ -13,7 +12,7 @@ struct Compare: ParsableCommand {
     func run() throws {
         func load(_ path: String) throws -> EvalReport {
             guard FileManager.default.fileExists(atPath: path) else { throw ValidationError("\(path): no such report; make it with discern eval --output.") }
-            return try StrictJSON.decode(EvalReport.self, path: path)
+            return try EvalReport.load(path)
         }
         let a = try load(before), b = try load(after)
         func row(_ name: String, _ x: Double?, _ y: Double?, _ reference: Double? = nil) -> String {

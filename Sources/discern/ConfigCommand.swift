@@ -1,6 +1,5 @@
 import ArgumentParser
 import Configuration
-import Training
 
 struct ConfigCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

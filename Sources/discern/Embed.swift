@@ -1,10 +1,6 @@
 import ArgumentParser
 import Evaluation
-import Formats
 import Foundation
-import Images
-import ModelFiles
-import Models
 
 struct Embed: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -19,8 +15,8 @@ struct Embed: ParsableCommand {
     @Option(parsing: .upToNextOption, help: "Image files (JPEG or PNG).", transform: expandedPath) var images: [String] = []
     @Option(help: "A text file with one caption per line (blank lines are skipped).", transform: expandedPath) var texts: String?
     @Option(help: "Output HDF5 file.", transform: expandedPath) var output: String
-    @Option(help: "Image prompt template (ignored with --checkpoint, which stores its own).") var imagePrompt = PromptTemplates().image
-    @Option(help: "Text prompt template (ignored with --checkpoint).") var textPrompt = PromptTemplates().text
+    @Option(help: "Image prompt template (ignored with --checkpoint, which stores its own).") var imagePrompt = Embedder.defaultImagePrompt
+    @Option(help: "Text prompt template (ignored with --checkpoint).") var textPrompt = Embedder.defaultTextPrompt
     @Option(help: "Images or texts per forward pass.") var batchSize = 16
 
     func validate() throws {
@@ -29,40 +25,23 @@ struct Embed: ParsableCommand {
     }
 
     func run() throws {
-        let directory = try ModelDirectory(path: model.model)
+        let directory = try Embedder.openModel(model.model)
         // Before the weights load: a bad caption file is reported in a second, not after a minute.
-        let lines = try texts.map(captionLines) ?? []
+        let lines: [String]
+        do { lines = try texts.map(readCaptionLines) ?? [] } catch let error as CaptionFileError { throw ValidationError(error.description) }
         let embedder = try Embedder(directory: directory, checkpoint: model.checkpoint, adapters: model.adapters,
-                                    templates: PromptTemplates(image: imagePrompt, text: textPrompt),
+                                    imagePrompt: imagePrompt, textPrompt: textPrompt,
                                     imageMode: model.imageMode, batchSize: batchSize, halfWeights: model.halfWeights)
-        let decoded = try images.map { try loadImage(path: $0) }
+        let decoded = try Embedder.loadImages(images)
         let progress = CountProgress(total: decoded.count + lines.count, label: "embedding")
         let imageEmbeddings = try embedder.embedImages(decoded) { progress.update($0) }
         let textEmbeddings = try embedder.embedTexts(lines) { progress.update(decoded.count + $0) }
         progress.finish()
 
         try EmbeddingsFile(imageEmbeddings: imageEmbeddings, textEmbeddings: textEmbeddings, width: embedder.width,
-                           imageFiles: images, texts: lines, model: directory.url.path, adapters: model.checkpoint ?? model.adapters,
+                           imageFiles: images, texts: lines, model: embedder.modelPath, adapters: model.checkpoint ?? model.adapters,
                            imagePrompt: embedder.prompts.templates.image, textPrompt: embedder.prompts.templates.text,
                            imageMode: model.imageMode.rawValue).write(to: output)
         print("wrote \(decoded.count) image and \(lines.count) text embeddings (\(embedder.width) wide) to \(output)")
     }
-}
-
-/// One caption per line, LF or CRLF (split on bytes: Swift's String treats "\r\n" as one
-/// character, so splitting a String on "\n" merged a CRLF file into one caption); blank lines
-/// are skipped; text that is not UTF-8 is an error naming the line.
-func captionLines(_ path: String) throws -> [String] {
-    guard FileManager.default.fileExists(atPath: path) else {
-        throw ValidationError("\(path): no such file (expected one caption per line).")
-    }
-    var lines: [String] = []
-    for (number, raw) in try readFileBytes(path).split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated() {
-        let line = raw.last == 0x0D ? raw.dropLast() : raw
-        guard let text = String(validating: line, as: UTF8.self) else {
-            throw ValidationError("\(path):\(number + 1): not valid UTF-8 text; save the captions file as UTF-8.")
-        }
-        if !text.trimmingCharacters(in: .whitespaces).isEmpty { lines.append(text) }
-    }
-    return lines
 }

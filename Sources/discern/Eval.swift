@@ -1,10 +1,6 @@
 import ArgumentParser
 import Evaluation
-import Formats
 import Foundation
-import Images
-import ModelFiles
-import Models
 
 struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -27,7 +23,7 @@ struct Eval: ParsableCommand {
     }
 
     func run() throws {
-        let directory = try ModelDirectory(path: model.model)
+        let directory = try Embedder.openModel(model.model)
         let embedder = try Embedder(directory: directory, checkpoint: model.checkpoint, adapters: model.adapters,
                                     imageMode: model.imageMode, batchSize: 32, halfWeights: model.halfWeights)
         let say: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
@@ -36,7 +32,7 @@ struct Eval: ParsableCommand {
             throw ValidationError("\(data): no such data set directory or JSONL file.")
         }
         let set = isDirectory.boolValue
-            ? try EvalSet.dataset(data, split: split, imageSize: directory.config.vision.imageSize)
+            ? try EvalSet.dataset(data, split: split, imageSize: embedder.imageSize)
             : try EvalSet.jsonl(data, preprocessor: embedder.preprocessor)
         var likelihood: (CaptionScorer, Int)?
         if likelihoodImages > 0 {
@@ -47,7 +43,7 @@ struct Eval: ParsableCommand {
                                             likelihood: likelihood, progress: say)
         print(report.table)
         if let output {
-            try JSONOutput.encode(report, style: .document).write(to: URL(fileURLWithPath: output), options: .atomic)
+            try report.write(to: output)
             say("wrote \(output)")
         }
     }

@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import ModelFiles
 import PEFT
 import Runs
 
@@ -16,7 +15,7 @@ struct Export: ParsableCommand {
 
     func run() throws {
         let modelPath = try model ?? storedModelPath()
-        let export = AdapterExport(checkpoint: checkpoint, modelDirectory: try ModelDirectory(path: modelPath))
+        let export = try AdapterExport(checkpoint: checkpoint, modelPath: modelPath)
         let summary = try export.write(to: output, merge: merge)
         print("exported \(summary.loraModules) LoRA modules and soft prompts [\(summary.softPrompts.joined(separator: ", "))] "
               + "to \(output)\(summary.merged ? " (with merged/)" : ""); see \(output)/README.md")

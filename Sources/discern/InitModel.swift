@@ -1,8 +1,6 @@
 import ArgumentParser
-import Datasets
 import Foundation
 import ModelFactory
-import ModelFiles
 import Synthetic
 
 struct InitModel: ParsableCommand {

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Images
+import Configuration
 
 /// The model and the adapters applied to it, as `embed` and `eval` take them.
 struct ModelOptions: ParsableArguments {
@@ -7,7 +7,7 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "A training checkpoint (RUN_DIR/step-*.h5) whose adapters to apply.", transform: expandedPath) var checkpoint: String?
     @Option(help: "An export directory (discern export) whose LoRA and soft prompts to apply.", transform: expandedPath) var adapters: String?
     @Option(help: "Image preprocessing: crop (the Hugging Face processor) or pad (LLaVA training: pad to a square first); with --checkpoint, the checkpoint's own image.mode.")
-    var imageMode: ImagePreprocessingConfig.Mode = .crop
+    var imageMode: RunConfiguration.ImageMode = .crop
     @Flag(help: "Keep F16/BF16 base weights memory-mapped and widen them per use (a 7B model in ~14 GB instead of ~28 GB; same results).")
     var halfWeights = false
 
@@ -16,4 +16,4 @@ struct ModelOptions: ParsableArguments {
     }
 }
 
-extension ImagePreprocessingConfig.Mode: ExpressibleByArgument {}
+extension RunConfiguration.ImageMode: ExpressibleByArgument {}

@@ -1,6 +1,5 @@
 import ArgumentParser
 import Configuration
-import Training
 
 /// The `transform` of every path flag: `~` and `~/x` expand to the home directory as they do in
 /// configuration files (ConfigPaths), so a quoted `'~/x'` does not become a folder named `~`.

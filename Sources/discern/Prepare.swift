@@ -1,8 +1,7 @@
 import ArgumentParser
-import Datasets
+import Configuration
+import DataImport
 import Foundation
-import Images
-import Models
 
 struct Prepare: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -24,7 +23,7 @@ struct Prepare: ParsableCommand {
     var split = "train"
 
     @Option(help: "Samples per shard file.")
-    var samplesPerShard = ShardSchema.defaultSamplesPerShard
+    var samplesPerShard = ManifestImportOptions.defaultSamplesPerShard
 
     @Option(help: "Stored image side in pixels (default: the --model's vision_config.image_size).")
     var imageSize: Int?
@@ -33,7 +32,7 @@ struct Prepare: ParsableCommand {
     var model: String?
 
     @Option(help: "crop: resize the short side and crop the centre (hub processor); pad: pad to a square first (LLaVA-1.5 training).")
-    var imageMode: ImagePreprocessingConfig.Mode = .crop
+    var imageMode: RunConfiguration.ImageMode = .crop
 
     @Flag(help: "Stop at the first bad line (non-zero exit, nothing written) instead of skipping it.")
     var strict = false
@@ -84,7 +83,7 @@ struct Prepare: ParsableCommand {
 
     private func resolvedImageSize() throws -> Int {
         guard let model else { return imageSize! }
-        let fromModel = try LlavaConfig.load(directory: URL(fileURLWithPath: model)).vision.imageSize
+        let fromModel = try ManifestImportOptions.imageSize(ofModel: model)
         if let imageSize, imageSize != fromModel {
             FileHandle.standardError.write(Data(("note: --image-size \(imageSize) overrides the model's "
                                                  + "vision_config.image_size \(fromModel)\n").utf8))
@@ -93,7 +92,7 @@ struct Prepare: ParsableCommand {
         return fromModel
     }
 
-    static func report(_ summary: ImportSummary, output: String, split: String, size: Int, mode: ImagePreprocessingConfig.Mode) -> String {
+    static func report(_ summary: ImportSummary, output: String, split: String, size: Int, mode: RunConfiguration.ImageMode) -> String {
         let shards = summary.split?.shards.count ?? 0
         var lines = ["Imported \(summary.imported) samples into \((output as NSString).appendingPathComponent(split)) "
                      + "(\(shards) shard\(shards == 1 ? "" : "s"), \(size)x\(size), \(mode.rawValue))."]

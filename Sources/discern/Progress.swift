@@ -1,4 +1,4 @@
-import Datasets
+import DataImport
 import Foundation
 
 /// Progress on stderr, for every command that reports it: one line redrawn in place on a terminal

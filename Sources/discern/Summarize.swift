@@ -1,6 +1,5 @@
 import ArgumentParser
 import Evaluation
-import Formats
 import Foundation
 
 struct Summarize: ParsableCommand {
@@ -15,7 +14,7 @@ struct Summarize: ParsableCommand {
     func run() throws {
         let loaded = try reports.map { path -> EvalReport in
             guard FileManager.default.fileExists(atPath: path) else { throw ValidationError("\(path): no such report.") }
-            return try StrictJSON.decode(EvalReport.self, path: path)
+            return try EvalReport.load(path)
         }
         guard let first = loaded.first else { throw ValidationError("give at least one report.") }
         let types = first.hardNegatives.keys.sorted()

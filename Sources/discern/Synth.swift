@@ -1,8 +1,6 @@
 import ArgumentParser
-import Datasets
 import Synthetic
 import Foundation
-import Kernels
 
 struct Synth: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -37,7 +35,6 @@ struct Synth: ParsableCommand {
     @Option(help: "Rendering threads.") var threads = ProcessInfo.processInfo.activeProcessorCount
 
     func run() throws {
-        KernelThreads.count = max(threads, 1)
         let types = try parseList(trainNegativeTypes, option: "--train-negative-types", as: HardNegativeType.self)
         let sizeList = try parseList(sizes, option: "--sizes", as: SyntheticSize.self)
         var options = SyntheticOptions(maxObjects: maxObjects, sizes: sizeList, sizesInShortCaption: sizesInCaptions, grid: grid > 0 ? grid : nil, gridGap: gridGap,
@@ -50,20 +47,11 @@ struct Synth: ParsableCommand {
         let started = Date()
         // The full command line: the data set says how to make it again.
         let createdBy = (["discern"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
-        let evalSamples = try dataset.evalSamples(count: eval)
-        let evalWriter = try ShardWriter(directory: output, split: "eval", imageSize: imageSize, samplesPerShard: samplesPerShard,
-                                         createdBy: createdBy)
-        for sample in evalSamples { try evalWriter.append(sample) }
-        try evalWriter.finish()
-        let writer = try ShardWriter(directory: output, split: "train", imageSize: imageSize, samplesPerShard: samplesPerShard,
-                                     createdBy: createdBy)
-        let chunk = 1_000
-        for start in stride(from: 0, to: train, by: chunk) {
-            for sample in dataset.trainSamples(start..<min(start + chunk, train)) { try writer.append(sample) }
-            FileHandle.standardError.write(Data(String(format: "\rsynth: %d/%d training pairs", min(start + chunk, train), train).utf8))
+        try dataset.write(to: output, train: train, eval: eval, samplesPerShard: samplesPerShard, createdBy: createdBy,
+                          threads: threads) { done in
+            FileHandle.standardError.write(Data(String(format: "\rsynth: %d/%d training pairs", done, train).utf8))
         }
         if train > 0 { FileHandle.standardError.write(Data("\n".utf8)) }
-        try writer.finish()
         print(String(format: "wrote %d training and %d evaluation pairs (%dx%d) to %@ in %.1f s", train, eval, imageSize, imageSize,
                      output, Date().timeIntervalSince(started)))
     }

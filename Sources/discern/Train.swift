@@ -1,9 +1,7 @@
 import ArgumentParser
-import Communication
 import Configuration
 import Foundation
 import Runs
-import Training
 
 /// Set by SIGTERM / SIGINT; the training loop stops at the next step boundary, writes a
 /// checkpoint and exits with status 75, so a preempted job resumes where it stopped.
@@ -45,18 +43,7 @@ struct Train: ParsableCommand {
         if let steps { try resolved.set(.steps, text: String(steps)) }
         if let globalBatch { try resolved.set(.globalBatch, text: String(globalBatch)) }
 
-        let communicator = try makeCommunicator()
-        let rank = communicator.rank
-        let run = TrainingRun(config: resolved, communicator: communicator,
-                              say: { line in FileHandle.standardOutput.write(Data((line + "\n").utf8)) },
-                              warn: { line in FileHandle.standardError.write(Data(("rank \(rank): " + line + "\n").utf8)) })
-        runOrAbort(on: communicator) {
-            let resume = try resume.map { $0 == "auto" ? $0 : try ConfigPaths.expand($0, key: "the checkpoint", at: "--resume") }
-            try run.run(resume: resume, stopAt: stopAt, stopSignal: { stopSignalReceived != 0 })
-            try communicator.finalize()
-            // EX_TEMPFAIL, as for a lost host: "checkpoint written, resume me". launch/slurm.sbatch
-            // requeues on it; a finished run (or one stopped by --stop-at) exits 0.
-            if run.stoppedBySignal { Foundation.exit(Watchdog.exitCode) }
-        }
+        let status = try TrainingRun.launch(config: resolved, resume: resume, stopAt: stopAt, stopSignal: { stopSignalReceived != 0 })
+        if status != 0 { Foundation.exit(status) }
     }
 }

@@ -1,3 +1,4 @@
+import DataImport
 import Datasets
 import Foundation
 import Images

@@ -82,22 +82,4 @@ final class GemmTests: XCTestCase {
             XCTAssertEqual(c[i * 4 + j], s, accuracy: Tolerance.doubleReordering)
         } }
     }
-
-    /// The shape log counts products called from several parallelFor workers at once (attention
-    /// does that) without losing any or crashing.
-    func testShapeLogCountsProductsFromParallelWorkers() {
-        let saved = KernelThreads.count
-        KernelThreads.count = 2
-        defer { KernelThreads.count = saved; GemmShapeLog.active = nil }
-        let log = GemmShapeLog()
-        GemmShapeLog.active = log
-        let a = [Float](repeating: 1, count: 6), b = [Float](repeating: 1, count: 6)
-        parallelFor(2000, grain: 1) { range in
-            var c = [Float](repeating: 0, count: 4)
-            for _ in range { gemm(m: 2, n: 2, k: 3, a, b, &c) }
-        }
-        GemmShapeLog.active = nil
-        XCTAssertEqual(log.counts.values.reduce(0, +), 2000)
-        XCTAssertEqual(log.counts.count, 1)
-    }
 }

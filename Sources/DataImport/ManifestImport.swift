@@ -1,6 +1,9 @@
 import Dispatch
 import Foundation
+import Datasets
 import Images
+import ModelFiles
+import Models
 
 /// Settings of `importManifest` (the `discern prepare` options).
 public struct ManifestImportOptions: Sendable {
@@ -29,6 +32,15 @@ public struct ManifestImportOptions: Sendable {
         self.threads = threads
         self.createdBy = createdBy
         self.deflateLevel = deflateLevel
+    }
+
+    /// Samples per shard file unless the user says otherwise.
+    public static let defaultSamplesPerShard = ShardSchema.defaultSamplesPerShard
+
+    /// The image side a model's vision tower takes: `vision_config.image_size` of DIR/config.json,
+    /// checked like any model directory's configuration.
+    public static func imageSize(ofModel directory: String) throws -> Int {
+        try LlavaConfig.load(directory: URL(fileURLWithPath: directory)).vision.imageSize
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Datasets
 import Formats
 
 /// Why a manifest line was skipped.

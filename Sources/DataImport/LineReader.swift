@@ -1,3 +1,4 @@
+import Datasets
 import Foundation
 
 /// Reads a text file line by line in 1 MiB blocks, so a manifest of millions of lines is never

@@ -1,8 +1,10 @@
+import CBLASObserver
 import Dispatch
+import Kernels
 
-/// Records the shapes `gemm` is called with while a log is active, so a benchmark can measure
-/// cblas_sgemm at exactly the products a training step runs ("the ceiling at the model's
-/// shapes"). Inactive (nil) the cost is one load and branch per gemm call.
+/// Records the shapes of the cblas_sgemm calls made while it records, so the benchmark can time
+/// cblas_sgemm alone at exactly the products a training step runs ("the ceiling at the model's
+/// shapes"). It observes BLAS from outside (CBLASObserver): the numeric code has no hook.
 public final class GemmShapeLog: @unchecked Sendable {
     public struct Shape: Hashable, Sendable {
         public let transA: Bool, transB: Bool
@@ -10,7 +12,6 @@ public final class GemmShapeLog: @unchecked Sendable {
         public let lda: Int, ldb: Int, ldc: Int
         public var flops: Double { 2 * Double(m) * Double(n) * Double(k) }
 
-        @inlinable
         public init(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, lda: Int, ldb: Int, ldc: Int) {
             self.transA = transA; self.transB = transB
             self.m = m; self.n = n; self.k = k
@@ -18,8 +19,11 @@ public final class GemmShapeLog: @unchecked Sendable {
         }
     }
 
-    /// The log `gemm` writes to; set it around the calls to record, from one thread.
-    nonisolated(unsafe) public static var active: GemmShapeLog?
+    /// The log being written (a C observer cannot carry a context); set only by `record(_:)`.
+    nonisolated(unsafe) static var recording: GemmShapeLog?
+
+    /// False where cblas_sgemm cannot be observed (not glibc): nothing is recorded there.
+    public static var isAvailable: Bool { discern_sgemm_observing_available() != 0 }
 
     public private(set) var counts: [Shape: Int] = [:]
     /// Kernels call `gemm` from `parallelFor` workers too (attention runs its per-head products
@@ -27,8 +31,23 @@ public final class GemmShapeLog: @unchecked Sendable {
     private let serial = DispatchQueue(label: "GemmShapeLog")
     public init() {}
 
-    @usableFromInline
-    func record(_ shape: Shape) { serial.sync { counts[shape, default: 0] += 1 } }
+    /// Runs `body` with every sgemm it makes (on any thread) recorded here. Not reentrant: one
+    /// log records at a time.
+    public func record<Result>(_ body: () throws -> Result) rethrows -> Result {
+        precondition(Self.recording == nil, "GemmShapeLog: another log is already recording")
+        Self.recording = self
+        discern_set_sgemm_observer { _, transA, transB, m, n, k, lda, ldb, ldc in
+            GemmShapeLog.recording?.add(Shape(transA: transA != 0, transB: transB != 0, m: Int(m), n: Int(n), k: Int(k),
+                                              lda: Int(lda), ldb: Int(ldb), ldc: Int(ldc)))
+        }
+        defer {
+            discern_set_sgemm_observer(nil)
+            Self.recording = nil
+        }
+        return try body()
+    }
+
+    func add(_ shape: Shape) { serial.sync { counts[shape, default: 0] += 1 } }
 
     /// One recorded product timed alone: how often the step calls it and its best time.
     public struct Timing: Sendable {
@@ -60,20 +79,4 @@ public final class GemmShapeLog: @unchecked Sendable {
         }
         return timings.sorted { Double($0.count) * $0.seconds > Double($1.count) * $1.seconds }
     }
-}
-
-/// Runs `body` once to warm up, then repeats it (at least `minimumRepetitions` times and
-/// `minimumSeconds` in all) and returns the best time: the one least disturbed by a neighbour.
-public func bestSeconds(minimumSeconds: Double, minimumRepetitions: Int = 3, _ body: () -> Void) -> Double {
-    body()
-    var best = Double.infinity, total = 0.0, repetitions = 0
-    repeat {
-        let start = DispatchTime.now().uptimeNanoseconds
-        body()
-        let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        best = min(best, elapsed)
-        total += elapsed
-        repetitions += 1
-    } while total < minimumSeconds || repetitions < minimumRepetitions
-    return best
 }
