@@ -98,7 +98,7 @@ public final class Benchmark {
         let run = try RunSettings(configuration, softPromptLengths: (settings.promptTokens, settings.promptTokens), worldSize: communicator.size)
         let model = try makeModel(modelConfig, run: run, prompts: prompts, say: say)
         let update = ParameterUpdate(parameters: model.parameters, schedule: run.schedule, configuration: configuration)
-        let step = TrainingStep(model: model, prompts: prompts, communicator: communicator, settings: run.step, globalBatch: run.globalBatch)
+        let step = TrainingStep(model: model, prompts: prompts, communicator: communicator, settings: run.step)
         let batch = makeBatch(modelConfig, globalBatch: run.globalBatch, seed: run.seed)
         let total = model.parameters.parameters.reduce(0) { $0 + $1.count }, trainable = model.parameters.trainableValues.count
         if communicator.rank == 0 {

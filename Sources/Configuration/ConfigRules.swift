@@ -2,7 +2,7 @@
 /// field's range again (values set in code skip the parser) and the rules that relate two keys.
 /// Ranges themselves live in the field table (ConfigSchema), never here.
 extension ResolvedConfig {
-    public func checkRules(worldSize: Int) throws {
+    public func checkRules() throws {
         for field in ConfigSchema.fields {
             guard let range = field.range, let value = values[field.path] else { continue }
             let number: Double
@@ -15,10 +15,7 @@ extension ResolvedConfig {
                 throw ConfigError("\(field.path): \(value) is out of range; it must be \(range).")
             }
         }
-        let steps = int("steps"), globalBatch = int("global_batch")
-        guard globalBatch % worldSize == 0 else {
-            throw ConfigError("global_batch \(globalBatch) does not divide by the \(worldSize) ranks; use a multiple of \(worldSize).")
-        }
+        let steps = int("steps")
         let warmup = double("optimizer.warmup")
         if warmup >= 1 {
             guard warmup == warmup.rounded(), warmup <= Double(steps) else {

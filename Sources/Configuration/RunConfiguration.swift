@@ -84,7 +84,7 @@ public struct RunConfiguration: Sendable {
     }
 
     /// The whole-configuration rules (ranges again, and the rules that relate two keys).
-    public func checkRules(worldSize: Int) throws { try resolved.checkRules(worldSize: worldSize) }
+    public func checkRules() throws { try resolved.checkRules() }
 
     /// Warmup in steps (checkRules bounds the value, so the conversion cannot trap).
     public var warmupSteps: Int { resolved.warmupSteps }

@@ -5,7 +5,7 @@ import Kernels
 ///
 /// Epoch e visits the samples in the permutation `permutation(epoch: e)` (Fisher-Yates driven by
 /// Xoshiro256 seeded from (seed, e)). Step s of the epoch is the global batch at positions
-/// [s*B, (s+1)*B) of it; rank r of W takes positions [r*B/W, (r+1)*B/W) of that batch. An epoch
+/// [s*B, (s+1)*B) of it; rank r of W takes positions [r*B/W, (r+1)*B/W) of that batch (BatchSplit). An epoch
 /// has floor(count / B) steps: the count % B samples left at the end of each permutation are
 /// skipped that epoch (a different set each epoch), so every batch is full.
 public struct BatchOrder: Sendable, Equatable {
@@ -69,20 +69,6 @@ public struct BatchOrder: Sendable, Equatable {
         return mix(seed ^ mix(UInt64(bitPattern: Int64(epoch))))
     }
 
-    /// Positions [r*B/W, (r+1)*B/W) of a global batch of B that rank r of W works on.
-    public static func rankRange(globalBatchSize: Int, rank: Int, worldSize: Int) throws -> Range<Int> {
-        guard worldSize > 0, rank >= 0, rank < worldSize else {
-            throw BatchOrderError("rank \(rank) is not in a world of \(worldSize) ranks")
-        }
-        guard globalBatchSize % worldSize == 0 else {
-            throw BatchOrderError("the global batch size \(globalBatchSize) does not divide by the \(worldSize) "
-                                  + "ranks; choose a multiple of \(worldSize) (e.g. "
-                                  + "\(max(1, globalBatchSize / worldSize) * worldSize))")
-        }
-        let share = globalBatchSize / worldSize
-        return (rank * share)..<((rank + 1) * share)
-    }
-
     /// Splits `range` into consecutive chunks of `size` (the last one shorter when size does not
     /// divide it): the micro-batches of gradient caching.
     public static func microBatches(_ range: Range<Int>, size: Int) -> [Range<Int>] {
@@ -118,11 +104,12 @@ public struct EpochOrder: Sendable {
         return permutation[(step * globalBatchSize)..<((step + 1) * globalBatchSize)]
     }
 
-    /// The part of global batch `step` that rank `rank` of `worldSize` processes.
-    public func rankBatch(step: Int, rank: Int, worldSize: Int) throws -> ArraySlice<Int> {
-        let range = try BatchOrder.rankRange(globalBatchSize: globalBatchSize, rank: rank, worldSize: worldSize)
+    /// The part of global batch `step` at `positions` (a rank's share: BatchSplit.positions).
+    public func rankBatch(step: Int, positions: Range<Int>) -> ArraySlice<Int> {
+        precondition(positions.lowerBound >= 0 && positions.upperBound <= globalBatchSize,
+                     "EpochOrder: positions \(positions) outside a batch of \(globalBatchSize)")
         let batch = globalBatch(step: step)
-        return batch[(batch.startIndex + range.lowerBound)..<(batch.startIndex + range.upperBound)]
+        return batch[(batch.startIndex + positions.lowerBound)..<(batch.startIndex + positions.upperBound)]
     }
 }
 

@@ -1,3 +1,4 @@
+import Configuration
 import Datasets
 import Training
 
@@ -22,14 +23,15 @@ public final class ShardTrainingData: TrainingData {
 
     public func stepsPerEpoch(globalBatch: Int) -> Int { split.count / max(globalBatch, 1) }
 
-    public func batch(step: Int, rank: Int, worldSize: Int, globalBatch: Int) throws -> TrainingBatch {
-        if order?.globalBatchSize != globalBatch {
-            order = try BatchOrder(sampleCount: split.count, globalBatchSize: globalBatch, seed: seed)
+    public func batch(step: Int, rank: Int, split batchSplit: BatchSplit) throws -> TrainingBatch {
+        if order?.globalBatchSize != batchSplit.global {
+            order = try BatchOrder(sampleCount: split.count, globalBatchSize: batchSplit.global, seed: seed)
             epochOrder = nil
         }
         let cursor = order!.cursor(globalStep: step)
         if epochOrder?.epoch != cursor.epoch { epochOrder = order!.epochOrder(cursor.epoch) }
-        let indices = try epochOrder!.rankBatch(step: cursor.stepInEpoch, rank: rank, worldSize: worldSize)
+        let positions = batchSplit.positions(rank: rank)
+        let indices = epochOrder!.rankBatch(step: cursor.stepInEpoch, positions: positions)
         let size = split.imageSize, perImage = size * size * 3
         if imageBytes.count < indices.count * perImage { imageBytes = Array(repeating: 0, count: indices.count * perImage) }
         try imageBytes.withUnsafeMutableBufferPointer { try split.readImages(indices: indices, into: $0.baseAddress!) }
@@ -49,8 +51,7 @@ public final class ShardTrainingData: TrainingData {
                 negatives += found.map(Optional.some) + [String?](repeating: nil, count: hardNegatives - found.count)
             }
         }
-        let range = try BatchOrder.rankRange(globalBatchSize: globalBatch, rank: rank, worldSize: worldSize)
         return TrainingBatch(pixels: pixels, shortCaptions: shorts, longCaptions: longs, negativeCaptions: negatives,
-                             negativesPerPair: hardNegatives, globalOffset: range.lowerBound)
+                             negativesPerPair: hardNegatives, globalOffset: positions.lowerBound)
     }
 }

@@ -139,8 +139,7 @@ public final class TrainingRun {
     func train(_ run: LoadedRun, startStep: Int, lastCheckpoint resumedFrom: String?, stopAt: Int?,
                stopSignal: @escaping () -> Bool) throws -> String? {
         let settings = run.settings
-        let step = TrainingStep(model: run.model, prompts: run.prompts, communicator: communicator, settings: settings.step,
-                                globalBatch: settings.globalBatch)
+        let step = TrainingStep(model: run.model, prompts: run.prompts, communicator: communicator, settings: settings.step)
         let trainer = try Trainer(settings: settings, step: step, update: run.update, data: run.data, communicator: communicator,
                                   runDirectory: URL(fileURLWithPath: configuration.runDir), logEvery: configuration.logEvery,
                                   startStep: startStep, say: say)

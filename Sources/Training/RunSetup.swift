@@ -10,7 +10,9 @@ public struct RunSettings: Sendable {
     public var templates: PromptTemplates
     public var schedule: LearningRateSchedule
     public var steps: Int
-    public var globalBatch: Int
+    /// The global batch and this world's split of it.
+    public var batch: BatchSplit
+    public var globalBatch: Int { batch.global }
     public var seed: UInt64
     public var initialLogitScale: Double
     public var memory: ModelMemoryOptions
@@ -18,9 +20,9 @@ public struct RunSettings: Sendable {
     /// Checks the configuration and derives the run's pieces; `softPromptLengths` come from the
     /// prompt templates as the tokenizer splits them (PromptBuilder).
     public init(_ config: RunConfiguration, softPromptLengths: (image: Int, text: Int), worldSize: Int) throws {
-        try config.checkRules(worldSize: worldSize)
+        try config.checkRules()
+        batch = try BatchSplit(global: config.globalBatch, ranks: worldSize)
         steps = config.steps
-        globalBatch = config.globalBatch
         seed = UInt64(bitPattern: Int64(config.seed))
         let full = config.train.mode == .full, soft = config.train.trainsSoftPrompts
         let loss = config.loss

@@ -1,4 +1,5 @@
 import Communication
+import Configuration
 import Dispatch
 import Foundation
 import Kernels
@@ -6,7 +7,7 @@ import Models
 
 /// Where a step's pairs come from: the rank's share of global batch `step`.
 public protocol TrainingData: AnyObject {
-    func batch(step: Int, rank: Int, worldSize: Int, globalBatch: Int) throws -> TrainingBatch
+    func batch(step: Int, rank: Int, split: BatchSplit) throws -> TrainingBatch
     /// Optimizer steps in one pass over the data at this global batch size.
     func stepsPerEpoch(globalBatch: Int) -> Int
 }
@@ -56,7 +57,7 @@ public final class Trainer {
         for index in firstStep..<settings.steps {
             if stopRequested() { break }
             let stepStart = DispatchTime.now().uptimeNanoseconds
-            let batch = try data.batch(step: index, rank: communicator.rank, worldSize: communicator.size, globalBatch: settings.globalBatch)
+            let batch = try data.batch(step: index, rank: communicator.rank, split: settings.batch)
             let result = try step.run(batch, step: index)
             guard result.loss.isFinite else {
                 throw TrainingError("step \(index + 1): the loss is not finite (total \(result.loss), contrastive \(result.contrastiveLoss), "

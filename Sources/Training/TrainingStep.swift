@@ -25,8 +25,6 @@ public final class TrainingStep: @unchecked Sendable {
     public let prompts: PromptBuilder
     public let communicator: Communicator
     public let settings: StepSettings
-    /// Pairs per step over all ranks.
-    public let globalBatch: Int
     let logitScale: Parameter<Float>?
     let exchange: EmbeddingExchange
     let flopCount: StepFlops
@@ -50,12 +48,11 @@ public final class TrainingStep: @unchecked Sendable {
     var totals = StepTotals()
     var globalTargets = 0
 
-    public init(model: LlavaModel<Float>, prompts: PromptBuilder, communicator: Communicator, settings: StepSettings, globalBatch: Int) {
+    public init(model: LlavaModel<Float>, prompts: PromptBuilder, communicator: Communicator, settings: StepSettings) {
         self.model = model
         self.prompts = prompts
         self.communicator = communicator
         self.settings = settings
-        self.globalBatch = globalBatch
         exchange = EmbeddingExchange(communicator: communicator)
         flopCount = StepFlops(model: model)
         logitScale = model.parameters.contains(ObjectiveParameterName.logitScale) ? model.parameters[ObjectiveParameterName.logitScale] : nil

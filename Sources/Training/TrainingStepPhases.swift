@@ -12,7 +12,6 @@ extension TrainingStep {
         let batch = prepared.batch, chunks = prepared.chunks
         precondition(batch.pixels.count == batch.count * pixelsPerImage,
                      "TrainingBatch: pixels for \(batch.pixels.count / pixelsPerImage) images, captions for \(batch.count)")
-        precondition(batch.count * communicator.size == globalBatch, "every rank must hold globalBatch / ranks pairs")
         clock.reset()
         totals = StepTotals()
         model.parameters.zeroGradients()
@@ -68,7 +67,8 @@ extension TrainingStep {
     /// negatives the gathered texts are (N + N K, D): captions, then every rank's negatives in rank order.
     func exchangeEmbeddings(_ batch: TrainingBatch) throws {
         let width = model.hidden, local = batch.count, perPair = settings.hardNegatives
-        let total = globalBatch, keys = total * (1 + perPair)
+        // Every rank holds the same number of pairs (its share of BatchSplit).
+        let total = local * communicator.size, keys = total * (1 + perPair)
         let valid = localValidity(batch), allValid = globalValid.reserve(keys)
         let images = globalImages.reserve(total * width), texts = globalTexts.reserve(keys * width)
         try clock.measure(\.communication) {

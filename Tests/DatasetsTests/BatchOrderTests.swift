@@ -13,12 +13,13 @@ final class BatchOrderTests: XCTestCase {
                 for step in 0..<order.stepsPerEpoch {
                     var union: [Int] = []
                     for rank in 0..<worldSize {
-                        union += try epochOrder.rankBatch(step: step, rank: rank, worldSize: worldSize)
+                        let share = 6 / worldSize
+                        union += epochOrder.rankBatch(step: step, positions: (rank * share)..<((rank + 1) * share))
                     }
                     // The ranks together hold exactly the one-rank batch, in its order.
                     XCTAssertEqual(union, Array(epochOrder.globalBatch(step: step)),
                                    "world \(worldSize), epoch \(epoch), step \(step)")
-                    XCTAssertEqual(union, try Array(epochOrder.rankBatch(step: step, rank: 0, worldSize: 1)))
+                    XCTAssertEqual(union, Array(epochOrder.rankBatch(step: step, positions: 0..<6)))
                     seen += union
                 }
                 XCTAssertEqual(seen.sorted(), Array(0..<36), "world \(worldSize), epoch \(epoch)")
@@ -64,11 +65,7 @@ final class BatchOrderTests: XCTestCase {
         XCTAssertEqual(order.globalStep(BatchCursor(epoch: 3, stepInEpoch: 2)), 20)
     }
 
-    func testRankSlicesAndMicroBatches() throws {
-        XCTAssertEqual(try BatchOrder.rankRange(globalBatchSize: 12, rank: 2, worldSize: 3), 8..<12)
-        let error = "\(try XCTUnwrap(catching { try BatchOrder.rankRange(globalBatchSize: 10, rank: 0, worldSize: 3) }))"
-        XCTAssertTrue(error.contains("does not divide by the 3 ranks"), error)
-        XCTAssertNotNil(catching { try BatchOrder.rankRange(globalBatchSize: 12, rank: 3, worldSize: 3) })
+    func testMicroBatches() throws {
         XCTAssertEqual(BatchOrder.microBatches(4..<12, size: 3), [4..<7, 7..<10, 10..<12])
         XCTAssertEqual(BatchOrder.microBatches(0..<4, size: 4), [0..<4])
         XCTAssertNotNil(catching { try BatchOrder(sampleCount: 5, globalBatchSize: 6, seed: 0) })

@@ -45,8 +45,7 @@ func trainSteps(_ arguments: [String], _ communicator: Communicator) throws -> I
                               negativesPerPair: hardNegatives ? 2 : 0, globalOffset: offset)
 
     let step = TrainingStep(model: model, prompts: prompts, communicator: communicator,
-                            settings: StepSettings(contrastiveWeight: 1, ntpWeight: 0.5, hardNegatives: hardNegatives ? 2 : 0, microBatch: microBatch, dropoutSeed: 5),
-                            globalBatch: global)
+                            settings: StepSettings(contrastiveWeight: 1, ntpWeight: 0.5, hardNegatives: hardNegatives ? 2 : 0, microBatch: microBatch, dropoutSeed: 5))
     let update = ParameterUpdate(parameters: model.parameters,
                                  schedule: LearningRateSchedule(peak: 1e-2, warmupSteps: 0, totalSteps: 3, shape: .constant, minRatio: 0),
                                  gradientClip: 1.0, maxLogitScale: 4.6, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01)
