@@ -5,8 +5,9 @@ import PackageDescription
 /// tests). Full cross-module optimisation lets the release build specialise it for Float from the
 /// concrete caller across module boundaries; without it every kernel runs as unspecialised
 /// generic code, about 10x slower.
-/// It only does so for public declarations: with the library modules' API made `package`
-/// instead, bench-small ran 3.0x slower (1.90 against 0.63 s per step), so the modules stay public.
+/// It only does so for public declarations: with the numeric modules' API (Kernels, Layers,
+/// Models, Objectives, Images) made `package`, bench-small ran 3.0x slower (1.90 against 0.63 s
+/// per step), so those stay public. Every other module is `package`: only this package uses it.
 let numeric: [SwiftSetting] = [.unsafeFlags(["-cross-module-optimization"], .when(configuration: .release))]
 
 let package = Package(

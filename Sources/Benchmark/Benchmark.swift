@@ -14,45 +14,45 @@ import Training
 /// LLaVA-shaped model and a fixed synthetic batch, timed after a warm-up, with the numbers
 /// docs/performance.md explains: step time, throughput, analytic FLOPs against cblas_sgemm at
 /// the step's own GEMM shapes, the time split, peak memory and heap allocations per step.
-public final class Benchmark {
-    public struct Report: Codable, Sendable {
-        public struct Spread: Codable, Sendable { public var median, min, max: Double }
-        public struct Split: Codable, Sendable {
-            public var visionForward, llmForward, llmBackward, optimizer, communication: Double
+package final class Benchmark {
+    package struct Report: Codable, Sendable {
+        package struct Spread: Codable, Sendable { package var median, min, max: Double }
+        package struct Split: Codable, Sendable {
+            package var visionForward, llmForward, llmBackward, optimizer, communication: Double
             enum CodingKeys: String, CodingKey {
                 case visionForward = "vision_forward", llmForward = "llm_forward", llmBackward = "llm_backward", optimizer, communication
             }
-            public var total: Double { visionForward + llmForward + llmBackward + optimizer + communication }
+            package var total: Double { visionForward + llmForward + llmBackward + optimizer + communication }
         }
-        public struct Losses: Codable, Sendable { public var contrastive, ntp: Double }
+        package struct Losses: Codable, Sendable { package var contrastive, ntp: Double }
         /// Heap allocations per timed step: in the forward, backward, collectives and update
         /// (`compute`, the steady state that must not allocate), and in turning captions into
         /// token sequences (`preparation`: tokenizer and prompt arrays).
-        public struct Allocations: Codable, Sendable { public var compute, preparation: Double }
+        package struct Allocations: Codable, Sendable { package var compute, preparation: Double }
         /// Per step, the GEMMs alone: each product timed by itself at the step's shapes, so the
         /// step's time beyond their sum is everything else (and the cache effects between them).
-        public struct GemmSeconds: Codable, Sendable { public var large, thin: Double }
-        public var tool = "discern"
-        public var config: String
-        public var threads: Int
-        public var ranks: Int
-        public var steps: Int
-        public var batch: Int
-        public var parameters: Int
-        public var trainableParameters: Int
-        public var secondsPerStep: Spread
-        public var samplesPerSecond: Double
-        public var tokensPerSecond: Double
-        public var flopsPerStep: Double
-        public var gflops: Double
-        public var sgemmGflops: Double?
-        public var sgemmFraction: Double?
-        public var gemmSeconds: GemmSeconds
-        public var slowestGemms: [GemmLine]
-        public var peakRSSBytes: Int
-        public var split: Split
-        public var allocationsPerStep: Allocations?
-        public var firstLoss: Losses
+        package struct GemmSeconds: Codable, Sendable { package var large, thin: Double }
+        package var tool = "discern"
+        package var config: String
+        package var threads: Int
+        package var ranks: Int
+        package var steps: Int
+        package var batch: Int
+        package var parameters: Int
+        package var trainableParameters: Int
+        package var secondsPerStep: Spread
+        package var samplesPerSecond: Double
+        package var tokensPerSecond: Double
+        package var flopsPerStep: Double
+        package var gflops: Double
+        package var sgemmGflops: Double?
+        package var sgemmFraction: Double?
+        package var gemmSeconds: GemmSeconds
+        package var slowestGemms: [GemmLine]
+        package var peakRSSBytes: Int
+        package var split: Split
+        package var allocationsPerStep: Allocations?
+        package var firstLoss: Losses
 
         enum CodingKeys: String, CodingKey {
             case tool, config, threads, ranks, steps, batch, parameters
@@ -71,7 +71,7 @@ public final class Benchmark {
     /// The process's heap-allocation counter (CAllocationCounter), nil where it cannot count.
     let allocationCount: (() -> UInt64)? = discern_allocation_counting_active() != 0 ? { discern_allocation_count() } : nil
 
-    public init(config: ResolvedConfig, configPath: String, communicator: Communicator) throws {
+    package init(config: ResolvedConfig, configPath: String, communicator: Communicator) throws {
         configuration = RunConfiguration(config)
         bench = BenchConfiguration(config)
         self.configPath = configPath
@@ -86,7 +86,7 @@ public final class Benchmark {
     }
 
     /// Builds the model and batch, runs `warmup` + `steps` steps on `threads` threads per rank.
-    public func run(steps: Int, threads: Int, say: (String) -> Void) throws -> Report {
+    package func run(steps: Int, threads: Int, say: (String) -> Void) throws -> Report {
         guard steps > 0 else { throw ConfigError("--steps must be positive, got \(steps).") }
         KernelThreads.count = max(threads, 1)
         setBLASThreads(threads)
@@ -257,7 +257,7 @@ public final class Benchmark {
     }
 
     /// Peak resident set size of this process (getrusage; Linux reports KiB).
-    public static func peakResidentBytes() -> Int {
+    package static func peakResidentBytes() -> Int {
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
         return Int(usage.ru_maxrss) * 1024
@@ -265,11 +265,11 @@ public final class Benchmark {
 }
 
 /// One product of the step in the benchmark report, e.g. "NT 720x1376x512 x8: 1.2 ms, 61 GFLOP/s".
-public struct GemmLine: Codable, Sendable, CustomStringConvertible {
-    public var shape: String
-    public var calls: Int
-    public var seconds: Double
-    public var gflops: Double
+package struct GemmLine: Codable, Sendable, CustomStringConvertible {
+    package var shape: String
+    package var calls: Int
+    package var seconds: Double
+    package var gflops: Double
 
     init(_ timing: GemmShapeLog.Timing) {
         let s = timing.shape
@@ -279,7 +279,7 @@ public struct GemmLine: Codable, Sendable, CustomStringConvertible {
         gflops = timing.gflops
     }
 
-    public var description: String {
+    package var description: String {
         "\(shape.padding(toLength: 20, withPad: " ", startingAt: 0)) x\(calls)  \(String(format: "%.1f ms  %.1f GFLOP/s", 1000 * seconds, gflops))"
     }
 }

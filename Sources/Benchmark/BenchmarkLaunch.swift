@@ -7,7 +7,7 @@ extension Benchmark {
     /// `discern bench` on this process, from MPI start to finalize: every rank runs the step,
     /// rank 0 hands the report to `report` and, with `json`, writes it there too. An error on
     /// one rank ends the whole job (runOrAbort), so no rank waits in a collective forever.
-    public static func launch(config: ResolvedConfig, configPath: String, steps: Int, threads: Int, json: String?,
+    package static func launch(config: ResolvedConfig, configPath: String, steps: Int, threads: Int, json: String?,
                               say: (String) -> Void, report: (Report) -> Void) throws {
         let communicator = try makeCommunicator()
         let benchmark = try Benchmark(config: config, configPath: configPath, communicator: communicator)

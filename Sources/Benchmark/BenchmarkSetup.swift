@@ -9,17 +9,17 @@ import Training
 
 /// The `bench` section of a configuration: the shape of a random LLaVA-shaped model and of its
 /// synthetic batch (docs/performance.md).
-public struct BenchmarkSettings: Sendable {
-    public var preset: ModelPreset
-    public var imageSize: Int
-    public var vocabularySize: Int
-    public var captionTokens: Int
-    public var promptTokens: Int
-    public var warmup: Int
-    public var weights: BenchConfiguration.Weights
+package struct BenchmarkSettings: Sendable {
+    package var preset: ModelPreset
+    package var imageSize: Int
+    package var vocabularySize: Int
+    package var captionTokens: Int
+    package var promptTokens: Int
+    package var warmup: Int
+    package var weights: BenchConfiguration.Weights
 
     /// The `bench` section, and the rules that relate its sizes (each is at least 1 by its range).
-    public init(_ bench: BenchConfiguration) throws {
+    package init(_ bench: BenchConfiguration) throws {
         preset = ModelPreset(visionHidden: bench.visionHidden, visionIntermediate: bench.visionIntermediate,
                              visionLayers: bench.visionLayers, visionHeads: bench.visionHeads, patchSize: bench.patchSize,
                              textHidden: bench.textHidden, textIntermediate: bench.textIntermediate, textLayers: bench.textLayers,
@@ -41,7 +41,7 @@ public struct BenchmarkSettings: Sendable {
     }
 
     /// The 16-bit format of `bench.weights` float16 / bfloat16; nil for `memory`.
-    public var halfFormat: HalfFormat? {
+    package var halfFormat: HalfFormat? {
         switch weights {
         case .float16: return .float16
         case .bfloat16: return .bfloat16
@@ -50,16 +50,16 @@ public struct BenchmarkSettings: Sendable {
     }
 
     /// The image token is the vocabulary's last id; 0 pads, 1 is BOS, 2 EOS; captions draw from the rest.
-    public var imageTokenID: Int { vocabularySize - 1 }
+    package var imageTokenID: Int { vocabularySize - 1 }
 
-    public func llavaConfig() throws -> LlavaConfig {
+    package func llavaConfig() throws -> LlavaConfig {
         let text = preset.configJSON(imageSize: imageSize, vocabularySize: vocabularySize, imageTokenID: imageTokenID, padTokenID: 0)
         return try LlavaConfig.parse(Data(text.utf8), source: "the bench section of the configuration")
     }
 
     /// Prompt templates whose suffixes are `promptTokens` words long, so each soft prompt has
     /// that many rows (the words' ids only initialise them).
-    public var templates: PromptTemplates {
+    package var templates: PromptTemplates {
         let words = (1...promptTokens).map { "w\($0)" }.joined(separator: " ")
         return PromptTemplates(image: PromptTemplates.imagePlaceholder + " " + words, text: PromptTemplates.textPlaceholder + " " + words)
     }

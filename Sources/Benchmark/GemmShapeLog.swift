@@ -5,14 +5,14 @@ import Kernels
 /// Records the shapes of the cblas_sgemm calls made while it records, so the benchmark can time
 /// cblas_sgemm alone at exactly the products a training step runs ("the ceiling at the model's
 /// shapes"). It observes BLAS from outside (CBLASObserver): the numeric code has no hook.
-public final class GemmShapeLog: @unchecked Sendable {
-    public struct Shape: Hashable, Sendable {
-        public let transA: Bool, transB: Bool
-        public let m: Int, n: Int, k: Int
-        public let lda: Int, ldb: Int, ldc: Int
-        public var flops: Double { 2 * Double(m) * Double(n) * Double(k) }
+package final class GemmShapeLog: @unchecked Sendable {
+    package struct Shape: Hashable, Sendable {
+        package let transA: Bool, transB: Bool
+        package let m: Int, n: Int, k: Int
+        package let lda: Int, ldb: Int, ldc: Int
+        package var flops: Double { 2 * Double(m) * Double(n) * Double(k) }
 
-        public init(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, lda: Int, ldb: Int, ldc: Int) {
+        package init(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, lda: Int, ldb: Int, ldc: Int) {
             self.transA = transA; self.transB = transB
             self.m = m; self.n = n; self.k = k
             self.lda = lda; self.ldb = ldb; self.ldc = ldc
@@ -23,17 +23,17 @@ public final class GemmShapeLog: @unchecked Sendable {
     nonisolated(unsafe) static var recording: GemmShapeLog?
 
     /// False where cblas_sgemm cannot be observed (not glibc): nothing is recorded there.
-    public static var isAvailable: Bool { discern_sgemm_observing_available() != 0 }
+    package static var isAvailable: Bool { discern_sgemm_observing_available() != 0 }
 
-    public private(set) var counts: [Shape: Int] = [:]
+    package private(set) var counts: [Shape: Int] = [:]
     /// Kernels call `gemm` from `parallelFor` workers too (attention runs its per-head products
     /// on several threads), so recording is serialised; it only happens while a log is active.
     private let serial = DispatchQueue(label: "GemmShapeLog")
-    public init() {}
+    package init() {}
 
     /// Runs `body` with every sgemm it makes (on any thread) recorded here. Not reentrant: one
     /// log records at a time.
-    public func record<Result>(_ body: () throws -> Result) rethrows -> Result {
+    package func record<Result>(_ body: () throws -> Result) rethrows -> Result {
         precondition(Self.recording == nil, "GemmShapeLog: another log is already recording")
         Self.recording = self
         discern_set_sgemm_observer { _, transA, transB, m, n, k, lda, ldb, ldc in
@@ -50,19 +50,19 @@ public final class GemmShapeLog: @unchecked Sendable {
     func add(_ shape: Shape) { serial.sync { counts[shape, default: 0] += 1 } }
 
     /// One recorded product timed alone: how often the step calls it and its best time.
-    public struct Timing: Sendable {
-        public let shape: Shape
-        public let count: Int
-        public let seconds: Double
-        public var gflops: Double { shape.flops / seconds / 1e9 }
+    package struct Timing: Sendable {
+        package let shape: Shape
+        package let count: Int
+        package let seconds: Double
+        package var gflops: Double { shape.flops / seconds / 1e9 }
         /// Thin products (a LoRA factor of rank r, say) run far below the CPU's ceiling and are
         /// not what it is about.
-        public func isLarge(_ minimumSize: Int = 32) -> Bool { min(shape.m, shape.n, shape.k) >= minimumSize }
+        package func isLarge(_ minimumSize: Int = 32) -> Bool { min(shape.m, shape.n, shape.k) >= minimumSize }
     }
 
     /// Runs every recorded product on fresh buffers (one warm-up, then repeats for at least
     /// `minimumSecondsPerShape`) and returns each one's best time, slowest total first.
-    public func measureFloat(minimumSecondsPerShape: Double = 0.02) -> [Timing] {
+    package func measureFloat(minimumSecondsPerShape: Double = 0.02) -> [Timing] {
         var timings: [Timing] = []
         for (shape, count) in counts {
             let rowsA = shape.transA ? shape.k : shape.m, rowsB = shape.transB ? shape.n : shape.k

@@ -10,13 +10,13 @@ import HDF5Files
 ///   world_size, global_batch, base_fingerprint, base_description, parameter_names, and
 ///   complete = 1, written last.
 /// Since format 2 the file's 512-byte user block holds a CRC-32 seal (`FileSeal`) over the rest.
-public enum CheckpointFile {
+package enum CheckpointFile {
     static let remedy = "use an earlier checkpoint (`--resume auto` skips damaged ones)"
 
     /// Writes `state` to `path` atomically: a temporary file beside it, seal, fsync, rename,
     /// fsync of the directory. A crash at any point leaves either no file or a complete one; an
     /// error (a full disk) closes the file and removes the temporary file.
-    public static func write(_ state: CheckpointState, to path: String) throws {
+    package static func write(_ state: CheckpointState, to path: String) throws {
         try state.validate(source: path + " (being written)")
         let directory = (path as NSString).deletingLastPathComponent
         let name = (path as NSString).lastPathComponent
@@ -68,7 +68,7 @@ public enum CheckpointFile {
     /// checked before it is read and every value after. `warn` gets the one-line note for a
     /// format 1 file (no checksum).
     /// A file without a seal is opened only with `allowUnsealed` (DISCERN_READ_UNSEALED=1).
-    public static func read(_ path: String, warn: (String) -> Void = printWarning,
+    package static func read(_ path: String, warn: (String) -> Void = printWarning,
                             allowUnsealed: Bool = FileSeal.unsealedReadingAllowed) throws -> CheckpointState {
         guard FileManager.default.fileExists(atPath: path) else {
             throw CheckpointError("\(path): no such checkpoint. `--resume auto` picks the latest one in the run directory.")
@@ -122,7 +122,7 @@ public enum CheckpointFile {
         return version
     }
 
-    public static func printWarning(_ message: String) {
+    package static func printWarning(_ message: String) {
         FileHandle.standardError.write(Data((message + "\n").utf8))
     }
 }

@@ -2,34 +2,34 @@ import Foundation
 
 /// Everything a checkpoint holds, as plain values (docs/checkpoints.md). Writing and reading are
 /// in CheckpointFile; this type is what training hands over and gets back.
-public struct CheckpointState: Sendable, Equatable {
+package struct CheckpointState: Sendable, Equatable {
     /// 2: the file carries a CRC-32 seal in its user block (docs/checkpoints.md); 1 is still read.
-    public static let formatVersion: Int64 = 2
+    package static let formatVersion: Int64 = 2
 
     /// Trainable tensors under their Hugging Face (PEFT-style) names, in table order.
-    public var parameters: [NamedTensor]
+    package var parameters: [NamedTensor]
     /// AdamW first and second moments, same names and order as `parameters`.
-    public var firstMoments: [NamedTensor]
-    public var secondMoments: [NamedTensor]
+    package var firstMoments: [NamedTensor]
+    package var secondMoments: [NamedTensor]
     /// Optimizer steps completed (the next step to run has this 0-based index).
-    public var step: Int
+    package var step: Int
     /// AdamW's own update counter (equal to `step` unless a run changed optimizers).
-    public var optimizerSteps: Int
+    package var optimizerSteps: Int
     /// The data cursor of the next step: epoch and step within it.
-    public var epoch: Int
-    public var stepInEpoch: Int
+    package var epoch: Int
+    package var stepInEpoch: Int
     /// Seed of every random stream of the run. Discern's random streams (data order, adapter
     /// initialisation) are pure functions of (seed, epoch, step), so the seed IS their state.
-    public var seed: UInt64
-    public var worldSize: Int
-    public var globalBatch: Int
+    package var seed: UInt64
+    package var worldSize: Int
+    package var globalBatch: Int
     /// The full resolved configuration, YAML text.
-    public var configYAML: String
+    package var configYAML: String
     /// The base model's identity: config.json facts and every tensor's name and shape.
-    public var baseFingerprint: String
-    public var baseDescription: String
+    package var baseFingerprint: String
+    package var baseDescription: String
 
-    public init(parameters: [NamedTensor], firstMoments: [NamedTensor], secondMoments: [NamedTensor], step: Int, optimizerSteps: Int,
+    package init(parameters: [NamedTensor], firstMoments: [NamedTensor], secondMoments: [NamedTensor], step: Int, optimizerSteps: Int,
                 epoch: Int, stepInEpoch: Int, seed: UInt64, worldSize: Int, globalBatch: Int, configYAML: String,
                 baseFingerprint: String, baseDescription: String) {
         self.parameters = parameters
@@ -48,11 +48,11 @@ public struct CheckpointState: Sendable, Equatable {
     }
 }
 
-public struct NamedTensor: Sendable, Equatable {
-    public var name: String
-    public var shape: [Int]
-    public var values: [Float]
-    public init(name: String, shape: [Int], values: [Float]) {
+package struct NamedTensor: Sendable, Equatable {
+    package var name: String
+    package var shape: [Int]
+    package var values: [Float]
+    package init(name: String, shape: [Int], values: [Float]) {
         precondition(shape.reduce(1, *) == values.count, "NamedTensor \(name): shape \(shape) holds \(shape.reduce(1, *)) values, got \(values.count)")
         self.name = name
         self.shape = shape
@@ -60,7 +60,7 @@ public struct NamedTensor: Sendable, Equatable {
     }
 }
 
-public struct CheckpointError: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ description: String) { self.description = description }
+package struct CheckpointError: Error, CustomStringConvertible {
+    package let description: String
+    package init(_ description: String) { self.description = description }
 }

@@ -3,22 +3,22 @@ import HDF5Files
 
 /// The checkpoints of one run directory: `step-00000100.h5` files, a `latest` pointer (a text
 /// file naming the newest complete checkpoint, replaced atomically), and pruning to the last K.
-public struct CheckpointStore: Sendable {
-    public let directory: String
-    public let keep: Int
+package struct CheckpointStore: Sendable {
+    package let directory: String
+    package let keep: Int
 
-    public init(directory: String, keep: Int) {
+    package init(directory: String, keep: Int) {
         self.directory = directory
         self.keep = max(keep, 1)
     }
 
-    public static func fileName(step: Int) -> String { String(format: "step-%08d.h5", step) }
+    package static func fileName(step: Int) -> String { String(format: "step-%08d.h5", step) }
 
     func path(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
 
     /// Writes the checkpoint, then points `latest` at it, then deletes all but the newest `keep`.
     @discardableResult
-    public func save(_ state: CheckpointState) throws -> String {
+    package func save(_ state: CheckpointState) throws -> String {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let name = Self.fileName(step: state.step)
         try CheckpointFile.write(state, to: path(name))
@@ -40,14 +40,14 @@ public struct CheckpointStore: Sendable {
     }
 
     /// Checkpoint file names in step order (temporary files of unfinished writes never match).
-    public func checkpointFiles() -> [String] {
+    package func checkpointFiles() -> [String] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
         return names.filter { $0.hasPrefix("step-") && $0.hasSuffix(".h5") }.sorted()
     }
 
     /// The newest checkpoint that reads back completely, or nil when there is none. Damaged or
     /// incomplete files are skipped with a warning naming them.
-    public func latestComplete(warn: (String) -> Void) -> (path: String, state: CheckpointState)? {
+    package func latestComplete(warn: (String) -> Void) -> (path: String, state: CheckpointState)? {
         // The pointer normally names the newest file. A file only gets its final name once it is
         // complete and synced, so after a crash between that rename and the pointer update the
         // newest file is still the right choice: trust the files, newest first.
@@ -63,7 +63,7 @@ public struct CheckpointStore: Sendable {
     /// writers and points `latest` at the newest complete, verified checkpoint (removing a
     /// pointer that names none). Returns that checkpoint, read, for `--resume auto`.
     /// Never throws: under MPI only rank 0 repairs, and a failure here must not split the ranks.
-    public func repair(note: (String) -> Void, warn: (String) -> Void) -> (path: String, state: CheckpointState)? {
+    package func repair(note: (String) -> Void, warn: (String) -> Void) -> (path: String, state: CheckpointState)? {
         removeStaleTemporaryFiles(note: note)
         let newest = latestComplete(warn: warn)
         let pointer = path("latest")

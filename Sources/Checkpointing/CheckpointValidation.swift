@@ -3,14 +3,14 @@ import HDF5Files
 
 extension NamedTensor {
     /// CRC-32 of the values' bytes (little-endian float32), stored per tensor since format 2.
-    public var checksum: UInt32 { values.withUnsafeBytes { FileSeal.checksum($0) } }
+    package var checksum: UInt32 { values.withUnsafeBytes { FileSeal.checksum($0) } }
 }
 
 /// What every checkpoint must satisfy, checked after reading and before writing, so a damaged or
 /// diverged state is never resumed from, exported or saved.
 extension CheckpointState {
     /// Names, moment shapes, attribute ranges and values; messages start with `source`.
-    public func validate(source: String) throws {
+    package func validate(source: String) throws {
         func fail(_ problem: String) -> CheckpointError { CheckpointError("\(source): \(problem)") }
         try Self.checkNames(parameters.map(\.name), source: source)
         let ranges: [(String, Int, Int)] = [("step", step, 0), ("optimizer_steps", optimizerSteps, 0), ("epoch", epoch, 0),
@@ -36,7 +36,7 @@ extension CheckpointState {
 
     /// The first NaN or infinity in the parameters or moments: group ("parameters",
     /// "optimizer/first_moment", ...), tensor name and flat index.
-    public func firstNonFinite() -> (group: String, tensor: String, index: Int)? {
+    package func firstNonFinite() -> (group: String, tensor: String, index: Int)? {
         for (group, list) in [("parameters", parameters), ("optimizer/first_moment", firstMoments),
                               ("optimizer/second_moment", secondMoments)] {
             for tensor in list {

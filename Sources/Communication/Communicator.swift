@@ -6,7 +6,7 @@ import Foundation
 /// a rank that skips one leaves the others waiting forever (see `runOrAbort(on:_:)`).
 /// Buffers are raw views so gradient and parameter storage moves without copies; a count
 /// that does not match the contract is a programmer error and stops with a precondition.
-public protocol Communicator: AnyObject, Sendable {
+package protocol Communicator: AnyObject, Sendable {
     /// This process's index in the job, `0..<size`.
     var rank: Int { get }
     /// The number of processes in the job.
@@ -35,46 +35,46 @@ public protocol Communicator: AnyObject, Sendable {
 }
 
 /// A failed collective, with the operation, the rank and the library's own explanation.
-public struct CommunicationError: Error, CustomStringConvertible, Sendable {
+package struct CommunicationError: Error, CustomStringConvertible, Sendable {
     /// The call that failed, such as "MPI_Allreduce".
-    public let operation: String
+    package let operation: String
     /// The failing rank, nil when the failure came before ranks were known (initialisation).
-    public let rank: Int?
+    package let rank: Int?
     /// The MPI error code, nil for failures detected by this module itself.
-    public let code: Int32?
+    package let code: Int32?
     /// The full sentence, fit for a log.
-    public let message: String
+    package let message: String
 
-    public init(operation: String, rank: Int?, code: Int32?, message: String) {
+    package init(operation: String, rank: Int?, code: Int32?, message: String) {
         self.operation = operation
         self.rank = rank
         self.code = code
         self.message = message
     }
 
-    public var description: String { message }
+    package var description: String { message }
 }
 
 // MARK: - Conveniences every communicator gets
 
 extension Communicator {
-    public func allReduceSum<T: CommunicationElement>(_ array: inout [T]) throws {
+    package func allReduceSum<T: CommunicationElement>(_ array: inout [T]) throws {
         try array.withUnsafeMutableBufferPointer { try allReduceSum($0) }
     }
 
-    public func allReduceMax<T: CommunicationElement>(_ array: inout [T]) throws {
+    package func allReduceMax<T: CommunicationElement>(_ array: inout [T]) throws {
         try array.withUnsafeMutableBufferPointer { try allReduceMax($0) }
     }
 
     /// The sum of one value over all ranks (a loss, a token count).
-    public func allReduceSum<T: CommunicationElement>(_ value: T) throws -> T {
+    package func allReduceSum<T: CommunicationElement>(_ value: T) throws -> T {
         var result = value   // on the stack: a training step calls this and must not allocate
         try withUnsafeMutablePointer(to: &result) { try allReduceSum(UnsafeMutableBufferPointer(start: $0, count: 1)) }
         return result
     }
 
     /// The maximum of one value over all ranks (the slowest rank's step time).
-    public func allReduceMax<T: CommunicationElement>(_ value: T) throws -> T {
+    package func allReduceMax<T: CommunicationElement>(_ value: T) throws -> T {
         var result = value
         try withUnsafeMutablePointer(to: &result) { try allReduceMax(UnsafeMutableBufferPointer(start: $0, count: 1)) }
         return result
@@ -82,13 +82,13 @@ extension Communicator {
 
     /// True on every rank when at least one rank passed true. Lets all ranks agree to stop
     /// together after a recoverable error instead of one rank leaving a collective unmatched.
-    public func anyRankFailed(_ failedHere: Bool) throws -> Bool {
+    package func anyRankFailed(_ failedHere: Bool) throws -> Bool {
         try allReduceMax(failedHere ? 1.0 : 0.0) > 0.5
     }
 
     /// Sends `root`'s bytes to every rank; other ranks' argument is ignored (pass `[]`).
     /// The length goes first, so receivers need not know it.
-    public func broadcast(_ bytes: [UInt8], root: Int) throws -> [UInt8] {
+    package func broadcast(_ bytes: [UInt8], root: Int) throws -> [UInt8] {
         precondition((0..<size).contains(root), "broadcast: root \(root) is not a rank of \(size)")
         var length = [Int64(rank == root ? bytes.count : 0)]
         try length.withUnsafeMutableBufferPointer { try broadcast($0, root: root) }
@@ -98,7 +98,7 @@ extension Communicator {
     }
 
     /// Sends `root`'s string (a config file, a run name) to every rank; others pass "".
-    public func broadcast(_ string: String, root: Int) throws -> String {
+    package func broadcast(_ string: String, root: Int) throws -> String {
         let bytes = try broadcast(Array(string.utf8), root: root)
         return String(decoding: bytes, as: UTF8.self)
     }

@@ -3,10 +3,10 @@ import Foundation
 /// Environment variables that a process manager sets in every rank it starts:
 /// Open MPI's mpirun (OMPI_COMM_WORLD_SIZE), MPICH/Intel MPI Hydra and `srun --mpi=pmi2`
 /// (PMI_SIZE, PMI_RANK), and PMIx launchers such as `srun --mpi=pmix` or Open MPI 5 (PMIX_RANK).
-public let mpiLauncherVariables = ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMI_RANK", "PMIX_RANK"]
+package let mpiLauncherVariables = ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMI_RANK", "PMIX_RANK"]
 
 /// True when this process was started as a rank by an MPI launcher.
-public func launchedByMPI(environment: [String: String] = ProcessInfo.processInfo.environment) -> Bool {
+package func launchedByMPI(environment: [String: String] = ProcessInfo.processInfo.environment) -> Bool {
     mpiLauncherVariables.contains { environment[$0] != nil }
 }
 
@@ -18,7 +18,7 @@ public func launchedByMPI(environment: [String: String] = ProcessInfo.processInf
 /// 0.1 s, and on machines with network fabrics the library probes them and may print warnings.
 /// A plain `discern embed ...` should pay none of that, and a 1-rank job needs no
 /// communication at all, so the launcher's environment decides.
-public func makeCommunicator(
+package func makeCommunicator(
     environment: [String: String] = ProcessInfo.processInfo.environment
 ) throws -> Communicator {
     launchedByMPI(environment: environment) ? try MPICommunicator() : SingleProcessCommunicator()
@@ -38,7 +38,7 @@ public func makeCommunicator(
 /// normally; errors seen by some ranks only should go through `anyRankFailed` or this.
 /// A `JobWideError` (thrown by every rank at the same point) ends the job without MPI_Abort:
 /// rank 0 prints it once, every rank finalizes and exits with `exitCode`.
-public func runOrAbort<Result>(on communicator: Communicator, exitCode: Int32 = 1,
+package func runOrAbort<Result>(on communicator: Communicator, exitCode: Int32 = 1,
                                _ body: () throws -> Result) -> Result {
     do {
         return try body()
@@ -55,4 +55,4 @@ public func runOrAbort<Result>(on communicator: Communicator, exitCode: Int32 = 
 /// An error every rank of the job throws together, at the same point and with the same text
 /// (ranks found to disagree, from digests all of them gathered). No rank is left waiting in a
 /// collective, so the job can end cleanly instead of being aborted.
-public protocol JobWideError: Error {}
+package protocol JobWideError: Error {}

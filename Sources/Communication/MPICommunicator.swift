@@ -11,15 +11,15 @@ import Foundation
 /// instead of killing the job silently; every code is checked and thrown as a
 /// `CommunicationError` naming the call, the rank and MPI's explanation. (Failures inside
 /// MPI_Init_thread itself still use the default handler, which aborts with MPI's own message.)
-public final class MPICommunicator: Communicator {
-    public let rank: Int
-    public let size: Int
+package final class MPICommunicator: Communicator {
+    package let rank: Int
+    package let size: Int
     /// The most elements one MPI call moves. MPI counts are 32-bit `int`, so larger buffers
     /// (a 7B-parameter gradient) go in pieces; a small value exercises that path in tests.
-    public let maxElementsPerCall: Int
+    package let maxElementsPerCall: Int
 
     /// Joins the job, initialising MPI unless something already did.
-    public init(maxElementsPerCall: Int = Int(Int32.max)) throws {
+    package init(maxElementsPerCall: Int = Int(Int32.max)) throws {
         precondition((1...Int(Int32.max)).contains(maxElementsPerCall),
                      "maxElementsPerCall must be in 1...Int32.max, got \(maxElementsPerCall)")
         self.maxElementsPerCall = maxElementsPerCall
@@ -54,7 +54,7 @@ public final class MPICommunicator: Communicator {
     }
 
     /// The MPI library's own version line, for `discern doctor`. Needs no initialisation.
-    public static var libraryVersion: String {
+    package static var libraryVersion: String {
         get throws {
             var text = [CChar](repeating: 0, count: Int(discern_mpi_max_library_version_string()) + 1)
             var length: Int32 = 0
@@ -65,11 +65,11 @@ public final class MPICommunicator: Communicator {
 
     // MARK: Collectives
 
-    public func allReduceSum<T: CommunicationElement>(_ buffer: UnsafeMutableBufferPointer<T>) throws {
+    package func allReduceSum<T: CommunicationElement>(_ buffer: UnsafeMutableBufferPointer<T>) throws {
         try allReduce(buffer, discern_mpi_sum())
     }
 
-    public func allReduceMax<T: CommunicationElement>(_ buffer: UnsafeMutableBufferPointer<T>) throws {
+    package func allReduceMax<T: CommunicationElement>(_ buffer: UnsafeMutableBufferPointer<T>) throws {
         try allReduce(buffer, discern_mpi_max())
     }
 
@@ -84,7 +84,7 @@ public final class MPICommunicator: Communicator {
         }
     }
 
-    public func allGather<T: CommunicationElement>(
+    package func allGather<T: CommunicationElement>(
         send: UnsafeBufferPointer<T>, receive: UnsafeMutableBufferPointer<T>
     ) throws {
         checkAllGatherCounts(send: send.count, receive: receive.count, size: size)
@@ -113,7 +113,7 @@ public final class MPICommunicator: Communicator {
         }
     }
 
-    public func reduceScatterSum<T: CommunicationElement>(
+    package func reduceScatterSum<T: CommunicationElement>(
         send: UnsafeBufferPointer<T>, receive: UnsafeMutableBufferPointer<T>
     ) throws {
         checkReduceScatterCounts(send: send.count, receive: receive.count, size: size)
@@ -144,7 +144,7 @@ public final class MPICommunicator: Communicator {
         }
     }
 
-    public func broadcast<T: CommunicationElement>(_ buffer: UnsafeMutableBufferPointer<T>, root: Int) throws {
+    package func broadcast<T: CommunicationElement>(_ buffer: UnsafeMutableBufferPointer<T>, root: Int) throws {
         precondition((0..<size).contains(root), "broadcast: root \(root) is not a rank of \(size)")
         try checkCallingThread("MPI_Bcast")
         CollectiveProgress.shared.enter(.broadcast)
@@ -155,7 +155,7 @@ public final class MPICommunicator: Communicator {
         }
     }
 
-    public func barrier() throws {
+    package func barrier() throws {
         try checkCallingThread("MPI_Barrier")
         CollectiveProgress.shared.enter(.barrier)
         defer { CollectiveProgress.shared.leave() }
@@ -163,7 +163,7 @@ public final class MPICommunicator: Communicator {
     }
 
     /// Finalizes MPI once; later calls do nothing. No collective may follow.
-    public func finalize() throws {
+    package func finalize() throws {
         var flag: Int32 = 0
         try check(MPI_Finalized(&flag), "MPI_Finalized")
         guard flag == 0 else { return }
@@ -172,7 +172,7 @@ public final class MPICommunicator: Communicator {
         try check(MPI_Finalize(), "MPI_Finalize")
     }
 
-    public func abort(code: Int32, message: String) -> Never {
+    package func abort(code: Int32, message: String) -> Never {
         writeToStandardError("rank \(rank): \(message)\n")
         var initialized: Int32 = 0, finalized: Int32 = 0
         _ = MPI_Initialized(&initialized)   // a failure here changes nothing: we exit either way

@@ -1,17 +1,17 @@
 /// One thing every rank of a job must have identically (its configuration, its data set...),
 /// compared across ranks by a digest of `text`.
-public struct AgreementItem: Sendable {
+package struct AgreementItem: Sendable {
     /// What the item is, for the message: "configuration", "data set".
-    public let name: String
+    package let name: String
     /// The canonical text; only its digest travels, unless `detailed`.
-    public let text: String
+    package let text: String
     /// What the user should do when ranks differ on it.
-    public let hint: String
+    package let hint: String
     /// When ranks differ, their texts are exchanged and compared line by line ("key: value"
     /// lines), so the message names every differing key with each rank's value.
-    public let detailed: Bool
+    package let detailed: Bool
 
-    public init(name: String, text: String, hint: String, detailed: Bool = false) {
+    package init(name: String, text: String, hint: String, detailed: Bool = false) {
         self.name = name
         self.text = text
         self.hint = hint
@@ -21,23 +21,23 @@ public struct AgreementItem: Sendable {
 
 /// Ranks that disagree: every rank throws the same error at the same point, so the job can
 /// stop cleanly (`runOrAbort` finalizes and exits instead of aborting).
-public struct RanksDisagree: JobWideError, CustomStringConvertible {
-    public let description: String
+package struct RanksDisagree: JobWideError, CustomStringConvertible {
+    package let description: String
 }
 
 /// Compares items across ranks before they are used in any collective whose size depends on
 /// them: one allGather of a fixed number of 64-bit digests, which cannot mismatch in size
 /// whatever the ranks disagree about. Ranks that pass different item lists (another build
 /// of discern) differ in the header digest and are reported as such.
-public enum RankAgreement {
+package enum RankAgreement {
     /// Digests per rank: one header plus at most `slots - 1` items.
-    public static let slots = 8
+    package static let slots = 8
     /// Ranks whose detailed texts are exchanged besides rank 0, to bound the message.
     static let shownRanks = 3
 
     /// Returns when every rank passed identical items; otherwise throws the same
     /// `RanksDisagree` on every rank. Every rank must call it at the same point.
-    public static func check(_ items: [AgreementItem], on communicator: Communicator) throws {
+    package static func check(_ items: [AgreementItem], on communicator: Communicator) throws {
         precondition(items.count < slots, "RankAgreement: at most \(slots - 1) items, got \(items.count)")
         guard communicator.size > 1 else { return }
         var mine = [Int64](repeating: 0, count: slots)
@@ -116,7 +116,7 @@ public enum RankAgreement {
 
     /// 64-bit FNV-1a of the UTF-8 bytes: stable across runs, builds and platforms. Not a
     /// security hash; it detects accidental differences, which is all a job needs.
-    public static func digest(_ text: String) -> Int64 {
+    package static func digest(_ text: String) -> Int64 {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in text.utf8 { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3 }
         return Int64(bitPattern: hash)

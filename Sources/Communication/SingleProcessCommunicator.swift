@@ -2,17 +2,17 @@ import Foundation
 
 /// The job of one process: rank 0 of 1. Every collective is the identity (or a copy), so
 /// every command runs without mpirun and single-process results equal a 1-rank MPI job.
-public final class SingleProcessCommunicator: Communicator {
-    public let rank = 0
-    public let size = 1
+package final class SingleProcessCommunicator: Communicator {
+    package let rank = 0
+    package let size = 1
 
-    public init() {}
+    package init() {}
 
-    public func allReduceSum<T: CommunicationElement>(_ buffer: UnsafeMutableBufferPointer<T>) throws {}
+    package func allReduceSum<T: CommunicationElement>(_ buffer: UnsafeMutableBufferPointer<T>) throws {}
 
-    public func allReduceMax<T: CommunicationElement>(_ buffer: UnsafeMutableBufferPointer<T>) throws {}
+    package func allReduceMax<T: CommunicationElement>(_ buffer: UnsafeMutableBufferPointer<T>) throws {}
 
-    public func allGather<T: CommunicationElement>(
+    package func allGather<T: CommunicationElement>(
         send: UnsafeBufferPointer<T>, receive: UnsafeMutableBufferPointer<T>
     ) throws {
         checkAllGatherCounts(send: send.count, receive: receive.count, size: size)
@@ -20,7 +20,7 @@ public final class SingleProcessCommunicator: Communicator {
         _ = receive.initialize(from: send)
     }
 
-    public func reduceScatterSum<T: CommunicationElement>(
+    package func reduceScatterSum<T: CommunicationElement>(
         send: UnsafeBufferPointer<T>, receive: UnsafeMutableBufferPointer<T>
     ) throws {
         checkReduceScatterCounts(send: send.count, receive: receive.count, size: size)
@@ -28,15 +28,15 @@ public final class SingleProcessCommunicator: Communicator {
         _ = receive.initialize(from: send)
     }
 
-    public func broadcast<T: CommunicationElement>(_ buffer: UnsafeMutableBufferPointer<T>, root: Int) throws {
+    package func broadcast<T: CommunicationElement>(_ buffer: UnsafeMutableBufferPointer<T>, root: Int) throws {
         precondition(root == 0, "broadcast: root \(root) is not a rank of 1")
     }
 
-    public func barrier() throws {}
+    package func barrier() throws {}
 
-    public func finalize() throws {}
+    package func finalize() throws {}
 
-    public func abort(code: Int32, message: String) -> Never {
+    package func abort(code: Int32, message: String) -> Never {
         writeToStandardError("rank \(rank): \(message)\n")
         exit(code)
     }

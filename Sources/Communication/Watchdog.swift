@@ -52,15 +52,15 @@ final class CollectiveProgress: @unchecked Sendable {
 /// It runs on its own thread, which may not call MPI (MPI_THREAD_FUNNELED), and MPI_Abort
 /// over a dead link may itself hang; so it writes its message and `_exit`s. The launcher sees
 /// a rank end non-zero and takes the others down; the others' watchdogs end them otherwise.
-public enum Watchdog {
+package enum Watchdog {
     /// The exit status of a rank the watchdog stops: EX_TEMPFAIL, "try again later".
-    public static let exitCode: Int32 = 75
+    package static let exitCode: Int32 = 75
     nonisolated(unsafe) private static var started = false
 
     /// Starts the watchdog once per process, for MPI jobs only (a single process has no
     /// collectives to wait in and no launcher to lose). `timeout` is in seconds; 0 checks only
     /// the launcher. Call from the main thread.
-    public static func start(for communicator: Communicator, timeout: Double) {
+    package static func start(for communicator: Communicator, timeout: Double) {
         guard communicator is MPICommunicator, !started else { return }
         started = true
         let rank = communicator.rank, launcher = getppid()

@@ -4,7 +4,7 @@ import Foundation
 extension ResolvedConfig {
     /// Keys a resumed run must share with its checkpoint: they define the trainable tensors, the
     /// data order or the objective. Everything else (lr, steps, logging...) may change.
-    public static let resumeInvariantPaths = [
+    package static let resumeInvariantPaths = [
         "seed", "global_batch", "prompts.image", "prompts.text", "image.mode", "train.mode", "train.soft_prompts", "train.lora",
         "lora.rank", "lora.alpha", "lora.target_modules", "loss.contrastive", "loss.ntp", "loss.ntp_captions", "loss.hard_negatives",
         "loss.learn_logit_scale",
@@ -13,13 +13,13 @@ extension ResolvedConfig {
     static let locationPaths: Set<String> = ["model", "data", "run_dir"]
 
     /// "key: checkpoint X, now Y" for each key that must not change on resume but did.
-    public func resumeConflicts(with stored: ResolvedConfig) -> [String] {
+    package func resumeConflicts(with stored: ResolvedConfig) -> [String] {
         Self.resumeInvariantPaths.filter { stored.values[$0] != values[$0] }
             .map { "\($0): checkpoint \(Self.shown(stored.values[$0])), now \(Self.shown(values[$0]))" }
     }
 
     /// "key X -> Y" for every other field that changed since the checkpoint, in table order.
-    public func resumeChanges(from stored: ResolvedConfig) -> [String] {
+    package func resumeChanges(from stored: ResolvedConfig) -> [String] {
         ConfigSchema.fields.map(\.path).filter { stored.values[$0] != values[$0] && !Self.locationPaths.contains($0) }
             .map { "\($0) \(Self.shown(stored.values[$0])) -> \(Self.shown(values[$0]))" }
     }
@@ -34,7 +34,7 @@ extension ResolvedConfig {
     /// `data/x` and `./data/x` run from one folder agree). The `bench` section is left out:
     /// training ignores it, and its relative default path would differ between ranks started in
     /// different folders.
-    public var agreementLines: [String] {
+    package var agreementLines: [String] {
         ConfigSchema.fields.filter { !$0.path.hasPrefix("bench.") }.map { field -> String in
             let value = values[field.path] ?? field.defaultValue
             if field.kind == .path, case .string(let path) = value { return "\(field.path): \(Self.canonicalPath(path))" }
@@ -42,7 +42,7 @@ extension ResolvedConfig {
         }
     }
 
-    public static func canonicalPath(_ path: String) -> String {
+    package static func canonicalPath(_ path: String) -> String {
         path.isEmpty ? "\"\"" : URL(fileURLWithPath: path).standardized.path
     }
 }

@@ -2,23 +2,23 @@ import Formats
 import Foundation
 import Yams
 
-public struct ConfigError: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ description: String) { self.description = description }
+package struct ConfigError: Error, CustomStringConvertible {
+    package let description: String
+    package init(_ description: String) { self.description = description }
 }
 
 /// A resolved configuration: every field of the schema with its value and where it came from.
-public struct ResolvedConfig: Sendable, Equatable {
+package struct ResolvedConfig: Sendable, Equatable {
     private(set) var values: [String: ConfigValue]
 
     /// Defaults only.
-    public init() {
+    package init() {
         values = Dictionary(uniqueKeysWithValues: ConfigSchema.fields.map { ($0.path, $0.defaultValue) })
     }
 
     /// Reads a YAML file strictly: every key must be a schema field (an unknown one is an error
     /// naming the closest valid key), every value must have the field's type.
-    public static func load(file: String) throws -> ResolvedConfig {
+    package static func load(file: String) throws -> ResolvedConfig {
         let file = try ConfigPaths.expand(file, key: "the configuration file", at: "--config")
         guard FileManager.default.fileExists(atPath: file) else {
             throw ConfigError("\(file): config file not found. The configs/ folder has examples (configs/tiny.yaml).")
@@ -33,7 +33,7 @@ public struct ResolvedConfig: Sendable, Equatable {
         return try parse(yaml: text, source: file)
     }
 
-    public static func parse(yaml: String, source: String) throws -> ResolvedConfig {
+    package static func parse(yaml: String, source: String) throws -> ResolvedConfig {
         var config = ResolvedConfig()
         let root: Node?
         do { root = try Yams.compose(yaml: yaml) } catch {
@@ -68,7 +68,7 @@ public struct ResolvedConfig: Sendable, Equatable {
     }
 
     /// Applies one `--set a.b=value` override.
-    public mutating func set(_ assignment: String) throws {
+    package mutating func set(_ assignment: String) throws {
         guard let equals = assignment.firstIndex(of: "=") else {
             throw ConfigError("--set \(assignment): expected KEY=VALUE, e.g. --set optimizer.lr=3e-4")
         }
@@ -78,7 +78,7 @@ public struct ResolvedConfig: Sendable, Equatable {
         values[path] = try Self.value(text, isQuoted: false, for: field, at: "--set")
     }
 
-    public mutating func set(_ path: String, _ value: ConfigValue) {
+    package mutating func set(_ path: String, _ value: ConfigValue) {
         precondition(ConfigSchema.byPath[path] != nil, "no config field \(path)")
         values[path] = value
     }
@@ -153,7 +153,7 @@ public struct ResolvedConfig: Sendable, Equatable {
     func string(_ path: String) -> String { if case .string(let v) = values[path] { return v }; preconditionFailure("\(path) is not a string") }
 
     /// The whole configuration as YAML, every field, in schema order (stored in checkpoints).
-    public var yaml: String {
+    package var yaml: String {
         var lines: [String] = []
         var section = ""
         for field in ConfigSchema.fields {
@@ -172,7 +172,7 @@ public struct ResolvedConfig: Sendable, Equatable {
         return lines.joined(separator: "\n") + "\n"
     }
 
-    public static func yamlString(_ s: String) -> String {
+    package static func yamlString(_ s: String) -> String {
         // Double-quoted YAML escapes backslashes, quotes and newlines; plain style is safe only
         // for simple words and paths.
         let simple = !s.isEmpty && s.allSatisfy { $0.isLetter || $0.isNumber || "/._-".contains($0) }

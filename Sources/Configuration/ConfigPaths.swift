@@ -5,9 +5,9 @@ import Foundation
 /// shell would expand them; `~user` is refused (the shell's meaning differs between machines and
 /// ranks); a YAML null is an error (ResolvedConfig.value). Without this, a run split its files between
 /// `./~/` and the home directory.
-public enum ConfigPaths {
+package enum ConfigPaths {
     /// The path with a leading `~` expanded; `place` names the file and line or the flag.
-    public static func expand(_ text: String, key: String, at place: String) throws -> String {
+    package static func expand(_ text: String, key: String, at place: String) throws -> String {
         // "" is the default of `model` and `data`: not given (the command says what is missing).
         guard text.hasPrefix("~") else { return text }
         guard text == "~" || text.hasPrefix("~/") else {
@@ -42,7 +42,7 @@ extension ResolvedConfig {
     }
 
     /// The fields `discern train` also takes as flags, by flag.
-    public enum Flag: String, CaseIterable, Sendable {
+    package enum Flag: String, CaseIterable, Sendable {
         case model = "--model", data = "--data", runDirectory = "--run-dir", steps = "--steps", globalBatch = "--global-batch"
 
         var path: String {
@@ -56,5 +56,5 @@ extension ResolvedConfig {
         }
     }
 
-    public mutating func set(_ flag: Flag, text: String) throws { try set(flag.path, text: text, flag: flag.rawValue) }
+    package mutating func set(_ flag: Flag, text: String) throws { try set(flag.path, text: text, flag: flag.rawValue) }
 }

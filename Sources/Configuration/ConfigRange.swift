@@ -1,13 +1,13 @@
 /// The values a numeric configuration field allows: an interval, each end open, closed or
 /// absent. Checked once when a value is read (YAML or --set), before any arithmetic on it, and
 /// printed in docs/config.md. Integer bounds also keep every later Int conversion in range.
-public struct ConfigRange: Sendable, Equatable, CustomStringConvertible {
-    public let lower: Double?
-    public let lowerOpen: Bool
-    public let upper: Double?
-    public let upperOpen: Bool
+package struct ConfigRange: Sendable, Equatable, CustomStringConvertible {
+    package let lower: Double?
+    package let lowerOpen: Bool
+    package let upper: Double?
+    package let upperOpen: Bool
 
-    public init(lower: Double?, lowerOpen: Bool = false, upper: Double?, upperOpen: Bool = false) {
+    package init(lower: Double?, lowerOpen: Bool = false, upper: Double?, upperOpen: Bool = false) {
         precondition(lower != nil || upper != nil, "a range needs at least one bound")
         self.lower = lower
         self.lowerOpen = lowerOpen
@@ -16,22 +16,22 @@ public struct ConfigRange: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// > 0 (finite: the parser refuses infinities and NaN).
-    public static let positive = ConfigRange(lower: 0, lowerOpen: true, upper: nil)
+    package static let positive = ConfigRange(lower: 0, lowerOpen: true, upper: nil)
     /// >= 0.
-    public static let nonNegative = ConfigRange(lower: 0, upper: nil)
+    package static let nonNegative = ConfigRange(lower: 0, upper: nil)
     /// [0, 1): probabilities that must leave something (dropout) and Adam's betas.
-    public static let unitHalfOpen = ConfigRange(lower: 0, upper: 1, upperOpen: true)
+    package static let unitHalfOpen = ConfigRange(lower: 0, upper: 1, upperOpen: true)
     /// [0, 1].
-    public static let unit = ConfigRange(lower: 0, upper: 1)
+    package static let unit = ConfigRange(lower: 0, upper: 1)
 
     /// A closed interval [lower, upper].
-    public static func from(_ lower: Double, to upper: Double) -> ConfigRange { ConfigRange(lower: lower, upper: upper) }
+    package static func from(_ lower: Double, to upper: Double) -> ConfigRange { ConfigRange(lower: lower, upper: upper) }
     /// (lower, upper].
-    public static func above(_ lower: Double, upTo upper: Double) -> ConfigRange {
+    package static func above(_ lower: Double, upTo upper: Double) -> ConfigRange {
         ConfigRange(lower: lower, lowerOpen: true, upper: upper)
     }
 
-    public func contains(_ value: Double) -> Bool {
+    package func contains(_ value: Double) -> Bool {
         guard value.isFinite else { return false }
         if let lower, lowerOpen ? !(value > lower) : !(value >= lower) { return false }
         if let upper, upperOpen ? !(value < upper) : !(value <= upper) { return false }
@@ -39,7 +39,7 @@ public struct ConfigRange: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// "> 0", "in [0, 1)", "from 1 to 1048576": completes "it must be ...".
-    public var description: String {
+    package var description: String {
         func number(_ value: Double) -> String {
             value == value.rounded() && abs(value) < 1e15 ? String(Int(value)) : String(value)
         }

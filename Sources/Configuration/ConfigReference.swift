@@ -1,7 +1,7 @@
 /// docs/config.md, generated from the schema so the reference can never drift from the code
 /// (a test compares the committed file with this text).
-public enum ConfigReference {
-    public static var markdown: String {
+package enum ConfigReference {
+    package static var markdown: String {
         var lines = [
             "# Configuration reference",
             "",

@@ -2,7 +2,7 @@
 /// field's range again (values set in code skip the parser) and the rules that relate two keys.
 /// Ranges themselves live in the field table (ConfigSchema), never here.
 extension ResolvedConfig {
-    public func checkRules() throws {
+    package func checkRules() throws {
         for field in ConfigSchema.fields {
             guard let range = field.range, let value = values[field.path] else { continue }
             let number: Double
@@ -34,7 +34,7 @@ extension ResolvedConfig {
 
     /// Warmup in steps: a fraction of `steps` below 1, else a step count (checkRules bounds both,
     /// so the conversions cannot trap).
-    public var warmupSteps: Int {
+    package var warmupSteps: Int {
         let warmup = double("optimizer.warmup"), steps = int("steps")
         return warmup < 1 ? Int((warmup * Double(steps)).rounded()) : Int(warmup)
     }

@@ -1,15 +1,15 @@
 /// Every configuration field: its dotted path, type, default and meaning. The YAML loader, the
 /// `--set` overrides, the error messages and docs/config.md all come from this one table.
-public struct ConfigField: Sendable {
-    public enum Kind: String, Sendable { case int, double, bool, string, path }
-    public let path: String
-    public let kind: Kind
-    public let defaultValue: ConfigValue
-    public let help: String
+package struct ConfigField: Sendable {
+    package enum Kind: String, Sendable { case int, double, bool, string, path }
+    package let path: String
+    package let kind: Kind
+    package let defaultValue: ConfigValue
+    package let help: String
     /// Allowed values for a string field (empty = any).
-    public let choices: [String]
+    package let choices: [String]
     /// Allowed values for a numeric field (nil = any value of the type).
-    public let range: ConfigRange?
+    package let range: ConfigRange?
 
     init(_ path: String, _ kind: Kind, _ defaultValue: ConfigValue, _ help: String, choices: [String] = [], range: ConfigRange? = nil) {
         self.path = path
@@ -21,10 +21,10 @@ public struct ConfigField: Sendable {
     }
 }
 
-public enum ConfigValue: Sendable, Equatable, CustomStringConvertible {
+package enum ConfigValue: Sendable, Equatable, CustomStringConvertible {
     case int(Int), double(Double), bool(Bool), string(String), null
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .int(let v): return String(v)
         case .double(let v): return String(v)
@@ -35,7 +35,7 @@ public enum ConfigValue: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-public enum ConfigSchema {
+package enum ConfigSchema {
     /// Upper bounds that keep counts far from Int overflow and Double -> Int conversion traps.
     enum Limits {
         static let count: Double = 0x1p40
@@ -43,7 +43,7 @@ public enum ConfigSchema {
         static let benchSize: Double = 0x1p20
     }
 
-    public static let fields: [ConfigField] = [
+    package static let fields: [ConfigField] = [
         // Where things are
         ConfigField("model", .path, .string(""), "Hugging Face LLaVA model directory (config.json, tokenizer.json, safetensors). Relative paths resolve against the current directory."),
         ConfigField("data", .path, .string(""), "Directory of training shards made by `discern prepare` or `discern synth` (its train/ split)."),
@@ -114,5 +114,5 @@ public enum ConfigSchema {
         ConfigField("distributed.timeout", .double, .double(600), "Seconds a rank may wait in one collective (all-reduce, all-gather, barrier) before it concludes that a rank or host is unreachable and exits with status 75, so the job can be requeued and resumed with `--resume auto`; 0 = wait forever, otherwise at least 1. Ranks wait there for the slowest rank's step and for rank 0's checkpoint writes, so keep it well above both (a 7B step takes ~320 s). A rank whose launcher (mpirun's orted, srun's slurmstepd) is gone exits as well, whatever this is.", range: .from(0, to: 1e7)),
     ]
 
-    public static let byPath: [String: ConfigField] = Dictionary(uniqueKeysWithValues: fields.map { ($0.path, $0) })
+    package static let byPath: [String: ConfigField] = Dictionary(uniqueKeysWithValues: fields.map { ($0.path, $0) })
 }

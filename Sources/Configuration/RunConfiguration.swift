@@ -3,61 +3,61 @@ import Images
 /// The run configuration as types: one struct per YAML section, decoded once from a resolved
 /// configuration (parsed, every value checked against its field). Outside this module nothing
 /// looks a key up by its string.
-public struct RunConfiguration: Sendable {
+package struct RunConfiguration: Sendable {
     /// `crop` or `pad`: the images module's own preprocessing mode.
-    public typealias ImageMode = ImagePreprocessingConfig.Mode
-    public enum TrainMode: String, CaseIterable, Sendable { case adapters, full }
-    public enum NTPCaptions: String, CaseIterable, Sendable { case long, short, both }
-    public enum Schedule: String, CaseIterable, Sendable { case cosine, constant, linear }
+    package typealias ImageMode = ImagePreprocessingConfig.Mode
+    package enum TrainMode: String, CaseIterable, Sendable { case adapters, full }
+    package enum NTPCaptions: String, CaseIterable, Sendable { case long, short, both }
+    package enum Schedule: String, CaseIterable, Sendable { case cosine, constant, linear }
 
-    public struct Prompts: Sendable, Equatable {
-        public let image: String, text: String
+    package struct Prompts: Sendable, Equatable {
+        package let image: String, text: String
     }
-    public struct Train: Sendable, Equatable {
-        public let mode: TrainMode, softPrompts: Bool, lora: Bool
+    package struct Train: Sendable, Equatable {
+        package let mode: TrainMode, softPrompts: Bool, lora: Bool
         /// LoRA adapters train (full training trains the base weights instead).
-        public var trainsLoRA: Bool { lora && mode != .full }
-        public var trainsSoftPrompts: Bool { softPrompts && mode != .full }
+        package var trainsLoRA: Bool { lora && mode != .full }
+        package var trainsSoftPrompts: Bool { softPrompts && mode != .full }
     }
-    public struct LoRA: Sendable, Equatable {
-        public let rank: Int, alpha: Double, dropout: Double, targetModules: String
+    package struct LoRA: Sendable, Equatable {
+        package let rank: Int, alpha: Double, dropout: Double, targetModules: String
     }
-    public struct Loss: Sendable, Equatable {
-        public let contrastive: Double, ntp: Double, ntpCaptions: NTPCaptions, hardNegatives: Int
-        public let logitScale: Double, learnLogitScale: Bool, maxLogitScale: Double
+    package struct Loss: Sendable, Equatable {
+        package let contrastive: Double, ntp: Double, ntpCaptions: NTPCaptions, hardNegatives: Int
+        package let logitScale: Double, learnLogitScale: Bool, maxLogitScale: Double
     }
-    public struct Optimizer: Sendable, Equatable {
-        public let lr: Double, weightDecay: Double, beta1: Double, beta2: Double, eps: Double
+    package struct Optimizer: Sendable, Equatable {
+        package let lr: Double, weightDecay: Double, beta1: Double, beta2: Double, eps: Double
         /// A fraction of the steps below 1, else a number of steps.
-        public let warmup: Double
-        public let schedule: Schedule, minLRRatio: Double, gradClip: Double
+        package let warmup: Double
+        package let schedule: Schedule, minLRRatio: Double, gradClip: Double
     }
-    public struct Memory: Sendable, Equatable {
-        public let halfWeights: Bool, recompute: Bool
+    package struct Memory: Sendable, Equatable {
+        package let halfWeights: Bool, recompute: Bool
     }
-    public struct Checkpoint: Sendable, Equatable {
-        public let every: Int, keep: Int
+    package struct Checkpoint: Sendable, Equatable {
+        package let every: Int, keep: Int
     }
-    public struct Distributed: Sendable, Equatable {
+    package struct Distributed: Sendable, Equatable {
         /// Seconds a rank may wait in one collective; 0 = forever.
-        public let timeout: Double
+        package let timeout: Double
     }
 
-    public let model: String, data: String, runDir: String
-    public let seed: Int, steps: Int, globalBatch: Int, microBatch: Int, threads: Int, logEvery: Int
-    public let prompts: Prompts
-    public let imageMode: ImageMode
-    public let train: Train
-    public let lora: LoRA
-    public let loss: Loss
-    public let optimizer: Optimizer
-    public let memory: Memory
-    public let checkpoint: Checkpoint
-    public let distributed: Distributed
+    package let model: String, data: String, runDir: String
+    package let seed: Int, steps: Int, globalBatch: Int, microBatch: Int, threads: Int, logEvery: Int
+    package let prompts: Prompts
+    package let imageMode: ImageMode
+    package let train: Train
+    package let lora: LoRA
+    package let loss: Loss
+    package let optimizer: Optimizer
+    package let memory: Memory
+    package let checkpoint: Checkpoint
+    package let distributed: Distributed
     /// What it was decoded from: its `yaml` is the text checkpoints store and `config show` prints.
-    public let resolved: ResolvedConfig
+    package let resolved: ResolvedConfig
 
-    public init(_ resolved: ResolvedConfig) {
+    package init(_ resolved: ResolvedConfig) {
         self.init(FieldReader(resolved))
     }
 
@@ -84,26 +84,26 @@ public struct RunConfiguration: Sendable {
     }
 
     /// The whole-configuration rules (ranges again, and the rules that relate two keys).
-    public func checkRules() throws { try resolved.checkRules() }
+    package func checkRules() throws { try resolved.checkRules() }
 
     /// Warmup in steps (checkRules bounds the value, so the conversion cannot trap).
-    public var warmupSteps: Int { resolved.warmupSteps }
+    package var warmupSteps: Int { resolved.warmupSteps }
 
     /// The YAML checkpoints store: every field, in table order.
-    public var yaml: String { resolved.yaml }
+    package var yaml: String { resolved.yaml }
 }
 
 /// `discern bench`'s own section.
-public struct BenchConfiguration: Sendable {
-    public enum Weights: String, CaseIterable, Sendable { case memory, float16, bfloat16 }
+package struct BenchConfiguration: Sendable {
+    package enum Weights: String, CaseIterable, Sendable { case memory, float16, bfloat16 }
 
-    public let weights: Weights, modelDir: String, warmup: Int
-    public let imageSize: Int, patchSize: Int
-    public let visionHidden: Int, visionIntermediate: Int, visionLayers: Int, visionHeads: Int
-    public let textHidden: Int, textIntermediate: Int, textLayers: Int, textHeads: Int, textKeyValueHeads: Int
-    public let vocabularySize: Int, maxPositions: Int, captionTokens: Int, promptTokens: Int
+    package let weights: Weights, modelDir: String, warmup: Int
+    package let imageSize: Int, patchSize: Int
+    package let visionHidden: Int, visionIntermediate: Int, visionLayers: Int, visionHeads: Int
+    package let textHidden: Int, textIntermediate: Int, textLayers: Int, textHeads: Int, textKeyValueHeads: Int
+    package let vocabularySize: Int, maxPositions: Int, captionTokens: Int, promptTokens: Int
 
-    public init(_ resolved: ResolvedConfig) {
+    package init(_ resolved: ResolvedConfig) {
         self.init(FieldReader(resolved))
     }
 
@@ -144,7 +144,7 @@ package final class FieldReader {
 
 extension RunConfiguration {
     /// The configuration a checkpoint stores (its `/config` text), read as strictly as a file.
-    public init(checkpointYAML yaml: String, checkpoint path: String) throws {
+    package init(checkpointYAML yaml: String, checkpoint path: String) throws {
         self.init(try ResolvedConfig.parse(yaml: yaml, source: "\(path):/config"))
     }
 }

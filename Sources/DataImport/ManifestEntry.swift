@@ -3,26 +3,26 @@ import Datasets
 import Formats
 
 /// Why a manifest line was skipped.
-public enum ImportIssueKind: String, Sendable, CaseIterable, Comparable {
+package enum ImportIssueKind: String, Sendable, CaseIterable, Comparable {
     case notJSON = "not JSON"
     case wrongField = "wrong field"
     case noCaption = "no caption"
     case missingImage = "missing image"
     case corruptImage = "unreadable image"
 
-    public static func < (a: Self, b: Self) -> Bool {
+    package static func < (a: Self, b: Self) -> Bool {
         allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
     }
 }
 
 /// One skipped manifest line: where, what kind of problem, and the details.
-public struct ImportIssue: Error, Sendable, Equatable, CustomStringConvertible {
+package struct ImportIssue: Error, Sendable, Equatable, CustomStringConvertible {
     /// 1-based line number in the manifest.
-    public let line: Int
-    public let kind: ImportIssueKind
-    public let reason: String
+    package let line: Int
+    package let kind: ImportIssueKind
+    package let reason: String
 
-    public var description: String { "line \(line): \(kind.rawValue): \(reason)" }
+    package var description: String { "line \(line): \(kind.rawValue): \(reason)" }
 }
 
 /// A manifest line that parsed: the training format `{"image", "short", "long", "negatives"}` or

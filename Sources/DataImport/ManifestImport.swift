@@ -6,21 +6,21 @@ import ModelFiles
 import Models
 
 /// Settings of `importManifest` (the `discern prepare` options).
-public struct ManifestImportOptions: Sendable {
+package struct ManifestImportOptions: Sendable {
     /// Images are stored as (imageSize, imageSize, 3) after resizing and cropping or padding.
-    public var imageSize: Int
-    public var imageMode: ImagePreprocessingConfig.Mode
-    public var samplesPerShard: Int
-    public var split: String
+    package var imageSize: Int
+    package var imageMode: ImagePreprocessingConfig.Mode
+    package var samplesPerShard: Int
+    package var split: String
     /// Stop at the first bad line (and leave no trace of the split) instead of skipping it.
-    public var strict: Bool
+    package var strict: Bool
     /// Images decoded at once; the order of the output does not depend on it.
-    public var threads: Int
-    public var createdBy: String
+    package var threads: Int
+    package var createdBy: String
     /// Deflate level of the image chunks, nil for none (see docs/data.md for the trade-off).
-    public var deflateLevel: Int?
+    package var deflateLevel: Int?
 
-    public init(imageSize: Int, imageMode: ImagePreprocessingConfig.Mode = .crop,
+    package init(imageSize: Int, imageMode: ImagePreprocessingConfig.Mode = .crop,
                 samplesPerShard: Int = ShardSchema.defaultSamplesPerShard, split: String = "train",
                 strict: Bool = false, threads: Int = ProcessInfo.processInfo.activeProcessorCount,
                 createdBy: String = "discern prepare", deflateLevel: Int? = 1) {
@@ -35,32 +35,32 @@ public struct ManifestImportOptions: Sendable {
     }
 
     /// Samples per shard file unless the user says otherwise.
-    public static let defaultSamplesPerShard = ShardSchema.defaultSamplesPerShard
+    package static let defaultSamplesPerShard = ShardSchema.defaultSamplesPerShard
 
     /// The image side a model's vision tower takes: `vision_config.image_size` of DIR/config.json,
     /// checked like any model directory's configuration.
-    public static func imageSize(ofModel directory: String) throws -> Int {
+    package static func imageSize(ofModel directory: String) throws -> Int {
         try LlavaConfig.load(directory: URL(fileURLWithPath: directory)).vision.imageSize
     }
 }
 
 /// How far an import is: the manifest bytes consumed give the fraction done.
-public struct ImportProgress: Sendable {
-    public var bytesRead: Int
-    public var totalBytes: Int
-    public var imported: Int
-    public var skipped: Int
-    public var fraction: Double { totalBytes > 0 ? min(1, Double(bytesRead) / Double(totalBytes)) : 1 }
+package struct ImportProgress: Sendable {
+    package var bytesRead: Int
+    package var totalBytes: Int
+    package var imported: Int
+    package var skipped: Int
+    package var fraction: Double { totalBytes > 0 ? min(1, Double(bytesRead) / Double(totalBytes)) : 1 }
 }
 
 /// What an import did: the split written and every skipped line.
-public struct ImportSummary: Sendable {
-    public var imported = 0
-    public var issues: [ImportIssue] = []
-    public var split: SplitDescription?
-    public var skipped: Int { issues.count }
+package struct ImportSummary: Sendable {
+    package var imported = 0
+    package var issues: [ImportIssue] = []
+    package var split: SplitDescription?
+    package var skipped: Int { issues.count }
 
-    public func count(_ kind: ImportIssueKind) -> Int { issues.lazy.filter { $0.kind == kind }.count }
+    package func count(_ kind: ImportIssueKind) -> Int { issues.lazy.filter { $0.kind == kind }.count }
 }
 
 /// Imports a JSONL manifest (docs/data.md) into `output` as split `options.split`. Bad lines
@@ -68,7 +68,7 @@ public struct ImportSummary: Sendable {
 /// `onIssue` with their line number and skipped; with `options.strict` the first one throws and
 /// the split's files are removed, as they are when no line at all could be imported. The split
 /// appears in dataset.json only when complete.
-public func importManifest(_ manifest: String, into output: String, options: ManifestImportOptions,
+package func importManifest(_ manifest: String, into output: String, options: ManifestImportOptions,
                            onIssue: (ImportIssue) -> Void = { _ in },
                            onProgress: (ImportProgress) -> Void = { _ in }) throws -> ImportSummary {
     let preprocessor: ImagePreprocessor

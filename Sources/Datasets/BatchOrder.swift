@@ -8,12 +8,12 @@ import Kernels
 /// [s*B, (s+1)*B) of it; rank r of W takes positions [r*B/W, (r+1)*B/W) of that batch (BatchSplit). An epoch
 /// has floor(count / B) steps: the count % B samples left at the end of each permutation are
 /// skipped that epoch (a different set each epoch), so every batch is full.
-public struct BatchOrder: Sendable, Equatable {
-    public let sampleCount: Int
-    public let globalBatchSize: Int
-    public let seed: UInt64
+package struct BatchOrder: Sendable, Equatable {
+    package let sampleCount: Int
+    package let globalBatchSize: Int
+    package let seed: UInt64
 
-    public init(sampleCount: Int, globalBatchSize: Int, seed: UInt64) throws {
+    package init(sampleCount: Int, globalBatchSize: Int, seed: UInt64) throws {
         guard globalBatchSize > 0 else {
             throw BatchOrderError("the global batch size is \(globalBatchSize); it must be positive")
         }
@@ -27,18 +27,18 @@ public struct BatchOrder: Sendable, Equatable {
     }
 
     /// floor(sampleCount / globalBatchSize).
-    public var stepsPerEpoch: Int { sampleCount / globalBatchSize }
+    package var stepsPerEpoch: Int { sampleCount / globalBatchSize }
 
     /// Where global step `globalStep` (counted from 0 over the whole run) falls.
-    public func cursor(globalStep: Int) -> BatchCursor {
+    package func cursor(globalStep: Int) -> BatchCursor {
         precondition(globalStep >= 0, "BatchOrder: negative global step \(globalStep)")
         return BatchCursor(epoch: globalStep / stepsPerEpoch, stepInEpoch: globalStep % stepsPerEpoch)
     }
 
-    public func globalStep(_ cursor: BatchCursor) -> Int { cursor.epoch * stepsPerEpoch + cursor.stepInEpoch }
+    package func globalStep(_ cursor: BatchCursor) -> Int { cursor.epoch * stepsPerEpoch + cursor.stepInEpoch }
 
     /// The order of all samples in `epoch`. O(sampleCount): compute once per epoch (`EpochOrder`).
-    public func permutation(epoch: Int) -> [Int] {
+    package func permutation(epoch: Int) -> [Int] {
         var generator = Xoshiro256(seed: Self.epochSeed(seed: seed, epoch: epoch))
         var order = Array(0..<sampleCount)
         order.withUnsafeMutableBufferPointer { order in
@@ -54,12 +54,12 @@ public struct BatchOrder: Sendable, Equatable {
         return order
     }
 
-    public func epochOrder(_ epoch: Int) -> EpochOrder {
+    package func epochOrder(_ epoch: Int) -> EpochOrder {
         EpochOrder(epoch: epoch, globalBatchSize: globalBatchSize, permutation: permutation(epoch: epoch))
     }
 
     /// SplitMix64 finaliser of seed and epoch: neighbouring epochs get unrelated streams.
-    public static func epochSeed(seed: UInt64, epoch: Int) -> UInt64 {
+    package static func epochSeed(seed: UInt64, epoch: Int) -> UInt64 {
         func mix(_ value: UInt64) -> UInt64 {
             var z = value &+ 0x9E37_79B9_7F4A_7C15
             z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
@@ -71,7 +71,7 @@ public struct BatchOrder: Sendable, Equatable {
 
     /// Splits `range` into consecutive chunks of `size` (the last one shorter when size does not
     /// divide it): the micro-batches of gradient caching.
-    public static func microBatches(_ range: Range<Int>, size: Int) -> [Range<Int>] {
+    package static func microBatches(_ range: Range<Int>, size: Int) -> [Range<Int>] {
         precondition(size > 0, "BatchOrder.microBatches: size \(size) must be positive")
         return stride(from: range.lowerBound, to: range.upperBound, by: size).map {
             $0..<min($0 + size, range.upperBound)
@@ -80,32 +80,32 @@ public struct BatchOrder: Sendable, Equatable {
 }
 
 /// Position in the run: `stepInEpoch` counts from 0 within `epoch`.
-public struct BatchCursor: Sendable, Equatable, Hashable {
-    public var epoch: Int
-    public var stepInEpoch: Int
+package struct BatchCursor: Sendable, Equatable, Hashable {
+    package var epoch: Int
+    package var stepInEpoch: Int
 
-    public init(epoch: Int, stepInEpoch: Int) {
+    package init(epoch: Int, stepInEpoch: Int) {
         self.epoch = epoch
         self.stepInEpoch = stepInEpoch
     }
 }
 
 /// One epoch's permutation, cut into batches. Keep it for the epoch; make the next at its end.
-public struct EpochOrder: Sendable {
-    public let epoch: Int
-    public let globalBatchSize: Int
-    public let permutation: [Int]
+package struct EpochOrder: Sendable {
+    package let epoch: Int
+    package let globalBatchSize: Int
+    package let permutation: [Int]
 
-    public var steps: Int { permutation.count / globalBatchSize }
+    package var steps: Int { permutation.count / globalBatchSize }
 
     /// Sample indices of global batch `step`.
-    public func globalBatch(step: Int) -> ArraySlice<Int> {
+    package func globalBatch(step: Int) -> ArraySlice<Int> {
         precondition(step >= 0 && step < steps, "EpochOrder: step \(step) outside 0..<\(steps)")
         return permutation[(step * globalBatchSize)..<((step + 1) * globalBatchSize)]
     }
 
     /// The part of global batch `step` at `positions` (a rank's share: BatchSplit.positions).
-    public func rankBatch(step: Int, positions: Range<Int>) -> ArraySlice<Int> {
+    package func rankBatch(step: Int, positions: Range<Int>) -> ArraySlice<Int> {
         precondition(positions.lowerBound >= 0 && positions.upperBound <= globalBatchSize,
                      "EpochOrder: positions \(positions) outside a batch of \(globalBatchSize)")
         let batch = globalBatch(step: step)
@@ -113,7 +113,7 @@ public struct EpochOrder: Sendable {
     }
 }
 
-public struct BatchOrderError: Error, CustomStringConvertible, Equatable, Sendable {
-    public let description: String
-    public init(_ description: String) { self.description = description }
+package struct BatchOrderError: Error, CustomStringConvertible, Equatable, Sendable {
+    package let description: String
+    package init(_ description: String) { self.description = description }
 }

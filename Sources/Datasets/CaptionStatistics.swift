@@ -1,18 +1,18 @@
 /// What a split's captions look like, stored in dataset.json so a data set can be judged
 /// without reading it (the paper keeps short captions under ~30 tokens, long ones 30-500).
-public struct CaptionStatistics: Codable, Equatable, Sendable {
-    public var short: CaptionLengths
-    public var long: CaptionLengths
+package struct CaptionStatistics: Codable, Equatable, Sendable {
+    package var short: CaptionLengths
+    package var long: CaptionLengths
     /// Samples that have both a short and a long caption.
-    public var withBoth: Int
+    package var withBoth: Int
     /// Samples carrying a negative of each type.
-    public var negatives: [String: Int]
+    package var negatives: [String: Int]
 
     enum CodingKeys: String, CodingKey {
         case short, long, withBoth = "with_both", negatives
     }
 
-    public init(short: CaptionLengths = .init(), long: CaptionLengths = .init(), withBoth: Int = 0,
+    package init(short: CaptionLengths = .init(), long: CaptionLengths = .init(), withBoth: Int = 0,
                 negatives: [String: Int] = [:]) {
         self.short = short
         self.long = long
@@ -34,21 +34,21 @@ public struct CaptionStatistics: Codable, Equatable, Sendable {
 
 /// Lengths of one kind of caption, in whitespace-separated words (a tokenizer-free proxy for
 /// tokens) and in characters (Unicode scalars).
-public struct CaptionLengths: Codable, Equatable, Sendable {
+package struct CaptionLengths: Codable, Equatable, Sendable {
     /// Samples that have this caption.
-    public var count = 0
-    public var totalWords = 0
+    package var count = 0
+    package var totalWords = 0
     /// totalWords / count, rounded to 0.01 so the JSON stays short and identical everywhere.
-    public var meanWords = 0.0
-    public var maxWords = 0
-    public var maxCharacters = 0
+    package var meanWords = 0.0
+    package var maxWords = 0
+    package var maxCharacters = 0
 
     enum CodingKeys: String, CodingKey {
         case count, totalWords = "total_words", meanWords = "mean_words", maxWords = "max_words"
         case maxCharacters = "max_characters"
     }
 
-    public init() {}
+    package init() {}
 
     mutating func add(_ text: String) {
         var words = 0, inWord = false, characters = 0

@@ -1,20 +1,20 @@
 import Foundation
 
 /// A data set directory opened for reading: dataset.json plus the shards of every split.
-public final class Dataset {
-    public let directory: String
-    public let description: DatasetDescription
+package final class Dataset {
+    package let directory: String
+    package let description: DatasetDescription
     private let splits: [String: DatasetSplit]
 
     /// (imageSize, imageSize, 3) uint8 per image.
-    public var imageSize: Int { description.imageSize }
-    public var splitNames: [String] { description.splits.keys.sorted() }
+    package var imageSize: Int { description.imageSize }
+    package var splitNames: [String] { description.splits.keys.sorted() }
 
     /// Opens `directory`. Every shard listed in dataset.json must exist; with `verifyShards`
     /// each is also opened once and its attributes and dataset shapes checked against
     /// dataset.json (otherwise that happens when a shard is first read). Errors name the file.
     /// At most `maxOpenShards` shards per split stay open (least recently used are closed).
-    public static func open(_ directory: String, verifyShards: Bool = true, maxOpenShards: Int = 64) throws -> Dataset {
+    package static func open(_ directory: String, verifyShards: Bool = true, maxOpenShards: Int = 64) throws -> Dataset {
         let description = try DatasetDescription.load(directory: directory)
         var splits: [String: DatasetSplit] = [:]
         for (name, split) in description.splits {
@@ -31,7 +31,7 @@ public final class Dataset {
         self.splits = splits
     }
 
-    public func split(_ name: String) throws -> DatasetSplit {
+    package func split(_ name: String) throws -> DatasetSplit {
         guard let split = splits[name] else {
             let path = (directory as NSString).appendingPathComponent(ShardSchema.descriptionFile)
             let known = splitNames.isEmpty ? "none" : splitNames.joined(separator: ", ")
@@ -43,11 +43,11 @@ public final class Dataset {
 
 /// One split: samples 0..<count across its shards, in shard order. Shards are opened on first
 /// use and kept open. Not for concurrent use from several threads.
-public final class DatasetSplit {
-    public let name: String
-    public let count: Int
-    public let imageSize: Int
-    public let description: SplitDescription
+package final class DatasetSplit {
+    package let name: String
+    package let count: Int
+    package let imageSize: Int
+    package let description: SplitDescription
     private let shardPaths: [String]
     /// DIR/NAME, for messages.
     private let folder: String
@@ -63,10 +63,10 @@ public final class DatasetSplit {
     private var keys: [Int] = []
     private var order: [Int] = []
 
-    public var bytesPerImage: Int { imageSize * imageSize * 3 }
+    package var bytesPerImage: Int { imageSize * imageSize * 3 }
     /// The most hard negatives one sample of this split carries, counted in the shards when the
     /// split was opened with verification (nil without it).
-    public private(set) var mostNegativesPerSample: Int?
+    package private(set) var mostNegativesPerSample: Int?
 
     init(name: String, description: SplitDescription, directory: String, imageSize: Int, maxOpenShards: Int,
          verify: Bool) throws {
@@ -102,13 +102,13 @@ public final class DatasetSplit {
     }
 
     /// Everything stored for sample `index`.
-    public func sample(at index: Int) throws -> Sample {
+    package func sample(at index: Int) throws -> Sample {
         let (shard, row) = try locate(index)
         return try shard.sample(row: row)
     }
 
     /// The captions of sample `index` (nil when absent), without reading its image.
-    public func captions(at index: Int) throws -> (short: String?, long: String?) {
+    package func captions(at index: Int) throws -> (short: String?, long: String?) {
         let (shard, row) = try locate(index)
         return (try shard.caption(flag: ShardSchema.hasShort, text: ShardSchema.short, row: row),
                 try shard.caption(flag: ShardSchema.hasLong, text: ShardSchema.long, row: row))
@@ -117,7 +117,7 @@ public final class DatasetSplit {
     /// Up to `limit` hard negative captions of sample `index` for training: its non-empty ones in
     /// the order of the shard's negative types (names sorted). `discern synth --train-negatives`
     /// stores one per sample, with `--every-train-negative` one per type.
-    public func hardNegatives(at index: Int, limit: Int) throws -> [String] {
+    package func hardNegatives(at index: Int, limit: Int) throws -> [String] {
         let (shard, row) = try locate(index)
         var found: [String] = []
         for type in shard.negativeTypes where found.count < limit {
@@ -130,7 +130,7 @@ public final class DatasetSplit {
     /// Reads the images of `indices` into `destination`: (indices.count, imageSize, imageSize, 3),
     /// image k at destination + k * bytesPerImage. Reads are grouped by shard and in row order;
     /// runs of consecutive rows that land in consecutive slots are read with one call.
-    public func readImages<Indices: Collection<Int>>(indices: Indices,
+    package func readImages<Indices: Collection<Int>>(indices: Indices,
                                                      into destination: UnsafeMutablePointer<UInt8>) throws {
         keys.removeAll(keepingCapacity: true)
         keys.append(contentsOf: indices)

@@ -4,21 +4,21 @@ import HDF5Files
 
 /// The contents of a data set's `dataset.json`: what the directory holds. A split exists only
 /// once its entry is written here, after all its shards are complete (see `ShardWriter`).
-public struct DatasetDescription: Codable, Equatable, Sendable {
+package struct DatasetDescription: Codable, Equatable, Sendable {
     /// Always `ShardSchema.formatName`.
-    public var format: String
-    public var formatVersion: Int
+    package var format: String
+    package var formatVersion: Int
     /// Images are (imageSize, imageSize, 3) uint8.
-    public var imageSize: Int
+    package var imageSize: Int
     /// The tool that wrote the data set ("discern prepare", "discern synth").
-    public var createdBy: String
-    public var splits: [String: SplitDescription]
+    package var createdBy: String
+    package var splits: [String: SplitDescription]
 
     enum CodingKeys: String, CodingKey {
         case format, formatVersion = "format_version", imageSize = "image_size", createdBy = "created_by", splits
     }
 
-    public init(imageSize: Int, createdBy: String, splits: [String: SplitDescription] = [:]) {
+    package init(imageSize: Int, createdBy: String, splits: [String: SplitDescription] = [:]) {
         format = ShardSchema.formatName
         formatVersion = ShardSchema.formatVersion
         self.imageSize = imageSize
@@ -27,29 +27,29 @@ public struct DatasetDescription: Codable, Equatable, Sendable {
     }
 }
 
-public struct SplitDescription: Codable, Equatable, Sendable {
+package struct SplitDescription: Codable, Equatable, Sendable {
     /// Samples in the split: the sum of the shard counts.
-    public var count: Int
-    public var shards: [ShardDescription]
-    public var captions: CaptionStatistics
+    package var count: Int
+    package var shards: [ShardDescription]
+    package var captions: CaptionStatistics
 
-    public init(count: Int, shards: [ShardDescription], captions: CaptionStatistics) {
+    package init(count: Int, shards: [ShardDescription], captions: CaptionStatistics) {
         self.count = count
         self.shards = shards
         self.captions = captions
     }
 }
 
-public struct ShardDescription: Codable, Equatable, Sendable {
+package struct ShardDescription: Codable, Equatable, Sendable {
     /// Path relative to the data set directory, e.g. "train/shard-00000.h5".
-    public var file: String
-    public var count: Int
+    package var file: String
+    package var count: Int
     /// Since format 2: the shard's CRC-32 seal (8 hex digits, over the bytes after its 512-byte
     /// user block) and its size in bytes; verified before the shard is opened. Absent in format 1.
-    public var crc32: String?
-    public var bytes: Int?
+    package var crc32: String?
+    package var bytes: Int?
 
-    public init(file: String, count: Int, crc32: String? = nil, bytes: Int? = nil) {
+    package init(file: String, count: Int, crc32: String? = nil, bytes: Int? = nil) {
         self.file = file
         self.count = count
         self.crc32 = crc32
@@ -59,7 +59,7 @@ public struct ShardDescription: Codable, Equatable, Sendable {
 
 extension DatasetDescription {
     /// Reads and checks `directory/dataset.json`; errors name the file and the key.
-    public static func load(directory: String) throws -> DatasetDescription {
+    package static func load(directory: String) throws -> DatasetDescription {
         let path = (directory as NSString).appendingPathComponent(ShardSchema.descriptionFile)
         guard FileManager.default.fileExists(atPath: path) else {
             throw DatasetError(file: path, "not found: '\(directory)' is not a Discern data set (or its import "
@@ -132,7 +132,7 @@ extension DatasetDescription {
     /// Writes `directory/dataset.json` atomically (temporary file, fsync, rename): readers see
     /// the old description or the new one, never a torn file. Keys are sorted, so the same
     /// description always gives the same bytes.
-    public func save(directory: String) throws {
+    package func save(directory: String) throws {
         let path = (directory as NSString).appendingPathComponent(ShardSchema.descriptionFile)
         let temporary = path + ".tmp"
         do {

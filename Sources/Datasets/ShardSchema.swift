@@ -1,12 +1,12 @@
 /// Names and versions of the on-disk data set layout (docs/data.md is the reference).
-public enum ShardSchema {
+package enum ShardSchema {
     /// Version of dataset.json and of the shard files; readers refuse newer versions. 2: shards
     /// are sealed with a CRC-32 (HDF5 user block) that dataset.json records; 1 is still read.
-    public static let formatVersion = 2
+    package static let formatVersion = 2
     /// The `format` value of dataset.json, so a stray JSON file is not mistaken for a data set.
-    public static let formatName = "discern-dataset"
-    public static let descriptionFile = "dataset.json"
-    public static let defaultSamplesPerShard = 1000
+    package static let formatName = "discern-dataset"
+    package static let descriptionFile = "dataset.json"
+    package static let defaultSamplesPerShard = 1000
 
     // Datasets inside a shard.
     static let images = "images"
@@ -22,14 +22,14 @@ public enum ShardSchema {
     static let splitAttribute = "split"
 
     /// "train/shard-00012.h5": the shard's path relative to the data set directory.
-    public static func shardPath(split: String, index: Int) -> String {
+    package static func shardPath(split: String, index: Int) -> String {
         let number = String(index)
         return "\(split)/shard-\(String(repeating: "0", count: max(0, 5 - number.count)))\(number).h5"
     }
 
     /// A split or negative-type name becomes a folder or an HDF5 path, so it must be one plain
     /// name: letters, digits, '_', '-', '.', not starting with '.'.
-    public static func isPlainName(_ name: String) -> Bool {
+    package static func isPlainName(_ name: String) -> Bool {
         !name.isEmpty && !name.hasPrefix(".") && name.utf8.allSatisfy { byte in
             (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
                 || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-") || byte == UInt8(ascii: ".")

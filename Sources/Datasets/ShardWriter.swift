@@ -6,13 +6,13 @@ import HDF5Files
 /// (after fsync) only when complete, and the split appears in dataset.json only in `finish()`,
 /// so an interrupted import never looks complete. Identical samples appended in the same order
 /// give byte-identical shards and dataset.json (no time stamps anywhere).
-public final class ShardWriter {
-    public let directory: String
-    public let split: String
-    public let imageSize: Int
-    public let samplesPerShard: Int
+package final class ShardWriter {
+    package let directory: String
+    package let split: String
+    package let imageSize: Int
+    package let samplesPerShard: Int
     /// Samples appended so far.
-    public private(set) var count = 0
+    package private(set) var count = 0
     private let createdBy: String
     private let deflateLevel: Int?
     private var shards: [ShardDescription] = []
@@ -23,13 +23,13 @@ public final class ShardWriter {
     private let createdDirectory: Bool
 
     /// Bytes of one image: imageSize * imageSize * 3.
-    public var bytesPerImage: Int { imageSize * imageSize * 3 }
+    package var bytesPerImage: Int { imageSize * imageSize * 3 }
 
     /// Prepares `directory/split/`. Fails when dataset.json already lists `split` or has another
     /// image size. Shard files left in the split folder by an interrupted earlier import (the
     /// split is not in dataset.json, so nothing refers to them) are removed.
     /// `deflateLevel` nil stores images uncompressed.
-    public init(directory: String, split: String, imageSize: Int,
+    package init(directory: String, split: String, imageSize: Int,
                 samplesPerShard: Int = ShardSchema.defaultSamplesPerShard,
                 createdBy: String = "discern", deflateLevel: Int? = 1) throws {
         guard ShardSchema.isPlainName(split) else {
@@ -68,7 +68,7 @@ public final class ShardWriter {
     }
 
     /// Adds one sample; its image must be (imageSize, imageSize, 3).
-    public func append(_ sample: Sample) throws {
+    package func append(_ sample: Sample) throws {
         precondition(!finished, "ShardWriter: append after finish() or abort()")
         guard sample.image.count == bytesPerImage else {
             throw DatasetError(file: directory, "sample '\(sample.id)' has \(sample.image.count) image bytes; "
@@ -97,7 +97,7 @@ public final class ShardWriter {
 
     /// Completes the last shard and records the split in dataset.json (atomically).
     @discardableResult
-    public func finish() throws -> SplitDescription {
+    package func finish() throws -> SplitDescription {
         precondition(!finished, "ShardWriter: finish() called twice or after abort()")
         if current != nil { try closeShard() }
         finished = true
@@ -110,7 +110,7 @@ public final class ShardWriter {
     }
 
     /// Gives up: removes every shard this writer made and leaves dataset.json untouched.
-    public func abort() {
+    package func abort() {
         finished = true
         current?.discard()
         current = nil

@@ -6,21 +6,21 @@ import Models
 /// How likely a generative model finds a caption after an image and the image prompt: the mean
 /// log-probability of the caption's tokens (and EOS). Scoring every candidate caption this way
 /// is a retrieval method in its own right, the reference for what the base model knows.
-public final class CaptionScorer {
+package final class CaptionScorer {
     let model: LlavaModel<Float>
     let prompts: PromptBuilder
     let pass = LlavaModel<Float>.Pass()
     let selected = GrowableBuffer<Float>(), logits = GrowableBuffer<Float>(), logSumExp = GrowableBuffer<Float>()
-    public let batchSize: Int
+    package let batchSize: Int
 
-    public init(model: LlavaModel<Float>, prompts: PromptBuilder, batchSize: Int = 64) {
+    package init(model: LlavaModel<Float>, prompts: PromptBuilder, batchSize: Int = 64) {
         self.model = model
         self.prompts = prompts
         self.batchSize = batchSize
     }
 
     /// Mean log-probability of each caption given one image: pixels (3, size, size).
-    public func scores(image pixels: UnsafePointer<Float>, captions: [String]) throws -> [Double] {
+    package func scores(image pixels: UnsafePointer<Float>, captions: [String]) throws -> [Double] {
         var result: [Double] = []
         let width = model.hidden, vocab = model.config.text.vocabSize, head = model.language.lmHead
         for start in stride(from: 0, to: captions.count, by: batchSize) {

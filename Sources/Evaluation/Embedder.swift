@@ -13,20 +13,20 @@ import Training
 
 /// Image and text embeddings from a model directory, optionally with trained adapters
 /// (a checkpoint's LoRA tensors and soft prompts): docs/method.md sections 2-3.
-public final class Embedder {
-    public let model: LlavaModel<Float>
-    public let prompts: PromptBuilder
-    public let preprocessor: ImagePreprocessor
-    public let softPrompts: Bool
-    public let batchSize: Int
+package final class Embedder {
+    package let model: LlavaModel<Float>
+    package let prompts: PromptBuilder
+    package let preprocessor: ImagePreprocessor
+    package let softPrompts: Bool
+    package let batchSize: Int
     /// The model directory's path and its vision tower's image side.
-    public let modelPath: String, imageSize: Int
+    package let modelPath: String, imageSize: Int
     let pass = LlavaModel<Float>.Pass()
     let pooling = EmbeddingPooling<Float>()
 
     /// `checkpoint`: a training checkpoint whose stored configuration says which adapters exist.
     /// `halfWeights`: keep F16/BF16 base weights memory-mapped, widened per use (same embeddings).
-    public init(directory: ModelDirectory, checkpoint: String? = nil, adapters: String? = nil, templates: PromptTemplates = PromptTemplates(),
+    package init(directory: ModelDirectory, checkpoint: String? = nil, adapters: String? = nil, templates: PromptTemplates = PromptTemplates(),
                 imageMode: ImagePreprocessingConfig.Mode = .crop, batchSize: Int = 16, halfWeights: Bool = false) throws {
         let config = directory.config
         (modelPath, imageSize) = (directory.url.path, config.vision.imageSize)
@@ -68,10 +68,10 @@ public final class Embedder {
         self.batchSize = max(batchSize, 1)
     }
 
-    public var width: Int { model.hidden }
+    package var width: Int { model.hidden }
 
     /// L2-normalised embeddings of images already decoded, (count, width) row-major.
-    public func embedImages(_ images: [RGBImage], progress: ((Int) -> Void)? = nil) throws -> [Float] {
+    package func embedImages(_ images: [RGBImage], progress: ((Int) -> Void)? = nil) throws -> [Float] {
         var pixels = [Float](repeating: 0, count: images.count * preprocessor.outputCount)
         pixels.withUnsafeMutableBufferPointer { buffer in
             for (i, image) in images.enumerated() { preprocessor.preprocess(image, into: buffer.baseAddress! + i * preprocessor.outputCount) }
@@ -80,7 +80,7 @@ public final class Embedder {
     }
 
     /// Embeddings of preprocessed images: pixels (count, 3, size, size), normalised.
-    public func embedPixels(_ pixels: [Float], count: Int, progress: ((Int) -> Void)? = nil) throws -> [Float] {
+    package func embedPixels(_ pixels: [Float], count: Int, progress: ((Int) -> Void)? = nil) throws -> [Float] {
         precondition(pixels.count == count * preprocessor.outputCount, "embedPixels: \(pixels.count) values for \(count) images")
         var output: [Float] = []
         output.reserveCapacity(count * width)
@@ -98,7 +98,7 @@ public final class Embedder {
     }
 
     /// L2-normalised embeddings of captions, (count, width) row-major.
-    public func embedTexts(_ texts: [String], progress: ((Int) -> Void)? = nil) throws -> [Float] {
+    package func embedTexts(_ texts: [String], progress: ((Int) -> Void)? = nil) throws -> [Float] {
         var output: [Float] = []
         output.reserveCapacity(texts.count * width)
         for start in stride(from: 0, to: texts.count, by: batchSize) {
@@ -122,7 +122,7 @@ public final class Embedder {
     }
 }
 
-public struct EmbeddingError: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ description: String) { self.description = description }
+package struct EmbeddingError: Error, CustomStringConvertible {
+    package let description: String
+    package init(_ description: String) { self.description = description }
 }

@@ -9,16 +9,16 @@ import Models
 extension Embedder {
     /// The model directory at `path`, its configuration and tokenizer checked (not its weights):
     /// opened first, so a bad directory is reported before any other input is read.
-    public static func openModel(_ path: String) throws -> ModelDirectory {
+    package static func openModel(_ path: String) throws -> ModelDirectory {
         try ModelDirectory(path: path)
     }
 
     /// The E5-V prompt templates Discern uses unless told otherwise.
-    public static let defaultImagePrompt = PromptTemplates().image
-    public static let defaultTextPrompt = PromptTemplates().text
+    package static let defaultImagePrompt = PromptTemplates().image
+    package static let defaultTextPrompt = PromptTemplates().text
 
     /// `embed`'s form: the prompt templates as two strings.
-    public convenience init(directory: ModelDirectory, checkpoint: String?, adapters: String?, imagePrompt: String, textPrompt: String,
+    package convenience init(directory: ModelDirectory, checkpoint: String?, adapters: String?, imagePrompt: String, textPrompt: String,
                             imageMode: ImagePreprocessingConfig.Mode, batchSize: Int, halfWeights: Bool) throws {
         try self.init(directory: directory, checkpoint: checkpoint, adapters: adapters,
                       templates: PromptTemplates(image: imagePrompt, text: textPrompt),
@@ -26,7 +26,7 @@ extension Embedder {
     }
 
     /// Decodes JPEG or PNG files (an error names the file).
-    public static func loadImages(_ paths: [String]) throws -> [RGBImage] {
+    package static func loadImages(_ paths: [String]) throws -> [RGBImage] {
         try paths.map { try loadImage(path: $0) }
     }
 }
@@ -34,7 +34,7 @@ extension Embedder {
 /// One caption per line, LF or CRLF (split on bytes: Swift's String treats "\r\n" as one
 /// character, so splitting a String on "\n" merged a CRLF file into one caption); blank lines
 /// are skipped; text that is not UTF-8 is an error naming the line.
-public func readCaptionLines(_ path: String) throws -> [String] {
+package func readCaptionLines(_ path: String) throws -> [String] {
     guard FileManager.default.fileExists(atPath: path) else {
         throw CaptionFileError("\(path): no such file (expected one caption per line).")
     }
@@ -49,19 +49,19 @@ public func readCaptionLines(_ path: String) throws -> [String] {
     return lines
 }
 
-public struct CaptionFileError: Error, CustomStringConvertible {
-    public let description: String
+package struct CaptionFileError: Error, CustomStringConvertible {
+    package let description: String
     init(_ description: String) { self.description = description }
 }
 
 extension EvalReport {
     /// A report `discern eval --output` wrote, strictly parsed (a damaged file is an error naming it).
-    public static func load(_ path: String) throws -> EvalReport {
+    package static func load(_ path: String) throws -> EvalReport {
         try StrictJSON.decode(EvalReport.self, path: path)
     }
 
     /// Written whole or not at all.
-    public func write(to path: String) throws {
+    package func write(to path: String) throws {
         try JSONOutput.encode(self, style: .document).write(to: URL(fileURLWithPath: path), options: .atomic)
     }
 }

@@ -5,19 +5,19 @@ import HDF5Files
 /// [images, width] and /text_embeddings [texts, width] (float32, L2-normalised), /image_files and
 /// /texts, and attributes naming the model, the adapters, the prompts and the image mode. Written
 /// to a temporary file and renamed, so a killed run leaves no half-written file.
-public struct EmbeddingsFile {
-    public var imageEmbeddings: [Float], textEmbeddings: [Float], width: Int
-    public var imageFiles: [String], texts: [String]
-    public var model: String, adapters: String?, imagePrompt: String, textPrompt: String, imageMode: String
+package struct EmbeddingsFile {
+    package var imageEmbeddings: [Float], textEmbeddings: [Float], width: Int
+    package var imageFiles: [String], texts: [String]
+    package var model: String, adapters: String?, imagePrompt: String, textPrompt: String, imageMode: String
 
-    public init(imageEmbeddings: [Float], textEmbeddings: [Float], width: Int, imageFiles: [String], texts: [String],
+    package init(imageEmbeddings: [Float], textEmbeddings: [Float], width: Int, imageFiles: [String], texts: [String],
                 model: String, adapters: String?, imagePrompt: String, textPrompt: String, imageMode: String) {
         (self.imageEmbeddings, self.textEmbeddings, self.width) = (imageEmbeddings, textEmbeddings, width)
         (self.imageFiles, self.texts) = (imageFiles, texts)
         (self.model, self.adapters, self.imagePrompt, self.textPrompt, self.imageMode) = (model, adapters, imagePrompt, textPrompt, imageMode)
     }
 
-    public func write(to output: String) throws {
+    package func write(to output: String) throws {
         _ = removeStaleTemporaries(of: output)   // left by a killed earlier run writing the same file
         let temporary = output + ".tmp-\(getpid())"
         do {

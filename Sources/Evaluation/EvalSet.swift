@@ -6,23 +6,23 @@ import Training
 
 /// What `discern eval` measures on: images, captions (each describing one image), and hard
 /// negatives (an image, its positive caption, a named type, a false caption).
-public struct EvalSet: Sendable {
-    public struct Negative: Sendable {
-        public var image: Int
-        public var positive: Int
-        public var type: String
-        public var caption: String
+package struct EvalSet: Sendable {
+    package struct Negative: Sendable {
+        package var image: Int
+        package var positive: Int
+        package var type: String
+        package var caption: String
     }
     /// (imageCount, 3, size, size), normalised.
-    public var pixels: [Float]
-    public var imageCount: Int
-    public var captions: [String]
-    public var captionImage: [Int]
-    public var negatives: [Negative]
+    package var pixels: [Float]
+    package var imageCount: Int
+    package var captions: [String]
+    package var captionImage: [Int]
+    package var negatives: [Negative]
 
     /// A Discern data set directory: its `eval` split (or `split`), short captions as positives,
     /// the stored negatives.
-    public static func dataset(_ directory: String, split name: String = "eval", imageSize: Int) throws -> EvalSet {
+    package static func dataset(_ directory: String, split name: String = "eval", imageSize: Int) throws -> EvalSet {
         let dataset = try Dataset.open(directory)
         guard dataset.splitNames.contains(name) else {
             throw DatasetError(file: directory, "has no '\(name)' split (it has: \(dataset.splitNames.joined(separator: ", "))); discern synth writes one with --eval N")
@@ -59,7 +59,7 @@ public struct EvalSet: Sendable {
     /// A JSONL file of `{"image": PATH, "caption": TEXT, "negatives": {TYPE: TEXT}}` (relative paths
     /// resolve against the file's folder). Lines naming the same image share it. Each line goes
     /// through the strict JSON parser; LF or CRLF line ends.
-    public static func jsonl(_ path: String, preprocessor: ImagePreprocessor) throws -> EvalSet {
+    package static func jsonl(_ path: String, preprocessor: ImagePreprocessor) throws -> EvalSet {
         guard FileManager.default.fileExists(atPath: path) else { throw DatasetError(file: path, "no such file") }
         let folder = URL(fileURLWithPath: path).deletingLastPathComponent()
         var set = EvalSet(pixels: [], imageCount: 0, captions: [], captionImage: [], negatives: [])

@@ -4,27 +4,27 @@ import ModelFiles
 import Models
 
 /// `discern eval`'s report; the JSON keys are the documented output format.
-public struct EvalReport: Codable, Sendable {
-    public var imageToText: RetrievalMetrics.Recall
-    public var textToImage: RetrievalMetrics.Recall
-    public var hardNegatives: [String: Double]
-    public var images: Int
-    public var captions: Int
-    public var negativesPerType: [String: Int]
-    public var model: String
-    public var checkpoint: String?
+package struct EvalReport: Codable, Sendable {
+    package var imageToText: RetrievalMetrics.Recall
+    package var textToImage: RetrievalMetrics.Recall
+    package var hardNegatives: [String: Double]
+    package var images: Int
+    package var captions: Int
+    package var negativesPerType: [String: Int]
+    package var model: String
+    package var checkpoint: String?
     /// Scoring candidate captions by the model's own next-token likelihood (no embeddings): the
     /// reference for what a generative model knows. Retrieval over the first `images` images only.
-    public var captionLikelihood: LikelihoodReport?
+    package var captionLikelihood: LikelihoodReport?
 
-    public struct LikelihoodReport: Codable, Sendable {
-        public var images: Int
-        public var imageToText: RetrievalMetrics.Recall
-        public var hardNegatives: [String: Double]
+    package struct LikelihoodReport: Codable, Sendable {
+        package var images: Int
+        package var imageToText: RetrievalMetrics.Recall
+        package var hardNegatives: [String: Double]
         enum CodingKeys: String, CodingKey { case images, imageToText = "image_to_text", hardNegatives = "hard_negatives" }
     }
 
-    public init(imageToText: RetrievalMetrics.Recall, textToImage: RetrievalMetrics.Recall, hardNegatives: [String: Double],
+    package init(imageToText: RetrievalMetrics.Recall, textToImage: RetrievalMetrics.Recall, hardNegatives: [String: Double],
                 images: Int, captions: Int, negativesPerType: [String: Int], model: String, checkpoint: String?,
                 captionLikelihood: LikelihoodReport?) {
         self.imageToText = imageToText
@@ -44,7 +44,7 @@ public struct EvalReport: Codable, Sendable {
     }
 
     /// The table `discern eval` prints.
-    public var table: String {
+    package var table: String {
         func percent(_ x: Double) -> String { String(format: "%6.1f", 100 * x) }
         var lines = ["                         R@1    R@5   R@10",
                      "image -> text        \(percent(imageToText.r1)) \(percent(imageToText.r5)) \(percent(imageToText.r10))",
@@ -68,8 +68,8 @@ public struct EvalReport: Codable, Sendable {
     }
 }
 
-public enum Evaluator {
-    public static func evaluate(_ set: EvalSet, embedder: Embedder, modelPath: String, checkpoint: String?,
+package enum Evaluator {
+    package static func evaluate(_ set: EvalSet, embedder: Embedder, modelPath: String, checkpoint: String?,
                                 likelihood: (scorer: CaptionScorer, images: Int)?, progress: ((String) -> Void)? = nil) throws -> EvalReport {
         let width = embedder.width
         progress?("embedding \(set.imageCount) images")

@@ -1,8 +1,8 @@
 /// Recall@K in both directions and hard-negative accuracy (docs/method.md section 8).
-public enum RetrievalMetrics {
-    public struct Recall: Codable, Sendable, Equatable {
-        public var r1: Double, r5: Double, r10: Double
-        public init(r1: Double, r5: Double, r10: Double) {
+package enum RetrievalMetrics {
+    package struct Recall: Codable, Sendable, Equatable {
+        package var r1: Double, r5: Double, r10: Double
+        package init(r1: Double, r5: Double, r10: Double) {
             self.r1 = r1
             self.r5 = r5
             self.r10 = r10
@@ -13,7 +13,7 @@ public enum RetrievalMetrics {
     /// image->text: an image is found at K when ANY of its captions ranks within the top K.
     /// text->image: a caption is found at K when its image ranks within the top K.
     /// Ties count against the query (a tie with a wrong item ranks the right one after it).
-    public static func recall(similarity: [Float], images: Int, captionImage: [Int]) -> (imageToText: Recall, textToImage: Recall) {
+    package static func recall(similarity: [Float], images: Int, captionImage: [Int]) -> (imageToText: Recall, textToImage: Recall) {
         let captions = captionImage.count
         precondition(similarity.count == images * captions, "similarity must be images x captions")
         var imageRanks: [Int] = []
@@ -39,7 +39,7 @@ public enum RetrievalMetrics {
     }
 
     /// Fraction of items whose image is strictly closer to the positive caption than to the negative.
-    public static func accuracy(positive: [Float], negative: [Float]) -> Double {
+    package static func accuracy(positive: [Float], negative: [Float]) -> Double {
         precondition(positive.count == negative.count)
         guard !positive.isEmpty else { return 0 }
         return Double(zip(positive, negative).filter { $0 > $1 }.count) / Double(positive.count)

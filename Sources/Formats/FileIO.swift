@@ -41,7 +41,7 @@ func systemErrorText() -> String { String(cString: strerror(errno)) }
 
 /// Reads a whole (small) file such as tokenizer.json or an index; errors name the path and the
 /// system reason (never a raw Foundation error).
-public func readFileBytes(_ path: String) throws(FormatError) -> [UInt8] {
+package func readFileBytes(_ path: String) throws(FormatError) -> [UInt8] {
     let descriptor = open(path, O_RDONLY | O_CLOEXEC)
     guard descriptor >= 0 else { throw FormatError(file: path, "cannot open: \(systemErrorText())") }
     defer { close(descriptor) }

@@ -1,14 +1,14 @@
 /// Checked, typed access to a parsed JSON document: every wrong type or missing key becomes a
 /// FormatError naming the file and the JSON path (e.g. `model.merges[12]`), never a force-cast.
-public struct JSONNode: Sendable {
-    public init(value: JSONValue, path: String, file: String) {
+package struct JSONNode: Sendable {
+    package init(value: JSONValue, path: String, file: String) {
         self.value = value
         self.path = path
         self.file = file
     }
 
     /// Parses a whole document strictly (JSONValue); `file` names it in every later error.
-    public static func parse(_ bytes: [UInt8], file: String) throws(FormatError) -> JSONNode {
+    package static func parse(_ bytes: [UInt8], file: String) throws(FormatError) -> JSONNode {
         do {
             return JSONNode(value: try JSONValue.parse(bytes), path: "", file: file)
         } catch {
@@ -17,50 +17,50 @@ public struct JSONNode: Sendable {
     }
 
     /// Reads and parses a JSON file; a missing or unreadable file is a FormatError naming it.
-    public static func read(path: String) throws(FormatError) -> JSONNode {
+    package static func read(path: String) throws(FormatError) -> JSONNode {
         try parse(try readFileBytes(path), file: path)
     }
 
-    public let value: JSONValue
+    package let value: JSONValue
     /// Path from the document root, for messages ("" is the root).
-    public let path: String
+    package let path: String
     /// The file the document came from, for messages.
-    public let file: String
+    package let file: String
 
-    public func failure(_ problem: String) -> FormatError {
+    package func failure(_ problem: String) -> FormatError {
         FormatError(file: file, entry: path.isEmpty ? nil : path, problem)
     }
 
-    public func typeError(_ expected: String) -> FormatError {
+    package func typeError(_ expected: String) -> FormatError {
         failure("expected \(expected), found \(value.kindName)")
     }
 
-    public var isNull: Bool {
+    package var isNull: Bool {
         if case .null = value { return true }
         return false
     }
 
-    public func object() throws(FormatError) -> JSONObjectNode {
+    package func object() throws(FormatError) -> JSONObjectNode {
         guard case .object(let members) = value else { throw typeError("an object") }
         return JSONObjectNode(members: members, path: path, file: file)
     }
 
-    public func array() throws(FormatError) -> [JSONNode] {
+    package func array() throws(FormatError) -> [JSONNode] {
         guard case .array(let elements) = value else { throw typeError("an array") }
         return elements.enumerated().map { JSONNode(value: $1, path: "\(path)[\($0)]", file: file) }
     }
 
-    public func string() throws(FormatError) -> String {
+    package func string() throws(FormatError) -> String {
         guard case .string(let string) = value else { throw typeError("a string") }
         return string
     }
 
-    public func bool() throws(FormatError) -> Bool {
+    package func bool() throws(FormatError) -> Bool {
         guard case .bool(let bool) = value else { throw typeError("true or false") }
         return bool
     }
 
-    public func integer() throws(FormatError) -> Int {
+    package func integer() throws(FormatError) -> Int {
         if case .double(let number) = value, number == number.rounded(), abs(number) >= 0x1p63 {
             throw failure("the integer \(number) does not fit in 64 bits")
         }
@@ -68,7 +68,7 @@ public struct JSONNode: Sendable {
         return integer
     }
 
-    public func double() throws(FormatError) -> Double {
+    package func double() throws(FormatError) -> Double {
         switch value {
         case .integer(let integer): return Double(integer)
         case .double(let double): return double
@@ -77,7 +77,7 @@ public struct JSONNode: Sendable {
     }
 
     /// A single Unicode scalar given as a one-character string (tokenizers' `char` fields).
-    public func scalar() throws(FormatError) -> Unicode.Scalar {
+    package func scalar() throws(FormatError) -> Unicode.Scalar {
         let text = try string()
         guard text.unicodeScalars.count == 1, let scalar = text.unicodeScalars.first else {
             throw failure("expected a single character, found \"\(text)\"")
@@ -86,12 +86,12 @@ public struct JSONNode: Sendable {
     }
 }
 
-public struct JSONObjectNode: Sendable {
-    public let members: [(key: String, value: JSONValue)]
-    public let path: String
-    public let file: String
+package struct JSONObjectNode: Sendable {
+    package let members: [(key: String, value: JSONValue)]
+    package let path: String
+    package let file: String
 
-    public init(members: [(key: String, value: JSONValue)], path: String = "", file: String = "") {
+    package init(members: [(key: String, value: JSONValue)], path: String = "", file: String = "") {
         self.members = members
         self.path = path
         self.file = file
@@ -100,35 +100,35 @@ public struct JSONObjectNode: Sendable {
     private func childPath(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
 
     /// Byte-wise key lookup (see JSONValue on canonical equivalence).
-    public func node(_ key: String) -> JSONNode? {
+    package func node(_ key: String) -> JSONNode? {
         guard let member = members.first(where: { $0.key.utf8.elementsEqual(key.utf8) }) else { return nil }
         return JSONNode(value: member.value, path: childPath(key), file: file)
     }
 
     /// The member, or nil when it is absent or JSON null.
-    public func optional(_ key: String) -> JSONNode? {
+    package func optional(_ key: String) -> JSONNode? {
         guard let node = node(key), !node.isNull else { return nil }
         return node
     }
 
-    public func required(_ key: String) throws(FormatError) -> JSONNode {
+    package func required(_ key: String) throws(FormatError) -> JSONNode {
         guard let node = node(key) else {
             throw FormatError(file: file, entry: path.isEmpty ? nil : path, "missing required key '\(key)'")
         }
         return node
     }
 
-    public func string(_ key: String) throws(FormatError) -> String { try required(key).string() }
-    public func integer(_ key: String) throws(FormatError) -> Int { try required(key).integer() }
-    public func bool(_ key: String) throws(FormatError) -> Bool { try required(key).bool() }
+    package func string(_ key: String) throws(FormatError) -> String { try required(key).string() }
+    package func integer(_ key: String) throws(FormatError) -> Int { try required(key).integer() }
+    package func bool(_ key: String) throws(FormatError) -> Bool { try required(key).bool() }
 
-    public func bool(_ key: String, default fallback: Bool) throws(FormatError) -> Bool {
+    package func bool(_ key: String, default fallback: Bool) throws(FormatError) -> Bool {
         guard let node = optional(key) else { return fallback }
         return try node.bool()
     }
 
     /// Every member as a node, in file order.
-    public var nodes: [(key: String, node: JSONNode)] {
+    package var nodes: [(key: String, node: JSONNode)] {
         members.map { ($0.key, JSONNode(value: $0.value, path: childPath($0.key), file: file)) }
     }
 }

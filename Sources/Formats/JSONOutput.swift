@@ -2,8 +2,8 @@ import Foundation
 
 /// Every JSON text Discern writes is encoded here, in one of three styles; every JSON text it
 /// reads goes through the strict parser (JSONNode) or StrictJSON.
-public enum JSONOutput {
-    public enum Style: Sendable {
+package enum JSONOutput {
+    package enum Style: Sendable {
         /// Files people open (dataset.json, reports, adapter configs): indented, keys sorted (the
         /// same value always gives the same bytes), `/` unescaped.
         case document
@@ -11,7 +11,7 @@ public enum JSONOutput {
         case compact
     }
 
-    public static func encoder(_ style: Style) -> JSONEncoder {
+    package static func encoder(_ style: Style) -> JSONEncoder {
         let encoder = JSONEncoder()
         switch style {
         case .document: encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
@@ -20,7 +20,7 @@ public enum JSONOutput {
         return encoder
     }
 
-    public static func encode<T: Encodable>(_ value: T, style: Style) throws -> Data {
+    package static func encode<T: Encodable>(_ value: T, style: Style) throws -> Data {
         try encoder(style).encode(value)
     }
 }

@@ -3,7 +3,7 @@
 /// duplicate tensor name must be rejected; (2) it turns integers into Doubles, losing byte offsets
 /// above 2^53; (3) Swift String keys compare by canonical equivalence ("é" == "e\u{301}"), while
 /// tokenizer vocabularies hold both spellings as different pieces, so keys are compared as bytes.
-public indirect enum JSONValue: Sendable {
+package indirect enum JSONValue: Sendable {
     case null
     case bool(Bool)
     /// An integer literal (no fraction, no exponent) that fits in Int.
@@ -17,7 +17,7 @@ public indirect enum JSONValue: Sendable {
     case object([(key: String, value: JSONValue)])
 
     /// The kind of value, for error messages ("expected a string, found an array").
-    public var kindName: String {
+    package var kindName: String {
         switch self {
         case .null: return "null"
         case .bool: return "a boolean"
@@ -29,7 +29,7 @@ public indirect enum JSONValue: Sendable {
     }
 
     /// Parses a whole document; anything but whitespace after the value is an error.
-    public static func parse(_ bytes: UnsafeBufferPointer<UInt8>) throws(JSONSyntaxError) -> JSONValue {
+    package static func parse(_ bytes: UnsafeBufferPointer<UInt8>) throws(JSONSyntaxError) -> JSONValue {
         var parser = JSONParser(bytes: bytes)
         do throws(JSONSyntaxError) {
             parser.skipWhitespace()
@@ -42,25 +42,25 @@ public indirect enum JSONValue: Sendable {
         }
     }
 
-    public static func parse(_ bytes: [UInt8]) throws(JSONSyntaxError) -> JSONValue {
+    package static func parse(_ bytes: [UInt8]) throws(JSONSyntaxError) -> JSONValue {
         try bytes.withUnsafeBufferPointer { buffer throws(JSONSyntaxError) in try parse(buffer) }
     }
 }
 
 /// Where and why a document is not valid JSON: 1-based line and column (in bytes) for people,
 /// the byte offset for tools.
-public struct JSONSyntaxError: Error, Sendable, CustomStringConvertible {
-    public let byteOffset: Int
-    public let reason: String
-    public private(set) var line = 0
-    public private(set) var column = 0
+package struct JSONSyntaxError: Error, Sendable, CustomStringConvertible {
+    package let byteOffset: Int
+    package let reason: String
+    package private(set) var line = 0
+    package private(set) var column = 0
 
     init(byteOffset: Int, reason: String) {
         self.byteOffset = byteOffset
         self.reason = reason
     }
 
-    public var description: String {
+    package var description: String {
         line > 0 ? "invalid JSON at line \(line), column \(column) (byte \(byteOffset)): \(reason)"
                  : "invalid JSON at byte \(byteOffset): \(reason)"
     }

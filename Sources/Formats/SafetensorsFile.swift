@@ -1,7 +1,7 @@
 import Kernels
 
 /// Named tensors read from one safetensors file or from a sharded set (SafetensorsShards).
-public protocol TensorSource: AnyObject, Sendable {
+package protocol TensorSource: AnyObject, Sendable {
     /// All tensor names, sorted.
     var names: [String] { get }
     func info(_ name: String) throws(FormatError) -> SafetensorsTensorInfo
@@ -13,12 +13,12 @@ public protocol TensorSource: AnyObject, Sendable {
 }
 
 extension TensorSource {
-    public func contains(_ name: String) -> Bool { (try? info(name)) != nil }
+    package func contains(_ name: String) -> Bool { (try? info(name)) != nil }
 
     /// Copies a floating-point tensor into `destination` as Float32, widening F16/BF16 exactly and
     /// rounding F64. `count` must equal the tensor's element count (a check against reading a
     /// tensor into a buffer of the wrong shape).
-    public func copyAsFloat(_ name: String, into destination: UnsafeMutablePointer<Float>, count: Int) throws(FormatError) {
+    package func copyAsFloat(_ name: String, into destination: UnsafeMutablePointer<Float>, count: Int) throws(FormatError) {
         let tensor = try info(name)
         guard count == tensor.elementCount else {
             throw FormatError(file: file(containing: name), entry: name, "has \(tensor.elementCount) elements (shape \(tensor.shape)) but \(count) were requested")
@@ -30,7 +30,7 @@ extension TensorSource {
     }
 
     /// The tensor as a new Float32 array (see copyAsFloat).
-    public func floats(_ name: String) throws(FormatError) -> [Float] {
+    package func floats(_ name: String) throws(FormatError) -> [Float] {
         let count = try info(name).elementCount
         var result = [Float](repeating: 0, count: count)
         try result.withUnsafeMutableBufferPointer { (buffer: inout UnsafeMutableBufferPointer<Float>) throws(FormatError) in
@@ -74,16 +74,16 @@ func widenToFloat(_ bytes: UnsafeRawBufferPointer, dtype: SafetensorsDType, into
 
 /// A safetensors file, memory-mapped read-only and validated on open (see SafetensorsHeader).
 /// Tensor bytes are views into the mapping, which is released when this object is.
-public final class SafetensorsFile: TensorSource, @unchecked Sendable {  // immutable after init
-    public let path: String
+package final class SafetensorsFile: TensorSource, @unchecked Sendable {  // immutable after init
+    package let path: String
     /// The header's `__metadata__` (e.g. ["format": "pt"]).
-    public let metadata: [String: String]
-    public let names: [String]
+    package let metadata: [String: String]
+    package let names: [String]
     private let tensors: [String: SafetensorsTensorInfo]
     private let mapping: MappedFile
     private let dataStart: Int
 
-    public init(path: String) throws(FormatError) {
+    package init(path: String) throws(FormatError) {
         self.path = path
         mapping = try MappedFile(path: path)
         let header = try SafetensorsHeader(file: mapping.bytes, path: path)
@@ -93,16 +93,16 @@ public final class SafetensorsFile: TensorSource, @unchecked Sendable {  // immu
         names = header.tensors.keys.sorted()
     }
 
-    public static func open(_ path: String) throws(FormatError) -> SafetensorsFile { try SafetensorsFile(path: path) }
+    package static func open(_ path: String) throws(FormatError) -> SafetensorsFile { try SafetensorsFile(path: path) }
 
-    public func info(_ name: String) throws(FormatError) -> SafetensorsTensorInfo {
+    package func info(_ name: String) throws(FormatError) -> SafetensorsTensorInfo {
         guard let tensor = tensors[name] else { throw FormatError(file: path, entry: name, "no such tensor in this file") }
         return tensor
     }
 
-    public func file(containing name: String) -> String { path }
+    package func file(containing name: String) -> String { path }
 
-    public func rawBytes(_ name: String) throws(FormatError) -> UnsafeRawBufferPointer {
+    package func rawBytes(_ name: String) throws(FormatError) -> UnsafeRawBufferPointer {
         let range = try info(name).dataOffsets
         // Offsets were checked against the file size when the header was read.
         return UnsafeRawBufferPointer(rebasing: mapping.bytes[(dataStart + range.lowerBound)..<(dataStart + range.upperBound)])

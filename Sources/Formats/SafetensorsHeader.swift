@@ -1,8 +1,8 @@
 /// The element types Discern reads and writes; names as they appear in the header.
-public enum SafetensorsDType: String, CaseIterable, Sendable {
+package enum SafetensorsDType: String, CaseIterable, Sendable {
     case F64, F32, F16, BF16, I64, I32, I16, I8, U8, BOOL
 
-    public var byteSize: Int {
+    package var byteSize: Int {
         switch self {
         case .F64, .I64: return 8
         case .F32, .I32: return 4
@@ -11,19 +11,19 @@ public enum SafetensorsDType: String, CaseIterable, Sendable {
         }
     }
 
-    public var isFloatingPoint: Bool { self == .F64 || self == .F32 || self == .F16 || self == .BF16 }
+    package var isFloatingPoint: Bool { self == .F64 || self == .F32 || self == .F16 || self == .BF16 }
 }
 
 /// One tensor's entry in a safetensors header.
-public struct SafetensorsTensorInfo: Sendable, Equatable {
-    public let name: String
-    public let dtype: SafetensorsDType
-    public let shape: [Int]
+package struct SafetensorsTensorInfo: Sendable, Equatable {
+    package let name: String
+    package let dtype: SafetensorsDType
+    package let shape: [Int]
     /// Byte range relative to the start of the data buffer (after the header).
-    public let dataOffsets: Range<Int>
+    package let dataOffsets: Range<Int>
 
     /// Product of the shape; 1 for a scalar (shape []).
-    public var elementCount: Int { shape.reduce(1, *) }
+    package var elementCount: Int { shape.reduce(1, *) }
 }
 
 /// The parsed, validated header. The checks are listed in docs/model.md: every check that protects a

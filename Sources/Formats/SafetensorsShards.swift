@@ -4,14 +4,14 @@
 /// that is missing, a tensor absent from its listed shard, a tensor in two shards or a tensor the
 /// index does not list are all errors, because any of them means some weights would silently be
 /// taken from the wrong place or not at all.
-public final class SafetensorsShards: TensorSource, @unchecked Sendable {  // immutable after init
-    public let indexPath: String
-    public let names: [String]
+package final class SafetensorsShards: TensorSource, @unchecked Sendable {  // immutable after init
+    package let indexPath: String
+    package let names: [String]
     /// Shard file name (as written in the index) -> opened file.
-    public let shards: [String: SafetensorsFile]
+    package let shards: [String: SafetensorsFile]
     private let shardOfTensor: [String: SafetensorsFile]
 
-    public init(indexPath: String) throws(FormatError) {
+    package init(indexPath: String) throws(FormatError) {
         self.indexPath = indexPath
         let bytes = try readFileBytes(indexPath)
         let document: JSONValue
@@ -63,7 +63,7 @@ public final class SafetensorsShards: TensorSource, @unchecked Sendable {  // im
 
     /// The weights of a Hugging Face model directory: the sharded index when present, otherwise
     /// `model.safetensors`.
-    public static func openWeights(inDirectory directory: String) throws(FormatError) -> any TensorSource {
+    package static func openWeights(inDirectory directory: String) throws(FormatError) -> any TensorSource {
         let index = "\(directory)/model.safetensors.index.json"
         if fileExists(index) { return try SafetensorsShards(indexPath: index) }
         let single = "\(directory)/model.safetensors"
@@ -73,15 +73,15 @@ public final class SafetensorsShards: TensorSource, @unchecked Sendable {  // im
         return try SafetensorsFile(path: single)
     }
 
-    public func info(_ name: String) throws(FormatError) -> SafetensorsTensorInfo {
+    package func info(_ name: String) throws(FormatError) -> SafetensorsTensorInfo {
         guard let file = shardOfTensor[name] else { throw FormatError(file: indexPath, entry: name, "no such tensor in any shard") }
         return try file.info(name)
     }
 
-    public func rawBytes(_ name: String) throws(FormatError) -> UnsafeRawBufferPointer {
+    package func rawBytes(_ name: String) throws(FormatError) -> UnsafeRawBufferPointer {
         guard let file = shardOfTensor[name] else { throw FormatError(file: indexPath, entry: name, "no such tensor in any shard") }
         return try file.rawBytes(name)
     }
 
-    public func file(containing name: String) -> String { shardOfTensor[name]?.path ?? indexPath }
+    package func file(containing name: String) -> String { shardOfTensor[name]?.path ?? indexPath }
 }

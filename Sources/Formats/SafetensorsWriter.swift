@@ -6,7 +6,7 @@ import Kernels
 /// without it); tensors are stored by decreasing element size, then by name, and the header is
 /// padded with spaces to a multiple of 8, so every tensor is aligned to its element size in a
 /// mapped file (the same rule as the Python library). Equal inputs give byte-identical files.
-public struct SafetensorsWriter: Sendable {
+package struct SafetensorsWriter: Sendable {
     private struct Entry: Sendable {
         let dtype: SafetensorsDType
         let shape: [Int]
@@ -15,21 +15,21 @@ public struct SafetensorsWriter: Sendable {
 
     private var entries: [String: Entry] = [:]
     /// Extra `__metadata__` entries; "format" is always written as "pt".
-    public var metadata: [String: String]
+    package var metadata: [String: String]
 
-    public init(metadata: [String: String] = [:]) {
+    package init(metadata: [String: String] = [:]) {
         self.metadata = metadata
     }
 
     /// Names added so far, in no particular order.
-    public var names: [String] { Array(entries.keys) }
+    package var names: [String] { Array(entries.keys) }
 
     /// Adds raw little-endian row-major bytes for `shape` of `dtype`.
-    public mutating func add(_ name: String, dtype: SafetensorsDType, shape: [Int], bytes: UnsafeRawBufferPointer) throws(FormatError) {
+    package mutating func add(_ name: String, dtype: SafetensorsDType, shape: [Int], bytes: UnsafeRawBufferPointer) throws(FormatError) {
         try add(name, dtype: dtype, shape: shape, bytes: Array(bytes))
     }
 
-    public mutating func add(_ name: String, dtype: SafetensorsDType, shape: [Int], bytes: [UInt8]) throws(FormatError) {
+    package mutating func add(_ name: String, dtype: SafetensorsDType, shape: [Int], bytes: [UInt8]) throws(FormatError) {
         guard !name.isEmpty, name != "__metadata__" else {
             throw FormatError(file: "safetensors writer", entry: name, "is not a usable tensor name")
         }
@@ -47,7 +47,7 @@ public struct SafetensorsWriter: Sendable {
     }
 
     /// Adds Float32 values stored as `dtype` (F32, F64, or F16/BF16 rounded to nearest even).
-    public mutating func add(_ name: String, shape: [Int], floats: UnsafeBufferPointer<Float>, as dtype: SafetensorsDType = .F32) throws(FormatError) {
+    package mutating func add(_ name: String, shape: [Int], floats: UnsafeBufferPointer<Float>, as dtype: SafetensorsDType = .F32) throws(FormatError) {
         let count = floats.count
         var bytes = [UInt8](repeating: 0, count: count * dtype.byteSize)
         if count > 0, let source = floats.baseAddress {
@@ -73,7 +73,7 @@ public struct SafetensorsWriter: Sendable {
         try add(name, dtype: dtype, shape: shape, bytes: bytes)
     }
 
-    public mutating func add(_ name: String, shape: [Int], floats: [Float], as dtype: SafetensorsDType = .F32) throws(FormatError) {
+    package mutating func add(_ name: String, shape: [Int], floats: [Float], as dtype: SafetensorsDType = .F32) throws(FormatError) {
         try floats.withUnsafeBufferPointer { (buffer: UnsafeBufferPointer<Float>) throws(FormatError) in
             try add(name, shape: shape, floats: buffer, as: dtype)
         }
@@ -87,7 +87,7 @@ public struct SafetensorsWriter: Sendable {
     }
 
     /// Writes the file atomically (temporary file in the same directory, fsync, rename).
-    public func write(to path: String) throws(FormatError) {
+    package func write(to path: String) throws(FormatError) {
         let (headerBytes, order) = header()
         try writeFileAtomically(path) { (write: (UnsafeRawBufferPointer) throws(FormatError) -> Void) throws(FormatError) in
             try headerBytes.withUnsafeBufferPointer { (buffer) throws(FormatError) in try write(UnsafeRawBufferPointer(buffer)) }
@@ -99,16 +99,16 @@ public struct SafetensorsWriter: Sendable {
 }
 
 /// One tensor of a file whose header is written before its data exists.
-public struct SafetensorsTensorDeclaration: Sendable, Equatable {
-    public let name: String
-    public let dtype: SafetensorsDType
-    public let shape: [Int]
-    public init(name: String, dtype: SafetensorsDType, shape: [Int]) {
+package struct SafetensorsTensorDeclaration: Sendable, Equatable {
+    package let name: String
+    package let dtype: SafetensorsDType
+    package let shape: [Int]
+    package init(name: String, dtype: SafetensorsDType, shape: [Int]) {
         self.name = name
         self.dtype = dtype
         self.shape = shape
     }
-    public var byteCount: Int { shape.reduce(dtype.byteSize, *) }
+    package var byteCount: Int { shape.reduce(dtype.byteSize, *) }
 }
 
 /// The header of a file holding `tensors`, and the order their data follows it in: by
@@ -143,7 +143,7 @@ func safetensorsHeader(_ tensors: [SafetensorsTensorDeclaration], metadata: [Str
 /// tensor's bytes (in as many chunks as it likes). Same layout as SafetensorsWriter, and as
 /// atomic: a temporary file, fsync, rename. An error `produce` throws that is not a FormatError
 /// comes back as one naming the tensor.
-public func writeSafetensorsStreaming(
+package func writeSafetensorsStreaming(
     to path: String, tensors: [SafetensorsTensorDeclaration], metadata: [String: String] = [:],
     produce: (_ tensor: SafetensorsTensorDeclaration, _ write: (UnsafeRawBufferPointer) throws -> Void) throws -> Void
 ) throws(FormatError) {
@@ -183,7 +183,7 @@ public func writeSafetensorsStreaming(
 }
 
 /// A JSON string literal: quotes, backslashes and control characters escaped, the rest as UTF-8.
-public func jsonString(_ text: String) -> String {
+package func jsonString(_ text: String) -> String {
     var result = "\""
     for scalar in text.unicodeScalars {
         switch scalar {

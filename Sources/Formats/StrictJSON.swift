@@ -5,8 +5,8 @@ import Foundation
 /// JSONValue (RFC 8259, bounded depth, line and column), then decoded, and a decoding problem is a
 /// FormatError naming the file and the key path. For readers built on Codable (dataset.json,
 /// eval reports, metrics lines).
-public enum StrictJSON {
-    public static func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8], file: String) throws(FormatError) -> T {
+package enum StrictJSON {
+    package static func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8], file: String) throws(FormatError) -> T {
         _ = try JSONNode.parse(bytes, file: file)
         do {
             return try JSONDecoder().decode(T.self, from: Data(bytes))
@@ -18,7 +18,7 @@ public enum StrictJSON {
     }
 
     /// Reads `path` and decodes it; a missing or unreadable file is an error naming the path.
-    public static func decode<T: Decodable>(_ type: T.Type, path: String) throws(FormatError) -> T {
+    package static func decode<T: Decodable>(_ type: T.Type, path: String) throws(FormatError) -> T {
         try decode(type, from: try readFileBytes(path), file: path)
     }
 

@@ -2,8 +2,8 @@
 /// fallback), reproducing the `tokenizers` library's ids exactly. Stages, each in its own file:
 /// added tokens -> normalizer -> pre-tokenizer -> BPE model -> post-processor; decoder for text.
 /// Any stage type this reader does not implement is an error at load time, never skipped.
-public final class Tokenizer: Sendable {
-    public let path: String
+package final class Tokenizer: Sendable {
+    package let path: String
     private let model: BPEModel
     private let normalizer: TokenizerNormalizer?
     private let preTokenizer: MetaspacePreTokenizer?
@@ -21,27 +21,27 @@ public final class Tokenizer: Sendable {
 
     /// Distinct pieces, model vocabulary and added tokens together (tokenizers'
     /// `get_vocab_size(with_added_tokens=True)`): the embedding table needs at least this many rows.
-    public let vocabSize: Int
+    package let vocabSize: Int
     /// `<s>` / `</s>` / `<pad>` when the file has them (tokenizer.json itself does not say which
     /// token plays which role; these are the Llama names), and the model's unk token.
-    public let bosTokenID: Int32?
-    public let eosTokenID: Int32?
-    public let padTokenID: Int32?
-    public let unknownTokenID: Int32?
+    package let bosTokenID: Int32?
+    package let eosTokenID: Int32?
+    package let padTokenID: Int32?
+    package let unknownTokenID: Int32?
 
     /// Largest id accepted without a model to compare with: decode keeps one slot per id, so a
     /// hostile id near Int32.max would otherwise allocate tens of GB.
-    public static let defaultIDLimit = 1 << 24
+    package static let defaultIDLimit = 1 << 24
 
     /// `idLimit`: every id must be below it (a model directory passes its vocabulary size).
-    public convenience init(path: String, idLimit: Int = Tokenizer.defaultIDLimit) throws(FormatError) {
+    package convenience init(path: String, idLimit: Int = Tokenizer.defaultIDLimit) throws(FormatError) {
         try self.init(json: try readFileBytes(path), path: path, idLimit: idLimit)
     }
 
-    public static func load(_ path: String) throws(FormatError) -> Tokenizer { try Tokenizer(path: path) }
+    package static func load(_ path: String) throws(FormatError) -> Tokenizer { try Tokenizer(path: path) }
 
     /// `path` only names the source in error messages.
-    public init(json: [UInt8], path: String, idLimit: Int = Tokenizer.defaultIDLimit) throws(FormatError) {
+    package init(json: [UInt8], path: String, idLimit: Int = Tokenizer.defaultIDLimit) throws(FormatError) {
         self.path = path
         let root = try JSONNode.parse(json, file: path).object()
         for key in ["truncation", "padding"] {
@@ -58,30 +58,12 @@ public final class Tokenizer: Sendable {
         decoder = try root.optional("decoder").map { (node) throws(FormatError) in try TokenizerDecoder(node) }
 
         let added = try (root.optional("added_tokens")?.array() ?? []).map { (node) throws(FormatError) in try AddedToken(node) }
-        var addedIDs: [ExactString: Int32] = [:]
-        var raw: [(pattern: [Unicode.Scalar], token: AddedToken)] = []
-        var normalized: [(pattern: [Unicode.Scalar], token: AddedToken)] = []
-        var specialContents = Set<ExactString>()
-        var pieceOverrides: [Int32: String] = [:]
-        for token in added {
-            addedIDs[ExactString(token.content)] = token.id
-            if token.special { specialContents.insert(ExactString(token.content)) }
-            let content = Array(token.content.unicodeScalars)
-            if token.normalized {
-                // tokenizers matches these against normalized text, so their pattern (and the
-                // piece decode shows for them) is the normalized content.
-                let pattern = normalizer?.apply(content) ?? content
-                normalized.append((pattern, token))
-                pieceOverrides[token.id] = string(pattern)
-            } else {
-                raw.append((content, token))
-                pieceOverrides[token.id] = token.content
-            }
-        }
-        rawMatcher = AddedTokenMatcher(raw)
-        normalizedMatcher = AddedTokenMatcher(normalized)
+        let tables = AddedTokenTables(added, normalizer: normalizer)
+        let (addedIDs, pieceOverrides) = (tables.ids, tables.pieceOverrides)
+        rawMatcher = AddedTokenMatcher(tables.raw)
+        normalizedMatcher = AddedTokenMatcher(tables.normalized)
         self.addedIDs = addedIDs
-        self.specialContents = specialContents
+        self.specialContents = tables.specialContents
 
         var allPieces = Set(model.vocabulary.keys)
         allPieces.formUnion(addedIDs.keys)
@@ -106,23 +88,23 @@ public final class Tokenizer: Sendable {
 
     /// The first token (lowest id) whose id fails `isOutside`, with its name for messages: a
     /// vocabulary piece, an added token or a post-processor special token.
-    public func firstToken(where isOutside: (Int32) -> Bool) -> (token: String, id: Int32)? {
+    package func firstToken(where isOutside: (Int32) -> Bool) -> (token: String, id: Int32)? {
         ids.first(where: isOutside)
     }
 
     /// The id of a piece (added tokens first, then the model vocabulary), compared byte for byte.
-    public func tokenID(for piece: String) -> Int32? {
+    package func tokenID(for piece: String) -> Int32? {
         addedIDs[ExactString(piece)] ?? model.vocabulary[ExactString(piece)]
     }
 
     /// The piece of an id as decode sees it, or nil for an id the tokenizer does not know.
-    public func piece(for id: Int32) -> String? {
+    package func piece(for id: Int32) -> String? {
         id >= 0 && Int(id) < pieces.count ? pieces[Int(id)] : nil
     }
 
     /// Token ids for `text`; with `addSpecialTokens` the post-processor's template is applied
     /// (for Llama: `<s>` in front).
-    public func encode(_ text: String, addSpecialTokens: Bool = true) -> [Int32] {
+    package func encode(_ text: String, addSpecialTokens: Bool = true) -> [Int32] {
         let scalars = Array(text.unicodeScalars)
         var ids: [Int32] = []
         for split in rawMatcher.split(scalars, 0..<scalars.count) {
@@ -161,7 +143,7 @@ public final class Tokenizer: Sendable {
 
     /// Text for `ids` through the file's decoder. Like tokenizers, unknown ids are skipped, and
     /// with `skipSpecialTokens` so are special added tokens (`<s>`, `<image>`, `<pad>`, ...).
-    public func decode(_ ids: [Int32], skipSpecialTokens: Bool = true) -> String {
+    package func decode(_ ids: [Int32], skipSpecialTokens: Bool = true) -> String {
         var tokens: [String] = []
         tokens.reserveCapacity(ids.count)
         for id in ids {
@@ -171,5 +153,33 @@ public final class Tokenizer: Sendable {
         }
         guard let decoder else { return tokens.joined(separator: " ") }
         return decoder.decode(tokens).joined()
+    }
+}
+
+/// The added tokens sorted for matching: those matched against raw text and those matched
+/// against normalized text, their ids, which are special, and the piece `decode` shows for each.
+struct AddedTokenTables {
+    var ids: [ExactString: Int32] = [:]
+    var raw: [(pattern: [Unicode.Scalar], token: AddedToken)] = []
+    var normalized: [(pattern: [Unicode.Scalar], token: AddedToken)] = []
+    var specialContents = Set<ExactString>()
+    var pieceOverrides: [Int32: String] = [:]
+
+    init(_ added: [AddedToken], normalizer: TokenizerNormalizer?) {
+        for token in added {
+            ids[ExactString(token.content)] = token.id
+            if token.special { specialContents.insert(ExactString(token.content)) }
+            let content = Array(token.content.unicodeScalars)
+            if token.normalized {
+                // tokenizers matches these against normalized text, so their pattern (and the
+                // piece decode shows for them) is the normalized content.
+                let pattern = normalizer?.apply(content) ?? content
+                normalized.append((pattern, token))
+                pieceOverrides[token.id] = string(pattern)
+            } else {
+                raw.append((content, token))
+                pieceOverrides[token.id] = token.content
+            }
+        }
     }
 }

@@ -6,22 +6,22 @@ import Darwin
 import Foundation
 
 /// A failed fsync or rename, with the system's reason.
-public struct FileSyncError: Error, CustomStringConvertible, LocalizedError, Sendable {
-    public let operation: String
-    public let path: String
-    public let systemMessage: String
+package struct FileSyncError: Error, CustomStringConvertible, LocalizedError, Sendable {
+    package let operation: String
+    package let path: String
+    package let systemMessage: String
 
-    public var description: String { "cannot \(operation) '\(path)': \(systemMessage)" }
-    public var errorDescription: String? { description }
+    package var description: String { "cannot \(operation) '\(path)': \(systemMessage)" }
+    package var errorDescription: String? { description }
 }
 
 /// Forces a file's data and metadata to stable storage.
-public func fsyncFile(atPath path: String) throws {
+package func fsyncFile(atPath path: String) throws {
     try fsyncPath(path, flags: O_RDONLY, what: "fsync file")
 }
 
 /// Forces a directory's entries (a rename or a new file inside it) to stable storage.
-public func fsyncDirectory(atPath path: String) throws {
+package func fsyncDirectory(atPath path: String) throws {
     try fsyncPath(path, flags: O_RDONLY | O_DIRECTORY, what: "fsync directory")
 }
 
@@ -29,7 +29,7 @@ public func fsyncDirectory(atPath path: String) throws {
 /// rename it over `finalPath`, then fsync the directory so the rename survives a crash.
 /// Readers see either the old file or the complete new one, never a partial file.
 /// Both paths must be on the same file system (put the temporary file next to the final one).
-public func durableRename(from temporaryPath: String, to finalPath: String) throws {
+package func durableRename(from temporaryPath: String, to finalPath: String) throws {
     try fsyncFile(atPath: temporaryPath)
     guard rename(temporaryPath, finalPath) == 0 else {
         throw FileSyncError(operation: "rename to '\(finalPath)'", path: temporaryPath,
@@ -60,7 +60,7 @@ private func fsyncPath(_ path: String, flags: Int32, what: String) throws {
 /// process PID no longer exists on this host (a live writer's temporary stays). Returns the
 /// paths removed, for a note.
 @discardableResult
-public func removeStaleTemporaries(of output: String) -> [String] {
+package func removeStaleTemporaries(of output: String) -> [String] {
     let directory = (output as NSString).deletingLastPathComponent, prefix = (output as NSString).lastPathComponent + ".tmp-"
     let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.isEmpty ? "." : directory)) ?? []
     var removed: [String] = []

@@ -15,22 +15,22 @@ import Foundation
 ///   `discern-seal 1 bytes <payload length> crc32 <8 hex digits> check <8 hex digits>\n`
 /// The payload is everything after the block; `check` is the CRC-32 of the line up to " check",
 /// so a damaged seal is told apart from a damaged payload.
-public enum FileSeal {
+package enum FileSeal {
     /// The user block size: what `H5File.create(..., userBlock: true)` reserves.
-    public static let blockSize = 512
+    package static let blockSize = 512
     static let magic = "discern-seal 1 "
 
-    public struct Seal: Sendable, Equatable {
+    package struct Seal: Sendable, Equatable {
         /// Bytes after the user block.
-        public let payloadBytes: Int
-        public let crc32: UInt32
+        package let payloadBytes: Int
+        package let crc32: UInt32
         /// The whole file's size, as dataset.json records it.
-        public var fileBytes: Int { payloadBytes + FileSeal.blockSize }
+        package var fileBytes: Int { payloadBytes + FileSeal.blockSize }
         /// The checksum as dataset.json records it: 8 lowercase hex digits.
-        public var crc32Hex: String { String(format: "%08x", crc32) }
+        package var crc32Hex: String { String(format: "%08x", crc32) }
     }
 
-    public enum Status: Sendable, Equatable {
+    package enum Status: Sendable, Equatable {
         case sealed(Seal)
         /// A plain HDF5 file (an HDF5 signature, no seal): written before seals existed, or by another tool.
         case unsealed
@@ -42,7 +42,7 @@ public enum FileSeal {
     /// Computes the checksum of a closed file created with a user block and writes the seal
     /// into the block. Call it before the durable rename (which fsyncs the file).
     @discardableResult
-    public static func seal(_ path: String) throws -> Seal {
+    package static func seal(_ path: String) throws -> Seal {
         let descriptor = open(path, O_RDWR)
         guard descriptor >= 0 else { throw failure(path, "cannot open it to seal it: \(systemError())") }
         defer { _ = close(descriptor) }
@@ -61,14 +61,14 @@ public enum FileSeal {
     /// The environment variable that lets a user hand a file without a seal (written before
     /// checksums existed) to libhdf5 unverified. Off by default: libhdf5 can crash or loop
     /// forever on damaged bytes, so unverified bytes reach it only when the user says so.
-    public static let unsealedVariable = "DISCERN_READ_UNSEALED"
+    package static let unsealedVariable = "DISCERN_READ_UNSEALED"
 
     /// True when `DISCERN_READ_UNSEALED=1` is set.
-    public static var unsealedReadingAllowed: Bool { ProcessInfo.processInfo.environment[unsealedVariable] == "1" }
+    package static var unsealedReadingAllowed: Bool { ProcessInfo.processInfo.environment[unsealedVariable] == "1" }
 
     /// Checks the seal against the bytes. Throws a message naming the file and ending in
     /// `remedy` when the file is damaged; `.unsealed` for a plain HDF5 file.
-    public static func verify(_ path: String, remedy: String) throws -> Status {
+    package static func verify(_ path: String, remedy: String) throws -> Status {
         let descriptor = open(path, O_RDONLY)
         guard descriptor >= 0 else { throw failure(path, "cannot be opened: \(systemError())") }
         defer { _ = close(descriptor) }
@@ -117,7 +117,7 @@ public enum FileSeal {
     }
 
     /// zlib's CRC-32 of a buffer (checkpoints also store one per tensor).
-    public static func checksum(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
+    package static func checksum(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
         var crc = crc32(0, nil, 0), offset = 0
         while offset < bytes.count {   // zlib takes 32-bit lengths
             let count = min(bytes.count - offset, 1 << 30)
@@ -163,9 +163,9 @@ public enum FileSeal {
 }
 
 /// A damaged, truncated or unreadable sealed file; the message names the file.
-public struct FileSealError: Error, CustomStringConvertible, LocalizedError, Sendable {
-    public let path: String
-    public let problem: String
-    public var description: String { "\(path): \(problem)" }
-    public var errorDescription: String? { description }
+package struct FileSealError: Error, CustomStringConvertible, LocalizedError, Sendable {
+    package let path: String
+    package let problem: String
+    package var description: String { "\(path): \(problem)" }
+    package var errorDescription: String? { description }
 }

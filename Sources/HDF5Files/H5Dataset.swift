@@ -2,9 +2,9 @@ import CHDF5
 
 /// An n-dimensional array in a file. Reads are strict about the element type and can take a
 /// contiguous range of rows (along the first dimension) without reading the rest.
-public final class H5Dataset: H5Object {
+package final class H5Dataset: H5Object {
     /// The dimensions, outermost first ([] for a scalar dataset).
-    public var shape: [Int] {
+    package var shape: [Int] {
         get throws {
             let site = try self.site("read dataset shape")
             let space = try site.handle(H5Dget_space(handle.id), .dataspace, "cannot read the dataspace")
@@ -14,12 +14,12 @@ public final class H5Dataset: H5Object {
     }
 
     /// The stored element type; throws `.unsupportedType` for types this wrapper does not read.
-    public var elementType: H5ElementType {
+    package var elementType: H5ElementType {
         get throws { try storedElementType(site("read dataset type")) }
     }
 
     /// Chunk shape and deflate level as stored in the file.
-    public var layout: H5Layout {
+    package var layout: H5Layout {
         get throws {
             let site = try self.site("read dataset layout")
             let creation = try site.handle(H5Dget_create_plist(handle.id), .propertyList,
@@ -41,7 +41,7 @@ public final class H5Dataset: H5Object {
     }
 
     /// Bytes the data occupies in the file (after compression).
-    public var storageSize: Int {
+    package var storageSize: Int {
         get throws {
             _ = try site("read storage size")
             return Int(H5Dget_storage_size(handle.id))
@@ -51,24 +51,24 @@ public final class H5Dataset: H5Object {
     // MARK: - Numeric reads
 
     /// The whole dataset; `T` must match the stored element type exactly.
-    public func read<T: H5NumericElement>(_ type: T.Type = T.self) throws -> H5Array<T> {
+    package func read<T: H5NumericElement>(_ type: T.Type = T.self) throws -> H5Array<T> {
         try readArray(rows: nil, site("read dataset"))
     }
 
     /// Rows `rows` along the first dimension, e.g. samples 64..<96 of an (n, h, w, c) image set.
-    public func readRows<T: H5NumericElement>(_ rows: Range<Int>, as type: T.Type = T.self) throws -> H5Array<T> {
+    package func readRows<T: H5NumericElement>(_ rows: Range<Int>, as type: T.Type = T.self) throws -> H5Array<T> {
         try readArray(rows: rows, site("read rows \(rows.lowerBound)..<\(rows.upperBound)"))
     }
 
     /// The whole dataset into caller memory whose count must equal the element count.
-    public func read<T: H5NumericElement>(into buffer: UnsafeMutableBufferPointer<T>) throws {
+    package func read<T: H5NumericElement>(into buffer: UnsafeMutableBufferPointer<T>) throws {
         let site = try self.site("read dataset")
         let selection = try select(rows: nil, site)
         try transfer(selection, into: buffer, site)
     }
 
     /// Rows `rows` into caller memory of exactly `rows.count * (elements per row)` elements.
-    public func readRows<T: H5NumericElement>(_ rows: Range<Int>, into buffer: UnsafeMutableBufferPointer<T>) throws {
+    package func readRows<T: H5NumericElement>(_ rows: Range<Int>, into buffer: UnsafeMutableBufferPointer<T>) throws {
         let site = try self.site("read rows \(rows.lowerBound)..<\(rows.upperBound)")
         let selection = try select(rows: rows, site)
         try transfer(selection, into: buffer, site)
@@ -76,11 +76,11 @@ public final class H5Dataset: H5Object {
 
     // MARK: - String reads
 
-    public func readStrings() throws -> H5Array<String> {
+    package func readStrings() throws -> H5Array<String> {
         try readStringArray(rows: nil, site("read string dataset"))
     }
 
-    public func readStringRows(_ rows: Range<Int>) throws -> H5Array<String> {
+    package func readStringRows(_ rows: Range<Int>) throws -> H5Array<String> {
         try readStringArray(rows: rows, site("read string rows \(rows.lowerBound)..<\(rows.upperBound)"))
     }
 
@@ -88,7 +88,7 @@ public final class H5Dataset: H5Object {
 
     /// Writes whole rows starting at row `start`; `values.count` must be a multiple of the
     /// elements per row and the rows must fit in the dataset.
-    public func writeRows<T: H5NumericElement>(_ values: UnsafeBufferPointer<T>, startingAt start: Int) throws {
+    package func writeRows<T: H5NumericElement>(_ values: UnsafeBufferPointer<T>, startingAt start: Int) throws {
         let site = try writeSite("write rows from \(start)")
         try requireElementType(T.h5ElementType, site)
         let selection = try select(rows: try writeRange(values.count, start, site), site)
@@ -99,11 +99,11 @@ public final class H5Dataset: H5Object {
                        "cannot write the values")
     }
 
-    public func writeRows<T: H5NumericElement>(_ values: [T], startingAt start: Int) throws {
+    package func writeRows<T: H5NumericElement>(_ values: [T], startingAt start: Int) throws {
         try values.withUnsafeBufferPointer { try writeRows($0, startingAt: start) }
     }
 
-    public func writeStringRows(_ strings: [String], startingAt start: Int) throws {
+    package func writeStringRows(_ strings: [String], startingAt start: Int) throws {
         let site = try writeSite("write string rows from \(start)")
         try requireElementType(.string, site)
         let selection = try select(rows: try writeRange(strings.count, start, site), site)

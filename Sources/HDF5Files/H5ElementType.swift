@@ -2,12 +2,12 @@ import CHDF5
 
 /// The element types a dataset may hold. Reads must ask for exactly the stored type:
 /// the wrapper never converts silently (float64 read as Float would lose precision).
-public enum H5ElementType: String, Sendable, CustomStringConvertible {
+package enum H5ElementType: String, Sendable, CustomStringConvertible {
     case float32, float64, int32, int64, uint8
     /// Variable-length UTF-8 strings (fixed-length string datasets are also read as this).
     case string
 
-    public var description: String { rawValue }
+    package var description: String { rawValue }
 
     /// The in-memory HDF5 type for numeric elements (library-owned, never closed).
     var nativeTypeID: hid_t {
@@ -35,22 +35,22 @@ public enum H5ElementType: String, Sendable, CustomStringConvertible {
 }
 
 /// Swift number types that map one-to-one onto an HDF5 element type.
-public protocol H5NumericElement: BitwiseCopyable, Sendable {
+package protocol H5NumericElement: BitwiseCopyable, Sendable {
     static var h5ElementType: H5ElementType { get }
 }
 
-extension Float: H5NumericElement { public static var h5ElementType: H5ElementType { .float32 } }
-extension Double: H5NumericElement { public static var h5ElementType: H5ElementType { .float64 } }
-extension Int32: H5NumericElement { public static var h5ElementType: H5ElementType { .int32 } }
-extension Int64: H5NumericElement { public static var h5ElementType: H5ElementType { .int64 } }
-extension UInt8: H5NumericElement { public static var h5ElementType: H5ElementType { .uint8 } }
+extension Float: H5NumericElement { package static var h5ElementType: H5ElementType { .float32 } }
+extension Double: H5NumericElement { package static var h5ElementType: H5ElementType { .float64 } }
+extension Int32: H5NumericElement { package static var h5ElementType: H5ElementType { .int32 } }
+extension Int64: H5NumericElement { package static var h5ElementType: H5ElementType { .int64 } }
+extension UInt8: H5NumericElement { package static var h5ElementType: H5ElementType { .uint8 } }
 
 /// A dataset's values in row-major order together with its shape.
-public struct H5Array<Element> {
-    public var shape: [Int]
-    public var values: [Element]
+package struct H5Array<Element> {
+    package var shape: [Int]
+    package var values: [Element]
 
-    public init(shape: [Int], values: [Element]) {
+    package init(shape: [Int], values: [Element]) {
         precondition(shape.reduce(1, *) == values.count,
                      "H5Array: \(values.count) values do not fill shape \(shape)")
         self.shape = shape
@@ -62,7 +62,7 @@ extension H5Array: Sendable where Element: Sendable {}
 extension H5Array: Equatable where Element: Equatable {}
 
 /// How a dataset is stored on disk.
-public enum H5Layout: Sendable, Equatable {
+package enum H5Layout: Sendable, Equatable {
     /// One block; the default, fastest to write whole.
     case contiguous
     /// Stored in tiles of `chunkShape` (same rank as the data; entries larger than the data are

@@ -2,14 +2,14 @@ import CHDF5
 import Foundation
 
 /// What `H5File.create` does when the path already exists.
-public enum H5CreateMode: Sendable {
+package enum H5CreateMode: Sendable {
     /// Replace the existing file.
     case truncate
     /// Fail with `.fileExists`.
     case exclusive
 }
 
-public enum H5OpenMode: Sendable {
+package enum H5OpenMode: Sendable {
     case readOnly, readWrite
 }
 
@@ -18,14 +18,14 @@ public enum H5OpenMode: Sendable {
 /// For an atomic checkpoint: create a temporary file, write, `close()` (which flushes and
 /// releases everything), then `durableRename(from:to:)`, which fsyncs the file, renames it
 /// and fsyncs the directory.
-public final class H5File: H5Group {
+package final class H5File: H5Group {
     /// Creates a new file (parent directory must exist).
     ///
     /// `tracksObjectTimes: false` leaves the creation and modification times out of every group
     /// and dataset (HDF5 stamps them by default), so the same content written the same way gives
     /// a byte-identical file: what reproducible data sets and checksummed artefacts need.
     /// `userBlock: true` reserves `FileSeal.blockSize` bytes at the start for `FileSeal.seal`.
-    public static func create(_ path: String, mode: H5CreateMode = .truncate,
+    package static func create(_ path: String, mode: H5CreateMode = .truncate,
                               tracksObjectTimes: Bool = true, userBlock: Bool = false) throws -> H5File {
         let site = H5Site("create file", file: path, object: nil)
         let parent = (path as NSString).deletingLastPathComponent
@@ -54,7 +54,7 @@ public final class H5File: H5Group {
     }
 
     /// Opens an existing file. Missing, non-HDF5 and damaged files give distinct messages.
-    public static func open(_ path: String, mode: H5OpenMode = .readOnly) throws -> H5File {
+    package static func open(_ path: String, mode: H5OpenMode = .readOnly) throws -> H5File {
         let site = H5Site(mode == .readOnly ? "open file" : "open file for writing", file: path, object: nil)
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
@@ -80,16 +80,16 @@ public final class H5File: H5Group {
         super.init(handle: root, file: state, objectPath: "/")
     }
 
-    public var isOpen: Bool { file.isOpen }
+    package var isOpen: Bool { file.isOpen }
 
     /// Asks HDF5 to write its buffers to the operating system (not an fsync).
-    public func flush() throws {
+    package func flush() throws {
         let site = try self.site("flush file")
         try site.check(H5Fflush(file.id, H5F_SCOPE_GLOBAL), "cannot flush the file")
     }
 
     /// Flushes and closes the file and every object opened from it. Calling it again does nothing.
-    public func close() throws {
+    package func close() throws {
         guard file.isOpen else { return }
         let site = H5Site("close file", file: file.path, object: nil)
         try site.check(file.close(), "closing (and so flushing) the file failed; the file may be incomplete")

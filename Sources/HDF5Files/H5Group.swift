@@ -1,7 +1,7 @@
 import CHDF5
 
 /// What a path in a file names.
-public enum H5ObjectKind: Sendable, Equatable {
+package enum H5ObjectKind: Sendable, Equatable {
     case group, dataset
     /// A committed datatype or another object this wrapper does not handle.
     case other
@@ -9,10 +9,10 @@ public enum H5ObjectKind: Sendable, Equatable {
 
 /// A group: a folder of named groups and datasets. Paths may be relative to the group or
 /// absolute ("/a/b"); writing creates missing intermediate groups.
-public class H5Group: H5Object {
+package class H5Group: H5Object {
     /// Creates the group at `path` and any missing groups above it.
     @discardableResult
-    public func createGroup(_ path: String) throws -> H5Group {
+    package func createGroup(_ path: String) throws -> H5Group {
         let site = try writeSite("create group", path)
         try requireAbsent(path, site)
         try createMissingParents(of: path, site)
@@ -25,7 +25,7 @@ public class H5Group: H5Object {
         return H5Group(handle: group, file: file, objectPath: absolutePath(path))
     }
 
-    public func openGroup(_ path: String) throws -> H5Group {
+    package func openGroup(_ path: String) throws -> H5Group {
         let site = try self.site("open group", path)
         try requireKind(.group, path, site)
         let group = try site.handle(H5Gopen2(handle.id, path, discern_h5p_default()), .group, file: file,
@@ -34,11 +34,11 @@ public class H5Group: H5Object {
     }
 
     /// Opens the group at `path`, creating it (and missing parents) when absent.
-    public func openOrCreateGroup(_ path: String) throws -> H5Group {
+    package func openOrCreateGroup(_ path: String) throws -> H5Group {
         try exists(path) ? openGroup(path) : createGroup(path)
     }
 
-    public func openDataset(_ path: String) throws -> H5Dataset {
+    package func openDataset(_ path: String) throws -> H5Dataset {
         let site = try self.site("open dataset", path)
         try requireKind(.dataset, path, site)
         let dataset = try site.handle(H5Dopen2(handle.id, path, discern_h5p_default()), .dataset, file: file,
@@ -47,7 +47,7 @@ public class H5Group: H5Object {
     }
 
     /// Names of the group's direct members (groups and datasets), in name order.
-    public func memberNames() throws -> [String] {
+    package func memberNames() throws -> [String] {
         let site = try self.site("list members")
         var info = H5G_info_t()
         try site.check(H5Gget_info(handle.id, &info), "cannot read the group's info")
@@ -60,7 +60,7 @@ public class H5Group: H5Object {
 
     /// Whether `path` names an object. A path through a missing group or through a dataset is
     /// simply absent, not an error.
-    public func exists(_ path: String) throws -> Bool {
+    package func exists(_ path: String) throws -> Bool {
         _ = try site("check existence", path)  // throws once the file is closed
         var prefix = path.hasPrefix("/") ? "/" : ""
         for component in path.split(separator: "/") where component != "." {
@@ -75,7 +75,7 @@ public class H5Group: H5Object {
     }
 
     /// What `path` names, or nil when nothing is there.
-    public func objectKind(_ path: String) throws -> H5ObjectKind? {
+    package func objectKind(_ path: String) throws -> H5ObjectKind? {
         guard try exists(path) else { return nil }
         let site = try self.site("inspect object", path)
         let object = try site.handle(H5Oopen(handle.id, path, discern_h5p_default()), .object, file: file,
@@ -90,7 +90,7 @@ public class H5Group: H5Object {
 
     /// A dataset of `elementType` and `shape`, filled later with `H5Dataset.writeRows`.
     @discardableResult
-    public func createDataset(_ path: String, elementType: H5ElementType, shape: [Int],
+    package func createDataset(_ path: String, elementType: H5ElementType, shape: [Int],
                               layout: H5Layout = .contiguous) throws -> H5Dataset {
         let site = try writeSite("create dataset", path)
         if elementType == .string {
@@ -103,7 +103,7 @@ public class H5Group: H5Object {
 
     /// Writes a new dataset holding `values` (row-major) with `shape` (default: one dimension).
     @discardableResult
-    public func write<T: H5NumericElement>(_ values: UnsafeBufferPointer<T>, shape: [Int]? = nil, to path: String,
+    package func write<T: H5NumericElement>(_ values: UnsafeBufferPointer<T>, shape: [Int]? = nil, to path: String,
                                            layout: H5Layout = .contiguous) throws -> H5Dataset {
         let site = try writeSite("write dataset", path)
         let shape = shape ?? [values.count]
@@ -114,14 +114,14 @@ public class H5Group: H5Object {
     }
 
     @discardableResult
-    public func write<T: H5NumericElement>(_ values: [T], shape: [Int]? = nil, to path: String,
+    package func write<T: H5NumericElement>(_ values: [T], shape: [Int]? = nil, to path: String,
                                            layout: H5Layout = .contiguous) throws -> H5Dataset {
         try values.withUnsafeBufferPointer { try write($0, shape: shape, to: path, layout: layout) }
     }
 
     /// Writes a new dataset of variable-length UTF-8 strings.
     @discardableResult
-    public func write(_ strings: [String], shape: [Int]? = nil, to path: String,
+    package func write(_ strings: [String], shape: [Int]? = nil, to path: String,
                       layout: H5Layout = .contiguous) throws -> H5Dataset {
         let site = try writeSite("write dataset", path)
         let shape = shape ?? [strings.count]
@@ -132,12 +132,12 @@ public class H5Group: H5Object {
     }
 
     /// Reads a whole numeric dataset; the stored type must be `T`'s.
-    public func read<T: H5NumericElement>(_ path: String, as type: T.Type = T.self) throws -> H5Array<T> {
+    package func read<T: H5NumericElement>(_ path: String, as type: T.Type = T.self) throws -> H5Array<T> {
         try openDataset(path).read(type)
     }
 
     /// Reads a whole string dataset.
-    public func readStrings(_ path: String) throws -> H5Array<String> {
+    package func readStrings(_ path: String) throws -> H5Array<String> {
         try openDataset(path).readStrings()
     }
 

@@ -3,11 +3,11 @@ import CHDF5
 /// Anything in an HDF5 file that can carry attributes: the file's root group, groups, datasets.
 /// Objects keep their file open; `H5File.close()` closes them all, after which they throw
 /// `.fileClosed`.
-public class H5Object {
+package class H5Object {
     let handle: H5Handle
     let file: H5FileState
     /// Absolute path of this object inside the file ("/" for the root group).
-    public let objectPath: String
+    package let objectPath: String
 
     init(handle: H5Handle, file: H5FileState, objectPath: String) {
         self.handle = handle
@@ -16,7 +16,7 @@ public class H5Object {
     }
 
     /// Path of the HDF5 file this object lives in.
-    public var filePath: String { file.path }
+    package var filePath: String { file.path }
 
     /// A site for an operation on this object (or on `path` relative to it), after checking
     /// that the file is still open.
@@ -47,7 +47,7 @@ public class H5Object {
 
 /// An attribute's value. Integers of any width up to int64 and floats up to double are read
 /// widened to Int64 and Double (lossless); strings are written as variable-length UTF-8.
-public enum H5AttributeValue: Sendable, Equatable {
+package enum H5AttributeValue: Sendable, Equatable {
     case string(String)
     case int64(Int64)
     case double(Double)
@@ -67,7 +67,7 @@ public enum H5AttributeValue: Sendable, Equatable {
 
 extension H5Object {
     /// Writes (or replaces) an attribute of this object.
-    public func setAttribute(_ name: String, _ value: H5AttributeValue) throws {
+    package func setAttribute(_ name: String, _ value: H5AttributeValue) throws {
         let site = try writeSite("write attribute '\(name)'")
         if try site.check(tri: H5Aexists(handle.id, name), "cannot check whether the attribute exists") {
             try site.check(H5Adelete(handle.id, name), "cannot replace the existing attribute")
@@ -91,7 +91,7 @@ extension H5Object {
     }
 
     /// Reads an attribute of this object, whatever its kind.
-    public func attribute(_ name: String) throws -> H5AttributeValue {
+    package func attribute(_ name: String) throws -> H5AttributeValue {
         let site = try self.site("read attribute '\(name)'")
         guard try site.check(tri: H5Aexists(handle.id, name), "cannot check whether the attribute exists") else {
             let names = try attributeNames()
@@ -143,38 +143,38 @@ extension H5Object {
         }
     }
 
-    public func stringAttribute(_ name: String) throws -> String {
+    package func stringAttribute(_ name: String) throws -> String {
         if case .string(let value) = try attribute(name) { return value }
         throw try mismatch(name, expected: "string")
     }
 
-    public func int64Attribute(_ name: String) throws -> Int64 {
+    package func int64Attribute(_ name: String) throws -> Int64 {
         if case .int64(let value) = try attribute(name) { return value }
         throw try mismatch(name, expected: "int64")
     }
 
-    public func doubleAttribute(_ name: String) throws -> Double {
+    package func doubleAttribute(_ name: String) throws -> Double {
         if case .double(let value) = try attribute(name) { return value }
         throw try mismatch(name, expected: "double")
     }
 
-    public func int64ArrayAttribute(_ name: String) throws -> [Int64] {
+    package func int64ArrayAttribute(_ name: String) throws -> [Int64] {
         if case .int64Array(let value) = try attribute(name) { return value }
         throw try mismatch(name, expected: "int64 array")
     }
 
-    public func doubleArrayAttribute(_ name: String) throws -> [Double] {
+    package func doubleArrayAttribute(_ name: String) throws -> [Double] {
         if case .doubleArray(let value) = try attribute(name) { return value }
         throw try mismatch(name, expected: "double array")
     }
 
-    public func hasAttribute(_ name: String) throws -> Bool {
+    package func hasAttribute(_ name: String) throws -> Bool {
         let site = try self.site("look up attribute '\(name)'")
         return try site.check(tri: H5Aexists(handle.id, name), "cannot check whether the attribute exists")
     }
 
     /// Names of this object's attributes, in name order.
-    public func attributeNames() throws -> [String] {
+    package func attributeNames() throws -> [String] {
         let site = try self.site("list attributes")
         var info = H5O_info_t()
         try site.check(H5Oget_info2(handle.id, &info, UInt32(H5O_INFO_NUM_ATTRS)), "cannot read object info")

@@ -4,11 +4,11 @@ import CHDF5
 /// batch assembly: the element type and shape are checked once when the reader is made, and the
 /// two dataspaces are kept and re-selected, so a read allocates nothing on the Swift side.
 /// The reader belongs to one thread at a time.
-public final class H5RowReader<T: H5NumericElement> {
+package final class H5RowReader<T: H5NumericElement> {
     /// Rows along the first dimension.
-    public let rowCount: Int
+    package let rowCount: Int
     /// Elements in one row (the product of the other dimensions).
-    public let elementsPerRow: Int
+    package let elementsPerRow: Int
     private let dataset: H5Dataset
     private let fileSpace: H5Handle
     private let memorySpace: H5Handle
@@ -37,7 +37,7 @@ public final class H5RowReader<T: H5NumericElement> {
     }
 
     /// Reads rows `rows` into `destination`, which must hold `rows.count * elementsPerRow` elements.
-    public func readRows(_ rows: Range<Int>, into destination: UnsafeMutablePointer<T>) throws {
+    package func readRows(_ rows: Range<Int>, into destination: UnsafeMutablePointer<T>) throws {
         guard rows.lowerBound >= 0, rows.upperBound <= rowCount else {
             throw try dataset.site("read rows \(rows.lowerBound)..<\(rows.upperBound)").error(
                 .invalidArgument, "rows \(rows.lowerBound)..<\(rows.upperBound) are outside the dataset's "
@@ -67,13 +67,13 @@ public final class H5RowReader<T: H5NumericElement> {
 
 extension H5Dataset {
     /// A reader of row ranges into caller memory; `T` must be the stored element type.
-    public func rowReader<T: H5NumericElement>(as type: T.Type = T.self) throws -> H5RowReader<T> {
+    package func rowReader<T: H5NumericElement>(as type: T.Type = T.self) throws -> H5RowReader<T> {
         try H5RowReader(self)
     }
 
     /// Sets the number of rows of a dataset created chunked with zero rows (the only datasets
     /// whose first dimension can change), for writers that append rows as they come.
-    public func resizeRows(to rowCount: Int) throws {
+    package func resizeRows(to rowCount: Int) throws {
         let site = try writeSite("resize to \(rowCount) rows")
         let dims = try shape
         guard !dims.isEmpty, rowCount >= 0 else {

@@ -3,8 +3,8 @@ import Foundation
 
 /// A failed HDF5 operation: what was attempted, on which file and object, why, and the
 /// library's own error stack (outermost call first) when HDF5 reported one.
-public struct HDF5Error: Error, CustomStringConvertible, LocalizedError, Sendable {
-    public enum Kind: String, Sendable {
+package struct HDF5Error: Error, CustomStringConvertible, LocalizedError, Sendable {
+    package enum Kind: String, Sendable {
         case fileNotFound, fileExists, notHDF5, corruptFile, fileClosed, readOnly
         case objectNotFound, objectExists, wrongObjectKind
         case typeMismatch, unsupportedType, shapeMismatch, invalidArgument
@@ -12,18 +12,18 @@ public struct HDF5Error: Error, CustomStringConvertible, LocalizedError, Sendabl
         case library
     }
 
-    public let kind: Kind
+    package let kind: Kind
     /// What was being done, e.g. "open dataset".
-    public let operation: String
-    public let filePath: String
+    package let operation: String
+    package let filePath: String
     /// The object inside the file ("/" for the root group), nil for whole-file operations.
-    public let objectPath: String?
+    package let objectPath: String?
     /// Our explanation, with the fix where one is known.
-    public let reason: String
+    package let reason: String
     /// HDF5's error stack, API call first, innermost cause last.
-    public let libraryMessages: [String]
+    package let libraryMessages: [String]
 
-    public init(kind: Kind, operation: String, filePath: String, objectPath: String?, reason: String,
+    package init(kind: Kind, operation: String, filePath: String, objectPath: String?, reason: String,
                 libraryMessages: [String] = []) {
         self.kind = kind
         self.operation = operation
@@ -33,7 +33,7 @@ public struct HDF5Error: Error, CustomStringConvertible, LocalizedError, Sendabl
         self.libraryMessages = libraryMessages
     }
 
-    public var description: String {
+    package var description: String {
         var text = "HDF5: cannot \(operation) (file '\(filePath)'"
         if let objectPath { text += ", object '\(objectPath)'" }
         text += "): \(reason)"
@@ -43,7 +43,7 @@ public struct HDF5Error: Error, CustomStringConvertible, LocalizedError, Sendabl
         return text
     }
 
-    public var errorDescription: String? { description }
+    package var errorDescription: String? { description }
 }
 
 /// HDF5 keeps one error stack per thread (the library is built thread-safe), so both the

@@ -9,19 +9,19 @@ extension ModelPreset {
     /// LLaVA-1.5-7B's shape: CLIP ViT-L/14 (1024 wide, MLP 4096, 24 layers, 16 heads, patch 14;
     /// use image size 336) and Llama-2-7B (4096 wide, MLP 11008, 32 layers, 32 heads without
     /// GQA, 4096 positions; use vocabulary 32064). About 7.06e9 parameters.
-    public static let llava15_7B = ModelPreset(visionHidden: 1024, visionIntermediate: 4096, visionLayers: 24, visionHeads: 16, patchSize: 14,
+    package static let llava15_7B = ModelPreset(visionHidden: 1024, visionIntermediate: 4096, visionLayers: 24, visionHeads: 16, patchSize: 14,
                                                textHidden: 4096, textIntermediate: 11008, textLayers: 32, textHeads: 32, textKeyValueHeads: 32,
                                                maxPositions: 4096)
 }
 
 /// What `writeRandomHalfModel` wrote.
-public struct RandomModelSummary: Sendable {
-    public let directory: String
-    public let config: LlavaConfig
-    public let parameters: Int
+package struct RandomModelSummary: Sendable {
+    package let directory: String
+    package let config: LlavaConfig
+    package let parameters: Int
     /// Tensor bytes over all shards (the index's total_size).
-    public let bytes: Int
-    public let shards: Int
+    package let bytes: Int
+    package let shards: Int
 }
 
 /// Writes a Hugging Face LLaVA directory with random 16-bit weights, for benchmarks at real
@@ -43,7 +43,7 @@ public struct RandomModelSummary: Sendable {
 ///
 /// Atomic: everything goes to `<directory>.tmp`, is checked (names and shapes, strictly, as
 /// loading does), then renamed into place. An existing directory is only replaced with `force`.
-public func writeRandomHalfModel(preset: ModelPreset, imageSize: Int, vocabularySize: Int, format: HalfFormat, directory: String,
+package func writeRandomHalfModel(preset: ModelPreset, imageSize: Int, vocabularySize: Int, format: HalfFormat, directory: String,
                                  words: [String] = [], seed: UInt64 = 0, shardBytes: Int = 2_000_000_000,
                                  force: Bool = false) throws -> RandomModelSummary {
     guard imageSize >= preset.patchSize, imageSize % preset.patchSize == 0 else {
@@ -63,21 +63,8 @@ public func writeRandomHalfModel(preset: ModelPreset, imageSize: Int, vocabulary
 
     let staging = try stageModelDirectory(target, configText: configText, tokenizerJSON: built.json)
 
-    // Shards: tensors in the model's order, a new shard when the next tensor would overflow this one.
     let dtype: SafetensorsDType = format == .float16 ? .F16 : .BF16
-    var shards: [[SafetensorsTensorDeclaration]] = [[]]
-    var shardSize = 0, total = 0, parameters = 0
-    for (name, shape) in config.baseParameterShapes {
-        let tensor = SafetensorsTensorDeclaration(name: name, dtype: dtype, shape: shape)
-        if shardSize + tensor.byteCount > shardBytes && !shards[shards.count - 1].isEmpty {
-            shards.append([])
-            shardSize = 0
-        }
-        shards[shards.count - 1].append(tensor)
-        shardSize += tensor.byteCount
-        total += tensor.byteCount
-        parameters += shape.reduce(1, *)
-    }
+    let (shards, total, parameters) = planShards(config.baseParameterShapes, dtype: dtype, shardBytes: shardBytes)
     func shardName(_ k: Int) -> String { String(format: "model-%05d-of-%05d.safetensors", k + 1, shards.count) }
 
     let generator = RandomHalfTensorGenerator(format: format, seed: seed)
@@ -87,14 +74,7 @@ public func writeRandomHalfModel(preset: ModelPreset, imageSize: Int, vocabulary
         try writeSafetensorsStreaming(to: path, tensors: tensors) { tensor, write in try generator.generate(tensor, write: write) }
         for tensor in tensors { weightMap[tensor.name] = shardName(k) }
     }
-    let index = "{\n  \"metadata\": {\"total_size\": \(total)},\n  \"weight_map\": {\n"
-        + weightMap.keys.sorted().map { "    \(jsonString($0)): \(jsonString(weightMap[$0]!))" }.joined(separator: ",\n")
-        + "\n  }\n}\n"
-    do {
-        try Data(index.utf8).write(to: staging.appendingPathComponent("model.safetensors.index.json"))
-    } catch {
-        throw ModelConfigError("\(staging.path): cannot write model.safetensors.index.json (\(error.localizedDescription)).")
-    }
+    try writeShardIndex(weightMap, totalBytes: total, in: staging)
     // Strict check of names and shapes through the normal loading path (no tensor data is read).
     let written = try ModelDirectory(path: staging.path)
     _ = try written.config.matchBaseWeights(in: try SafetensorsShards.openWeights(inDirectory: staging.path))
@@ -106,6 +86,38 @@ public func writeRandomHalfModel(preset: ModelPreset, imageSize: Int, vocabulary
         throw ModelConfigError("\(target.path): cannot move the new model into place (\(error.localizedDescription)); it is left in \(staging.path).")
     }
     return RandomModelSummary(directory: target.path, config: config, parameters: parameters, bytes: total, shards: shards.count)
+}
+
+/// Tensors in the model's order, a new shard when the next tensor would overflow this one;
+/// with the total bytes and parameter count.
+func planShards(_ shapes: [(String, [Int])], dtype: SafetensorsDType, shardBytes: Int)
+    -> (shards: [[SafetensorsTensorDeclaration]], bytes: Int, parameters: Int) {
+    var shards: [[SafetensorsTensorDeclaration]] = [[]]
+    var shardSize = 0, total = 0, parameters = 0
+    for (name, shape) in shapes {
+        let tensor = SafetensorsTensorDeclaration(name: name, dtype: dtype, shape: shape)
+        if shardSize + tensor.byteCount > shardBytes && !shards[shards.count - 1].isEmpty {
+            shards.append([])
+            shardSize = 0
+        }
+        shards[shards.count - 1].append(tensor)
+        shardSize += tensor.byteCount
+        total += tensor.byteCount
+        parameters += shape.reduce(1, *)
+    }
+    return (shards, total, parameters)
+}
+
+/// model.safetensors.index.json: which shard holds each tensor, as transformers reads it.
+func writeShardIndex(_ weightMap: [String: String], totalBytes: Int, in staging: URL) throws {
+    let index = "{\n  \"metadata\": {\"total_size\": \(totalBytes)},\n  \"weight_map\": {\n"
+        + weightMap.keys.sorted().map { "    \(jsonString($0)): \(jsonString(weightMap[$0]!))" }.joined(separator: ",\n")
+        + "\n  }\n}\n"
+    do {
+        try Data(index.utf8).write(to: staging.appendingPathComponent("model.safetensors.index.json"))
+    } catch {
+        throw ModelConfigError("\(staging.path): cannot write model.safetensors.index.json (\(error.localizedDescription)).")
+    }
 }
 
 /// Produces one tensor's 16-bit bytes chunk by chunk (see writeRandomHalfModel).
@@ -174,7 +186,7 @@ func fillApproximateNormal(_ values: UnsafeMutablePointer<Float>, count: Int, st
 /// or nil when it can: benchmarks write such a model once and reuse it. Token ids are ignored
 /// (the directory's tokenizer decides them; they change no computation), every other setting
 /// and every tensor's shape and dtype must agree.
-public func randomHalfModelMismatch(_ directory: ModelDirectory, config: LlavaConfig, format: HalfFormat) throws -> String? {
+package func randomHalfModelMismatch(_ directory: ModelDirectory, config: LlavaConfig, format: HalfFormat) throws -> String? {
     var expected = config
     expected.imageTokenIndex = directory.config.imageTokenIndex
     expected.text.padTokenId = directory.config.text.padTokenId

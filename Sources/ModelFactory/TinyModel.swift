@@ -5,12 +5,12 @@ import ModelFiles
 import Models
 
 /// Sizes of a freshly initialised LLaVA (`discern init-model --preset`).
-public struct ModelPreset: Sendable, Equatable {
-    public var visionHidden: Int, visionIntermediate: Int, visionLayers: Int, visionHeads: Int, patchSize: Int
-    public var textHidden: Int, textIntermediate: Int, textLayers: Int, textHeads: Int, textKeyValueHeads: Int
-    public var maxPositions: Int
+package struct ModelPreset: Sendable, Equatable {
+    package var visionHidden: Int, visionIntermediate: Int, visionLayers: Int, visionHeads: Int, patchSize: Int
+    package var textHidden: Int, textIntermediate: Int, textLayers: Int, textHeads: Int, textKeyValueHeads: Int
+    package var maxPositions: Int
 
-    public init(visionHidden: Int, visionIntermediate: Int, visionLayers: Int, visionHeads: Int, patchSize: Int,
+    package init(visionHidden: Int, visionIntermediate: Int, visionLayers: Int, visionHeads: Int, patchSize: Int,
                 textHidden: Int, textIntermediate: Int, textLayers: Int, textHeads: Int, textKeyValueHeads: Int, maxPositions: Int) {
         self.visionHidden = visionHidden
         self.visionIntermediate = visionIntermediate
@@ -28,11 +28,11 @@ public struct ModelPreset: Sendable, Equatable {
     /// For the synthetic demo: CLIP 96 wide x 3 layers (the last is unused: features come from
     /// layer -2), patch 8; Llama 160 wide x 4 layers, 4 heads sharing 2 key/value heads (GQA),
     /// MLP 432 (2.7x), 256 positions.
-    public static let tiny = ModelPreset(visionHidden: 96, visionIntermediate: 384, visionLayers: 3, visionHeads: 4, patchSize: 8,
+    package static let tiny = ModelPreset(visionHidden: 96, visionIntermediate: 384, visionLayers: 3, visionHeads: 4, patchSize: 8,
                                          textHidden: 160, textIntermediate: 432, textLayers: 4, textHeads: 4, textKeyValueHeads: 2,
                                          maxPositions: 256)
 
-    public static func named(_ name: String) throws -> ModelPreset {
+    package static func named(_ name: String) throws -> ModelPreset {
         switch name {
         case "tiny": return .tiny
         default: throw ModelConfigError("--preset '\(name)' is unknown; the available preset is 'tiny'.")
@@ -40,7 +40,7 @@ public struct ModelPreset: Sendable, Equatable {
     }
 
     /// config.json text (transformers-loadable, keys sorted).
-    public func configJSON(imageSize: Int, vocabularySize: Int, imageTokenID: Int, padTokenID: Int) -> String {
+    package func configJSON(imageSize: Int, vocabularySize: Int, imageTokenID: Int, padTokenID: Int) -> String {
         let grid = imageSize / patchSize
         return """
         {
@@ -97,12 +97,12 @@ public struct ModelPreset: Sendable, Equatable {
 }
 
 /// What `writeInitialModel` wrote.
-public struct InitialModelSummary: Sendable {
-    public let directory: String
-    public let config: LlavaConfig
+package struct InitialModelSummary: Sendable {
+    package let directory: String
+    package let config: LlavaConfig
     /// Parameter counts: CLIP tower (all layers), projector, Llama (embeddings and head included).
-    public let visionParameters: Int, projectorParameters: Int, languageParameters: Int
-    public var totalParameters: Int { visionParameters + projectorParameters + languageParameters }
+    package let visionParameters: Int, projectorParameters: Int, languageParameters: Int
+    package var totalParameters: Int { visionParameters + projectorParameters + languageParameters }
 }
 
 /// Random weights in the Hugging Face manner, so a model made here starts like one made by
@@ -113,7 +113,7 @@ public struct InitialModelSummary: Sendable {
 ///   Llama and projector: every weight N(0, 0.02), the pad token's embedding row zero;
 ///   every bias 0, every norm weight 1.
 /// Each tensor draws from its own stream (seed, name), so adding a tensor changes no other.
-public func initialWeight(name: String, shape: [Int], config: LlavaConfig, padTokenID: Int?, seed: UInt64) -> [Float] {
+package func initialWeight(name: String, shape: [Int], config: LlavaConfig, padTokenID: Int?, seed: UInt64) -> [Float] {
     let count = shape.reduce(1, *)
     if name.hasSuffix(".bias") { return [Float](repeating: 0, count: count) }
     if shape.count == 1 && (name.contains("norm") || name.contains("layrnorm")) { return [Float](repeating: 1, count: count) }
@@ -144,7 +144,7 @@ public func initialWeight(name: String, shape: [Int], config: LlavaConfig, padTo
 /// Writes a new model directory (config.json, tokenizer.json, model.safetensors in float32)
 /// atomically: everything goes into `<directory>.tmp`, is loaded back strictly as a check,
 /// then renamed into place. An existing non-empty directory is only replaced with `force`.
-public func writeInitialModel(preset: ModelPreset, directory: String, words: [String], imageSize: Int, seed: UInt64,
+package func writeInitialModel(preset: ModelPreset, directory: String, words: [String], imageSize: Int, seed: UInt64,
                               force: Bool) throws -> InitialModelSummary {
     guard imageSize >= preset.patchSize, imageSize % preset.patchSize == 0 else {
         throw ModelConfigError("--image-size \(imageSize) must be a positive multiple of the patch size \(preset.patchSize) (e.g. 32).")

@@ -14,16 +14,16 @@ import Models
 /// word. Bare words (without "▁", e.g. "Summary" right after the prompt's newline) rank after
 /// every "▁" merge, so they cannot cut into a "▁word". `build` checks every word with
 /// Formats.Tokenizer before returning.
-public struct TokenizerBuilder: Sendable {
-    public static let space = "\u{2581}"
+package struct TokenizerBuilder: Sendable {
+    package static let space = "\u{2581}"
     /// The words of the E5-V prompts ("<image>\nSummary above image in one word:") and the
     /// LLaVA-1.5 chat wrapper ("USER: ... ASSISTANT:").
-    public static let promptWords = ["Summary", "above", "image", "sentence", "in", "one", "word", "USER", "ASSISTANT"]
+    package static let promptWords = ["Summary", "above", "image", "sentence", "in", "one", "word", "USER", "ASSISTANT"]
     /// Words that also need a piece without the leading "▁": "Summary" follows "\n" in the prompts.
-    public static let promptBareWords = ["Summary"]
+    package static let promptBareWords = ["Summary"]
     /// Single characters with their own piece: punctuation, digits and letters, so text outside
     /// the vocabulary still tokenises into characters rather than bytes.
-    public static let characters: [String] = {
+    package static let characters: [String] = {
         let punctuation = Array(".,:;!?'\"-()/").map(String.init)
         let digits = (0..<10).map(String.init)
         let lower = (UInt8(ascii: "a")...UInt8(ascii: "z")).map { String(UnicodeScalar($0)) }
@@ -31,11 +31,11 @@ public struct TokenizerBuilder: Sendable {
         return [space] + punctuation + digits + lower + upper
     }()
 
-    public let words: [String]
-    public let bareWords: [String]
+    package let words: [String]
+    package let bareWords: [String]
 
     /// `words` get a "▁word" piece each (duplicates are ignored); `bareWords` a "word" piece.
-    public init(words: [String], bareWords: [String] = TokenizerBuilder.promptBareWords) {
+    package init(words: [String], bareWords: [String] = TokenizerBuilder.promptBareWords) {
         var seen = Set<String>()
         self.words = (words + Self.promptWords).filter { seen.insert($0).inserted }
         var seenBare = Set<String>()
@@ -43,16 +43,16 @@ public struct TokenizerBuilder: Sendable {
     }
 
     /// The built file and the ids a model config needs.
-    public struct Result: Sendable {
-        public let json: String
-        public let tokenizer: Tokenizer
+    package struct Result: Sendable {
+        package let json: String
+        package let tokenizer: Tokenizer
         /// Pieces plus added tokens: the embedding table's row count.
-        public let vocabularySize: Int
-        public let imageTokenID: Int
-        public let padTokenID: Int
+        package let vocabularySize: Int
+        package let imageTokenID: Int
+        package let padTokenID: Int
     }
 
-    public func build() throws -> Result {
+    package func build() throws -> Result {
         for word in words + bareWords {
             guard !word.isEmpty, !word.unicodeScalars.contains(where: { $0 == " " || $0 == "\n" || $0 == "\t" }),
                   !word.contains(Self.space), !(word.hasPrefix("<") && word.hasSuffix(">")) else {

@@ -4,7 +4,7 @@ import Models
 
 extension LlavaConfig {
     /// Reads `config.json` from a Hugging Face LLaVA model directory.
-    public static func load(directory: URL) throws -> LlavaConfig {
+    package static func load(directory: URL) throws -> LlavaConfig {
         let file = directory.appendingPathComponent("config.json")
         guard FileManager.default.fileExists(atPath: file.path) else {
             throw ModelConfigError("\(file.path): not found. A model directory needs config.json (Hugging Face LLaVA layout).")
@@ -13,13 +13,13 @@ extension LlavaConfig {
     }
 
     /// Decodes config.json text; `source` names it in errors.
-    public static func parse(_ data: Data, source: String) throws -> LlavaConfig {
+    package static func parse(_ data: Data, source: String) throws -> LlavaConfig {
         try parse([UInt8](data), source: source)
     }
 
     /// Decodes config.json bytes through the strict JSON parser, then checks every value the
     /// model uses (LlavaConfig+Validation) before anything is computed from it.
-    public static func parse(_ bytes: [UInt8], source: String) throws -> LlavaConfig {
+    package static func parse(_ bytes: [UInt8], source: String) throws -> LlavaConfig {
         let root = try ConfigObject(JSONNode.parse(bytes, file: source))
         let modelType = try root.string("model_type", default: "llava")
         guard modelType == "llava" else {

@@ -2,18 +2,18 @@ import Foundation
 import Models
 
 /// Memory this machine (or this process's cgroup) can still give, and where the number comes from.
-public struct AvailableMemory: Sendable {
-    public let bytes: Double
-    public let source: String
+package struct AvailableMemory: Sendable {
+    package let bytes: Double
+    package let source: String
 
-    public init(bytes: Double, source: String) {
+    package init(bytes: Double, source: String) {
         self.bytes = bytes
         self.source = source
     }
 
     /// The smaller of /proc/meminfo's MemAvailable and the cgroup's limit less its usage; nil
     /// where neither can be read (then nothing is refused).
-    public static func current() -> AvailableMemory? {
+    package static func current() -> AvailableMemory? {
         var best: AvailableMemory?
         func consider(_ bytes: Double?, _ source: String) {
             guard let bytes, bytes.isFinite, bytes >= 0 else { return }
@@ -41,14 +41,14 @@ public struct AvailableMemory: Sendable {
 extension LlavaConfig {
     /// A lower bound of the bytes the model's parameters and rotary tables take with
     /// `bytesPerValue`-byte values, computed in Double so that absurd sizes cannot overflow.
-    public func minimumModelBytes(bytesPerValue: Int) -> (parameters: Double, bytes: Double) {
+    package func minimumModelBytes(bytesPerValue: Int) -> (parameters: Double, bytes: Double) {
         let parameters = baseParameterShapes.reduce(0.0) { total, entry in total + entry.shape.reduce(1.0) { $0 * Double($1) } }
         let rotary = Double(text.maxPositionEmbeddings) * Double(text.headDim)  // cos and sin tables, headDim / 2 each
         return (parameters, (parameters + rotary) * Double(bytesPerValue))
     }
 
     /// Refuses, before any allocation, a model whose parameters alone exceed the memory available.
-    public func checkMemoryFits(bytesPerValue: Int, source: String, available: AvailableMemory? = .current()) throws {
+    package func checkMemoryFits(bytesPerValue: Int, source: String, available: AvailableMemory? = .current()) throws {
         guard let available else { return }
         let (parameters, bytes) = minimumModelBytes(bytesPerValue: bytesPerValue)
         guard bytes > available.bytes else { return }

@@ -6,11 +6,11 @@ import Models
 
 /// A Hugging Face LLaVA model directory on disk: config.json, tokenizer.json and weights
 /// (model.safetensors or a sharded index).
-public struct ModelDirectory: Sendable {
-    public let url: URL
-    public let config: LlavaConfig
+package struct ModelDirectory: Sendable {
+    package let url: URL
+    package let config: LlavaConfig
 
-    public init(path: String) throws {
+    package init(path: String) throws {
         url = URL(fileURLWithPath: path)
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
@@ -21,7 +21,7 @@ public struct ModelDirectory: Sendable {
 
     /// The directory's tokenizer.json, checked against config.json: every id it can produce
     /// must index the embedding table (the `<image>` placeholder excepted, see LlavaConfig).
-    public func tokenizer() throws -> Tokenizer {
+    package func tokenizer() throws -> Tokenizer {
         let file = url.appendingPathComponent("tokenizer.json").path
         guard FileManager.default.fileExists(atPath: file) else {
             throw ModelConfigError("\(file): not found. The model directory needs the tokenizer.json its model was trained with.")
@@ -38,7 +38,7 @@ public struct ModelDirectory: Sendable {
     }
 
     /// The prompt assembly for this model: its tokenizer, image token, EOS and sizes.
-    public func promptBuilder(templates: PromptTemplates = PromptTemplates()) throws -> PromptBuilder {
+    package func promptBuilder(templates: PromptTemplates = PromptTemplates()) throws -> PromptBuilder {
         try PromptBuilder(encoder: try tokenizer(), templates: templates, imageTokenID: config.imageTokenIndex,
                           eosTokenID: config.text.eosTokenId, imageTokens: config.imageTokensPerImage,
                           maxPositions: config.text.maxPositionEmbeddings)
@@ -48,7 +48,7 @@ public struct ModelDirectory: Sendable {
     /// zero-initialised: call `initializeAdapters`). With `memory.halfWeights`, every frozen tensor
     /// that LlavaConfig.mayStayHalf allows and the file stores as F16/BF16 stays in the mapped
     /// file (the model keeps the mapping alive) and is widened per use; the rest is widened now.
-    public func loadModel<T: KernelScalar>(trainable: TrainableSet = .frozen, memory: ModelMemoryOptions = ModelMemoryOptions(),
+    package func loadModel<T: KernelScalar>(trainable: TrainableSet = .frozen, memory: ModelMemoryOptions = ModelMemoryOptions(),
                                            as: T.Type = T.self) throws -> LlavaModel<T> {
         // 16-bit weights that stay mapped take 2 bytes a value: the bound stays a lower bound.
         try config.checkMemoryFits(bytesPerValue: memory.halfWeights ? 2 : MemoryLayout<T>.size,
@@ -78,19 +78,19 @@ public struct ModelDirectory: Sendable {
 }
 
 extension Tokenizer: TextEncoding {
-    public func encodeIDs(_ text: String, addSpecialTokens: Bool) throws -> [Int32] {
+    package func encodeIDs(_ text: String, addSpecialTokens: Bool) throws -> [Int32] {
         encode(text, addSpecialTokens: addSpecialTokens)
     }
 }
 
 /// A weight file that does not fit the model, listing every problem at once.
-public struct WeightMismatchError: Error, CustomStringConvertible {
-    public let file: String
-    public let missing: [String]
-    public let unexpected: [String]
-    public let misshaped: [String]
+package struct WeightMismatchError: Error, CustomStringConvertible {
+    package let file: String
+    package let missing: [String]
+    package let unexpected: [String]
+    package let misshaped: [String]
 
-    public var description: String {
+    package var description: String {
         var lines = ["\(file): the weights do not match config.json:"]
         func list(_ title: String, _ names: [String]) {
             guard !names.isEmpty else { return }
@@ -110,7 +110,7 @@ extension LlavaConfig {
     /// Where each base tensor is in `source` (canonical name -> file key), checked strictly: each
     /// expected tensor must be present once (under any of the three key layouts) with the right
     /// shape, and nothing else may be. Every problem is listed at once.
-    public func matchBaseWeights(in source: any TensorSource) throws -> [String: String] {
+    package func matchBaseWeights(in source: any TensorSource) throws -> [String: String] {
         let expected = Dictionary(uniqueKeysWithValues: baseParameterShapes.map { ($0.name, $0.shape) })
         var found: [String: String] = [:]   // canonical -> file key
         var unexpected: [String] = [], misshaped: [String] = []
@@ -136,7 +136,7 @@ extension LlavaConfig {
 extension LlavaModel {
     /// Fills every base parameter from `source`, strictly (LlavaConfig.matchBaseWeights). Parameters
     /// kept in 16-bit storage already read their file and are left alone.
-    public func loadBaseWeights(from source: any TensorSource, keys: [String: String]? = nil) throws {
+    package func loadBaseWeights(from source: any TensorSource, keys: [String: String]? = nil) throws {
         let found = try keys ?? config.matchBaseWeights(in: source)
         for (name, _) in config.baseParameterShapes where parameters[name].half == nil {
             try copyTensor(found[name]!, from: source, into: parameters[name])
@@ -145,7 +145,7 @@ extension LlavaModel {
 
     /// Copies one floating-point tensor into a parameter of the same element count, widening
     /// 16-bit storage to the model's precision.
-    public func copyTensor(_ key: String, from source: any TensorSource, into parameter: Parameter<T>) throws {
+    package func copyTensor(_ key: String, from source: any TensorSource, into parameter: Parameter<T>) throws {
         if T.self == Float.self {
             try source.copyAsFloat(key, into: UnsafeMutableRawPointer(parameter.value).assumingMemoryBound(to: Float.self), count: parameter.count)
             return
@@ -166,7 +166,7 @@ extension LlavaModel {
     /// PEFT's LoRA initialisation (A Kaiming-uniform with a = sqrt(5), i.e. U(-1/sqrt(in),
     /// 1/sqrt(in)); B zero, so the adapted model starts equal to the base) and soft prompts set to
     /// the embeddings of the handcrafted prompt suffixes they replace.
-    public func initializeAdapters(seed: UInt64, prompts: PromptBuilder) {
+    package func initializeAdapters(seed: UInt64, prompts: PromptBuilder) {
         var random = Xoshiro256(seed: seed)
         for parameter in parameters.trainable where parameter.name.hasSuffix(".lora_A.weight") {
             let bound = 1 / Double(parameter.shape[1]).squareRoot()

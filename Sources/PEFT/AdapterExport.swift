@@ -15,27 +15,27 @@ import Training
 ///   DIR/soft_prompts/    soft_prompts.safetensors (image, text) + soft_prompts.json
 ///   DIR/README.md        how to load both with transformers + PEFT, with a runnable example
 ///   DIR/merged/          (with merge) a full model directory with LoRA folded into the weights
-public struct AdapterExport {
-    public let checkpoint: String
-    public let modelDirectory: ModelDirectory
+package struct AdapterExport {
+    package let checkpoint: String
+    package let modelDirectory: ModelDirectory
 
-    public init(checkpoint: String, modelDirectory: ModelDirectory) {
+    package init(checkpoint: String, modelDirectory: ModelDirectory) {
         self.checkpoint = checkpoint
         self.modelDirectory = modelDirectory
     }
 
     /// The base model given by its directory's path (configuration and tokenizer checked here).
-    public init(checkpoint: String, modelPath: String) throws {
+    package init(checkpoint: String, modelPath: String) throws {
         self.init(checkpoint: checkpoint, modelDirectory: try ModelDirectory(path: modelPath))
     }
 
-    public struct Summary: Sendable {
-        public var loraModules: Int
-        public var softPrompts: [String]
-        public var merged: Bool
+    package struct Summary: Sendable {
+        package var loraModules: Int
+        package var softPrompts: [String]
+        package var merged: Bool
     }
 
-    public func write(to output: String, merge: Bool) throws -> Summary {
+    package func write(to output: String, merge: Bool) throws -> Summary {
         let state = try CheckpointFile.read(checkpoint)
         try BaseFingerprint(config: modelDirectory.config).check(state, path: checkpoint, model: modelDirectory.url.path)
         let stored = try RunConfiguration(checkpointYAML: state.configYAML, checkpoint: checkpoint)
@@ -102,7 +102,7 @@ public struct AdapterExport {
     /// A regular expression matching exactly the modules that carry LoRA, under the classic names
     /// and the newer transformers runtime names (PEFT matches it against module names with
     /// re.fullmatch), so the adapter never attaches anywhere it was not trained.
-    public static func targetPattern(_ modules: [String]) -> String {
+    package static func targetPattern(_ modules: [String]) -> String {
         // Group modules as (prefix before the layer number, set of layer numbers) -> suffixes, so
         // 32 layers x 7 projections read as one alternation per tower.
         var groups: [String: [String: Set<Int>]] = [:]   // prefix -> suffix -> layers

@@ -7,13 +7,13 @@ import Models
 
 /// Reads an export made by `discern export` (or any PEFT LoRA adapter for the same base, plus
 /// optional Discern soft prompts): what `embed --adapters` and `eval --adapters` use.
-public struct AdapterImport {
-    public var trainable: TrainableSet
-    public var templates: PromptTemplates?
+package struct AdapterImport {
+    package var trainable: TrainableSet
+    package var templates: PromptTemplates?
     var loraTensors: [String: (shape: [Int], values: [Float])] = [:]
     var softPrompts: [String: (shape: [Int], values: [Float])] = [:]
 
-    public init(directory: String) throws {
+    package init(directory: String) throws {
         let manager = FileManager.default
         trainable = .frozen
         let lora = directory + "/lora", soft = directory + "/soft_prompts"
@@ -65,7 +65,7 @@ public struct AdapterImport {
     }
 
     /// Copies the adapter tensors into a model built with `trainable`.
-    public func apply(to model: LlavaModel<Float>) throws {
+    package func apply(to model: LlavaModel<Float>) throws {
         for parameter in model.parameters.trainable {
             let source: (shape: [Int], values: [Float])?
             switch parameter.name {

@@ -3,14 +3,14 @@ import Kernels
 
 /// Measures cblas_sgemm throughput on square matrices, the ceiling every speed number in
 /// Discern is compared against.
-public struct GemmProbe: Sendable {
-    public let size: Int
-    public let gflops: Double
-    public let seconds: Double
+package struct GemmProbe: Sendable {
+    package let size: Int
+    package let gflops: Double
+    package let seconds: Double
 
     /// Runs one warm-up product, then repeats until at least `minimumSeconds` have passed and
     /// reports the best repetition (least disturbed by a noisy neighbour).
-    public static func measure(size: Int = 1024, minimumSeconds: Double = 0.3) -> GemmProbe {
+    package static func measure(size: Int = 1024, minimumSeconds: Double = 0.3) -> GemmProbe {
         let a = Buffer<Float>(count: size * size), b = Buffer<Float>(count: size * size)
         let c = Buffer<Float>(count: size * size)
         var random = Xoshiro256(seed: 42)

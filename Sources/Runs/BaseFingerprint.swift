@@ -6,15 +6,15 @@ import Models
 /// A base model's identity for checkpoints: every tensor's name and shape plus the config facts
 /// that change the computation. Two directories with the same fingerprint run the same model
 /// shape; a resume against a different one is refused, naming what differs.
-public struct BaseFingerprint: Sendable, Equatable {
-    public let description: String
+package struct BaseFingerprint: Sendable, Equatable {
+    package let description: String
     /// 16 hex digits of the description's FNV-1a hash: a stable identity, not a security hash.
-    public var hash: String {
+    package var hash: String {
         let digits = String(stableHash(description), radix: 16)
         return String(repeating: "0", count: 16 - digits.count) + digits
     }
 
-    public init(config: LlavaConfig) {
+    package init(config: LlavaConfig) {
         var lines = [
             "image_token_index \(config.imageTokenIndex)",
             "vision_feature_layer \(config.visionFeatureLayer)",
@@ -29,7 +29,7 @@ public struct BaseFingerprint: Sendable, Equatable {
     }
 
     /// Refuses a checkpoint trained on another base model, listing what differs.
-    public func check(_ state: CheckpointState, path: String, model: String) throws {
+    package func check(_ state: CheckpointState, path: String, model: String) throws {
         guard state.baseFingerprint == hash else {
             throw CheckpointError("\(path) was trained on a different base model than \(model):\n  "
                 + differences(from: state.baseDescription).joined(separator: "\n  "))
@@ -37,7 +37,7 @@ public struct BaseFingerprint: Sendable, Equatable {
     }
 
     /// Lines of `other` that differ from this one, for the refusal message.
-    public func differences(from other: String, limit: Int = 8) -> [String] {
+    package func differences(from other: String, limit: Int = 8) -> [String] {
         let mine = Set(description.split(separator: "\n").map(String.init))
         let theirs = Set(other.split(separator: "\n").map(String.init))
         let onlyTheirs = theirs.subtracting(mine).sorted().map { "checkpoint: \($0)" }

@@ -4,8 +4,8 @@ import Training
 
 /// Training batches from a data set's split: the deterministic order of BatchOrder, images
 /// normalised for the vision tower, captions as stored.
-public final class ShardTrainingData: TrainingData {
-    public let split: DatasetSplit
+package final class ShardTrainingData: TrainingData {
+    package let split: DatasetSplit
     let seed: UInt64
     let normalization: PixelNormalization
     /// Hard negative captions to read per pair (loss.hard_negatives; 0 = none).
@@ -14,16 +14,16 @@ public final class ShardTrainingData: TrainingData {
     var order: BatchOrder?
     var imageBytes: [UInt8] = []
 
-    public init(split: DatasetSplit, seed: UInt64, hardNegatives: Int = 0, normalization: PixelNormalization = .clip) {
+    package init(split: DatasetSplit, seed: UInt64, hardNegatives: Int = 0, normalization: PixelNormalization = .clip) {
         self.split = split
         self.seed = seed
         self.hardNegatives = hardNegatives
         self.normalization = normalization
     }
 
-    public func stepsPerEpoch(globalBatch: Int) -> Int { split.count / max(globalBatch, 1) }
+    package func stepsPerEpoch(globalBatch: Int) -> Int { split.count / max(globalBatch, 1) }
 
-    public func batch(step: Int, rank: Int, split batchSplit: BatchSplit) throws -> TrainingBatch {
+    package func batch(step: Int, rank: Int, split batchSplit: BatchSplit) throws -> TrainingBatch {
         if order?.globalBatchSize != batchSplit.global {
             order = try BatchOrder(sampleCount: split.count, globalBatchSize: batchSplit.global, seed: seed)
             epochOrder = nil

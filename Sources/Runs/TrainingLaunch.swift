@@ -8,7 +8,7 @@ extension TrainingRun {
     /// Returns the exit status: 0 when the run finished or stopped at `stopAt`; 75 (EX_TEMPFAIL,
     /// as for a lost host: "checkpoint written, resume me") when `stopSignal` stopped it, which
     /// launch/slurm.sbatch requeues on. An error on one rank ends the whole job (runOrAbort).
-    public static func launch(config: ResolvedConfig, resume: String?, stopAt: Int?, stopSignal: @escaping () -> Bool) throws -> Int32 {
+    package static func launch(config: ResolvedConfig, resume: String?, stopAt: Int?, stopSignal: @escaping () -> Bool) throws -> Int32 {
         let communicator = try makeCommunicator()
         let rank = communicator.rank
         let run = TrainingRun(config: config, communicator: communicator,

@@ -9,7 +9,7 @@ import Models
 import Training
 
 /// `discern train`: model, data, adapters, resume, the loop and its checkpoints, on every rank.
-public final class TrainingRun {
+package final class TrainingRun {
     let configuration: RunConfiguration
     let communicator: Communicator
     let say: (String) -> Void
@@ -17,9 +17,9 @@ public final class TrainingRun {
     /// True once `run` returned early because `stopSignal` fired on some rank (the same on every
     /// rank: it is the all-reduced decision): the checkpoint is written and the run is meant to be
     /// resumed (the launcher requeues it).
-    public private(set) var stoppedBySignal = false
+    package private(set) var stoppedBySignal = false
 
-    public init(config: ResolvedConfig, communicator: Communicator, say: @escaping (String) -> Void, warn: @escaping (String) -> Void) {
+    package init(config: ResolvedConfig, communicator: Communicator, say: @escaping (String) -> Void, warn: @escaping (String) -> Void) {
         self.configuration = RunConfiguration(config)
         self.communicator = communicator
         self.say = say
@@ -44,7 +44,7 @@ public final class TrainingRun {
     /// none) or a checkpoint path. `stopSignal` is polled at step boundaries. Returns the path
     /// of the last checkpoint written.
     @discardableResult
-    public func run(resume: String?, stopAt: Int? = nil, stopSignal: @escaping () -> Bool = { false }) throws -> String? {
+    package func run(resume: String?, stopAt: Int? = nil, stopSignal: @escaping () -> Bool = { false }) throws -> String? {
         try startWatchdog()
         // The first collective: ranks that run different commands stop here, together.
         try RunAgreement.checkCommand(configuration.resolved, resume: resume, stopAt: stopAt, on: communicator)

@@ -5,8 +5,8 @@ import Models
 import Training
 
 /// Moves the trainable state between a live run and a CheckpointState.
-public enum TrainingState {
-    public static func capture(model: LlavaModel<Float>, update: ParameterUpdate, completedSteps: Int, stepsPerEpoch: Int,
+package enum TrainingState {
+    package static func capture(model: LlavaModel<Float>, update: ParameterUpdate, completedSteps: Int, stepsPerEpoch: Int,
                                seed: UInt64, worldSize: Int, globalBatch: Int, configYAML: String, base: BaseFingerprint) -> CheckpointState {
         var parameters: [NamedTensor] = [], first: [NamedTensor] = [], second: [NamedTensor] = []
         var offset = 0
@@ -26,7 +26,7 @@ public enum TrainingState {
 
     /// Loads parameters (and, when `update` is given, the optimizer moments) from a checkpoint,
     /// refusing any difference in names or shapes with a message listing them.
-    public static func restore(_ state: CheckpointState, into model: LlavaModel<Float>, update: ParameterUpdate?, source: String) throws {
+    package static func restore(_ state: CheckpointState, into model: LlavaModel<Float>, update: ParameterUpdate?, source: String) throws {
         let expected = model.parameters.trainable.map { "\($0.name) \($0.shape)" }
         let stored = state.parameters.map { "\($0.name) \($0.shape)" }
         guard expected == stored else {

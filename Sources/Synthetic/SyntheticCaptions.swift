@@ -3,14 +3,14 @@
 /// before them, so a tokenizer built for the vocabulary needs no byte fallback.
 
 /// Every word and punctuation mark the captions can use.
-public enum SyntheticVocabulary {
+package enum SyntheticVocabulary {
     static let numbers = ["two", "three", "four"]
     static let captionWords = ["a", "an", "the", "image", "shows", "shapes", "on", "dark", "background", "there", "is",
                                "in", "top", "bottom", "left", "right", "corner", "at", "center", "and", "of", "above",
                                "below"]
 
     /// Words, in a fixed order: caption words, number words, sizes, colours, shapes.
-    public static let words: [String] = {
+    package static let words: [String] = {
         var all = captionWords + numbers
         all += SyntheticSize.allCases.map(\.rawValue)
         all += SyntheticColour.allCases.map(\.rawValue)
@@ -21,19 +21,19 @@ public enum SyntheticVocabulary {
     }()
 
     /// Punctuation that follows a word directly ("corner," "square.").
-    public static let punctuation: [String] = [",", "."]
+    package static let punctuation: [String] = [",", "."]
 
     /// Most objects a scene may hold (the number words in the long caption stop at four).
-    public static let maxObjects = 4
+    package static let maxObjects = 4
 }
 
 /// Where an object sits, on a 3 x 3 grid of the image.
-public enum ImageRegion: String, Sendable, CaseIterable {
+package enum ImageRegion: String, Sendable, CaseIterable {
     case topLeft = "in the top left corner", top = "at the top", topRight = "in the top right corner"
     case left = "on the left", center = "in the center", right = "on the right"
     case bottomLeft = "in the bottom left corner", bottom = "at the bottom", bottomRight = "in the bottom right corner"
 
-    public init(x: Double, y: Double) {
+    package init(x: Double, y: Double) {
         let column = x < 1.0 / 3 ? 0 : (x < 2.0 / 3 ? 1 : 2)
         let row = y < 1.0 / 3 ? 0 : (y < 2.0 / 3 ? 1 : 2)
         self = Self.allCases[row * 3 + column]
@@ -42,7 +42,7 @@ public enum ImageRegion: String, Sendable, CaseIterable {
 
 extension SyntheticScene {
     /// Every relation caption clearly true of this scene (ordered pairs of distinct objects).
-    public func trueRelationCaptions(withSizes: Bool) -> [RelationCaption] {
+    package func trueRelationCaptions(withSizes: Bool) -> [RelationCaption] {
         var captions: [RelationCaption] = []
         for (i, a) in objects.enumerated() {
             for (j, b) in objects.enumerated() where j != i {
@@ -62,7 +62,7 @@ extension SyntheticScene {
     /// relation between each consecutive pair. Example (2 objects, 40 words and marks):
     /// "the image shows two shapes on a dark background. there is a large red circle in the top
     ///  left corner and a small blue square at the bottom. the red circle is above the blue square."
-    public var longCaption: String {
+    package var longCaption: String {
         let count = SyntheticVocabulary.numbers[max(0, min(objects.count - 2, SyntheticVocabulary.numbers.count - 1))]
         var text = "the image shows \(count) shapes on a dark background. there is "
         let phrases = objects.map { object in

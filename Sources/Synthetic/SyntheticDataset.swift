@@ -2,20 +2,20 @@ import Datasets
 import Kernels
 
 /// One synthetic example before rendering: the scene graph and its captions.
-public struct SyntheticExample: Sendable, Equatable {
+package struct SyntheticExample: Sendable, Equatable {
     /// "synth-train-000123" or "synth-eval-000123".
-    public var id: String
-    public var scene: SyntheticScene
-    public var short: RelationCaption
-    public var long: String
+    package var id: String
+    package var scene: SyntheticScene
+    package var short: RelationCaption
+    package var long: String
     /// Eval: one of every type. Train, when `trainNegatives` is set: one of a random type, or with
     /// `everyTrainNegative` one of every type that has a false edit (from `trainNegativeTypes`).
-    public var negatives: [HardNegativeType: RelationCaption]
+    package var negatives: [HardNegativeType: RelationCaption]
     /// How `short` and `negatives` are written into the sample.
-    public var wording: CaptionWording = .subjectFirst
+    package var wording: CaptionWording = .subjectFirst
 
     /// The shard-ready sample; negatives are keyed by their type's raw name ("swap_objects").
-    public func sample(_ rendering: SyntheticRendering) -> Sample { sample(image: rendering.render(scene)) }
+    package func sample(_ rendering: SyntheticRendering) -> Sample { sample(image: rendering.render(scene)) }
 
     func sample(image: [UInt8]) -> Sample {
         Sample(id: id, image: image, short: short.text(wording), long: long,
@@ -27,11 +27,11 @@ public struct SyntheticExample: Sendable, Equatable {
 /// relation caption, a long descriptive caption, and SugarCrepe-style hard negatives.
 /// Train example i is a pure function of (seed, options, i); the eval split is a pure
 /// function of (seed, options, count). Rendering threads never change a byte.
-public struct SyntheticDataset: Sendable {
-    public let seed: UInt64
-    public let options: SyntheticOptions
+package struct SyntheticDataset: Sendable {
+    package let seed: UInt64
+    package let options: SyntheticOptions
 
-    public init(seed: UInt64, options: SyntheticOptions = SyntheticOptions()) throws {
+    package init(seed: UInt64, options: SyntheticOptions = SyntheticOptions()) throws {
         try options.validate()
         self.seed = seed
         self.options = options
@@ -39,20 +39,20 @@ public struct SyntheticDataset: Sendable {
 
     /// Whether a short caption belongs to the eval split (a fixed hash of its text, so train
     /// and eval never share a short caption, whatever their seeds and sizes).
-    public func isEvalCaption(_ caption: RelationCaption) -> Bool {
+    package func isEvalCaption(_ caption: RelationCaption) -> Bool {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a: stable across runs and platforms
         for byte in caption.text.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
         return Double(mix(hash) >> 11) * 0x1.0p-53 < options.evalCaptionFraction
     }
 
     /// Scene `attempt` of example `index` in `split`, or nil when the objects did not fit.
-    public func scene(split: SyntheticSplit, index: Int, attempt: Int = 0) -> SyntheticScene? {
+    package func scene(split: SyntheticSplit, index: Int, attempt: Int = 0) -> SyntheticScene? {
         var random = randomStream(split, index, attempt, purpose: 0)
         return makeScene(&random)
     }
 
     /// Train example `index` (its short caption is never an eval caption).
-    public func trainExample(_ index: Int) -> SyntheticExample {
+    package func trainExample(_ index: Int) -> SyntheticExample {
         // Attempts are rarely needed (a scene whose every true caption is an eval caption);
         // 1000 in a row would take an eval fraction far beyond what validate() allows.
         for attempt in 0..<1000 {
@@ -82,7 +82,7 @@ public struct SyntheticDataset: Sendable {
     /// The eval split: `count` examples with pairwise different short captions (with
     /// `exclusiveEvalCaptions`, each true of its own image only), each with one hard negative
     /// of every type. Throws when the eval caption pool runs dry first.
-    public func evalExamples(count: Int) throws -> [SyntheticExample] {
+    package func evalExamples(count: Int) throws -> [SyntheticExample] {
         var examples: [SyntheticExample] = []
         var used = Set<String>()
         let scenesToTry = max(count, 1) * 200
@@ -114,16 +114,16 @@ public struct SyntheticDataset: Sendable {
     }
 
     /// Train samples `range`, rendered on `KernelThreads.count` threads (same bytes on any count).
-    public func trainSamples(_ range: Range<Int>) -> [Sample] {
+    package func trainSamples(_ range: Range<Int>) -> [Sample] {
         render(range.map(trainExample))
     }
 
-    public func evalSamples(count: Int) throws -> [Sample] {
+    package func evalSamples(count: Int) throws -> [Sample] {
         render(try evalExamples(count: count))
     }
 
     /// Renders examples in parallel, each into its own slice of one buffer.
-    public func render(_ examples: [SyntheticExample]) -> [Sample] {
+    package func render(_ examples: [SyntheticExample]) -> [Sample] {
         let rendering = options.rendering
         let size = rendering.imageSize * rendering.imageSize * 3
         var pixels = [UInt8](repeating: 0, count: examples.count * size)

@@ -9,7 +9,7 @@ import Kernels
 ///   replace_relation   "a red circle right of a blue square"   (relation -> one that is false,
 ///                                                              possibly on the other axis: "above")
 /// With size wording, sizes stay with their colour ("a small red square left of a large blue circle").
-public enum HardNegativeType: String, CaseIterable, Sendable, Hashable {
+package enum HardNegativeType: String, CaseIterable, Sendable, Hashable {
     case replaceAttribute = "replace_attribute"
     case swapAttributes = "swap_attributes"
     case swapObjects = "swap_objects"
@@ -19,7 +19,7 @@ public enum HardNegativeType: String, CaseIterable, Sendable, Hashable {
 extension SyntheticScene {
     /// A hard negative of `type` for `positive`, or nil when no edit of that type is false
     /// here (e.g. swapping two equal colours). The choice among valid edits uses `random`.
-    public func hardNegative(_ type: HardNegativeType, of positive: RelationCaption, colours: [SyntheticColour],
+    package func hardNegative(_ type: HardNegativeType, of positive: RelationCaption, colours: [SyntheticColour],
                              random: inout Xoshiro256) -> RelationCaption? {
         var candidates: [RelationCaption] = []
         switch type {
@@ -60,7 +60,7 @@ extension SyntheticScene {
     }
 
     /// One negative of every type, or nil when some type has none.
-    public func allHardNegatives(of positive: RelationCaption, colours: [SyntheticColour],
+    package func allHardNegatives(of positive: RelationCaption, colours: [SyntheticColour],
                                  random: inout Xoshiro256) -> [HardNegativeType: RelationCaption]? {
         var negatives: [HardNegativeType: RelationCaption] = [:]
         for type in HardNegativeType.allCases {

@@ -1,24 +1,24 @@
 /// Settings of the synthetic data set. Equal options and seed give byte-identical data.
-public struct SyntheticOptions: Sendable, Equatable {
-    public var rendering: SyntheticRendering
+package struct SyntheticOptions: Sendable, Equatable {
+    package var rendering: SyntheticRendering
     /// Objects per scene, drawn uniformly in minObjects...maxObjects (2...4).
-    public var minObjects: Int
-    public var maxObjects: Int
+    package var minObjects: Int
+    package var maxObjects: Int
     /// The attribute sets scenes draw from. A scene never repeats a colour or a shape, so
     /// "the red circle" always names one object and every swap edit changes the caption.
-    public var shapes: [SyntheticShape]
-    public var colours: [SyntheticColour]
+    package var shapes: [SyntheticShape]
+    package var colours: [SyntheticColour]
     /// The object sizes scenes draw from (each object picks one uniformly).
-    public var sizes: [SyntheticSize]
+    package var sizes: [SyntheticSize]
     /// Short captions name sizes too ("a small red circle left of a large blue square").
-    public var sizesInShortCaption: Bool
+    package var sizesInShortCaption: Bool
     /// Object box half-sides as fractions of the image side (0.12 and 0.2: about 8 and 13
     /// pixels across at 32 x 32).
-    public var smallRadius: Double
-    public var largeRadius: Double
+    package var smallRadius: Double
+    package var largeRadius: Double
     /// Least gap between two boxes along an axis for a relation to be clearly true
     /// (0.03 of the side: one pixel at 32 x 32).
-    public var relationMargin: Double
+    package var relationMargin: Double
     /// Cells per side of a placement grid, or nil for free placement. On a grid every object is
     /// aligned with the cells: a small one fills one cell (radius 1/(2 grid)), a large one a 2 x 2
     /// block of cells (radius 1/grid). With the grid equal to the vision tower's patch grid
@@ -26,33 +26,33 @@ public struct SyntheticOptions: Sendable, Equatable {
     /// (the embedded default: a tiny ViT then needs no shape assembly across patch borders).
     /// The radii and the margin above are then unused: `gridGap` says how far apart related
     /// objects are (by default objects in neighbouring cells count: their boxes touch, their shapes do not).
-    public var grid: Int?
+    package var grid: Int?
     /// On a grid: how many whole empty cells must lie between two objects along an axis for a
     /// relation between them to be clearly true (0: neighbouring cells already count). With 1,
     /// objects in neighbouring columns are neither left nor right of each other, so no caption or
     /// negative claims it, and each scene has every pair at least one cell apart on some axis.
-    public var gridGap: Int
+    package var gridGap: Int
     /// Every pair of objects stands in exactly ONE clearly true relation (and its converse): no
     /// diagonal placements, so the two objects of a short caption determine its relation.
-    public var singleRelation: Bool
+    package var singleRelation: Bool
     /// How short captions and hard negatives are worded (long captions keep theirs).
-    public var wording: CaptionWording
+    package var wording: CaptionWording
     /// Share of all short-caption texts reserved for the eval split (by a fixed hash of the
     /// text, independent of the seed): train never uses them, so the splits are disjoint.
-    public var evalCaptionFraction: Double
+    package var evalCaptionFraction: Double
     /// Train samples carry one hard negative each (of a random type from `trainNegativeTypes`),
     /// for training use (loss.hard_negatives).
-    public var trainNegatives: Bool
+    package var trainNegatives: Bool
     /// With `trainNegatives`: store one negative of EVERY type in `trainNegativeTypes` that has a
     /// false edit, instead of one of a random type.
-    public var everyTrainNegative: Bool
+    package var everyTrainNegative: Bool
     /// The types train negatives are drawn from (all four by default).
-    public var trainNegativeTypes: [HardNegativeType]
+    package var trainNegativeTypes: [HardNegativeType]
     /// Each eval short caption is true of its own eval image only (clearly false of every
     /// other), so text-to-image retrieval has exactly one right answer.
-    public var exclusiveEvalCaptions: Bool
+    package var exclusiveEvalCaptions: Bool
 
-    public init(rendering: SyntheticRendering = SyntheticRendering(), minObjects: Int = 2, maxObjects: Int = 3,
+    package init(rendering: SyntheticRendering = SyntheticRendering(), minObjects: Int = 2, maxObjects: Int = 3,
                 shapes: [SyntheticShape] = SyntheticShape.allCases, colours: [SyntheticColour] = SyntheticColour.allCases,
                 sizes: [SyntheticSize] = SyntheticSize.allCases, sizesInShortCaption: Bool = false, smallRadius: Double = 0.12, largeRadius: Double = 0.2,
                 relationMargin: Double = 0.03, grid: Int? = nil, gridGap: Int = 0, singleRelation: Bool = false, wording: CaptionWording = .subjectFirst, evalCaptionFraction: Double = 0.25, trainNegatives: Bool = false,
@@ -80,7 +80,7 @@ public struct SyntheticOptions: Sendable, Equatable {
     }
 
     /// Throws a message naming the setting and a valid range for anything unusable.
-    public func validate() throws {
+    package func validate() throws {
         func fail(_ message: String) -> SyntheticDataError { SyntheticDataError("synthetic data: \(message)") }
         guard rendering.imageSize >= 8 && rendering.imageSize <= 4096 else {
             throw fail("image size \(rendering.imageSize) is outside 8...4096.")
@@ -131,11 +131,11 @@ public struct SyntheticOptions: Sendable, Equatable {
     }
 }
 
-public enum SyntheticSplit: String, Sendable, CaseIterable {
+package enum SyntheticSplit: String, Sendable, CaseIterable {
     case train, eval
 }
 
-public struct SyntheticDataError: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ description: String) { self.description = description }
+package struct SyntheticDataError: Error, CustomStringConvertible {
+    package let description: String
+    package init(_ description: String) { self.description = description }
 }

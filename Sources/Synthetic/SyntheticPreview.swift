@@ -3,7 +3,7 @@ import Images
 /// A contact sheet of synthetic images for looking at them: `columns` images a row, each
 /// scaled up `scale` times with nearest-neighbour (so anti-aliasing stays visible), separated
 /// by a 2-pixel white grid.
-public func contactSheet(_ images: [[UInt8]], side: Int, columns: Int, scale: Int) -> RGBImage {
+package func contactSheet(_ images: [[UInt8]], side: Int, columns: Int, scale: Int) -> RGBImage {
     precondition(!images.isEmpty && columns > 0 && scale > 0, "contactSheet needs images, columns and a scale")
     precondition(images.allSatisfy { $0.count == side * side * 3 }, "contactSheet: every image must be (side, side, 3)")
     let gap = 2, cell = side * scale

@@ -1,18 +1,18 @@
 import Kernels
 
 /// How scenes become pixels.
-public struct SyntheticRendering: Sendable, Equatable {
+package struct SyntheticRendering: Sendable, Equatable {
     /// Output side S: images are (S, S, 3) RGB.
-    public var imageSize: Int
+    package var imageSize: Int
     /// Sub-samples per pixel along each axis; coverage averaged over them gives anti-aliased
     /// edges (4 -> 16 samples a pixel).
-    public var supersampling: Int
+    package var supersampling: Int
     /// Standard deviation of the per-pixel background noise in 0...255 units (0: plain).
-    public var backgroundNoise: Double
+    package var backgroundNoise: Double
     /// Background colour before noise: dark grey, so every shape colour, white included, stands out.
-    public var background: (red: UInt8, green: UInt8, blue: UInt8)
+    package var background: (red: UInt8, green: UInt8, blue: UInt8)
 
-    public init(imageSize: Int = 32, supersampling: Int = 4, backgroundNoise: Double = 3,
+    package init(imageSize: Int = 32, supersampling: Int = 4, backgroundNoise: Double = 3,
                 background: (red: UInt8, green: UInt8, blue: UInt8) = (38, 38, 42)) {
         self.imageSize = imageSize
         self.supersampling = supersampling
@@ -20,13 +20,13 @@ public struct SyntheticRendering: Sendable, Equatable {
         self.background = background
     }
 
-    public static func == (a: SyntheticRendering, b: SyntheticRendering) -> Bool {
+    package static func == (a: SyntheticRendering, b: SyntheticRendering) -> Bool {
         a.imageSize == b.imageSize && a.supersampling == b.supersampling && a.backgroundNoise == b.backgroundNoise
             && a.background == b.background
     }
 
     /// RGB pixels (imageSize, imageSize, 3) of `scene`; a pure function of scene and settings.
-    public func render(_ scene: SyntheticScene) -> [UInt8] {
+    package func render(_ scene: SyntheticScene) -> [UInt8] {
         let side = imageSize, samples = supersampling
         var pixels = [UInt8](repeating: 0, count: side * side * 3)
         var noise = Xoshiro256(seed: scene.noiseSeed)

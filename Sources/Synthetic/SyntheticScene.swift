@@ -3,15 +3,15 @@
 /// value computed from geometry, never assumed.
 
 /// Shapes chosen to stay distinguishable at 32 x 32 pixels (a small object is ~8 px across).
-public enum SyntheticShape: String, CaseIterable, Sendable, Hashable {
+package enum SyntheticShape: String, CaseIterable, Sendable, Hashable {
     case circle, square, triangle, cross, ring, diamond
 }
 
 /// Colours far apart in RGB (and in name), readable on the dark background.
-public enum SyntheticColour: String, CaseIterable, Sendable, Hashable {
+package enum SyntheticColour: String, CaseIterable, Sendable, Hashable {
     case red, green, blue, yellow, purple, orange, cyan, white
 
-    public var rgb: (red: UInt8, green: UInt8, blue: UInt8) {
+    package var rgb: (red: UInt8, green: UInt8, blue: UInt8) {
         switch self {
         case .red: (225, 35, 35)
         case .green: (40, 190, 50)
@@ -25,16 +25,16 @@ public enum SyntheticColour: String, CaseIterable, Sendable, Hashable {
     }
 }
 
-public enum SyntheticSize: String, CaseIterable, Sendable, Hashable {
+package enum SyntheticSize: String, CaseIterable, Sendable, Hashable {
     case small, large
 }
 
 /// Spatial relations between two objects, as the captions word them.
-public enum SpatialRelation: String, CaseIterable, Sendable, Hashable {
+package enum SpatialRelation: String, CaseIterable, Sendable, Hashable {
     case leftOf = "left of", rightOf = "right of", above, below
 
     /// The relation with subject and object exchanged ("A left of B" = "B right of A").
-    public var converse: SpatialRelation {
+    package var converse: SpatialRelation {
         switch self {
         case .leftOf: .rightOf
         case .rightOf: .leftOf
@@ -46,21 +46,21 @@ public enum SpatialRelation: String, CaseIterable, Sendable, Hashable {
 
 /// Three-valued truth: a caption can be clearly true, clearly false, or too close to call
 /// (such captions are never used as positives or negatives).
-public enum CaptionTruth: Sendable, Equatable {
+package enum CaptionTruth: Sendable, Equatable {
     case isTrue, isFalse, ambiguous
 }
 
 /// One object. Coordinates are fractions of the image side, x to the right, y downwards;
 /// `radius` is half the object's bounding-box side.
-public struct SyntheticObject: Sendable, Equatable {
-    public var shape: SyntheticShape
-    public var colour: SyntheticColour
-    public var size: SyntheticSize
-    public var x: Double
-    public var y: Double
-    public var radius: Double
+package struct SyntheticObject: Sendable, Equatable {
+    package var shape: SyntheticShape
+    package var colour: SyntheticColour
+    package var size: SyntheticSize
+    package var x: Double
+    package var y: Double
+    package var radius: Double
 
-    public init(shape: SyntheticShape, colour: SyntheticColour, size: SyntheticSize, x: Double, y: Double, radius: Double) {
+    package init(shape: SyntheticShape, colour: SyntheticColour, size: SyntheticSize, x: Double, y: Double, radius: Double) {
         self.shape = shape
         self.colour = colour
         self.size = size
@@ -70,15 +70,15 @@ public struct SyntheticObject: Sendable, Equatable {
     }
 }
 
-public struct SyntheticScene: Sendable, Equatable {
-    public var objects: [SyntheticObject]
+package struct SyntheticScene: Sendable, Equatable {
+    package var objects: [SyntheticObject]
     /// Seeds the background noise, so rendering is a pure function of the scene.
-    public var noiseSeed: UInt64
+    package var noiseSeed: UInt64
     /// Least gap (fraction of the image side) between two objects' extents for a relation to
     /// count as clearly true.
-    public var relationMargin: Double
+    package var relationMargin: Double
 
-    public init(objects: [SyntheticObject], noiseSeed: UInt64, relationMargin: Double) {
+    package init(objects: [SyntheticObject], noiseSeed: UInt64, relationMargin: Double) {
         self.objects = objects
         self.noiseSeed = noiseSeed
         self.relationMargin = relationMargin
@@ -88,7 +88,7 @@ public struct SyntheticScene: Sendable, Equatable {
     /// axis by at least the margin, in its direction (so "left of" means entirely left of);
     /// FALSE when a's centre is not at all in that direction (same line or beyond); otherwise
     /// ambiguous (e.g. a is left of b but the boxes overlap horizontally).
-    public func truth(_ a: SyntheticObject, _ relation: SpatialRelation, _ b: SyntheticObject) -> CaptionTruth {
+    package func truth(_ a: SyntheticObject, _ relation: SpatialRelation, _ b: SyntheticObject) -> CaptionTruth {
         // Signed distance of the centres in the relation's direction.
         let delta: Double
         switch relation {
@@ -108,7 +108,7 @@ public struct SyntheticScene: Sendable, Equatable {
 
     /// A relation caption is TRUE when some pair of distinct objects fitting its two phrases
     /// stands in the relation; FALSE when every fitting pair (possibly none) clearly does not.
-    public func truth(of caption: RelationCaption) -> CaptionTruth {
+    package func truth(of caption: RelationCaption) -> CaptionTruth {
         var sawAmbiguous = false
         for (i, a) in objects.enumerated() where matches(caption.subject, a) {
             for (j, b) in objects.enumerated() where j != i && matches(caption.object, b) {
@@ -125,47 +125,47 @@ public struct SyntheticScene: Sendable, Equatable {
 
 /// "a small red circle": the noun phrase of one object. `size` is nil when the wording leaves
 /// sizes out.
-public struct ObjectPhrase: Sendable, Hashable {
-    public var colour: SyntheticColour
-    public var shape: SyntheticShape
-    public var size: SyntheticSize?
+package struct ObjectPhrase: Sendable, Hashable {
+    package var colour: SyntheticColour
+    package var shape: SyntheticShape
+    package var size: SyntheticSize?
 
-    public init(colour: SyntheticColour, shape: SyntheticShape, size: SyntheticSize?) {
+    package init(colour: SyntheticColour, shape: SyntheticShape, size: SyntheticSize?) {
         self.colour = colour
         self.shape = shape
         self.size = size
     }
 
-    public init(_ object: SyntheticObject, withSize: Bool) {
+    package init(_ object: SyntheticObject, withSize: Bool) {
         self.init(colour: object.colour, shape: object.shape, size: withSize ? object.size : nil)
     }
 
     /// "a red circle", "an orange ring", "a large blue square".
-    public var text: String {
+    package var text: String {
         let words = [size?.rawValue, colour.rawValue, shape.rawValue].compactMap { $0 }
         return (startsWithVowel(words[0]) ? "an " : "a ") + words.joined(separator: " ")
     }
 }
 
 /// A short caption: subject, relation, object ("a red circle left of a blue square").
-public struct RelationCaption: Sendable, Hashable {
-    public var subject: ObjectPhrase
-    public var relation: SpatialRelation
-    public var object: ObjectPhrase
+package struct RelationCaption: Sendable, Hashable {
+    package var subject: ObjectPhrase
+    package var relation: SpatialRelation
+    package var object: ObjectPhrase
 
-    public init(subject: ObjectPhrase, relation: SpatialRelation, object: ObjectPhrase) {
+    package init(subject: ObjectPhrase, relation: SpatialRelation, object: ObjectPhrase) {
         self.subject = subject
         self.relation = relation
         self.object = object
     }
 
-    public var text: String { "\(subject.text) \(relation.rawValue) \(object.text)" }
+    package var text: String { "\(subject.text) \(relation.rawValue) \(object.text)" }
 
     /// The same fact said the other way round ("a blue square right of a red circle").
-    public var converse: RelationCaption { RelationCaption(subject: object, relation: relation.converse, object: subject) }
+    package var converse: RelationCaption { RelationCaption(subject: object, relation: relation.converse, object: subject) }
 
     /// The caption in `wording`; `text` is the subject-first form.
-    public func text(_ wording: CaptionWording) -> String {
+    package func text(_ wording: CaptionWording) -> String {
         switch wording {
         case .subjectFirst: text
         case .relationFirst: "\(relation.rawValue) \(object.text) is \(subject.text)"
@@ -175,7 +175,7 @@ public struct RelationCaption: Sendable, Hashable {
 
 /// How short captions and their hard negatives are worded; the scene, the split and every choice of
 /// caption are the same in both (they go by the subject-first text).
-public enum CaptionWording: String, Sendable, CaseIterable {
+package enum CaptionWording: String, Sendable, CaseIterable {
     /// "a red circle left of a blue square".
     case subjectFirst = "subject-first"
     /// "left of a blue square is a red circle". Why: a generative model trained on two-object

@@ -5,7 +5,7 @@ extension SyntheticDataset {
     /// Writes `output`/eval (`eval` images) and `output`/train (`train` pairs) as shards, rendering
     /// on `threads` threads; `progress` gets the training pairs written so far, every 1,000.
     /// `createdBy` is stored in dataset.json: the command that makes the data set again.
-    public func write(to output: String, train: Int, eval: Int, samplesPerShard: Int, createdBy: String, threads: Int,
+    package func write(to output: String, train: Int, eval: Int, samplesPerShard: Int, createdBy: String, threads: Int,
                       progress: (Int) -> Void = { _ in }) throws {
         KernelThreads.count = max(threads, 1)
         let imageSize = options.rendering.imageSize

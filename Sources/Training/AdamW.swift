@@ -5,25 +5,25 @@ import RealModule
 /// AdamW (decoupled weight decay, Loshchilov & Hutter; torch.optim.AdamW's update) over the
 /// model's flat trainable vector. Parameter groups are ranges of that vector: weight decay applies
 /// only where the group says so (never on soft prompts, norms, biases or the logit scale).
-public final class AdamW: @unchecked Sendable {
-    public struct Group: Sendable, Equatable {
-        public let range: Range<Int>
-        public let weightDecay: Bool
-        public init(range: Range<Int>, weightDecay: Bool) {
+package final class AdamW: @unchecked Sendable {
+    package struct Group: Sendable, Equatable {
+        package let range: Range<Int>
+        package let weightDecay: Bool
+        package init(range: Range<Int>, weightDecay: Bool) {
             self.range = range
             self.weightDecay = weightDecay
         }
     }
 
-    public let beta1: Double, beta2: Double, eps: Double, weightDecay: Double
-    public let groups: [Group]
+    package let beta1: Double, beta2: Double, eps: Double, weightDecay: Double
+    package let groups: [Group]
     /// First and second moments, same layout as the parameters (checkpointed).
-    public let firstMoment: Buffer<Float>
-    public let secondMoment: Buffer<Float>
+    package let firstMoment: Buffer<Float>
+    package let secondMoment: Buffer<Float>
     /// Updates applied so far (bias correction uses it; checkpointed).
-    public var stepCount: Int = 0
+    package var stepCount: Int = 0
 
-    public init(count: Int, groups: [Group], beta1: Double, beta2: Double, eps: Double, weightDecay: Double) {
+    package init(count: Int, groups: [Group], beta1: Double, beta2: Double, eps: Double, weightDecay: Double) {
         self.beta1 = beta1
         self.beta2 = beta2
         self.eps = eps
@@ -37,7 +37,7 @@ public final class AdamW: @unchecked Sendable {
     ///   p <- p * (1 - lr * wd)                       (decoupled decay, decayed groups only)
     ///   m <- b1 m + (1 - b1) g;  v <- b2 v + (1 - b2) g^2
     ///   p <- p - lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
-    public func update(parameters: UnsafeMutablePointer<Float>, gradients: UnsafePointer<Float>, lr: Double) {
+    package func update(parameters: UnsafeMutablePointer<Float>, gradients: UnsafePointer<Float>, lr: Double) {
         stepCount += 1
         let t = Double(stepCount)
         let correction1 = 1 - Double.pow(beta1, t), correction2 = 1 - Double.pow(beta2, t)
@@ -58,16 +58,16 @@ public final class AdamW: @unchecked Sendable {
 
 /// Learning rate at a step: linear warmup from 0, then cosine / linear decay to
 /// `minRatio * peak`, or constant.
-public struct LearningRateSchedule: Sendable, Equatable {
+package struct LearningRateSchedule: Sendable, Equatable {
     /// The shape after warmup (`optimizer.schedule`).
-    public typealias Shape = RunConfiguration.Schedule
-    public let peak: Double
-    public let warmupSteps: Int
-    public let totalSteps: Int
-    public let shape: Shape
-    public let minRatio: Double
+    package typealias Shape = RunConfiguration.Schedule
+    package let peak: Double
+    package let warmupSteps: Int
+    package let totalSteps: Int
+    package let shape: Shape
+    package let minRatio: Double
 
-    public init(peak: Double, warmupSteps: Int, totalSteps: Int, shape: Shape, minRatio: Double) {
+    package init(peak: Double, warmupSteps: Int, totalSteps: Int, shape: Shape, minRatio: Double) {
         self.peak = peak
         self.warmupSteps = warmupSteps
         self.totalSteps = totalSteps
@@ -76,7 +76,7 @@ public struct LearningRateSchedule: Sendable, Equatable {
     }
 
     /// The rate for optimizer step `step` (0-based): warmup reaches the peak at step warmupSteps - 1.
-    public func rate(at step: Int) -> Double {
+    package func rate(at step: Int) -> Double {
         if step < warmupSteps { return peak * Double(step + 1) / Double(warmupSteps) }
         let span = max(totalSteps - warmupSteps, 1)
         let progress = min(Double(step - warmupSteps) / Double(span), 1)

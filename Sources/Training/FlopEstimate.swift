@@ -2,17 +2,17 @@ import Models
 
 /// Analytic floating-point operations of the model's passes (docs/performance.md), counting a
 /// multiply-add as 2 FLOPs. Only GEMM work is counted: it is what the CPU's ceiling measures.
-public struct FlopEstimate: Sendable {
+package struct FlopEstimate: Sendable {
     let config: LlavaConfig
     let imageFeatures: Int
 
-    public init(config: LlavaConfig, imageFeatures: Int) {
+    package init(config: LlavaConfig, imageFeatures: Int) {
         self.config = config
         self.imageFeatures = imageFeatures
     }
 
     /// Multiply-adds of one image through the vision layers LLaVA uses and the projector.
-    public var visionMACsPerImage: Double {
+    package var visionMACsPerImage: Double {
         let v = config.vision, t = config.text
         let tokens = Double(v.numPatches + 1), d = Double(v.hiddenSize), inter = Double(v.intermediateSize)
         let patch = Double(v.numPatches) * Double(v.numChannels * v.patchSize * v.patchSize) * d
@@ -23,7 +23,7 @@ public struct FlopEstimate: Sendable {
 
     /// Multiply-adds of `batch` sequences of `length` positions through the decoder (attention
     /// is computed over the full square, as the kernel does).
-    public func languageMACs(batch: Int, length: Int) -> Double {
+    package func languageMACs(batch: Int, length: Int) -> Double {
         let t = config.text
         let d = Double(t.hiddenSize), q = Double(t.numAttentionHeads * t.headDim), kv = Double(t.numKeyValueHeads * t.headDim)
         let perToken = 2 * d * q + 2 * d * kv + 3 * d * Double(t.intermediateSize)
@@ -32,11 +32,11 @@ public struct FlopEstimate: Sendable {
     }
 
     /// Multiply-adds of the output head on `rows` positions.
-    public func headMACs(rows: Int) -> Double { Double(rows) * Double(config.text.vocabSize * config.text.hiddenSize) }
+    package func headMACs(rows: Int) -> Double { Double(rows) * Double(config.text.vocabSize * config.text.hiddenSize) }
 
     /// FLOPs of a forward plus, when `backward`, the backward's input-gradient products (and
     /// weight-gradient products when base weights train: `fullModel`).
-    public static func flops(macs: Double, backward: Bool, fullModel: Bool) -> Double {
+    package static func flops(macs: Double, backward: Bool, fullModel: Bool) -> Double {
         2 * macs * (1 + (backward ? 1 : 0) + (backward && fullModel ? 1 : 0))
     }
 }

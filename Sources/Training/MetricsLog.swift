@@ -2,21 +2,21 @@ import Formats
 import Foundation
 
 /// One line of metrics.jsonl.
-public struct MetricsRecord: Codable, Sendable, Equatable {
-    public var step: Int
-    public var loss: Double
-    public var contrastiveLoss: Double
-    public var ntpLoss: Double
-    public var lr: Double
-    public var logitScale: Double
-    public var gradNorm: Double
-    public var samplesPerSecond: Double
-    public var tokensPerSecond: Double
-    public var gflops: Double
-    public var seconds: Double
-    public var forwardSeconds: Double
-    public var backwardSeconds: Double
-    public var communicationSeconds: Double
+package struct MetricsRecord: Codable, Sendable, Equatable {
+    package var step: Int
+    package var loss: Double
+    package var contrastiveLoss: Double
+    package var ntpLoss: Double
+    package var lr: Double
+    package var logitScale: Double
+    package var gradNorm: Double
+    package var samplesPerSecond: Double
+    package var tokensPerSecond: Double
+    package var gflops: Double
+    package var seconds: Double
+    package var forwardSeconds: Double
+    package var backwardSeconds: Double
+    package var communicationSeconds: Double
 
     enum CodingKeys: String, CodingKey {
         case step, loss, lr
@@ -28,11 +28,11 @@ public struct MetricsRecord: Codable, Sendable, Equatable {
 
 /// Appends one JSON object per step to RUN_DIR/metrics.jsonl. On resume it first drops every
 /// line past the resumed step, so the file reads as if the run had never stopped.
-public final class MetricsLog {
+package final class MetricsLog {
     let handle: FileHandle
     let encoder = JSONOutput.encoder(.compact)
 
-    public init(file: URL, keepSteps: Int) throws {
+    package init(file: URL, keepSteps: Int) throws {
         let manager = FileManager.default
         try manager.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
         var kept = Data()
@@ -51,7 +51,7 @@ public final class MetricsLog {
 
     deinit { try? handle.close() }
 
-    public func append(_ record: MetricsRecord) throws {
+    package func append(_ record: MetricsRecord) throws {
         var line = try encoder.encode(record)
         line.append(UInt8(ascii: "\n"))
         try handle.write(contentsOf: line)

@@ -5,14 +5,14 @@ import Models
 
 /// After a step's gradient is summed over ranks: global-norm clipping, AdamW with parameter
 /// groups, and the logit-scale clamp. Every rank applies the identical update to its replica.
-public final class ParameterUpdate: @unchecked Sendable {
-    public let optimizer: AdamW
-    public let schedule: LearningRateSchedule
-    public let gradientClip: Double
-    public let maxLogitScale: Double
+package final class ParameterUpdate: @unchecked Sendable {
+    package let optimizer: AdamW
+    package let schedule: LearningRateSchedule
+    package let gradientClip: Double
+    package let maxLogitScale: Double
     let parameters: ParameterTable<Float>
 
-    public init(parameters: ParameterTable<Float>, schedule: LearningRateSchedule, gradientClip: Double, maxLogitScale: Double,
+    package init(parameters: ParameterTable<Float>, schedule: LearningRateSchedule, gradientClip: Double, maxLogitScale: Double,
                 beta1: Double, beta2: Double, eps: Double, weightDecay: Double) {
         self.parameters = parameters
         self.schedule = schedule
@@ -27,7 +27,7 @@ public final class ParameterUpdate: @unchecked Sendable {
     }
 
     /// The update a run's configuration asks for (`optimizer.*`, `loss.max_logit_scale`).
-    public convenience init(parameters: ParameterTable<Float>, schedule: LearningRateSchedule, configuration: RunConfiguration) {
+    package convenience init(parameters: ParameterTable<Float>, schedule: LearningRateSchedule, configuration: RunConfiguration) {
         let optimizer = configuration.optimizer
         self.init(parameters: parameters, schedule: schedule, gradientClip: optimizer.gradClip, maxLogitScale: configuration.loss.maxLogitScale,
                   beta1: optimizer.beta1, beta2: optimizer.beta2, eps: optimizer.eps, weightDecay: optimizer.weightDecay)
@@ -42,14 +42,14 @@ public final class ParameterUpdate: @unchecked Sendable {
         return parameter.shape.count == 2
     }
 
-    public struct Outcome: Sendable, Equatable {
-        public var learningRate: Double
+    package struct Outcome: Sendable, Equatable {
+        package var learningRate: Double
         /// Global gradient norm before clipping.
-        public var gradientNorm: Double
+        package var gradientNorm: Double
     }
 
     /// Applies optimizer step number `step` (0-based) from the summed gradients.
-    public func apply(step: Int) -> Outcome {
+    package func apply(step: Int) -> Outcome {
         let gradients = parameters.trainableGradients
         var sum = 0.0
         for i in 0..<gradients.count { sum += Double(gradients[i]) * Double(gradients[i]) }

@@ -4,22 +4,22 @@ import Kernels
 import Models
 
 /// The pieces of a run that the configuration determines, independent of files and MPI.
-public struct RunSettings: Sendable {
-    public var trainable: TrainableSet
-    public var step: StepSettings
-    public var templates: PromptTemplates
-    public var schedule: LearningRateSchedule
-    public var steps: Int
+package struct RunSettings: Sendable {
+    package var trainable: TrainableSet
+    package var step: StepSettings
+    package var templates: PromptTemplates
+    package var schedule: LearningRateSchedule
+    package var steps: Int
     /// The global batch and this world's split of it.
-    public var batch: BatchSplit
-    public var globalBatch: Int { batch.global }
-    public var seed: UInt64
-    public var initialLogitScale: Double
-    public var memory: ModelMemoryOptions
+    package var batch: BatchSplit
+    package var globalBatch: Int { batch.global }
+    package var seed: UInt64
+    package var initialLogitScale: Double
+    package var memory: ModelMemoryOptions
 
     /// Checks the configuration and derives the run's pieces; `softPromptLengths` come from the
     /// prompt templates as the tokenizer splits them (PromptBuilder).
-    public init(_ config: RunConfiguration, softPromptLengths: (image: Int, text: Int), worldSize: Int) throws {
+    package init(_ config: RunConfiguration, softPromptLengths: (image: Int, text: Int), worldSize: Int) throws {
         try config.checkRules()
         batch = try BatchSplit(global: config.globalBatch, ranks: worldSize)
         steps = config.steps
@@ -46,18 +46,18 @@ public struct RunSettings: Sendable {
         }
     }
 
-    public init(_ config: ResolvedConfig, softPromptLengths: (image: Int, text: Int), worldSize: Int) throws {
+    package init(_ config: ResolvedConfig, softPromptLengths: (image: Int, text: Int), worldSize: Int) throws {
         try self.init(RunConfiguration(config), softPromptLengths: softPromptLengths, worldSize: worldSize)
     }
 }
 
 // The configuration's sections as the model and step types they configure.
 extension LoRASettings {
-    public init(_ lora: RunConfiguration.LoRA) {
+    package init(_ lora: RunConfiguration.LoRA) {
         self.init(rank: lora.rank, alpha: lora.alpha, dropout: lora.dropout, targetPattern: lora.targetModules)
     }
 }
 
 extension PromptTemplates {
-    public init(_ prompts: RunConfiguration.Prompts) { self.init(image: prompts.image, text: prompts.text) }
+    package init(_ prompts: RunConfiguration.Prompts) { self.init(image: prompts.image, text: prompts.text) }
 }

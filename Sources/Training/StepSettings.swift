@@ -1,24 +1,24 @@
 import Configuration
 
 /// What one training step computes, from the resolved configuration.
-public struct StepSettings: Sendable, Equatable {
+package struct StepSettings: Sendable, Equatable {
     /// The captions the next-token loss reads (`loss.ntp_captions`).
-    public typealias GenerativeCaptions = RunConfiguration.NTPCaptions
-    public var contrastiveWeight: Double
-    public var ntpWeight: Double
-    public var ntpCaptions: GenerativeCaptions
+    package typealias GenerativeCaptions = RunConfiguration.NTPCaptions
+    package var contrastiveWeight: Double
+    package var ntpWeight: Double
+    package var ntpCaptions: GenerativeCaptions
     /// Up to this many hard negative captions per pair join the contrastive loss's text keys
     /// (NegCLIP); 0 = none.
-    public var hardNegatives: Int
-    public var softPrompts: Bool
+    package var hardNegatives: Int
+    package var softPrompts: Bool
     /// Fixed log logit scale when it is not learned.
-    public var fixedLogitScale: Double
+    package var fixedLogitScale: Double
     /// Pairs per forward/backward chunk on a rank (GradCache); 0 = the whole local batch.
-    public var microBatch: Int
+    package var microBatch: Int
     /// Base of the LoRA dropout masks (the run's seed); each step mixes in its index.
-    public var dropoutSeed: UInt64
+    package var dropoutSeed: UInt64
 
-    public init(contrastiveWeight: Double = 1, ntpWeight: Double = 1, ntpCaptions: GenerativeCaptions = .long,
+    package init(contrastiveWeight: Double = 1, ntpWeight: Double = 1, ntpCaptions: GenerativeCaptions = .long,
                 hardNegatives: Int = 0, softPrompts: Bool = true, fixedLogitScale: Double = 2.659260036932778, microBatch: Int = 0, dropoutSeed: UInt64 = 0) {
         self.dropoutSeed = dropoutSeed
         self.contrastiveWeight = contrastiveWeight
@@ -32,23 +32,23 @@ public struct StepSettings: Sendable, Equatable {
 }
 
 /// What a step measured, identical on every rank.
-public struct StepResult: Sendable, Equatable {
-    public var contrastiveLoss: Double
-    public var ntpLoss: Double
-    public var ntpTokens: Int
+package struct StepResult: Sendable, Equatable {
+    package var contrastiveLoss: Double
+    package var ntpLoss: Double
+    package var ntpTokens: Int
     /// Weighted total: contrastive * weight + ntp * lambda.
-    public var loss: Double
+    package var loss: Double
     /// Input positions processed by all ranks' forwards (for tokens/s).
-    public var tokens: Int
+    package var tokens: Int
     /// Analytic GEMM FLOPs of the step over all ranks (FlopEstimate).
-    public var flops: Double
-    public var timing: StepTiming
+    package var flops: Double
+    package var timing: StepTiming
 }
 
 /// Seconds spent per phase on this rank: vision tower + projector forward, LLM forward (with
 /// pooling and losses), LLM backward (and into the trainable inputs), and collectives (including
 /// the wait for the slowest rank).
-public struct StepTiming: Sendable, Equatable {
-    public var vision = 0.0, forward = 0.0, backward = 0.0, communication = 0.0
-    public init() {}
+package struct StepTiming: Sendable, Equatable {
+    package var vision = 0.0, forward = 0.0, backward = 0.0, communication = 0.0
+    package init() {}
 }

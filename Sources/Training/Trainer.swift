@@ -6,36 +6,36 @@ import Kernels
 import Models
 
 /// Where a step's pairs come from: the rank's share of global batch `step`.
-public protocol TrainingData: AnyObject {
+package protocol TrainingData: AnyObject {
     func batch(step: Int, rank: Int, split: BatchSplit) throws -> TrainingBatch
     /// Optimizer steps in one pass over the data at this global batch size.
     func stepsPerEpoch(globalBatch: Int) -> Int
 }
 
-public struct TrainingError: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ description: String) { self.description = description }
+package struct TrainingError: Error, CustomStringConvertible {
+    package let description: String
+    package init(_ description: String) { self.description = description }
 }
 
 /// The training loop: steps, parameter updates, progress lines and metrics.jsonl.
-public final class Trainer {
-    public let settings: RunSettings
-    public let step: TrainingStep
-    public let update: ParameterUpdate
+package final class Trainer {
+    package let settings: RunSettings
+    package let step: TrainingStep
+    package let update: ParameterUpdate
     let data: TrainingData
     let communicator: Communicator
     let metrics: MetricsLog?
     let logEvery: Int
     let say: (String) -> Void
     /// Called after each completed step with its number (checkpointing hooks in here).
-    public var afterStep: ((Int) throws -> Void)?
+    package var afterStep: ((Int) throws -> Void)?
     /// The newest checkpoint written so far (named in the error when the loss stops being finite).
-    public var lastCheckpoint: () -> String? = { nil }
+    package var lastCheckpoint: () -> String? = { nil }
     /// Set from a signal handler: the loop stops at the next step boundary.
-    public var stopRequested: () -> Bool = { false }
-    public private(set) var completedSteps: Int
+    package var stopRequested: () -> Bool = { false }
+    package private(set) var completedSteps: Int
 
-    public init(settings: RunSettings, step: TrainingStep, update: ParameterUpdate, data: TrainingData,
+    package init(settings: RunSettings, step: TrainingStep, update: ParameterUpdate, data: TrainingData,
                 communicator: Communicator, runDirectory: URL, logEvery: Int, startStep: Int = 0,
                 say: @escaping (String) -> Void) throws {
         self.settings = settings
@@ -50,7 +50,7 @@ public final class Trainer {
     }
 
     /// Trains from `completedSteps` to `settings.steps` (or until a stop is requested).
-    public func run() throws {
+    package func run() throws {
         let started = DispatchTime.now().uptimeNanoseconds
         var windowStart = started, windowSamples = 0, windowTokens = 0, windowFlops = 0.0
         let firstStep = completedSteps

@@ -1,18 +1,18 @@
 /// One rank's share of a global batch: the pairs at global positions
 /// `globalOffset ..< globalOffset + count` of the step's global batch.
-public struct TrainingBatch: Sendable {
+package struct TrainingBatch: Sendable {
     /// (count, 3, size, size), normalised like the vision tower expects.
-    public var pixels: [Float]
-    public var shortCaptions: [String?]
-    public var longCaptions: [String?]
+    package var pixels: [Float]
+    package var shortCaptions: [String?]
+    package var longCaptions: [String?]
     /// `negativesPerPair` hard negative captions per pair (false edits of its short caption; nil
     /// where a pair has fewer), pair by pair: pair i's are at i * negativesPerPair ..< (i + 1) *
     /// negativesPerPair. Empty when the contrastive loss uses none.
-    public var negativeCaptions: [String?]
-    public var negativesPerPair: Int
-    public var globalOffset: Int
+    package var negativeCaptions: [String?]
+    package var negativesPerPair: Int
+    package var globalOffset: Int
 
-    public init(pixels: [Float], shortCaptions: [String?], longCaptions: [String?], negativeCaptions: [String?] = [],
+    package init(pixels: [Float], shortCaptions: [String?], longCaptions: [String?], negativeCaptions: [String?] = [],
                 negativesPerPair: Int = 0, globalOffset: Int) {
         precondition(shortCaptions.count == longCaptions.count, "TrainingBatch: caption lists differ in length")
         precondition(negativeCaptions.count == shortCaptions.count * negativesPerPair, "TrainingBatch: negativesPerPair hard negatives per pair")
@@ -24,23 +24,23 @@ public struct TrainingBatch: Sendable {
         self.globalOffset = globalOffset
     }
 
-    public var count: Int { shortCaptions.count }
+    package var count: Int { shortCaptions.count }
 }
 
 /// CLIP's pixel normalisation: (value / 255 - mean) / std per channel, from (height, width, 3)
 /// uint8 to (3, height, width) floats.
-public struct PixelNormalization: Sendable, Equatable {
-    public var mean: [Float]
-    public var std: [Float]
-    public static let clip = PixelNormalization(mean: [0.48145466, 0.4578275, 0.40821073], std: [0.26862954, 0.26130258, 0.27577711])
+package struct PixelNormalization: Sendable, Equatable {
+    package var mean: [Float]
+    package var std: [Float]
+    package static let clip = PixelNormalization(mean: [0.48145466, 0.4578275, 0.40821073], std: [0.26862954, 0.26130258, 0.27577711])
 
-    public init(mean: [Float], std: [Float]) {
+    package init(mean: [Float], std: [Float]) {
         self.mean = mean
         self.std = std
     }
 
     /// image: (size, size, 3) uint8 -> output: (3, size, size).
-    public func apply(_ image: UnsafePointer<UInt8>, size: Int, into output: UnsafeMutablePointer<Float>) {
+    package func apply(_ image: UnsafePointer<UInt8>, size: Int, into output: UnsafeMutablePointer<Float>) {
         let plane = size * size
         for c in 0..<3 {
             let scale = 1 / (255 * std[c]), shift = mean[c] / std[c]

@@ -20,11 +20,11 @@ import Objectives
 ///      logits (after it), and one backward takes both gradients ("shared image pass");
 ///   4. the flat gradient vector is all-reduced (summed): every rank then holds the gradient of
 ///      the global loss, whatever the number of ranks and chunks.
-public final class TrainingStep: @unchecked Sendable {
-    public let model: LlavaModel<Float>
-    public let prompts: PromptBuilder
-    public let communicator: Communicator
-    public let settings: StepSettings
+package final class TrainingStep: @unchecked Sendable {
+    package let model: LlavaModel<Float>
+    package let prompts: PromptBuilder
+    package let communicator: Communicator
+    package let settings: StepSettings
     let logitScale: Parameter<Float>?
     let exchange: EmbeddingExchange
     let flopCount: StepFlops
@@ -48,7 +48,7 @@ public final class TrainingStep: @unchecked Sendable {
     var totals = StepTotals()
     var globalTargets = 0
 
-    public init(model: LlavaModel<Float>, prompts: PromptBuilder, communicator: Communicator, settings: StepSettings) {
+    package init(model: LlavaModel<Float>, prompts: PromptBuilder, communicator: Communicator, settings: StepSettings) {
         self.model = model
         self.prompts = prompts
         self.communicator = communicator
@@ -143,19 +143,19 @@ public final class TrainingStep: @unchecked Sendable {
     /// A batch turned into model input sequences (tokenised prompts, padding, dropout keys): the
     /// part of a step that allocates. `run(_:)` then allocates nothing once its
     /// buffers have grown to the batch's shapes (`discern bench` counts it).
-    public struct PreparedBatch: Sendable {
+    package struct PreparedBatch: Sendable {
         let batch: TrainingBatch
         let chunks: [Chunk]
         let step: Int
     }
 
-    public func prepare(_ batch: TrainingBatch, step: Int) throws -> PreparedBatch {
+    package func prepare(_ batch: TrainingBatch, step: Int) throws -> PreparedBatch {
         PreparedBatch(batch: batch, chunks: try chunks(batch, step: step), step: step)
     }
 
     /// Zeroes the gradients, computes them for `batch` (this rank's share of the global batch)
     /// and all-reduces them. The parameters are not changed.
-    public func run(_ batch: TrainingBatch, step: Int = 0) throws -> StepResult {
+    package func run(_ batch: TrainingBatch, step: Int = 0) throws -> StepResult {
         try run(try prepare(batch, step: step))
     }
 }

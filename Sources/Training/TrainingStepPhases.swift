@@ -8,7 +8,7 @@ import Objectives
 extension TrainingStep {
     /// Zeroes the gradients, computes them for this rank's share of the global batch and
     /// all-reduces them. The parameters are not changed.
-    public func run(_ prepared: PreparedBatch) throws -> StepResult {
+    package func run(_ prepared: PreparedBatch) throws -> StepResult {
         let batch = prepared.batch, chunks = prepared.chunks
         precondition(batch.pixels.count == batch.count * pixelsPerImage,
                      "TrainingBatch: pixels for \(batch.pixels.count / pixelsPerImage) images, captions for \(batch.count)")

@@ -2,17 +2,17 @@ import Communication
 import Foundation
 
 /// What a finished (or killed) child process left behind.
-public struct ChildResult {
-    public let status: Int32
-    public let standardOutput: String
-    public let standardError: String
-    public let timedOut: Bool
-    public let seconds: Double
+package struct ChildResult {
+    package let status: Int32
+    package let standardOutput: String
+    package let standardError: String
+    package let timedOut: Bool
+    package let seconds: Double
     /// The signal that ended the process (status is then that signal's number), nil for an exit.
-    public var signal: Int32? = nil
+    package var signal: Int32? = nil
 
     /// Everything, for failure messages.
-    public var transcript: String {
+    package var transcript: String {
         "exit status \(status) after \(String(format: "%.1f", seconds)) s\(timedOut ? " (KILLED: timed out)" : "")\n"
             + "--- stdout ---\n\(standardOutput)--- stderr ---\n\(standardError)"
     }
@@ -24,7 +24,7 @@ public struct ChildResult {
 /// On timeout: Open MPI starts every rank in its own process group, so killing mpirun's group
 /// is not enough. The whole process tree is noted first, mpirun gets SIGTERM (on which it
 /// kills its ranks itself), and after a grace period everything noted gets SIGKILL.
-public func runChild(_ executable: URL, _ arguments: [String], environment: [String: String],
+package func runChild(_ executable: URL, _ arguments: [String], environment: [String: String],
               timeout: TimeInterval, workingDirectory: URL? = nil) throws -> ChildResult {
     let folder = FileManager.default.temporaryDirectory.appendingPathComponent("discern-child-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -96,7 +96,7 @@ private func descendants(of root: Int32) -> [Int32] {
 }
 
 /// The first executable called `name` on PATH.
-public func findOnPath(_ name: String) -> URL? {
+package func findOnPath(_ name: String) -> URL? {
     let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
     return path.split(separator: ":").map { URL(fileURLWithPath: String($0)).appendingPathComponent(name) }
         .first { FileManager.default.isExecutableFile(atPath: $0.path) }
@@ -107,17 +107,17 @@ public func findOnPath(_ name: String) -> URL? {
 /// test binary: on Linux the .xctest file IS the running executable (/proc/self/exe,
 /// CommandLine.arguments[0]); on macOS the .xctest bundle sits in the products directory.
 /// DISCERN_TEST_WORKER overrides the search.
-public func locateWorker() throws -> URL {
+package func locateWorker() throws -> URL {
     try locateProduct("discern-test-worker", override: "DISCERN_TEST_WORKER")
 }
 
 /// The `discern` executable of the same build as the tests.
-public func locateDiscern() throws -> URL {
+package func locateDiscern() throws -> URL {
     try locateProduct("discern", override: "DISCERN_BINARY")
 }
 
 /// An executable product of this package, from the products directory of the running tests.
-public func locateProduct(_ name: String, override: String) throws -> URL {
+package func locateProduct(_ name: String, override: String) throws -> URL {
     if let path = ProcessInfo.processInfo.environment[override] {
         return URL(fileURLWithPath: path)
     }
@@ -141,14 +141,14 @@ public func locateProduct(_ name: String, override: String) throws -> URL {
 }
 
 /// A missing tool or binary: thrown from a test, it FAILS the test (nothing is skipped).
-public struct SetupError: Error, CustomStringConvertible {
-    public let description: String
-    public init(description: String) { self.description = description }
+package struct SetupError: Error, CustomStringConvertible {
+    package let description: String
+    package init(description: String) { self.description = description }
 }
 
 /// Starts `mpirun -np ranks EXECUTABLE ARGUMENTS...` with the flags this machine needs (root,
 /// more ranks than cores, shared-memory transport) and a hard timeout.
-public func runMPIJob(ranks: Int, executable: URL, arguments: [String], timeout: TimeInterval = 60,
+package func runMPIJob(ranks: Int, executable: URL, arguments: [String], timeout: TimeInterval = 60,
                       environment extra: [String: String] = [:]) throws -> ChildResult {
     var environment = childEnvironment
     for (key, value) in extra { environment[key] = value }
@@ -158,10 +158,10 @@ public func runMPIJob(ranks: Int, executable: URL, arguments: [String], timeout:
 
 /// As root mpirun refuses to start without --allow-run-as-root; 3 ranks on 2 cores need
 /// --oversubscribe; ob1 + self,vader (shared memory) skip slow network probing.
-public let mpirunFlags = ["--allow-run-as-root", "--oversubscribe", "--bind-to", "none",
+package let mpirunFlags = ["--allow-run-as-root", "--oversubscribe", "--bind-to", "none",
                           "--mca", "pml", "ob1", "--mca", "btl", "self,vader", "-x", "OPENBLAS_NUM_THREADS=1"]
 
-public func locateMPIRun() throws -> URL {
+package func locateMPIRun() throws -> URL {
     guard let mpirun = findOnPath("mpirun") else {
         throw SetupError(description: "mpirun is not on PATH. Run ./launch/test, which installs Open MPI "
             + "(apt-get install openmpi-bin libopenmpi-dev) and then runs the tests.")
@@ -171,7 +171,7 @@ public func locateMPIRun() throws -> URL {
 
 /// mpirun's MPMD form, one rank per command: `mpirun FLAGS -np 1 COMMAND0 : -np 1 COMMAND1 ...`,
 /// so each rank can be given its own program and arguments.
-public func runMPMDJob(rankCommands: [[String]], timeout: TimeInterval = 60) throws -> ChildResult {
+package func runMPMDJob(rankCommands: [[String]], timeout: TimeInterval = 60) throws -> ChildResult {
     let contexts = rankCommands.map { ["-np", "1"] + $0 }
     let joined = contexts.dropFirst().reduce(contexts[0]) { $0 + [":"] + $1 }
     return try runChild(try locateMPIRun(), mpirunFlags + joined, environment: childEnvironment, timeout: timeout)
@@ -179,7 +179,7 @@ public func runMPMDJob(rankCommands: [[String]], timeout: TimeInterval = 60) thr
 
 /// This environment minus any launcher variables (so a test run inside an MPI job still starts
 /// fresh jobs), with one BLAS thread per process so ranks do not fight over few cores.
-public var childEnvironment: [String: String] {
+package var childEnvironment: [String: String] {
     var environment = ProcessInfo.processInfo.environment
     for name in mpiLauncherVariables { environment[name] = nil }
     environment["OPENBLAS_NUM_THREADS"] = "1"

@@ -2,14 +2,14 @@ import Foundation
 
 /// Alive and not a zombie (an orphan's zombie may wait for a reaper that never comes, as in
 /// containers whose process 1 does not reap).
-public func isRunning(_ pid: Int32) -> Bool {
+package func isRunning(_ pid: Int32) -> Bool {
     guard kill(pid, 0) == 0 else { return false }
     guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return true }
     return stat[stat.index(after: close)...].split(separator: " ").first != "Z"
 }
 
 /// Processes whose command line contains every one of `words` and none of `excluding`, from /proc.
-public func processes(mentioning words: [String], excluding: [String] = []) -> [Int32] {
+package func processes(mentioning words: [String], excluding: [String] = []) -> [Int32] {
     ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { entry in
         guard let pid = Int32(entry), let bytes = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline") else { return nil }
         let commandLine = String(decoding: bytes.map { $0 == 0 ? 32 : $0 }, as: UTF8.self)
@@ -20,7 +20,7 @@ public func processes(mentioning words: [String], excluding: [String] = []) -> [
 
 /// A started process whose standard output and error both go to `log` (a file, so ranks that
 /// outlive the process cannot block on a pipe). Close the handle after it ends.
-public func startLogged(_ executable: URL, _ arguments: [String], log: URL) throws -> (process: Process, handle: FileHandle) {
+package func startLogged(_ executable: URL, _ arguments: [String], log: URL) throws -> (process: Process, handle: FileHandle) {
     _ = FileManager.default.createFile(atPath: log.path, contents: nil)
     let handle = try FileHandle(forWritingTo: log)
     let process = makeProcess(executable, arguments, environment: childEnvironment, output: handle, errors: handle)
@@ -30,7 +30,7 @@ public func startLogged(_ executable: URL, _ arguments: [String], log: URL) thro
 
 /// Waits until `file` has at least `lines` lines (a run's metrics.jsonl: steps done), at most
 /// `seconds`, or until `process` ends.
-public func waitForLines(_ file: URL, _ lines: Int, seconds: TimeInterval, while process: Process) {
+package func waitForLines(_ file: URL, _ lines: Int, seconds: TimeInterval, while process: Process) {
     let deadline = Date().addingTimeInterval(seconds)
     while Date() < deadline, process.isRunning {
         if let text = try? String(contentsOf: file, encoding: .utf8), text.split(separator: "\n").count >= lines { return }

@@ -5,20 +5,20 @@ import HDF5Files
 /// Writes checkpoint files the way `CheckpointFile.write` lays them out but without its checks,
 /// so tests can hand the reader what a damaged or hostile file holds (mutated shapes, NaN,
 /// negative moments, bad attributes, broken name lists) under a valid checksum.
-public struct RawCheckpoint {
-    public var parameters: [NamedTensor]
-    public var firstMoments: [NamedTensor]
-    public var secondMoments: [NamedTensor]
+package struct RawCheckpoint {
+    package var parameters: [NamedTensor]
+    package var firstMoments: [NamedTensor]
+    package var secondMoments: [NamedTensor]
     /// Written as the `parameter_names` attribute, one per line.
-    public var names: [String]
-    public var attributes: [String: Int64]
-    public var configYAML: String
-    public var baseFingerprint: String
-    public var baseDescription: String
+    package var names: [String]
+    package var attributes: [String: Int64]
+    package var configYAML: String
+    package var baseFingerprint: String
+    package var baseDescription: String
     /// False writes a plain HDF5 file without the checksum block (what format 1 was).
-    public var sealed = true
+    package var sealed = true
 
-    public init(_ state: CheckpointState) {
+    package init(_ state: CheckpointState) {
         parameters = state.parameters
         firstMoments = state.firstMoments
         secondMoments = state.secondMoments
@@ -32,7 +32,7 @@ public struct RawCheckpoint {
         baseDescription = state.baseDescription
     }
 
-    public func write(to path: String) throws {
+    package func write(to path: String) throws {
         let file = try H5File.create(path, mode: .truncate, tracksObjectTimes: false, userBlock: sealed)
         for (group, list) in [("/parameters", parameters), ("/optimizer/first_moment", firstMoments),
                               ("/optimizer/second_moment", secondMoments)] {
@@ -53,9 +53,9 @@ public struct RawCheckpoint {
 }
 
 /// Byte-level damage for integrity tests.
-public enum FileDamage {
+package enum FileDamage {
     /// Flips one bit of the byte at `offset` (negative: from the end).
-    public static func flipBit(_ path: String, at offset: Int, bit: UInt8 = 0x10) throws {
+    package static func flipBit(_ path: String, at offset: Int, bit: UInt8 = 0x10) throws {
         var data = try Data(contentsOf: URL(fileURLWithPath: path))
         let index = offset >= 0 ? offset : data.count + offset
         data[index] ^= bit
@@ -63,7 +63,7 @@ public enum FileDamage {
     }
 
     /// Zeroes the 4 KiB page starting at `offset`, clipped to the file.
-    public static func zeroPage(_ path: String, at offset: Int) throws {
+    package static func zeroPage(_ path: String, at offset: Int) throws {
         var data = try Data(contentsOf: URL(fileURLWithPath: path))
         let end = min(offset + 4096, data.count)
         data.replaceSubrange(offset..<end, with: Data(count: end - offset))

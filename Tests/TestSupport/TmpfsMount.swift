@@ -3,10 +3,10 @@ import XCTest
 
 /// A small tmpfs for real out-of-space tests (needs root: `mount -t tmpfs`). Skips the test with
 /// the reason where mounting is not permitted.
-public struct TmpfsMount {
-    public let path: String
+package struct TmpfsMount {
+    package let path: String
 
-    public init(sizeKiB: Int) throws {
+    package init(sizeKiB: Int) throws {
         path = FileManager.default.temporaryDirectory.appendingPathComponent("discern-tmpfs-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         guard let mount = findOnPath("mount") else { throw XCTSkip("no mount command: cannot test a full disk") }
@@ -17,14 +17,14 @@ public struct TmpfsMount {
         }
     }
 
-    public func unmount() {
+    package func unmount() {
         if let umount = findOnPath("umount") { _ = try? runChild(umount, [path], environment: [:], timeout: 20) }
         try? FileManager.default.removeItem(atPath: path)
     }
 }
 
 /// A new empty folder under the temporary directory, for one test's files.
-public func makeScratchDirectory(_ prefix: String) throws -> String {
+package func makeScratchDirectory(_ prefix: String) throws -> String {
     let path = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString)").path
     try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     return path
