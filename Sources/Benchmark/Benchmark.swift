@@ -99,7 +99,7 @@ package final class Benchmark {
         let model = try makeModel(modelConfig, run: run, prompts: prompts, say: say)
         let update = ParameterUpdate(parameters: model.parameters, schedule: run.schedule, configuration: configuration)
         let step = TrainingStep(model: model, prompts: prompts, communicator: communicator, settings: run.step)
-        let batch = makeBatch(modelConfig, globalBatch: run.globalBatch, seed: run.seed)
+        let batch = makeBatch(modelConfig, split: run.batch, seed: run.seed)
         let total = model.parameters.parameters.reduce(0) { $0 + $1.count }, trainable = model.parameters.trainableValues.count
         if communicator.rank == 0 {
             say("bench: \(describe(modelConfig)); \(total) parameters, \(trainable) trainable; \(run.globalBatch) pairs per step "
@@ -230,19 +230,19 @@ package final class Benchmark {
 
     /// This rank's share of one fixed global batch: N(0, 1) pixels and captions of
     /// `captionTokens` random word ids, the same whatever the number of ranks.
-    func makeBatch(_ modelConfig: LlavaConfig, globalBatch: Int, seed: UInt64) -> TrainingBatch {
-        let local = globalBatch / communicator.size, offset = communicator.rank * local
+    func makeBatch(_ modelConfig: LlavaConfig, split: BatchSplit, seed: UInt64) -> TrainingBatch {
+        let positions = split.positions(rank: communicator.rank), globalBatch = split.global
         let pixelsPerImage = 3 * modelConfig.vision.imageSize * modelConfig.vision.imageSize
         var random = Xoshiro256(seed: seed ^ 0xbe4c)
         var pixels: [Float] = [], captions: [String?] = []
         for index in 0..<globalBatch {
             let image = (0..<pixelsPerImage).map { _ in Float(random.normal() as Double) }
             let words = (0..<settings.captionTokens).map { _ in "t\(3 + Int(random.next() % UInt64(settings.imageTokenID - 3)))" }
-            guard index >= offset && index < offset + local else { continue }
+            guard positions.contains(index) else { continue }
             pixels += image
             captions.append(words.joined(separator: " "))
         }
-        return TrainingBatch(pixels: pixels, shortCaptions: captions, longCaptions: captions, globalOffset: offset)
+        return TrainingBatch(pixels: pixels, shortCaptions: captions, longCaptions: captions, globalOffset: positions.lowerBound)
     }
 
     func describe(_ c: LlavaConfig) -> String {

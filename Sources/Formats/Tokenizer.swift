@@ -59,7 +59,7 @@ package final class Tokenizer: Sendable {
 
         let added = try (root.optional("added_tokens")?.array() ?? []).map { (node) throws(FormatError) in try AddedToken(node) }
         let tables = AddedTokenTables(added, normalizer: normalizer)
-        let (addedIDs, pieceOverrides) = (tables.ids, tables.pieceOverrides)
+        let addedIDs = tables.ids
         rawMatcher = AddedTokenMatcher(tables.raw)
         normalizedMatcher = AddedTokenMatcher(tables.normalized)
         self.addedIDs = addedIDs
@@ -76,7 +76,7 @@ package final class Tokenizer: Sendable {
         let largestID = max(model.vocabulary.values.max() ?? -1, added.map(\.id).max() ?? -1)
         var pieces = [String?](repeating: nil, count: Int(largestID) + 1)
         for (piece, id) in model.vocabulary { pieces[Int(id)] = piece.value }
-        for (id, piece) in pieceOverrides { pieces[Int(id)] = piece }
+        for (id, piece) in tables.pieceOverrides { pieces[Int(id)] = piece }
         self.pieces = pieces
 
         func lookup(_ piece: String) -> Int32? { addedIDs[ExactString(piece)] ?? model.vocabulary[ExactString(piece)] }
@@ -153,33 +153,5 @@ package final class Tokenizer: Sendable {
         }
         guard let decoder else { return tokens.joined(separator: " ") }
         return decoder.decode(tokens).joined()
-    }
-}
-
-/// The added tokens sorted for matching: those matched against raw text and those matched
-/// against normalized text, their ids, which are special, and the piece `decode` shows for each.
-struct AddedTokenTables {
-    var ids: [ExactString: Int32] = [:]
-    var raw: [(pattern: [Unicode.Scalar], token: AddedToken)] = []
-    var normalized: [(pattern: [Unicode.Scalar], token: AddedToken)] = []
-    var specialContents = Set<ExactString>()
-    var pieceOverrides: [Int32: String] = [:]
-
-    init(_ added: [AddedToken], normalizer: TokenizerNormalizer?) {
-        for token in added {
-            ids[ExactString(token.content)] = token.id
-            if token.special { specialContents.insert(ExactString(token.content)) }
-            let content = Array(token.content.unicodeScalars)
-            if token.normalized {
-                // tokenizers matches these against normalized text, so their pattern (and the
-                // piece decode shows for them) is the normalized content.
-                let pattern = normalizer?.apply(content) ?? content
-                normalized.append((pattern, token))
-                pieceOverrides[token.id] = string(pattern)
-            } else {
-                raw.append((content, token))
-                pieceOverrides[token.id] = token.content
-            }
-        }
     }
 }

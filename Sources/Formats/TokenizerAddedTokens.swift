@@ -26,6 +26,34 @@ struct AddedToken: Sendable {
     }
 }
 
+/// The added tokens sorted for matching: those matched against raw text and those matched
+/// against normalized text, their ids, which are special, and the piece `decode` shows for each.
+struct AddedTokenTables {
+    var ids: [ExactString: Int32] = [:]
+    var raw: [(pattern: [Unicode.Scalar], token: AddedToken)] = []
+    var normalized: [(pattern: [Unicode.Scalar], token: AddedToken)] = []
+    var specialContents = Set<ExactString>()
+    var pieceOverrides: [Int32: String] = [:]
+
+    init(_ added: [AddedToken], normalizer: TokenizerNormalizer?) {
+        for token in added {
+            ids[ExactString(token.content)] = token.id
+            if token.special { specialContents.insert(ExactString(token.content)) }
+            let content = Array(token.content.unicodeScalars)
+            if token.normalized {
+                // tokenizers matches these against normalized text, so their pattern (and the
+                // piece decode shows for them) is the normalized content.
+                let pattern = normalizer?.apply(content) ?? content
+                normalized.append((pattern, token))
+                pieceOverrides[token.id] = string(pattern)
+            } else {
+                raw.append((content, token))
+                pieceOverrides[token.id] = token.content
+            }
+        }
+    }
+}
+
 /// A piece of text after added tokens are split out: an added token's id, or a range of text
 /// that still has to be tokenized.
 enum TextSplit {

@@ -21,7 +21,7 @@ package final class ShardTrainingData: TrainingData {
         self.normalization = normalization
     }
 
-    package func stepsPerEpoch(globalBatch: Int) -> Int { split.count / max(globalBatch, 1) }
+    package func stepsPerEpoch(_ batchSplit: BatchSplit) -> Int { split.count / batchSplit.global }
 
     package func batch(step: Int, rank: Int, split batchSplit: BatchSplit) throws -> TrainingBatch {
         if order?.globalBatchSize != batchSplit.global {

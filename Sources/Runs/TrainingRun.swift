@@ -95,7 +95,7 @@ package final class TrainingRun {
         }
         try TrainingDataCheck.check(split, step: settings.step, dataPath: dataPath)
         let data = ShardTrainingData(split: split, seed: settings.seed, hardNegatives: settings.step.hardNegatives)
-        let stepsPerEpoch = data.stepsPerEpoch(globalBatch: settings.globalBatch)
+        let stepsPerEpoch = data.stepsPerEpoch(settings.batch)
         guard stepsPerEpoch > 0 else {
             throw ConfigError("\(dataPath): the train split has \(split.count) samples, fewer than one global batch of \(settings.globalBatch).")
         }

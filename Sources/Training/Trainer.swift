@@ -9,7 +9,7 @@ import Models
 package protocol TrainingData: AnyObject {
     func batch(step: Int, rank: Int, split: BatchSplit) throws -> TrainingBatch
     /// Optimizer steps in one pass over the data at this global batch size.
-    func stepsPerEpoch(globalBatch: Int) -> Int
+    func stepsPerEpoch(_ split: BatchSplit) -> Int
 }
 
 package struct TrainingError: Error, CustomStringConvertible {
