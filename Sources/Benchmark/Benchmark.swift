@@ -209,9 +209,9 @@ package final class Benchmark {
         } else {
             try modelConfig.checkMemoryFits(bytesPerValue: MemoryLayout<Float>.size, source: "the bench section of the configuration")
             model = try LlavaModel<Float>(config: modelConfig, trainable: run.trainable, recompute: run.memory.recompute)
-            for (name, shape) in modelConfig.baseParameterShapes {
-                let values = initialWeight(name: name, shape: shape, config: modelConfig, padTokenID: 0, seed: run.seed)
-                model.parameters[name].value.update(from: values, count: values.count)
+            for tensor in model.modelDescription.tensors {
+                let values = initialWeight(name: tensor.name, shape: tensor.shape, config: modelConfig, padTokenID: 0, seed: run.seed)
+                model.parameters[tensor.name].value.update(from: values, count: values.count)
             }
         }
         model.initializeAdapters(seed: run.seed, prompts: prompts)

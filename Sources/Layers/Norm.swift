@@ -1,8 +1,10 @@
 import Kernels
 
 /// LayerNorm (CLIP: weight and bias) or RMSNorm (Llama: weight only), over the last dimension.
+public enum NormKind: Sendable, Equatable { case layerNorm, rmsNorm }
+
 public final class Norm<T: KernelScalar>: @unchecked Sendable {
-    public enum Kind: Sendable { case layerNorm, rmsNorm }
+    public typealias Kind = NormKind
     public let kind: Kind
     public let weight: Parameter<T>   // (dim)
     public let bias: Parameter<T>?    // (dim), LayerNorm only

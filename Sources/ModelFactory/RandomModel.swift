@@ -64,7 +64,7 @@ package func writeRandomHalfModel(preset: ModelPreset, imageSize: Int, vocabular
     let staging = try stageModelDirectory(target, configText: configText, tokenizerJSON: built.json)
 
     let dtype: SafetensorsDType = format == .float16 ? .F16 : .BF16
-    let (shards, total, parameters) = planShards(config.baseParameterShapes, dtype: dtype, shardBytes: shardBytes)
+    let (shards, total, parameters) = planShards(config.modelDescription.tensors.map { ($0.name, $0.shape) }, dtype: dtype, shardBytes: shardBytes)
     func shardName(_ k: Int) -> String { String(format: "model-%05d-of-%05d.safetensors", k + 1, shards.count) }
 
     let generator = RandomHalfTensorGenerator(format: format, seed: seed)
@@ -77,7 +77,7 @@ package func writeRandomHalfModel(preset: ModelPreset, imageSize: Int, vocabular
     try writeShardIndex(weightMap, totalBytes: total, in: staging)
     // Strict check of names and shapes through the normal loading path (no tensor data is read).
     let written = try ModelDirectory(path: staging.path)
-    _ = try written.config.matchBaseWeights(in: try SafetensorsShards.openWeights(inDirectory: staging.path))
+    _ = try written.config.modelDescription.matchBaseWeights(in: try SafetensorsShards.openWeights(inDirectory: staging.path))
 
     do {
         if exists { try files.removeItem(at: target) }
@@ -193,8 +193,8 @@ package func randomHalfModelMismatch(_ directory: ModelDirectory, config: LlavaC
     expected.text.bosTokenId = directory.config.text.bosTokenId
     expected.text.eosTokenId = directory.config.text.eosTokenId
     if expected != directory.config {
-        let found = Dictionary(uniqueKeysWithValues: directory.config.baseParameterShapes.map { ($0.name, $0.shape) })
-        let first = expected.baseParameterShapes.first { found[$0.name] != $0.shape }
+        let found = Dictionary(uniqueKeysWithValues: directory.config.modelDescription.tensors.map { ($0.name, $0.shape) })
+        let first = expected.modelDescription.tensors.first { found[$0.name] != $0.shape }
         return "holds a model of another shape: " + (first.map { "\($0.name) is \(found[$0.name].map { "\($0)" } ?? "missing"), not \($0.shape)" }
             ?? "config.json differs in a setting other than tensor shapes")
     }

@@ -160,12 +160,15 @@ package func writeInitialModel(preset: ModelPreset, directory: String, words: [S
     let staging = try stageModelDirectory(target, configText: configText, tokenizerJSON: built.json)
     var writer = SafetensorsWriter()
     var counts = (vision: 0, projector: 0, language: 0)
-    for (name, shape) in config.baseParameterShapes {
+    for entry in config.modelDescription.entries {
+        let name = entry.tensor.name, shape = entry.tensor.shape
         let values = initialWeight(name: name, shape: shape, config: config, padTokenID: built.padTokenID, seed: seed)
         try writer.add(name, shape: shape, floats: values)
-        if name.hasPrefix("vision_tower.") { counts.vision += values.count }
-        else if name.hasPrefix("multi_modal_projector.") { counts.projector += values.count }
-        else { counts.language += values.count }
+        switch entry.part {
+        case .vision: counts.vision += values.count
+        case .connector: counts.projector += values.count
+        case .language: counts.language += values.count
+        }
     }
     try writer.write(to: staging.appendingPathComponent("model.safetensors").path)
     // Strict load-back: every tensor name and shape as the model expects.

@@ -46,7 +46,7 @@ package struct ModelDirectory: Sendable {
 
     /// A model with this directory's weights and `trainable`'s adapters (LoRA A/B, soft prompts
     /// zero-initialised: call `initializeAdapters`). With `memory.halfWeights`, every frozen tensor
-    /// that LlavaConfig.mayStayHalf allows and the file stores as F16/BF16 stays in the mapped
+    /// that the model's description lets stay 16-bit (TensorBlueprint.mayStayHalf) and the file stores as F16/BF16 stays in the mapped
     /// file (the model keeps the mapping alive) and is widened per use; the rest is widened now.
     package func loadModel<T: KernelScalar>(trainable: TrainableSet = .frozen, memory: ModelMemoryOptions = ModelMemoryOptions(),
                                            as: T.Type = T.self) throws -> LlavaModel<T> {
@@ -54,12 +54,13 @@ package struct ModelDirectory: Sendable {
         try config.checkMemoryFits(bytesPerValue: memory.halfWeights ? 2 : MemoryLayout<T>.size,
                                    source: url.appendingPathComponent("config.json").path)
         let weights = try SafetensorsShards.openWeights(inDirectory: url.path)
-        let keys = try config.matchBaseWeights(in: weights)
+        let description = config.modelDescription
+        let keys = try description.matchBaseWeights(in: weights)
         var half: [String: HalfMatrix] = [:]
         if memory.halfWeights {
-            for spec in try config.parameterSpecs(trainable: trainable)
-            where !spec.trainable && LlavaConfig.mayStayHalf(name: spec.name, shape: spec.shape) && spec.count > 0 {
-                guard let key = keys[spec.name] else { continue }
+            let frozen = Set(try config.parameterSpecs(trainable: trainable).filter { !$0.trainable }.map(\.name))
+            for tensor in description.tensors where frozen.contains(tensor.name) && tensor.mayStayHalf && tensor.count > 0 {
+                guard let key = keys[tensor.name] else { continue }
                 let info = try weights.info(key)
                 let format: HalfFormat
                 switch info.dtype {
@@ -68,7 +69,7 @@ package struct ModelDirectory: Sendable {
                 default: continue
                 }
                 guard let bytes = try weights.rawBytes(key).baseAddress else { continue }
-                half[spec.name] = HalfMatrix(bytes: bytes, format: format, rows: spec.shape[0], columns: spec.shape[1], owner: weights)
+                half[tensor.name] = HalfMatrix(bytes: bytes, format: format, rows: tensor.shape[0], columns: tensor.shape[1], owner: weights)
             }
         }
         let model = try LlavaModel<T>(config: config, trainable: trainable, halfWeights: half, recompute: memory.recompute)
@@ -106,25 +107,24 @@ package struct WeightMismatchError: Error, CustomStringConvertible {
     }
 }
 
-extension LlavaConfig {
+extension ModelDescription {
     /// Where each base tensor is in `source` (canonical name -> file key), checked strictly: each
     /// expected tensor must be present once (under any of the three key layouts) with the right
-    /// shape, and nothing else may be. Every problem is listed at once.
+    /// shape, and nothing else may be (but the `ignoredTensors`). Every problem is listed at once.
     package func matchBaseWeights(in source: any TensorSource) throws -> [String: String] {
-        let expected = Dictionary(uniqueKeysWithValues: baseParameterShapes.map { ($0.name, $0.shape) })
+        let expected = Dictionary(uniqueKeysWithValues: tensors.map { ($0.name, $0.shape) })
         var found: [String: String] = [:]   // canonical -> file key
         var unexpected: [String] = [], misshaped: [String] = []
         for key in source.names {
             let name = canonicalWeightKey(key)
-            // A tied head may still be written out; transformers ignores it on load, so do we.
-            if tieWordEmbeddings && name == "language_model.lm_head.weight" { continue }
+            if ignoredTensors.contains(name) { continue }
             guard let shape = expected[name] else { unexpected.append(key); continue }
             if found[name] != nil { unexpected.append(key + " (a second copy of \(name))"); continue }
             let info = try source.info(key)
             if info.shape != shape { misshaped.append("\(key): file \(info.shape), model \(shape)") }
             found[name] = key
         }
-        let missing = baseParameterShapes.map(\.name).filter { found[$0] == nil }
+        let missing = names.filter { found[$0] == nil }
         let file = source.file(containing: source.names.first ?? "")
         guard missing.isEmpty, unexpected.isEmpty, misshaped.isEmpty else {
             throw WeightMismatchError(file: file, missing: missing, unexpected: unexpected, misshaped: misshaped)
@@ -134,11 +134,11 @@ extension LlavaConfig {
 }
 
 extension LlavaModel {
-    /// Fills every base parameter from `source`, strictly (LlavaConfig.matchBaseWeights). Parameters
+    /// Fills every base parameter from `source`, strictly (ModelDescription.matchBaseWeights). Parameters
     /// kept in 16-bit storage already read their file and are left alone.
     package func loadBaseWeights(from source: any TensorSource, keys: [String: String]? = nil) throws {
-        let found = try keys ?? config.matchBaseWeights(in: source)
-        for (name, _) in config.baseParameterShapes where parameters[name].half == nil {
+        let found = try keys ?? modelDescription.matchBaseWeights(in: source)
+        for name in modelDescription.names where parameters[name].half == nil {
             try copyTensor(found[name]!, from: source, into: parameters[name])
         }
     }

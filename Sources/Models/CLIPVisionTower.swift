@@ -14,35 +14,20 @@ public final class CLIPVisionTower<T: KernelScalar>: @unchecked Sendable {
     let preNorm: Norm<T>
     let encoder: TransformerStack<T>
 
-    public static func prefix(_ name: String) -> String { "vision_tower.vision_model." + name }
-
-    public init(config: CLIPVisionConfig, layersUsed: Int, keepClassToken: Bool, loraAlpha: Double, recompute: Bool = false,
-                parameters p: ParameterTable<T>) {
+    /// The tower `blueprint` describes, reading its tensors from `p`. Adapters in the vision
+    /// tower (an unusual choice) run without LoRA dropout, which acts in the language model.
+    public init(blueprint: CLIPVisionBlueprint, config: CLIPVisionConfig, layersUsed: Int, keepClassToken: Bool, loraAlpha: Double,
+                recompute: Bool = false, parameters p: ParameterTable<T>) {
         self.config = config
-        needsBackward = p.trainable.contains { $0.name.hasPrefix("vision_tower.") }
+        needsBackward = p.trainsAny(of: blueprint.tensors)
         self.layersUsed = layersUsed
         self.keepClassToken = keepClassToken
-        let name = Self.prefix
-        classEmbedding = p[name("embeddings.class_embedding")]
-        patchEmbedding = p[name("embeddings.patch_embedding.weight")]
-        positionEmbedding = p[name("embeddings.position_embedding.weight")]
-        preNorm = Norm(kind: .layerNorm, weight: p[name("pre_layrnorm.weight")], bias: p[name("pre_layrnorm.bias")],
-                       eps: config.layerNormEps)
-        let activation = ActivationFunction(huggingFaceName: config.hiddenAct)!  // validated by LlavaConfig
-        let layers = (0..<config.numHiddenLayers).map { i -> TransformerLayer<T> in
-            let layer = name("encoder.layers.\(i).")
-            func linear(_ module: String) -> Linear<T> { makeLinear(layer + module, p, bias: true, loraAlpha: loraAlpha) }
-            func norm(_ module: String) -> Norm<T> {
-                Norm(kind: .layerNorm, weight: p[layer + module + ".weight"], bias: p[layer + module + ".bias"], eps: config.layerNormEps)
-            }
-            return TransformerLayer(
-                norm1: norm("layer_norm1"),
-                attention: SelfAttention(q: linear("self_attn.q_proj"), k: linear("self_attn.k_proj"), v: linear("self_attn.v_proj"),
-                                         o: linear("self_attn.out_proj"), queryHeads: config.numAttentionHeads,
-                                         keyValueHeads: config.numAttentionHeads, headDim: config.headDim, causal: false, rotary: nil),
-                norm2: norm("layer_norm2"),
-                feedForward: FeedForward(.plain(fc1: linear("mlp.fc1"), activation: activation, fc2: linear("mlp.fc2"))))
-        }
+        classEmbedding = p[blueprint.classEmbedding.name]
+        patchEmbedding = p[blueprint.patchEmbedding.name]
+        positionEmbedding = p[blueprint.positionEmbedding.name]
+        preNorm = Norm(blueprint.preNorm, parameters: p)
+        let lora = LoRABehaviour(alpha: loraAlpha, dropout: 0)
+        let layers = blueprint.layers.map { TransformerLayer<T>($0, parameters: p, lora: lora, rotary: nil) }
         encoder = TransformerStack(layers: layers, hidden: config.hiddenSize, recompute: recompute)
         // A frozen tower is never differentiated: its forwards keep no attention probabilities.
         for layer in layers { layer.attention.savesProbabilities = needsBackward }
@@ -133,15 +118,4 @@ public final class CLIPVisionTower<T: KernelScalar>: @unchecked Sendable {
 public final class VisionBackwardBuffers<T: KernelScalar>: @unchecked Sendable {
     let output = GrowableBuffer<T>(), normed = GrowableBuffer<T>(), embedded = GrowableBuffer<T>(), patchOut = GrowableBuffer<T>()
     public init() {}
-}
-
-/// A Linear named `module` with its weight, optional bias and optional LoRA (`module.lora_A.weight`
-/// and `module.lora_B.weight`, present in the table only when LoRA targets this module).
-func makeLinear<T: KernelScalar>(_ module: String, _ p: ParameterTable<T>, bias: Bool, loraAlpha: Double,
-                                 loraDropout: Double = 0) -> Linear<T> {
-    var lora: LoRA<T>?
-    if p.contains(module + ".lora_A.weight") {
-        lora = LoRA(a: p[module + ".lora_A.weight"], b: p[module + ".lora_B.weight"], alpha: loraAlpha, dropout: loraDropout)
-    }
-    return Linear(weight: p[module + ".weight"], bias: bias ? p[module + ".bias"] : nil, lora: lora)
 }

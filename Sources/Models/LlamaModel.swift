@@ -12,33 +12,17 @@ public final class LlamaModel<T: KernelScalar>: @unchecked Sendable {
     public let lmHead: Linear<T>           // weight (vocab, hidden): lm_head, or embed_tokens when tied
     public let rotary: RotaryTable<T>
 
-    public static func prefix(_ name: String) -> String { "language_model.model." + name }
-
-    public init(config: LlamaConfig, loraAlpha: Double, loraDropout: Double = 0, recompute: Bool = false, parameters p: ParameterTable<T>) {
+    public init(blueprint: DecoderBlueprint, config: LlamaConfig, loraAlpha: Double, loraDropout: Double = 0, recompute: Bool = false,
+                parameters p: ParameterTable<T>) {
         self.config = config
-        let name = Self.prefix
-        embedTokens = p[name("embed_tokens.weight")]
+        embedTokens = p[blueprint.embedTokens.name]
         let rotary = RotaryTable<T>(headDim: config.headDim, maxPositions: config.maxPositionEmbeddings, theta: config.ropeTheta)
         self.rotary = rotary
-        let layers = (0..<config.numHiddenLayers).map { i -> TransformerLayer<T> in
-            let layer = name("layers.\(i).")
-            func linear(_ module: String, bias: Bool) -> Linear<T> { makeLinear(layer + module, p, bias: bias, loraAlpha: loraAlpha, loraDropout: loraDropout) }
-            func norm(_ module: String) -> Norm<T> { Norm(kind: .rmsNorm, weight: p[layer + module + ".weight"], bias: nil, eps: config.rmsNormEps) }
-            let attentionBias = config.attentionBias, mlpBias = config.mlpBias
-            return TransformerLayer(
-                norm1: norm("input_layernorm"),
-                attention: SelfAttention(q: linear("self_attn.q_proj", bias: attentionBias), k: linear("self_attn.k_proj", bias: attentionBias),
-                                         v: linear("self_attn.v_proj", bias: attentionBias), o: linear("self_attn.o_proj", bias: attentionBias),
-                                         queryHeads: config.numAttentionHeads, keyValueHeads: config.numKeyValueHeads,
-                                         headDim: config.headDim, causal: true, rotary: rotary),
-                norm2: norm("post_attention_layernorm"),
-                feedForward: FeedForward(.gated(gate: linear("mlp.gate_proj", bias: mlpBias), up: linear("mlp.up_proj", bias: mlpBias),
-                                                down: linear("mlp.down_proj", bias: mlpBias))))
-        }
+        let lora = LoRABehaviour(alpha: loraAlpha, dropout: loraDropout)
+        let layers = blueprint.layers.map { TransformerLayer<T>($0, parameters: p, lora: lora, rotary: rotary) }
         decoder = TransformerStack(layers: layers, hidden: config.hiddenSize, recompute: recompute)
-        finalNorm = Norm(kind: .rmsNorm, weight: p[name("norm.weight")], bias: nil, eps: config.rmsNormEps)
-        let head = config.tieWordEmbeddings ? embedTokens : p["language_model.lm_head.weight"]
-        lmHead = Linear(weight: head, bias: nil, lora: nil)
+        finalNorm = Norm(blueprint.finalNorm, parameters: p)
+        lmHead = blueprint.lmHead.map { Linear($0, parameters: p, lora: lora) } ?? Linear(weight: embedTokens, bias: nil, lora: nil)
     }
 
     public var hidden: Int { config.hiddenSize }

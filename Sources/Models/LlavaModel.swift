@@ -7,6 +7,8 @@ public final class LlavaModel<T: KernelScalar>: @unchecked Sendable {
     public let config: LlavaConfig
     public let trainableSet: TrainableSet
     public let parameters: ParameterTable<T>
+    /// Every base tensor, as the blueprints the model is built from describe them.
+    public let modelDescription: ModelDescription
     public let vision: CLIPVisionTower<T>
     public let projector: Projector<T>
     public let language: LlamaModel<T>
@@ -21,18 +23,18 @@ public final class LlavaModel<T: KernelScalar>: @unchecked Sendable {
     public init(config: LlavaConfig, trainable: TrainableSet, halfWeights: [String: HalfMatrix] = [:], recompute: Bool = false) throws {
         self.config = config
         trainableSet = trainable
-        let table = ParameterTable<T>(try config.parameterSpecs(trainable: trainable), halfWeights: halfWeights)
+        let blueprint = LlavaBlueprint(config: config)
+        modelDescription = blueprint.description
+        let table = ParameterTable<T>(try blueprint.description.parameterSpecs(trainable: trainable, hidden: config.text.hiddenSize),
+                                      halfWeights: halfWeights)
         parameters = table
         let alpha = trainable.lora?.alpha ?? 1
-        // LoRA dropout acts in the language model, whose rows carry dropout keys; adapters in the
-        // vision tower or projector (an unusual choice) run without it.
-        vision = CLIPVisionTower(config: config.vision, layersUsed: config.visionLayersUsed,
+        vision = CLIPVisionTower(blueprint: blueprint.vision, config: config.vision, layersUsed: config.visionLayersUsed,
                                  keepClassToken: config.visionFeatureSelectStrategy == "full", loraAlpha: alpha, recompute: recompute,
                                  parameters: table)
-        projector = Projector(activation: ActivationFunction(huggingFaceName: config.projectorHiddenAct)!, bias: config.projectorBias,
-                              loraAlpha: alpha, parameters: table)
-        language = LlamaModel(config: config.text, loraAlpha: alpha, loraDropout: trainable.lora?.dropout ?? 0, recompute: recompute,
-                              parameters: table)
+        projector = Projector(blueprint: blueprint.projector, loraAlpha: alpha, parameters: table)
+        language = LlamaModel(blueprint: blueprint.language, config: config.text, loraAlpha: alpha, loraDropout: trainable.lora?.dropout ?? 0,
+                              recompute: recompute, parameters: table)
         imagePrompt = table.contains(SoftPromptName.image) ? table[SoftPromptName.image] : nil
         textPrompt = table.contains(SoftPromptName.text) ? table[SoftPromptName.text] : nil
     }

@@ -9,11 +9,12 @@ public final class Projector<T: KernelScalar>: @unchecked Sendable {
     let activation: ActivationFunction
     public let needsBackward: Bool
 
-    public init(activation: ActivationFunction, bias: Bool, loraAlpha: Double, parameters p: ParameterTable<T>) {
-        linear1 = makeLinear("multi_modal_projector.linear_1", p, bias: bias, loraAlpha: loraAlpha)
-        linear2 = makeLinear("multi_modal_projector.linear_2", p, bias: bias, loraAlpha: loraAlpha)
-        self.activation = activation
-        needsBackward = p.trainable.contains { $0.name.hasPrefix("multi_modal_projector.") }
+    public init(blueprint: ProjectorBlueprint, loraAlpha: Double, parameters p: ParameterTable<T>) {
+        let lora = LoRABehaviour(alpha: loraAlpha, dropout: 0)
+        linear1 = Linear(blueprint.linear1, parameters: p, lora: lora)
+        linear2 = Linear(blueprint.linear2, parameters: p, lora: lora)
+        activation = blueprint.activation
+        needsBackward = p.trainsAny(of: blueprint.tensors)
     }
 
     public var outFeatures: Int { linear2.outFeatures }

@@ -59,7 +59,7 @@ public enum SoftPromptName {
 /// How a model trades memory for time; neither option changes a single result bit.
 public struct ModelMemoryOptions: Sendable, Equatable {
     /// Frozen base weights stored as F16/BF16 stay in their memory-mapped file and are widened per
-    /// use instead of being copied to Float (LlavaConfig.mayStayHalf says which tensors).
+    /// use instead of being copied to Float (TensorBlueprint.mayStayHalf says which tensors).
     public var halfWeights: Bool
     /// Re-run each transformer layer's forward in the backward instead of keeping every layer's
     /// activations (TransformerStack.recompute).

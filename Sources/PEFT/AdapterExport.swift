@@ -42,7 +42,8 @@ package struct AdapterExport {
         let trainsLoRA = stored.train.trainsLoRA
         let checked = try ExportTensors(state, config: modelDirectory.config, source: checkpoint, expectsLoRA: trainsLoRA,
                                         storedRank: trainsLoRA ? stored.lora.rank : nil)
-        let trainsBase = state.parameters.contains { modelDirectory.config.baseParameterShapes.map(\.name).contains($0.name) }
+        let baseNames = Set(modelDirectory.config.modelDescription.names)
+        let trainsBase = state.parameters.contains { baseNames.contains($0.name) }
         if trainsBase && !merge {
             throw CheckpointError("\(checkpoint) trains the base model itself (train.mode full): export it with --merge, "
                 + "which writes a complete model directory to DIR/merged.")

@@ -20,7 +20,7 @@ struct ExportTensors {
         func fail(_ problem: String) -> CheckpointError {
             CheckpointError("\(source): \(problem); nothing was exported. Export a checkpoint written by `discern train` for this base model.")
         }
-        let base = Dictionary(config.baseParameterShapes.map { ($0.name, $0.shape) }, uniquingKeysWith: { first, _ in first })
+        let base = Dictionary(config.modelDescription.tensors.map { ($0.name, $0.shape) }, uniquingKeysWith: { first, _ in first })
         let promptShape = [config.text.hiddenSize]
         for tensor in state.parameters {
             guard tensors.updateValue(tensor, forKey: tensor.name) == nil else { throw fail("the tensor \(tensor.name) is listed twice") }

@@ -24,7 +24,7 @@ package struct BaseFingerprint: Sendable, Equatable {
             "text rms_norm_eps \(config.text.rmsNormEps) rope_theta \(config.text.ropeTheta) heads \(config.text.numAttentionHeads)/\(config.text.numKeyValueHeads)",
             "tie_word_embeddings \(config.tieWordEmbeddings)",
         ]
-        lines += config.baseParameterShapes.map { "\($0.name) \($0.shape)" }
+        lines += config.modelDescription.tensors.map { "\($0.name) \($0.shape)" }
         description = lines.joined(separator: "\n")
     }
 

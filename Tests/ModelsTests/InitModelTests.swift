@@ -147,7 +147,7 @@ final class InitModelTests: XCTestCase {
         let summary = try writeInitialModel(preset: .tiny, directory: directory, words: SyntheticVocabulary.words, imageSize: 32, seed: 1, force: false)
         let config = summary.config
         func std(_ name: String) -> Double {
-            let shape = config.baseParameterShapes.first { $0.name == name }!.shape
+            let shape = config.modelDescription.tensors.first { $0.name == name }!.shape
             let values = initialWeight(name: name, shape: shape, config: config, padTokenID: config.text.padTokenId, seed: 1).map(Double.init)
             let mean = values.reduce(0, +) / Double(values.count)
             return (values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(values.count)).squareRoot()
