@@ -188,8 +188,8 @@ package final class Benchmark {
     /// `discern init-model` would draw, made in memory. `float16` / `bfloat16`: a random 16-bit
     /// model directory (writeRandomHalfModel), written by rank 0 when bench.model_dir does not
     /// exist yet, then loaded through ModelDirectory like a real model (so memory.half_weights acts).
-    func makeModel(_ modelConfig: LlavaConfig, run: RunSettings, prompts: PromptBuilder, say: (String) -> Void) throws -> LlavaModel<Float> {
-        let model: LlavaModel<Float>
+    func makeModel(_ modelConfig: LlavaConfig, run: RunSettings, prompts: PromptBuilder, say: (String) -> Void) throws -> VisionLanguageModel<Float> {
+        let model: VisionLanguageModel<Float>
         if let format = settings.halfFormat {
             let path = bench.modelDir
             if communicator.rank == 0 && !FileManager.default.fileExists(atPath: path) {
@@ -208,7 +208,7 @@ package final class Benchmark {
             model = try directory.loadModel(trainable: run.trainable, memory: run.memory)
         } else {
             try modelConfig.checkMemoryFits(bytesPerValue: MemoryLayout<Float>.size, source: "the bench section of the configuration")
-            model = try LlavaModel<Float>(config: modelConfig, trainable: run.trainable, recompute: run.memory.recompute)
+            model = try VisionLanguageModel<Float>(config: modelConfig, trainable: run.trainable, recompute: run.memory.recompute)
             for tensor in model.modelDescription.tensors {
                 let values = initialWeight(name: tensor.name, shape: tensor.shape, config: modelConfig, padTokenID: 0, seed: run.seed)
                 model.parameters[tensor.name].value.update(from: values, count: values.count)

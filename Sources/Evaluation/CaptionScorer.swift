@@ -7,13 +7,13 @@ import Models
 /// log-probability of the caption's tokens (and EOS). Scoring every candidate caption this way
 /// is a retrieval method in its own right, the reference for what the base model knows.
 package final class CaptionScorer {
-    let model: LlavaModel<Float>
+    let model: VisionLanguageModel<Float>
     let prompts: PromptBuilder
-    let pass = LlavaModel<Float>.Pass()
+    let pass = VisionLanguageModel<Float>.Pass()
     let selected = GrowableBuffer<Float>(), logits = GrowableBuffer<Float>(), logSumExp = GrowableBuffer<Float>()
     package let batchSize: Int
 
-    package init(model: LlavaModel<Float>, prompts: PromptBuilder, batchSize: Int = 64) {
+    package init(model: VisionLanguageModel<Float>, prompts: PromptBuilder, batchSize: Int = 64) {
         self.model = model
         self.prompts = prompts
         self.batchSize = batchSize
@@ -22,12 +22,12 @@ package final class CaptionScorer {
     /// Mean log-probability of each caption given one image: pixels (3, size, size).
     package func scores(image pixels: UnsafePointer<Float>, captions: [String]) throws -> [Double] {
         var result: [Double] = []
-        let width = model.hidden, vocab = model.config.text.vocabSize, head = model.language.lmHead
+        let width = model.hidden, vocab = model.config.vocabularySize, head = model.language.lmHead
         for start in stride(from: 0, to: captions.count, by: batchSize) {
             let chunk = captions[start..<min(start + batchSize, captions.count)]
             let items = try chunk.map { try prompts.imageItem(imageIndex: 0, softPrompt: false, longCaption: $0) }
             let sequences = SequenceBatch(items: items.map(\.item), poolIndices: items.map(\.poolIndex))
-            let hidden = model.forward(pixels: pixels, imageCount: 1, sequences: sequences, pass: pass)
+            let hidden = model.forward(images: ImageBatch(pixels: pixels, count: 1), sequences: sequences, pass: pass)
             let rows = (0..<sequences.rows).filter { sequences.targets[$0] != -100 }
             guard !rows.isEmpty else { result += Array(repeating: 0, count: sequences.batch); continue }
             let chosen = selected.reserve(max(rows.count, 1) * width)

@@ -14,14 +14,14 @@ import Training
 /// Image and text embeddings from a model directory, optionally with trained adapters
 /// (a checkpoint's LoRA tensors and soft prompts): docs/method.md sections 2-3.
 package final class Embedder {
-    package let model: LlavaModel<Float>
+    package let model: VisionLanguageModel<Float>
     package let prompts: PromptBuilder
     package let preprocessor: ImagePreprocessor
     package let softPrompts: Bool
     package let batchSize: Int
     /// The model directory's path and its vision tower's image side.
     package let modelPath: String, imageSize: Int
-    let pass = LlavaModel<Float>.Pass()
+    let pass = VisionLanguageModel<Float>.Pass()
     let pooling = EmbeddingPooling<Float>()
 
     /// `checkpoint`: a training checkpoint whose stored configuration says which adapters exist.
@@ -88,7 +88,7 @@ package final class Embedder {
             let n = min(batchSize, count - start)
             let sequences = SequenceBatch(items: try (0..<n).map { try prompts.imageItem(imageIndex: $0, softPrompt: softPrompts).item })
             let hidden = pixels.withUnsafeBufferPointer {
-                model.forward(pixels: $0.baseAddress! + start * preprocessor.outputCount, imageCount: n, sequences: sequences, pass: pass)
+                model.forward(images: ImageBatch(pixels: $0.baseAddress! + start * preprocessor.outputCount, count: n), sequences: sequences, pass: pass)
             }
             output += UnsafeBufferPointer(start: pooling.forward(hidden, sequences: sequences, width: width), count: n * width)
             try requireFinite(output, from: start, what: "image")
@@ -104,7 +104,7 @@ package final class Embedder {
         for start in stride(from: 0, to: texts.count, by: batchSize) {
             let batch = Array(texts[start..<min(start + batchSize, texts.count)])
             let sequences = SequenceBatch(items: try batch.map { try prompts.textItem(caption: $0, softPrompt: softPrompts) })
-            let hidden = model.forward(pixels: nil, imageCount: 0, sequences: sequences, pass: pass)
+            let hidden = model.forward(images: nil, sequences: sequences, pass: pass)
             output += UnsafeBufferPointer(start: pooling.forward(hidden, sequences: sequences, width: width), count: batch.count * width)
             try requireFinite(output, from: start, what: "caption", texts: texts)
             progress?(start + batch.count)

@@ -49,7 +49,7 @@ package struct ModelDirectory: Sendable {
     /// that the model's description lets stay 16-bit (TensorBlueprint.mayStayHalf) and the file stores as F16/BF16 stays in the mapped
     /// file (the model keeps the mapping alive) and is widened per use; the rest is widened now.
     package func loadModel<T: KernelScalar>(trainable: TrainableSet = .frozen, memory: ModelMemoryOptions = ModelMemoryOptions(),
-                                           as: T.Type = T.self) throws -> LlavaModel<T> {
+                                           as: T.Type = T.self) throws -> VisionLanguageModel<T> {
         // 16-bit weights that stay mapped take 2 bytes a value: the bound stays a lower bound.
         try config.checkMemoryFits(bytesPerValue: memory.halfWeights ? 2 : MemoryLayout<T>.size,
                                    source: url.appendingPathComponent("config.json").path)
@@ -72,7 +72,7 @@ package struct ModelDirectory: Sendable {
                 half[tensor.name] = HalfMatrix(bytes: bytes, format: format, rows: tensor.shape[0], columns: tensor.shape[1], owner: weights)
             }
         }
-        let model = try LlavaModel<T>(config: config, trainable: trainable, halfWeights: half, recompute: memory.recompute)
+        let model = try VisionLanguageModel<T>(config: config, trainable: trainable, halfWeights: half, recompute: memory.recompute)
         try model.loadBaseWeights(from: weights, keys: keys)
         return model
     }
@@ -133,7 +133,7 @@ extension ModelDescription {
     }
 }
 
-extension LlavaModel {
+extension VisionLanguageModel {
     /// Fills every base parameter from `source`, strictly (ModelDescription.matchBaseWeights). Parameters
     /// kept in 16-bit storage already read their file and are left alone.
     package func loadBaseWeights(from source: any TensorSource, keys: [String: String]? = nil) throws {

@@ -162,7 +162,7 @@ package struct AdapterExport {
     /// and tokenizer.json beside them: a plain transformers model.
     func writeMerged(_ modules: [String], tensors: [String: NamedTensor], alpha: Double, rank: Int, into directory: String) throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let model: LlavaModel<Float> = try modelDirectory.loadModel()
+        let model: VisionLanguageModel<Float> = try modelDirectory.loadModel()
         // A full-model checkpoint (generative pre-training) holds new values of base tensors.
         for (name, tensor) in tensors where model.parameters.contains(name) {
             let parameter = model.parameters[name]

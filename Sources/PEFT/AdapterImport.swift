@@ -65,7 +65,7 @@ package struct AdapterImport {
     }
 
     /// Copies the adapter tensors into a model built with `trainable`.
-    package func apply(to model: LlavaModel<Float>) throws {
+    package func apply(to model: VisionLanguageModel<Float>) throws {
         for parameter in model.parameters.trainable {
             let source: (shape: [Int], values: [Float])?
             switch parameter.name {

@@ -14,17 +14,9 @@ package struct BaseFingerprint: Sendable, Equatable {
         return String(repeating: "0", count: 16 - digits.count) + digits
     }
 
-    package init(config: LlavaConfig) {
-        var lines = [
-            "image_token_index \(config.imageTokenIndex)",
-            "vision_feature_layer \(config.visionFeatureLayer)",
-            "vision_feature_select_strategy \(config.visionFeatureSelectStrategy)",
-            "projector_hidden_act \(config.projectorHiddenAct)",
-            "vision hidden_act \(config.vision.hiddenAct) layer_norm_eps \(config.vision.layerNormEps)",
-            "text rms_norm_eps \(config.text.rmsNormEps) rope_theta \(config.text.ropeTheta) heads \(config.text.numAttentionHeads)/\(config.text.numKeyValueHeads)",
-            "tie_word_embeddings \(config.tieWordEmbeddings)",
-        ]
-        lines += config.modelDescription.tensors.map { "\($0.name) \($0.shape)" }
+    /// The family's own settings (VisionLanguageConfig.fingerprintSettings), then every tensor.
+    package init(config: any VisionLanguageConfig) {
+        let lines = config.fingerprintSettings + config.modelDescription.tensors.map { "\($0.name) \($0.shape)" }
         description = lines.joined(separator: "\n")
     }
 

@@ -30,7 +30,7 @@ enum RunAgreement {
     }
 
     /// The second check, after loading and before the next collective.
-    static func checkLoaded(dataset: Dataset, base: BaseFingerprint, model: LlavaModel<Float>,
+    static func checkLoaded(dataset: Dataset, base: BaseFingerprint, model: VisionLanguageModel<Float>,
                             resumed: (path: String, state: CheckpointState)?, on communicator: Communicator) throws {
         guard communicator.size > 1 else { return }   // nothing to compare, no files to re-read
         let layout = model.parameters.trainable.map { "\($0.name) \($0.shape)" }.joined(separator: "\n")

@@ -34,7 +34,7 @@ package final class TrainingRun {
         let split: DatasetSplit
         let data: ShardTrainingData
         let stepsPerEpoch: Int
-        let model: LlavaModel<Float>
+        let model: VisionLanguageModel<Float>
         let update: ParameterUpdate
         let base: BaseFingerprint
         let store: CheckpointStore
@@ -73,7 +73,7 @@ package final class TrainingRun {
         let settings = try RunSettings(configuration, softPromptLengths: (prompts.imageSuffixIDs.count, prompts.textSuffixIDs.count),
                                        worldSize: communicator.size)
         let (dataset, split, data, stepsPerEpoch) = try loadData(settings: settings, imageSize: directory.config.vision.imageSize)
-        let model: LlavaModel<Float> = try directory.loadModel(trainable: settings.trainable, memory: settings.memory)
+        let model: VisionLanguageModel<Float> = try directory.loadModel(trainable: settings.trainable, memory: settings.memory)
         if settings.memory.halfWeights && communicator.rank == 0 { reportHalfWeights(model) }
         model.initializeAdapters(seed: settings.seed, prompts: prompts)
         if settings.trainable.logitScale {
@@ -102,7 +102,7 @@ package final class TrainingRun {
         return (dataset, split, data, stepsPerEpoch)
     }
 
-    func reportHalfWeights(_ model: LlavaModel<Float>) {
+    func reportHalfWeights(_ model: VisionLanguageModel<Float>) {
         let half = model.parameters.halfParameters
         say(half.isEmpty
             ? "memory.half_weights: \(configuration.model) stores no F16/BF16 weights, so every weight is widened to float32 on load as usual"

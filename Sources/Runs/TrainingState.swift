@@ -6,7 +6,7 @@ import Training
 
 /// Moves the trainable state between a live run and a CheckpointState.
 package enum TrainingState {
-    package static func capture(model: LlavaModel<Float>, update: ParameterUpdate, completedSteps: Int, stepsPerEpoch: Int,
+    package static func capture(model: VisionLanguageModel<Float>, update: ParameterUpdate, completedSteps: Int, stepsPerEpoch: Int,
                                seed: UInt64, worldSize: Int, globalBatch: Int, configYAML: String, base: BaseFingerprint) -> CheckpointState {
         var parameters: [NamedTensor] = [], first: [NamedTensor] = [], second: [NamedTensor] = []
         var offset = 0
@@ -26,7 +26,7 @@ package enum TrainingState {
 
     /// Loads parameters (and, when `update` is given, the optimizer moments) from a checkpoint,
     /// refusing any difference in names or shapes with a message listing them.
-    package static func restore(_ state: CheckpointState, into model: LlavaModel<Float>, update: ParameterUpdate?, source: String) throws {
+    package static func restore(_ state: CheckpointState, into model: VisionLanguageModel<Float>, update: ParameterUpdate?, source: String) throws {
         let expected = model.parameters.trainable.map { "\($0.name) \($0.shape)" }
         let stored = state.parameters.map { "\($0.name) \($0.shape)" }
         guard expected == stored else {

@@ -33,10 +33,10 @@ struct StepFlops {
     let estimate: FlopEstimate
     let fullModel: Bool, visionBackward: Bool
 
-    init(model: LlavaModel<Float>) {
-        estimate = FlopEstimate(config: model.config, imageFeatures: model.imageTokens)
+    init(model: VisionLanguageModel<Float>) {
+        estimate = FlopEstimate(model: model)
         fullModel = model.trainableSet.fullModel
-        visionBackward = model.vision.needsBackward || model.projector.needsBackward
+        visionBackward = model.vision.needsBackward
     }
 
     /// One pass of `sequences` (with `images` images) forward and backward, with `forwards`

@@ -21,7 +21,7 @@ import Objectives
 ///   4. the flat gradient vector is all-reduced (summed): every rank then holds the gradient of
 ///      the global loss, whatever the number of ranks and chunks.
 package final class TrainingStep: @unchecked Sendable {
-    package let model: LlavaModel<Float>
+    package let model: VisionLanguageModel<Float>
     package let prompts: PromptBuilder
     package let communicator: Communicator
     package let settings: StepSettings
@@ -30,8 +30,8 @@ package final class TrainingStep: @unchecked Sendable {
     let flopCount: StepFlops
     let clock = StepClock()
 
-    let imagePass = LlavaModel<Float>.Pass(), textPass = LlavaModel<Float>.Pass(), ntpPass = LlavaModel<Float>.Pass()
-    let negativePass = LlavaModel<Float>.Pass()
+    let imagePass = VisionLanguageModel<Float>.Pass(), textPass = VisionLanguageModel<Float>.Pass(), ntpPass = VisionLanguageModel<Float>.Pass()
+    let negativePass = VisionLanguageModel<Float>.Pass()
     let imagePooling = EmbeddingPooling<Float>(), textPooling = EmbeddingPooling<Float>(), negativePooling = EmbeddingPooling<Float>()
     let nextToken = NextTokenLoss<Float>()
     let contrastive = ContrastiveLoss<Float>()
@@ -48,7 +48,7 @@ package final class TrainingStep: @unchecked Sendable {
     var totals = StepTotals()
     var globalTargets = 0
 
-    package init(model: LlavaModel<Float>, prompts: PromptBuilder, communicator: Communicator, settings: StepSettings) {
+    package init(model: VisionLanguageModel<Float>, prompts: PromptBuilder, communicator: Communicator, settings: StepSettings) {
         self.model = model
         self.prompts = prompts
         self.communicator = communicator

@@ -28,7 +28,12 @@ extension TrainingStep {
         return try sumOverRanks()
     }
 
-    var pixelsPerImage: Int { 3 * model.config.vision.imageSize * model.config.vision.imageSize }
+    /// The chunk's images, as the vision encoder takes them.
+    func images(_ chunk: Chunk, _ pixels: UnsafePointer<Float>) -> ImageBatch<Float> {
+        ImageBatch(pixels: pixels + chunk.range.lowerBound * pixelsPerImage, count: chunk.range.count)
+    }
+
+    var pixelsPerImage: Int { 3 * model.config.imageSize * model.config.imageSize }
 
     /// The next-token loss divides by the global number of target tokens, known up front.
     func countGlobalTargets(_ chunks: [Chunk]) throws -> Int {
@@ -153,7 +158,7 @@ extension TrainingStep {
         for chunk in chunks {
             guard let sequences = chunk.generative else { continue }
             clock.measure(\.vision) {
-                model.encodeImages(pixels: pixels + chunk.range.lowerBound * pixelsPerImage, imageCount: chunk.range.count, pass: ntpPass)
+                model.encodeImages(images(chunk, pixels), pass: ntpPass)
             }
             let hidden = clock.measure(\.forward) { model.forwardLanguage(sequences: sequences, pass: ntpPass) }
             let d = dHidden.reserveZeroed(sequences.rows * width)
@@ -183,7 +188,7 @@ extension TrainingStep {
     /// The image pass: its final hidden states and the pooled embeddings.
     func imageForward(_ chunk: Chunk, pixels: UnsafePointer<Float>) -> (hidden: UnsafeMutablePointer<Float>, embeddings: UnsafeMutablePointer<Float>) {
         clock.measure(\.vision) {
-            model.encodeImages(pixels: pixels + chunk.range.lowerBound * pixelsPerImage, imageCount: chunk.range.count, pass: imagePass)
+            model.encodeImages(images(chunk, pixels), pass: imagePass)
         }
         return clock.measure(\.forward) {
             let hidden = model.forwardLanguage(sequences: chunk.images, pass: imagePass)
@@ -192,14 +197,14 @@ extension TrainingStep {
     }
 
     /// A text-tower pass (captions, or hard negatives in their own pass): pooled embeddings.
-    func textForward(_ sequences: SequenceBatch, _ pass: LlavaModel<Float>.Pass, _ pooling: EmbeddingPooling<Float>) -> UnsafeMutablePointer<Float> {
+    func textForward(_ sequences: SequenceBatch, _ pass: VisionLanguageModel<Float>.Pass, _ pooling: EmbeddingPooling<Float>) -> UnsafeMutablePointer<Float> {
         clock.measure(\.forward) {
-            let hidden = model.forward(pixels: nil, imageCount: 0, sequences: sequences, pass: pass)
+            let hidden = model.forward(images: nil, sequences: sequences, pass: pass)
             return pooling.forward(hidden, sequences: sequences, width: model.hidden)
         }
     }
 
-    func textBackward(_ dEmbeddings: UnsafePointer<Float>, _ sequences: SequenceBatch, _ pass: LlavaModel<Float>.Pass,
+    func textBackward(_ dEmbeddings: UnsafePointer<Float>, _ sequences: SequenceBatch, _ pass: VisionLanguageModel<Float>.Pass,
                       _ pooling: EmbeddingPooling<Float>) {
         clock.measure(\.backward) {
             let d = dHidden.reserveZeroed(sequences.rows * model.hidden)

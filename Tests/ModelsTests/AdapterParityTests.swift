@@ -17,13 +17,13 @@ final class AdapterParityTests: XCTestCase {
     func run<T: KernelScalar>(_ name: String, _: T.Type, embeddingAbs: Double, relative: Double, gradient: Double) throws {
         let fixture = try Fixture(name)
         let config = fixture.directory.config
-        let probe: LlavaModel<T> = try fixture.directory.loadModel()
+        let probe: VisionLanguageModel<T> = try fixture.directory.loadModel()
         let prompts = try PromptBuilder(encoder: try fixture.directory.tokenizer(), templates: PromptTemplates(),
                                         imageTokenID: config.imageTokenIndex, eosTokenID: config.text.eosTokenId,
                                         imageTokens: probe.imageTokens, maxPositions: config.text.maxPositionEmbeddings)
         let trainable = TrainableSet(lora: LoRASettings(rank: fixture.loraRank, alpha: fixture.loraAlpha),
                                      imageSoftPromptLength: prompts.imageSuffixIDs.count, textSoftPromptLength: prompts.textSuffixIDs.count)
-        let model: LlavaModel<T> = try fixture.directory.loadModel(trainable: trainable)
+        let model: VisionLanguageModel<T> = try fixture.directory.loadModel(trainable: trainable)
         // Adapter values from the fixture (PEFT's, under Discern's names).
         var adapters = 0
         for parameter in model.parameters.trainable {
@@ -44,13 +44,13 @@ final class AdapterParityTests: XCTestCase {
         let expectedTargets = try fixture.ints("ntp_targets")
         XCTAssertEqual(ntpSequences.targets, expectedTargets.values, "\(name): next-token targets")
 
-        let imagePass = LlavaModel<T>.Pass(), textPass = LlavaModel<T>.Pass(), ntpPass = LlavaModel<T>.Pass()
+        let imagePass = VisionLanguageModel<T>.Pass(), textPass = VisionLanguageModel<T>.Pass(), ntpPass = VisionLanguageModel<T>.Pass()
         let imagePooling = EmbeddingPooling<T>(), textPooling = EmbeddingPooling<T>(), ntp = NextTokenLoss<T>()
-        let imageHidden = pixels.withUnsafeBufferPointer { model.forward(pixels: $0.baseAddress!, imageCount: images, sequences: imageSequences, pass: imagePass) }
+        let imageHidden = pixels.withUnsafeBufferPointer { model.forward(images: ImageBatch(pixels: $0.baseAddress!, count: images), sequences: imageSequences, pass: imagePass) }
         let imageEmbeddings = imagePooling.forward(imageHidden, sequences: imageSequences, width: width)
-        let textHidden = model.forward(pixels: nil, imageCount: 0, sequences: textSequences, pass: textPass)
+        let textHidden = model.forward(images: nil, sequences: textSequences, pass: textPass)
         let textEmbeddings = textPooling.forward(textHidden, sequences: textSequences, width: width)
-        let ntpHidden = pixels.withUnsafeBufferPointer { model.forward(pixels: $0.baseAddress!, imageCount: images, sequences: ntpSequences, pass: ntpPass) }
+        let ntpHidden = pixels.withUnsafeBufferPointer { model.forward(images: ImageBatch(pixels: $0.baseAddress!, count: images), sequences: ntpSequences, pass: ntpPass) }
         let ntpResult = ntp.forward(ntpHidden, sequences: ntpSequences, head: model.language.lmHead)
 
         func array(_ p: UnsafeMutablePointer<T>, _ n: Int) -> [T] { Array(UnsafeBufferPointer(start: p, count: n)) }

@@ -78,7 +78,7 @@ final class InitModelTests: XCTestCase {
                                             imageSize: 32, seed: 3, force: false)
         XCTAssertFalse(FileManager.default.fileExists(atPath: directory + ".tmp"))
         let model = try ModelDirectory(path: directory)
-        let llava: LlavaModel<Float> = try model.loadModel()
+        let llava: VisionLanguageModel<Float> = try model.loadModel()
         XCTAssertEqual(summary.totalParameters, llava.parameters.parameters.reduce(0) { $0 + $1.count })
         XCTAssertEqual(llava.imageTokens, 16)
         let embeddings = try Self.embeddings(llava, tokenizer: try model.tokenizer(), samples: try SyntheticDataset(seed: 1).evalSamples(count: 2))
@@ -91,12 +91,12 @@ final class InitModelTests: XCTestCase {
 
     /// The final hidden states at the summary position of `samples`' images and short captions
     /// (E5-V prompts, no soft prompts). Pixels: CLIP-normalised, channels first.
-    static func embeddings(_ model: LlavaModel<Float>, tokenizer: Tokenizer, samples: [Sample]) throws -> (images: [Float], texts: [Float], pixels: [Float]) {
+    static func embeddings(_ model: VisionLanguageModel<Float>, tokenizer: Tokenizer, samples: [Sample]) throws -> (images: [Float], texts: [Float], pixels: [Float]) {
         let config = model.config
-        let prompts = try PromptBuilder(encoder: tokenizer, templates: PromptTemplates(), imageTokenID: config.imageTokenIndex,
-                                        eosTokenID: config.text.eosTokenId, imageTokens: model.imageTokens,
-                                        maxPositions: config.text.maxPositionEmbeddings)
-        let side = config.vision.imageSize
+        let prompts = try PromptBuilder(encoder: tokenizer, templates: PromptTemplates(), imageTokenID: config.imageTokenID,
+                                        eosTokenID: config.eosTokenID, imageTokens: model.imageTokens,
+                                        maxPositions: config.maxPositions)
+        let side = config.imageSize
         let mean: [Float] = [0.48145466, 0.4578275, 0.40821073], std: [Float] = [0.26862954, 0.26130258, 0.27577711]
         var pixels = [Float](repeating: 0, count: samples.count * 3 * side * side)
         for (n, sample) in samples.enumerated() {
@@ -104,16 +104,16 @@ final class InitModelTests: XCTestCase {
                 pixels[(n * 3 + c) * side * side + p] = (Float(sample.image[p * 3 + c]) / 255 - mean[c]) / std[c]
             } }
         }
-        let pass = LlavaModel<Float>.Pass(), width = model.hidden
+        let pass = VisionLanguageModel<Float>.Pass(), width = model.hidden
         func pooled(_ hidden: UnsafeMutablePointer<Float>, _ sequences: SequenceBatch) -> [Float] {
             sequences.poolRows.flatMap { Array(UnsafeBufferPointer(start: hidden + $0 * width, count: width)) }
         }
         let imageSequences = SequenceBatch(items: try samples.indices.map { try prompts.imageItem(imageIndex: $0, softPrompt: false).item })
         let images = pixels.withUnsafeBufferPointer {
-            pooled(model.forward(pixels: $0.baseAddress!, imageCount: samples.count, sequences: imageSequences, pass: pass), imageSequences)
+            pooled(model.forward(images: ImageBatch(pixels: $0.baseAddress!, count: samples.count), sequences: imageSequences, pass: pass), imageSequences)
         }
         let textSequences = SequenceBatch(items: try samples.map { try prompts.textItem(caption: $0.short!, softPrompt: false) })
-        let texts = pooled(model.forward(pixels: nil, imageCount: 0, sequences: textSequences, pass: pass), textSequences)
+        let texts = pooled(model.forward(images: nil, sequences: textSequences, pass: pass), textSequences)
         return (images, texts, pixels)
     }
 

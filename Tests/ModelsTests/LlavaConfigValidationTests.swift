@@ -127,7 +127,7 @@ final class LlavaConfigValidationTests: XCTestCase {
         try Data(huge).write(to: directory.appendingPathComponent("config.json"))
         let model = try ModelDirectory(path: directory.path)
         XCTAssertEqual(model.config.text.hiddenSize, 1 << 20)
-        XCTAssertThrowsError(try model.loadModel(as: Float.self) as LlavaModel<Float>) { error in
+        XCTAssertThrowsError(try model.loadModel(as: Float.self) as VisionLanguageModel<Float>) { error in
             XCTAssertTrue("\(error)".contains("config.json: the model needs at least"), "\(error)")
             XCTAssertTrue("\(error)".contains("is available"), "\(error)")
         }

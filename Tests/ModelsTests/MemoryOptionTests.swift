@@ -75,8 +75,8 @@ final class MemoryOptionTests: XCTestCase {
 
     /// One image pass (contrastive-style pooled cotangent) and one NTP pass through `model`;
     /// returns the final hidden states of both and every trainable gradient.
-    func forwardBackward(_ model: LlavaModel<Float>, prompts: PromptBuilder, steps: Int = 2) throws -> [[Float]] {
-        let size = model.config.vision.imageSize, width = model.hidden
+    func forwardBackward(_ model: VisionLanguageModel<Float>, prompts: PromptBuilder, steps: Int = 2) throws -> [[Float]] {
+        let size = model.config.imageSize, width = model.hidden
         var random = Xoshiro256(seed: 21)
         let pixels: [Float] = (0..<2 * 3 * size * size).map { _ in random.uniform(-1.5, 1.5) }
         var images = SequenceBatch(items: try (0..<2).map { try prompts.imageItem(imageIndex: $0, softPrompt: true).item })
@@ -85,18 +85,18 @@ final class MemoryOptionTests: XCTestCase {
         var captions = SequenceBatch(items: generative.map(\.item), poolIndices: generative.map(\.poolIndex))
         captions.keyRows(sampleKeys: [3, 4], seed: 5)
         let cotangent: [Float] = (0..<2 * width).map { _ in random.uniform(-1, 1) }
-        let imagePass = LlavaModel<Float>.Pass(), ntpPass = LlavaModel<Float>.Pass(), scratch = ModelScratch<Float>()
+        let imagePass = VisionLanguageModel<Float>.Pass(), ntpPass = VisionLanguageModel<Float>.Pass(), scratch = ModelScratch<Float>()
         let pooling = EmbeddingPooling<Float>(), ntp = NextTokenLoss<Float>(), poolScratch = GrowableBuffer<Float>()
         var outputs: [[Float]] = []
         for _ in 0..<steps {   // twice: reused passes and tapes must give the same again
             model.parameters.zeroGradients()
             let imageHidden = pixels.withUnsafeBufferPointer {
-                model.forward(pixels: $0.baseAddress!, imageCount: 2, sequences: images, pass: imagePass)
+                model.forward(images: ImageBatch(pixels: $0.baseAddress!, count: 2), sequences: images, pass: imagePass)
             }
             outputs.append(Array(UnsafeBufferPointer(start: imageHidden, count: images.rows * width)))
             _ = pooling.forward(imageHidden, sequences: images, width: width)
             let ntpHidden = pixels.withUnsafeBufferPointer {
-                model.forward(pixels: $0.baseAddress!, imageCount: 2, sequences: captions, pass: ntpPass)
+                model.forward(images: ImageBatch(pixels: $0.baseAddress!, count: 2), sequences: captions, pass: ntpPass)
             }
             outputs.append(Array(UnsafeBufferPointer(start: ntpHidden, count: captions.rows * width)))
             _ = ntp.forward(ntpHidden, sequences: captions, head: model.language.lmHead)
@@ -118,7 +118,7 @@ final class MemoryOptionTests: XCTestCase {
                      imageSoftPromptLength: prompts.imageSuffixIDs.count, textSoftPromptLength: prompts.textSuffixIDs.count)
     }
 
-    func randomizeAdapters(_ model: LlavaModel<Float>) {
+    func randomizeAdapters(_ model: VisionLanguageModel<Float>) {
         var random = Xoshiro256(seed: 8)
         for parameter in model.parameters.trainable { for i in 0..<parameter.count { parameter.value[i] = random.uniform(-0.3, 0.3) } }
     }
@@ -139,8 +139,8 @@ final class MemoryOptionTests: XCTestCase {
             let directory = try ModelDirectory(path: url.path)
             let prompts = try directory.promptBuilder()
             let trainable = trainable(prompts)
-            func load(_ memory: ModelMemoryOptions) throws -> LlavaModel<Float> {
-                let model: LlavaModel<Float> = try directory.loadModel(trainable: trainable, memory: memory)
+            func load(_ memory: ModelMemoryOptions) throws -> VisionLanguageModel<Float> {
+                let model: VisionLanguageModel<Float> = try directory.loadModel(trainable: trainable, memory: memory)
                 randomizeAdapters(model)
                 return model
             }
@@ -176,7 +176,7 @@ final class MemoryOptionTests: XCTestCase {
         let prompts = try directory.promptBuilder()
         let trainable = trainable(prompts, fullModel: true)
         func run(recompute: Bool) throws -> [[Float]] {
-            let model: LlavaModel<Float> = try directory.loadModel(trainable: trainable, memory: ModelMemoryOptions(recompute: recompute))
+            let model: VisionLanguageModel<Float> = try directory.loadModel(trainable: trainable, memory: ModelMemoryOptions(recompute: recompute))
             XCTAssertTrue(model.vision.needsBackward)
             var random = Xoshiro256(seed: 8)
             for parameter in model.parameters.parameters where parameter.name.contains("lora_") || parameter.name.contains("prompt") {

@@ -76,12 +76,12 @@ final class ModelDescriptionTests: XCTestCase {
 
     func testTheBuiltModelReadsExactlyTheDescribedTensors() throws {
         let config = try config(tied: false)
-        let model = try LlavaModel<Float>(config: config, trainable: TrainableSet(lora: LoRASettings(rank: 2)))
+        let model = try VisionLanguageModel<Float>(config: config, trainable: TrainableSet(lora: LoRASettings(rank: 2)))
         let base = model.parameters.parameters.map(\.name).filter { !$0.contains(".lora_") }
         XCTAssertEqual(base, model.modelDescription.names)
         XCTAssertFalse(model.vision.needsBackward, "the default targets adapt the LLM only")
-        XCTAssertFalse(model.projector.needsBackward)
-        let adapted = try LlavaModel<Float>(config: config, trainable: TrainableSet(lora: LoRASettings(rank: 2, targetPattern: #".*fc1"#)))
+        XCTAssertFalse((model.vision as! LlavaVisionEncoder<Float>).projector.needsBackward)
+        let adapted = try VisionLanguageModel<Float>(config: config, trainable: TrainableSet(lora: LoRASettings(rank: 2, targetPattern: #".*fc1"#)))
         XCTAssertTrue(adapted.vision.needsBackward, "a LoRA adapter in the tower makes it train")
     }
 }

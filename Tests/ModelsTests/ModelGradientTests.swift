@@ -29,7 +29,7 @@ final class ModelGradientTests: XCTestCase {
         // loss stays a deterministic function of the parameters.
         let trainable = TrainableSet(fullModel: true, lora: LoRASettings(rank: 2, alpha: 4, dropout: 0.3, targetPattern: #".*(q_proj|down_proj|fc1|linear_1)"#),
                                      imageSoftPromptLength: 2, textSoftPromptLength: 3)
-        let model = try LlavaModel<Double>(config: config, trainable: trainable)
+        let model = try VisionLanguageModel<Double>(config: config, trainable: trainable)
         var random = Xoshiro256(seed: 3)
         for parameter in model.parameters.parameters {
             for i in 0..<parameter.count { parameter.value[i] = random.uniform(-0.6, 0.6) }
@@ -56,10 +56,10 @@ final class ModelGradientTests: XCTestCase {
         let width = model.hidden
         let cotangent = (0..<images * width).map { _ in Double(random.uniform(-1.0, 1.0)) }
 
-        let pass = LlavaModel<Double>.Pass(), pooling = EmbeddingPooling<Double>(), ntp = NextTokenLoss<Double>()
+        let pass = VisionLanguageModel<Double>.Pass(), pooling = EmbeddingPooling<Double>(), ntp = NextTokenLoss<Double>()
         func loss() -> Double {
             let hidden = pixels.withUnsafeBufferPointer {
-                model.forward(pixels: $0.baseAddress!, imageCount: images, sequences: sequences, pass: pass)
+                model.forward(images: ImageBatch(pixels: $0.baseAddress!, count: images), sequences: sequences, pass: pass)
             }
             let embeddings = pooling.forward(hidden, sequences: sequences, width: width)
             var total = 0.0
@@ -106,7 +106,7 @@ final class ModelGradientTests: XCTestCase {
     /// same output, and the rows of a sequence do not depend on what else is in the batch.
     func testLoRADropoutIsKeyedAndBatchIndependent() throws {
         let config = try LlavaConfig.parse(Data(Self.tinyConfig.utf8), source: "tiny")
-        let model = try LlavaModel<Double>(config: config, trainable: TrainableSet(lora: LoRASettings(rank: 2, alpha: 4, dropout: 0.5)))
+        let model = try VisionLanguageModel<Double>(config: config, trainable: TrainableSet(lora: LoRASettings(rank: 2, alpha: 4, dropout: 0.5)))
         var random = Xoshiro256(seed: 4)
         for parameter in model.parameters.parameters { for i in 0..<parameter.count { parameter.value[i] = random.uniform(-0.5, 0.5) } }
         func item(_ ids: [Int32]) -> SequenceBatch.Item {
@@ -117,8 +117,8 @@ final class ModelGradientTests: XCTestCase {
         func embed(_ items: [SequenceBatch.Item], keys: [UInt64]?) -> [Double] {
             var sequences = SequenceBatch(items: items)
             if let keys { sequences.keyRows(sampleKeys: keys, seed: 7) }
-            let pass = LlavaModel<Double>.Pass(), pooling = EmbeddingPooling<Double>()
-            let hidden = model.forward(pixels: nil, imageCount: 0, sequences: sequences, pass: pass)
+            let pass = VisionLanguageModel<Double>.Pass(), pooling = EmbeddingPooling<Double>()
+            let hidden = model.forward(images: nil, sequences: sequences, pass: pass)
             return Array(UnsafeBufferPointer(start: pooling.forward(hidden, sequences: sequences, width: model.hidden), count: items.count * model.hidden))
         }
         let a = item([1, 5, 9, 3]), b = item([1, 7, 2])

@@ -72,26 +72,26 @@ final class TransformersParityTests: XCTestCase {
 
     func runBase<T: KernelScalar>(_ name: String, _: T.Type, embeddingAbs: Double, relative: Double) throws {
         let fixture = try Fixture(name)
-        let model: LlavaModel<T> = try fixture.directory.loadModel()
+        let model: VisionLanguageModel<T> = try fixture.directory.loadModel()
         let prompts = try prompts(fixture, imageTokens: model.imageTokens)
         let pixels = try fixture.doubles("pixels").map { T($0) }
         let images = fixture.captions.count, width = model.hidden
 
         let imageSequences = SequenceBatch(items: try (0..<images).map { try prompts.imageItem(imageIndex: $0, softPrompt: false).item })
-        checkTokenIDs(imageSequences, try fixture.ints("image_ids"), imageTokenID: model.config.imageTokenIndex, "\(name) image ids")
-        let pass = LlavaModel<T>.Pass(), pooling = EmbeddingPooling<T>()
-        var hidden = pixels.withUnsafeBufferPointer { model.forward(pixels: $0.baseAddress!, imageCount: images, sequences: imageSequences, pass: pass) }
+        checkTokenIDs(imageSequences, try fixture.ints("image_ids"), imageTokenID: model.config.imageTokenID, "\(name) image ids")
+        let pass = VisionLanguageModel<T>.Pass(), pooling = EmbeddingPooling<T>()
+        var hidden = pixels.withUnsafeBufferPointer { model.forward(images: ImageBatch(pixels: $0.baseAddress!, count: images), sequences: imageSequences, pass: pass) }
         let imageEmbeddings = Array(UnsafeBufferPointer(start: pooling.forward(hidden, sequences: imageSequences, width: width), count: images * width))
         assertMaxAbs(imageEmbeddings, try fixture.doubles("base.image_embeddings"), embeddingAbs, "\(name) base image embeddings")
 
         let textSequences = SequenceBatch(items: try fixture.captions.map { try prompts.textItem(caption: $0, softPrompt: false) })
-        checkTokenIDs(textSequences, try fixture.ints("text_ids"), imageTokenID: model.config.imageTokenIndex, "\(name) text ids")
-        hidden = model.forward(pixels: nil, imageCount: 0, sequences: textSequences, pass: pass)
+        checkTokenIDs(textSequences, try fixture.ints("text_ids"), imageTokenID: model.config.imageTokenID, "\(name) text ids")
+        hidden = model.forward(images: nil, sequences: textSequences, pass: pass)
         let textEmbeddings = Array(UnsafeBufferPointer(start: pooling.forward(hidden, sequences: textSequences, width: width), count: images * width))
         assertMaxAbs(textEmbeddings, try fixture.doubles("base.text_embeddings"), embeddingAbs, "\(name) base text embeddings")
 
         // Logits at every real position.
-        let vocab = model.config.text.vocabSize
+        let vocab = model.config.vocabularySize
         let logits = Buffer<T>(count: textSequences.rows * vocab)
         model.language.lmHead.forward(hidden, rows: textSequences.rows, into: logits.pointer, tape: nil)
         let expected = try fixture.doubles("base.text_logits")

@@ -37,7 +37,7 @@ final class WeightLoadingTests: XCTestCase {
         return original
     }
 
-    func load() throws -> LlavaModel<Float> { try ModelDirectory(path: directory.path).loadModel() }
+    func load() throws -> VisionLanguageModel<Float> { try ModelDirectory(path: directory.path).loadModel() }
 
     func testNewerRuntimeLayoutLoadsToTheSameValues() throws {
         let original = try writeWeights(rename: { name in
@@ -118,7 +118,7 @@ final class WeightLoadingTests: XCTestCase {
                                         maxPositions: config.text.maxPositionEmbeddings)
         let trainable = TrainableSet(lora: LoRASettings(rank: 4, alpha: 8), imageSoftPromptLength: prompts.imageSuffixIDs.count,
                                      textSoftPromptLength: prompts.textSuffixIDs.count)
-        let model: LlavaModel<Float> = try directory.loadModel(trainable: trainable)
+        let model: VisionLanguageModel<Float> = try directory.loadModel(trainable: trainable)
         model.initializeAdapters(seed: 1, prompts: prompts)
         let a = model.parameters["language_model.model.layers.1.mlp.down_proj.lora_A.weight"]
         let bound = 1 / Float(a.shape[1]).squareRoot()

@@ -22,7 +22,7 @@ func trainSteps(_ arguments: [String], _ communicator: Communicator) throws -> I
     // LoRA dropout on: its masks must not depend on ranks or micro-batches either.
     let trainable = TrainableSet(lora: LoRASettings(rank: 4, alpha: 8, dropout: 0.2), imageSoftPromptLength: prompts.imageSuffixIDs.count,
                                  textSoftPromptLength: prompts.textSuffixIDs.count, logitScale: true)
-    let model: LlavaModel<Float> = try directory.loadModel(trainable: trainable)
+    let model: VisionLanguageModel<Float> = try directory.loadModel(trainable: trainable)
     model.initializeAdapters(seed: 5, prompts: prompts)
     model.parameters[ObjectiveParameterName.logitScale].value[0] = 2.0
 
