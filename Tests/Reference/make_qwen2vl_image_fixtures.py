@@ -13,14 +13,16 @@ What it writes (run with Tests/Reference/.venv/bin/python; deterministic: a reru
     manifest.json                             versions, every case (image, config, smart-resized size, the
                                               FNV-1a 64 of the uint8 image after resize, image_grid_thw, the
                                               tensor's shape) and the images transformers refuses
-    smart_resize.json                         transformers' smart_resize on 600 (height, width, factor, min, max)
-                                              cases: random ones, round-half-to-even ties, the 200:1 boundary
+    smart_resize.json                         transformers' smart_resize on 684 (height, width, factor, min, max)
+                                              cases: random ones, round-half-to-even ties, the 200:1 boundary and 100
+                                              where the Double operation order decides floor / ceil
 
 The min/max pixel counts are small (56*56 .. 28*28*64) so the tensors stay small; the layout and the
 arithmetic are the same at Qwen2-VL's real 28*28*1280.
 """
 import io
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -168,6 +170,43 @@ def refused_case(processor, config_name, image_name, path):
     raise AssertionError(f"transformers accepted {image_name}")
 
 
+def other_orders(height, width, factor, minimum, maximum):
+    """smart_resize's rescaling with the same maths in other Double operation orders (sqrt(a) / sqrt(b)
+    for sqrt(a / b), side / (beta * factor) for side / beta / factor), only to pick test cases."""
+    results = set()
+    for split_sqrt, grouped in [(True, False), (False, True)]:
+        if maximum < round(height / factor) * factor * round(width / factor) * factor:
+            beta = math.sqrt(height * width) / math.sqrt(maximum) if split_sqrt else math.sqrt(height * width / maximum)
+            scaled = [side / (beta * factor) if grouped else side / beta / factor for side in (height, width)]
+            results.add(tuple(max(factor, math.floor(v) * factor) for v in scaled))
+        else:
+            beta = math.sqrt(minimum) / math.sqrt(height * width) if split_sqrt else math.sqrt(minimum / (height * width))
+            scaled = [side * (beta / factor) if grouped else side * beta / factor for side in (height, width)]
+            results.add(tuple(math.ceil(v) * factor for v in scaled))
+    return results
+
+
+def order_sensitive_cases(rng, count):
+    """Sizes whose rescaled side is exactly a whole number of factors in exact arithmetic
+    (max or min = width factor^2 n^2 / height), where floor / ceil see the last bit of the Double
+    operations: kept only where another operation order gives another size."""
+    cases = []
+    while len(cases) < count:
+        factor = int(rng.choice([28, 32, 16, 14]))
+        height, n = int(rng.integers(1, 3000)), int(rng.integers(1, 80))
+        width = int(rng.integers(max(1, height // 150), min(height * 150, 6000) + 1))
+        pixels, remainder = divmod(width * factor * factor * n * n, height)
+        if remainder or max(height, width) / min(height, width) > 200:
+            continue
+        for minimum, maximum in [(1, pixels), (pixels, 10 ** 12)]:
+            hard = round(height / factor) * factor * round(width / factor) * factor
+            if (maximum == pixels and hard > maximum) or (minimum == pixels and hard < minimum):
+                expected = tuple(smart_resize(height, width, factor=factor, min_pixels=minimum, max_pixels=maximum))
+                if other_orders(height, width, factor, minimum, maximum) - {expected}:
+                    cases.append((height, width, factor, minimum, maximum))
+    return cases[:count]
+
+
 def smart_resize_table():
     """transformers' smart_resize on random and hand-picked sizes; an error is recorded as null."""
     rng = np.random.default_rng(20240917)
@@ -187,6 +226,7 @@ def smart_resize_table():
     for height, width in [(1, 200), (200, 1), (1, 201), (2, 401), (2, 400), (3000, 15), (15, 3000), (3000, 14), (1, 1),
                           (6000, 6000), (4000, 3000), (12, 2400)]:
         cases.append((height, width, 28, 56 * 56, 28 * 28 * 1280))
+    cases += order_sensitive_cases(rng, 100)
     table = []
     for height, width, factor, minimum, maximum in cases:
         try:
