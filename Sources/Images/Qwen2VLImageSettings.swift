@@ -53,11 +53,12 @@ public struct Qwen2VLImageSettings: Codable, Sendable, Equatable {
                                     ("temporal_patch_size", temporalPatchSize, 2)] where !(1...1024).contains(value) {
             throw fail(key, "\(value) must be between 1 and 1024 (Qwen2-VL: \(usual))")
         }
-        for (key, value) in [("size.shortest_edge (min_pixels)", minPixels), ("size.longest_edge (max_pixels)", maxPixels)] where !(1...Self.pixelLimit).contains(value) {
+        let minKey = "size.shortest_edge (min_pixels)", maxKey = "size.longest_edge (max_pixels)"
+        for (key, value) in [(minKey, minPixels), (maxKey, maxPixels)] where !(1...Self.pixelLimit).contains(value) {
             throw fail(key, "\(value) must be a pixel count between 1 and \(Self.pixelLimit) (Qwen2-VL: 3136 and 12845056)")
         }
         if minPixels > maxPixels {
-            throw fail("size.shortest_edge (min_pixels)", "\(minPixels) is above size.longest_edge (max_pixels) \(maxPixels); swap them or fix the smaller one")
+            throw fail(minKey, "\(minPixels) is above \(maxKey) \(maxPixels); swap them or fix the smaller one")
         }
         if mean.count != 3 || !mean.allSatisfy(\.isFinite) { throw fail("image_mean", "needs 3 finite values (R, G, B), got \(mean)") }
         if std.count != 3 || std.contains(where: { !($0 > 0 && $0.isFinite) }) {
