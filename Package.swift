@@ -48,8 +48,8 @@ let package = Package(
         // embedding pooling they read.
         .target(name: "Objectives", dependencies: ["Kernels", "Layers", "Models", .product(name: "RealModule", package: "swift-numerics")],
                 swiftSettings: numeric),
-        // Model directories on disk (config, safetensors, tokenizer): kept out of the model code.
-        .target(name: "ModelFiles", dependencies: ["Models", "Layers", "Formats", "Kernels"], swiftSettings: numeric),
+        // Model directories on disk (config, safetensors, tokenizer, preprocessor config): kept out of the model code.
+        .target(name: "ModelFiles", dependencies: ["Models", "Layers", "Images", "Formats", "Kernels"], swiftSettings: numeric),
         // Model directories made from nothing: `discern init-model` presets, the tokenizer builder
         // and the benchmark's random 16-bit model.
         .target(name: "ModelFactory", dependencies: ["ModelFiles", "Models", "Layers", "Formats", "Kernels"], swiftSettings: numeric),
@@ -113,7 +113,7 @@ let package = Package(
                                                          "Kernels", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Configuration", "Formats", "TestSupport"]),
         .testTarget(name: "LayersTests", dependencies: ["Layers", "TestSupport"]),
-        .testTarget(name: "ImagesTests", dependencies: ["Images", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "ImagesTests", dependencies: ["Images", "ModelFiles", "Formats", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "ModelFiles", "ModelFactory", "Formats", "Layers", "Objectives", "Datasets", "Synthetic", "TestSupport"], exclude: ["Fixtures"]),
     ]
 )

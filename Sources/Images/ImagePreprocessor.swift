@@ -95,22 +95,12 @@ public struct ImagePreprocessingConfigError: Error, CustomStringConvertible {
 /// Turns decoded images into normalised, channels-first pixel values for the vision tower.
 public struct ImagePreprocessor: Sendable {
     public let config: ImagePreprocessingConfig
-    /// normalised[channel * 256 + byte]: transformers computes float32(float64(byte) * factor),
-    /// then (x - float32(mean)) / float32(std) in float32. A byte has only 256 values, so a table
-    /// reproduces that exactly.
-    private let normalised: [Float]
+    private let normalisation: PixelNormalisation
 
     public init(config: ImagePreprocessingConfig = .llava15()) throws {
         try config.validate()
         self.config = config
-        var table = [Float](repeating: 0, count: 3 * 256)
-        for c in 0..<3 {
-            let mean = Float(config.mean[c]), std = Float(config.std[c])
-            for byte in 0..<256 {
-                table[c * 256 + byte] = (Float(Double(byte) * config.rescaleFactor) - mean) / std
-            }
-        }
-        normalised = table
+        normalisation = PixelNormalisation(rescaleFactor: config.rescaleFactor, mean: config.mean, std: config.std)
     }
 
     /// Values one image produces: (3, cropHeight, cropWidth).
@@ -134,7 +124,7 @@ public struct ImagePreprocessor: Sendable {
     public func preprocess<T: KernelScalar>(_ image: RGBImage, into output: UnsafeMutablePointer<T>) {
         let cropped = resizedAndCropped(image)
         let plane = config.cropHeight * config.cropWidth
-        normalised.withUnsafeBufferPointer { table in
+        normalisation.withTable { table in
             cropped.pixels.withUnsafeBufferPointer { pixels in
                 for i in 0..<plane {
                     for c in 0..<3 {

@@ -30,6 +30,10 @@ public struct ImageError: Error, CustomStringConvertible, Equatable {
     public enum Kind: Sendable, Equatable {
         case unreadable, empty, notAnImage, corrupt, truncated, tooLarge, unsupported, outOfMemory
         case encodingFailed
+        /// Qwen2-VL's processor refuses images more than 200 times longer than wide (or the reverse).
+        case aspectRatioTooLarge
+        /// An image given as already resized does not have the size the processor needs.
+        case wrongSize
     }
 
     public let kind: Kind
