@@ -4,7 +4,7 @@ counterpart of make_model_fixtures.py: the same prompts, captions, LoRA recipe, 
 qwen2vl_model_files.py writes each model directory.
 
 Model "qwen2vl-a": Qwen2 48 wide x 2 layers, intermediate 64, 6 query / 2 key-value heads (head_dim 8),
-    mrope_section [2, 1, 1], rope_theta 1e6, rms_norm_eps 1e-6, untied head, vocab_size padded to a multiple of
+    mrope_section [2, 1, 1], rope_theta 1e3, rms_norm_eps 1e-6, untied head, vocab_size padded to a multiple of
     32 past the tokenizer; vision 16 wide x 2 blocks, 1 head, mlp_ratio 4, patch 2. config.json in
     transformers 5's nested form (text_config.rope_parameters {rope_type default, rope_theta, mrope_section}),
     preprocessor_config.json with size {shortest_edge 64, longest_edge 400} (min / max pixels), weights in the
@@ -36,6 +36,8 @@ How everything is computed (float64, so Discern's Double run can be held to ~1e-
   but the two angle products.
 - M-RoPE (text): inv_freq_j = theta^(-2j / head_dim); frequency j reads the t stream for j < s0, h for
   s0 <= j < s0 + s1, w after (mrope_section = [s0, s1, s2]); the same split for the second half of the head.
+  The h and w streams get the low frequencies, so rope_theta is small here (1e3, 1e4) for them to matter:
+  swapping h and w moves the base image embeddings by ~3e-3 (a) and ~3e-2 (b), far above a Float tolerance.
   Vision rotary: head_dim / 4 frequencies 10000^(-4j / head_dim), angles [row * f, column * f] over half the
   head, repeated for the other half (rotate_half), from each patch's own row and column.
 - Images: three seeded random RGB images of different sizes (height x width: qwen2vl-a 8x16, 16x8, 12x12;
@@ -176,7 +178,7 @@ MODELS = {
         seed=7, image_sizes=[(8, 16), (16, 8), (12, 12)], embed_sizes=[(28, 40), (9, 26), (3, 5)],
         pixels=dict(min=64, max=400), config_form="nested", layout="hub", eos="<|endoftext|>", vocab_multiple=32,
         text=dict(hidden_size=48, intermediate_size=64, num_hidden_layers=2, num_attention_heads=6,
-                  num_key_value_heads=2, rms_norm_eps=1e-6, rope_theta=1e6, mrope_section=[2, 1, 1]),
+                  num_key_value_heads=2, rms_norm_eps=1e-6, rope_theta=1e3, mrope_section=[2, 1, 1]),
         vision=dict(depth=2, embed_dim=16, num_heads=1, mlp_ratio=4, patch_size=2), tie=False),
     "qwen2vl-b": dict(
         seed=11, image_sizes=[(12, 30), (18, 12), (12, 18)], embed_sizes=[(40, 26), (15, 31), (4, 7)],
