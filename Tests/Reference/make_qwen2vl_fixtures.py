@@ -117,9 +117,10 @@ fixtures.json: image_template, text_template, captions, long_captions, lora {r, 
 embed/: image-{0,1,2}.png of sizes that make smart_resize round (with Python's round, halves to even), shrink
   to max_pixels and grow to min_pixels; captions.txt (one a line; the third is written in NFD, so the NFC
   normalizer matters); expected.safetensors {image_embeddings, text_embeddings} [3, hidden] float32: `discern
-  embed` end to end, PNG files -> the processor -> Qwen2VLModel in float32 as a user would run it, the
-  prompts above in one left-padded batch per kind, positions from get_rope_index.
-Everything is seeded: rerunning writes byte-identical files.
+  embed` end to end, PNG files -> the processor -> Qwen2VLModel in float32 as a user would run it (the
+  patches above change a float32 run by an ulp at most), the prompts above in one left-padded batch per kind,
+  positions from get_rope_index.
+Everything is seeded and runs on one thread: rerunning writes byte-identical files on any machine.
 """
 
 import json
@@ -441,6 +442,7 @@ def embed_fixture(directory, spec, processor, prompts):
 
 if __name__ == "__main__":
     transformers_logging.disable_progress_bar()
+    torch.set_num_threads(1)  # the summation order, so the last bits, follows the thread count: pin it
     shared_tokenizer = build_tokenizer()
     for model_name, model_spec in MODELS.items():
         build(model_name, model_spec, shared_tokenizer)

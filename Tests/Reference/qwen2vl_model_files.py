@@ -21,6 +21,7 @@ SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|object_ref_start|>
             "<|image_pad|>", "<|video_pad|>"]
 LEARNED_VOCAB = 350  # 256 byte symbols + learned merges; small keeps embeddings and logits tiny
 
+
 def build_tokenizer():
     """Qwen2's tokenizer.json pipeline (Qwen2Converter) over a BPE learned here; specials appended after it."""
     def pipeline(model):
@@ -80,6 +81,9 @@ def write_config(directory, spec, tokenizer):
                     "label2id", "chunk_size_feed_forward", "is_encoder_decoder", "problem_type", "output_attentions"]:
             for part in [config, config["text_config"], config["vision_config"]]:
                 part.pop(key, None)
+        config["architectures"] = ["Qwen2VLForConditionalGeneration"]  # as save_pretrained writes it
+        config["text_config"].pop("architectures")
+        config["vision_config"].pop("architectures")
     else:  # the flat file of Qwen2-VL-2B-Instruct, transformers 4.41
         vision.update(in_chans=3, spatial_patch_size=vision["patch_size"])
         config = dict(architectures=["Qwen2VLForConditionalGeneration"], model_type="qwen2_vl", **text, **top,
