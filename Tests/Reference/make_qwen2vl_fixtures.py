@@ -14,8 +14,8 @@ Model "qwen2vl-b": Qwen2 32 wide x 3 layers, intermediate 48, 2 / 1 heads (head_
     vision 24 wide x 3 blocks, 2 heads, mlp_ratio 2, patch 3. config.json in the older flat hub form
     (Qwen2-VL-2B-Instruct's: text fields at the top level, `rope_scaling: {type: mrope, mrope_section}`,
     top-level rope_theta, `in_chans` and `spatial_patch_size` in vision_config; transformers 5.24 loads it),
-    preprocessor_config.json with min_pixels 144 / max_pixels 576 and nothing else but patch, merge, temporal
-    sizes and mean / std, weights in transformers' in-memory layout (`model.language_model.*`, `model.visual.*`).
+    preprocessor_config.json with min_pixels 144 / max_pixels 576 and otherwise only the patch, merge and
+    temporal sizes, mean / std and class names (the rest defaults), weights in transformers' in-memory layout (`model.language_model.*`, `model.visual.*`).
     eos_token_id <|im_end|>.
 Both: spatial merge 2, temporal patch 2, quick_gelu vision MLP, LayerNorm eps 1e-6 in the vision tower, and one
 byte-level BPE tokenizer.json learned here with Qwen2's exact pipeline (transformers' Qwen2Converter): NFC
