@@ -47,23 +47,34 @@ public final class FeedForward<T: KernelScalar>: @unchecked Sendable {
 
     /// dx += d(loss)/dx; parameter gradients added when trainable.
     public func backward(_ dy: UnsafePointer<T>, input x: UnsafePointer<T>, rows: Int,
-                         dx: UnsafeMutablePointer<T>?, tape: Tape, scratch: BackwardScratch<T>) {
+                         dx: UnsafeMutablePointer<T>?, tape: Tape, scratch: Scratch) {
         let count = rows * intermediate
-        let dActivated = scratch.mlpOutput.reserveZeroed(count)
+        let dActivated = scratch.activated.reserveZeroed(count)
         switch kind {
         case .plain(let fc1, let activation, let fc2):
             // y = fc2(activated)  =>  dactivated;  activated = act(first)  =>  dfirst
             fc2.backward(dy, input: tape.activated.pointer, rows: rows, dx: dActivated, tape: tape.tapes[2], scratch: scratch.lora)
-            let dFirst = scratch.mlpGate.reserveZeroed(count)
+            let dFirst = scratch.first.reserveZeroed(count)
             activationBackward(activation, dy: dActivated, x: tape.first.pointer, dx: dFirst, count: count)
             fc1.backward(dFirst, input: x, rows: rows, dx: dx, tape: tape.tapes[0], scratch: scratch.lora)
         case .gated(let gate, let up, let down):
             // y = down(activated); activated = silu(gate) * up
             down.backward(dy, input: tape.activated.pointer, rows: rows, dx: dActivated, tape: tape.tapes[2], scratch: scratch.lora)
-            let dGate = scratch.mlpGate.reserveZeroed(count), dUp = scratch.mlpUp.reserveZeroed(count)
+            let dGate = scratch.first.reserveZeroed(count), dUp = scratch.second.reserveZeroed(count)
             swiGLUBackward(dy: dActivated, gate: tape.first.pointer, up: tape.second.pointer, dGate: dGate, dUp: dUp, count: count)
             gate.backward(dGate, input: x, rows: rows, dx: dx, tape: tape.tapes[0], scratch: scratch.lora)
             up.backward(dUp, input: x, rows: rows, dx: dx, tape: tape.tapes[1], scratch: scratch.lora)
         }
+    }
+}
+
+extension FeedForward {
+    /// The backward's temporaries, shared by every layer of a stack.
+    public final class Scratch: @unchecked Sendable {
+        let activated = GrowableBuffer<T>()  // (rows, intermediate): gradient of fc2 / down's input
+        let first = GrowableBuffer<T>()      // (rows, intermediate): of fc1 / gate's output
+        let second = GrowableBuffer<T>()     // (rows, intermediate): of up's output
+        let lora = GrowableBuffer<T>()
+        public init() {}
     }
 }

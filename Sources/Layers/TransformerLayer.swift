@@ -45,18 +45,29 @@ public final class TransformerLayer<T: KernelScalar>: @unchecked Sendable {
 
     /// dx += d(loss)/dx given dout = d(loss)/d(out).
     public func backward(_ dOut: UnsafePointer<T>, input x: UnsafePointer<T>, layout: SequenceLayout,
-                         dx: UnsafeMutablePointer<T>, tape: Tape, scratch: BackwardScratch<T>) {
+                         dx: UnsafeMutablePointer<T>, tape: Tape, scratch: Scratch) {
         let rows = layout.rows, count = rows * hidden
         // out = middle + ff(norm2(middle))  =>  dmiddle = dout + norm2^T(ff^T(dout))
         let dMiddle = scratch.residual.reserve(count)
         dMiddle.update(from: dOut, count: count)
         let dNormed = scratch.hidden.reserveZeroed(count)
-        feedForward.backward(dOut, input: tape.normed2.pointer, rows: rows, dx: dNormed, tape: tape.feedForwardTape, scratch: scratch)
+        feedForward.backward(dOut, input: tape.normed2.pointer, rows: rows, dx: dNormed, tape: tape.feedForwardTape, scratch: scratch.feedForward)
         norm2.backward(dNormed, input: tape.middle.pointer, rows: rows, dx: dMiddle, tape: tape.norm2Tape)
         // middle = x + attention(norm1(x))  =>  dx += dmiddle + norm1^T(attention^T(dmiddle))
         for i in 0..<count { dx[i] += dMiddle[i] }
         dNormed.update(repeating: 0, count: count)
-        attention.backward(dMiddle, input: tape.normed1.pointer, layout: layout, dx: dNormed, tape: tape.attentionTape, scratch: scratch)
+        attention.backward(dMiddle, input: tape.normed1.pointer, layout: layout, dx: dNormed, tape: tape.attentionTape, scratch: scratch.attention)
         norm1.backward(dNormed, input: x, rows: rows, dx: dx, tape: tape.norm1Tape)
+    }
+}
+
+extension TransformerLayer {
+    /// The backward's temporaries: each block's own, plus the residual stream's.
+    public final class Scratch: @unchecked Sendable {
+        public let attention = SelfAttention<T>.Scratch()
+        public let feedForward = FeedForward<T>.Scratch()
+        let hidden = GrowableBuffer<T>()     // (rows, hidden): gradient of a normed input
+        let residual = GrowableBuffer<T>()   // (rows, hidden): gradient of the mid-layer stream
+        public init() {}
     }
 }

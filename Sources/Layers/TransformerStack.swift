@@ -87,6 +87,6 @@ public final class TransformerStack<T: KernelScalar>: @unchecked Sendable {
 public final class StackScratch<T: KernelScalar>: @unchecked Sendable {
     let streamA = GrowableBuffer<T>()
     let streamB = GrowableBuffer<T>()
-    public let layer = BackwardScratch<T>()
+    public let layer = TransformerLayer<T>.Scratch()
     public init() {}
 }

@@ -12,6 +12,7 @@ public final class LlavaVisionEncoder<T: KernelScalar>: VisionEncoder, @unchecke
     // Backward temporaries: a model runs one backward at a time.
     private let dTowerFeatures = GrowableBuffer<T>()
     private let towerBuffers = VisionBackwardBuffers<T>()
+    private let projectorScratch = Projector<T>.Scratch()
 
     public init(tower: CLIPVisionTower<T>, projector: Projector<T>, languageWidth: Int) {
         self.tower = tower
@@ -56,7 +57,7 @@ public final class LlavaVisionEncoder<T: KernelScalar>: VisionEncoder, @unchecke
         guard needsBackward, images.count > 0, let features = tape.features else { return }
         let rows = images.count * tower.featuresPerImage
         let dTower = tower.needsBackward ? dTowerFeatures.reserveZeroed(rows * tower.config.hiddenSize) : nil
-        projector.backward(dFeatures, features: features, rows: rows, dFeatures: dTower, tape: tape.projector, scratch: scratch.layer)
+        projector.backward(dFeatures, features: features, rows: rows, dFeatures: dTower, tape: tape.projector, scratch: projectorScratch)
         if let dTower {
             tower.backward(dFeatures: dTower, batch: images.count, tape: tape.tower, scratch: scratch, buffers: towerBuffers)
         }
