@@ -38,6 +38,23 @@ final class ByteLevelTokenizerLoadTests: XCTestCase {
         XCTAssertEqual(tokenizer.eosTokenID, 3)
     }
 
+    /// ignore_merges takes a word that is a piece whole (ids from tokenizers 0.23.3 on this file).
+    func testIgnoreMergesTakesWholeWords() throws {
+        for (ignoreMerges, expected) in [(false, [0, 4, 6, 0, 4] as [Int32]), (true, [5, 7])] {
+            let json = #"""
+            {"version": "1.0", "truncation": null, "padding": null, "added_tokens": [], "normalizer": null,
+             "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": false, "use_regex": true},
+             "post_processor": null, "decoder": {"type": "ByteLevel"},
+             "model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "c": 2, "ab": 3, "bc": 4, "abc": 5, "Ġ": 6, "Ġabc": 7},
+                       "merges": [["b", "c"], ["a", "b"]], "ignore_merges": \#(ignoreMerges)}}
+            """#
+            let tokenizer = try Tokenizer(json: Array(json.utf8), path: "tokenizer.json")
+            XCTAssertEqual(tokenizer.encode("abc abc"), expected, "ignore_merges \(ignoreMerges)")
+            XCTAssertEqual(tokenizer.encode("abcabc"), [0, 4, 0, 4], "ignore_merges \(ignoreMerges)")
+            XCTAssertEqual(tokenizer.decode(expected), "abc abc")
+        }
+    }
+
     func testAnUnknownPatternIsRefused() {
         // Llama-3's pattern differs from Qwen2's in one place (\p{N}{1,3}): still not guessed.
         let llama3 = Self.qwen2Regex.replacingOccurrences(of: #"\\p{N}|"#, with: #"\\p{N}{1,3}|"#)
