@@ -108,53 +108,40 @@ struct BPEModel: Sendable {
 
     /// Token ids of one pre-tokenized word.
     func tokenize(_ word: ArraySlice<Unicode.Scalar>, into ids: inout [Int32]) {
-        if word.isEmpty { return }
-        if ignoreMerges, let id = vocabulary[ExactString(word)] {
-            ids.append(id)
-            return
-        }
-        var symbols: [Int32] = []
-        symbols.reserveCapacity(word.count)
-        var unknown = UnknownRun(id: unknownID, fuse: fuseUnknown)
-        for scalar in word {
-            if let id = scalarIDs[scalar.value] {
-                unknown.flush(into: &symbols)
-                symbols.append(id)
-                continue
-            }
+        mergeWord(word, asPiece: { ExactString(word) }, into: &ids) { scalar, symbols, unknown in
+            if let id = scalarIDs[scalar.value] { return unknown.add(id, into: &symbols) }
             if byteFallback {
                 let bytes = Array(String(scalar).utf8)
                 if bytes.allSatisfy({ byteIDs[Int($0)] != nil }) {
                     // As in tokenizers, byte pieces do not flush a pending unknown first.
                     for byte in bytes { symbols.append(byteIDs[Int(byte)]!) }
-                    continue
+                    return
                 }
             }
-            unknown.missing(into: &symbols)
+            unknown.add(nil, into: &symbols)
         }
-        unknown.flush(into: &symbols)
-        mergeAll(&symbols)
-        ids.append(contentsOf: symbols)
     }
 
     /// Token ids of one byte-level word (its UTF-8 bytes; the pieces spell them in the alphabet).
     func tokenize(bytes word: [UInt8], into ids: inout [Int32]) {
+        mergeWord(word, asPiece: { ExactString(word.map { ByteLevelAlphabet.scalarOfByte[Int($0)] }) }, into: &ids) { byte, symbols, unknown in
+            unknown.add(byteLevelIDs[Int(byte)], into: &symbols)
+        }
+    }
+
+    /// BPE over one word: `addSymbols` appends each element's first symbols, then the merges run.
+    /// With ignore_merges a word that is a piece whole (`asPiece`) is that piece.
+    private func mergeWord<Word: Collection>(_ word: Word, asPiece: () -> ExactString, into ids: inout [Int32],
+                                             addSymbols: (Word.Element, inout [Int32], inout UnknownRun) -> Void) {
         if word.isEmpty { return }
-        if ignoreMerges, let id = vocabulary[ExactString(word.map { ByteLevelAlphabet.scalarOfByte[Int($0)] })] {
+        if ignoreMerges, let id = vocabulary[asPiece()] {
             ids.append(id)
             return
         }
         var symbols: [Int32] = []
         symbols.reserveCapacity(word.count)
         var unknown = UnknownRun(id: unknownID, fuse: fuseUnknown)
-        for byte in word {
-            guard let id = byteLevelIDs[Int(byte)] else {
-                unknown.missing(into: &symbols)
-                continue
-            }
-            unknown.flush(into: &symbols)
-            symbols.append(id)
-        }
+        for element in word { addSymbols(element, &symbols, &unknown) }
         unknown.flush(into: &symbols)
         mergeAll(&symbols)
         ids.append(contentsOf: symbols)
@@ -213,7 +200,13 @@ private struct UnknownRun {
         self.fuse = fuse
     }
 
-    mutating func missing(into symbols: inout [Int32]) {
+    /// A symbol's id, or nil for one the vocabulary lacks.
+    mutating func add(_ symbol: Int32?, into symbols: inout [Int32]) {
+        if let symbol {
+            flush(into: &symbols)
+            symbols.append(symbol)
+            return
+        }
         guard let id else { return }
         if pending && !fuse { symbols.append(id) }
         pending = true

@@ -25,7 +25,7 @@ import unicodedata
 from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 from transformers import PreTrainedTokenizerFast
 
-from make_tokenizer_fixtures import ACCENTED, COLOURS, FIXTURES, RELATIONS, SHAPES, SIZES, WORDS, write
+from make_tokenizer_fixtures import ACCENTED, COLOURS, FIXTURES, RELATIONS, SHAPES, SIZES, WORDS, expectations, styled_caption, write
 
 QWEN2_PATTERN = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|"
                  r"\s*[\r\n]+|\s+(?!\S)|\s+")
@@ -140,18 +140,8 @@ def corpus():
     pools = COLOURS + SHAPES + SIZES + RELATIONS + WORDS + ACCENTED
     specials = QWEN2_SPECIALS + ["<tool_call>", NORMALIZED_TOKEN]
     for _ in range(500):  # captions, in the shapes the prompts use
-        caption = (f"a {rng.choice(SIZES)} {rng.choice(COLOURS)} {rng.choice(SHAPES)} {rng.choice(RELATIONS)} "
-                   f"a {rng.choice(COLOURS)} {rng.choice(SHAPES)}")
-        style = rng.randrange(5)
-        if style == 1:
-            caption = caption.capitalize() + "."
-        elif style == 2:
-            caption = caption.upper()
-        elif style == 3:
-            caption = "<|vision_start|>" + "<|image_pad|>" * rng.randint(1, 4) + "<|vision_end|>" + caption
-        elif style == 4:
-            caption = f"<|im_start|>user\n{caption}?<|im_end|>\n<|im_start|>assistant\n"
-        out.append(caption)
+        out.append(styled_caption(rng, 5, lambda c: "<|vision_start|>" + "<|image_pad|>" * rng.randint(1, 4) + "<|vision_end|>" + c,
+                                  lambda c: f"<|im_start|>user\n{c}?<|im_end|>\n<|im_start|>assistant\n"))
     contractions = ["'s", "'t", "'re", "'ve", "'m", "'ll", "'d", "'S", "'T", "'RE", "'Re", "'rE", "'VE", "'M", "'LL",
                     "'lL", "'D", "'x", "'", "''", "'ſ"]
     punctuation = list(".,!?;:-'\"()[]/\\&%#@*+=<>|~^`") + ["...", "!!", "?!", "--", "—", "…", "«", "»", "“", "”"]
@@ -206,37 +196,21 @@ def random_id_sequences(tok, rng):
     return [[rng.randrange(size) for _ in range(rng.randint(1, 8))] for _ in range(300)]
 
 
-def expectations(path, texts, with_decodes):
-    """ids and decodes from both Python libraries; stops if they disagree on any string. Without
-    `with_decodes` the corpus decodes are left out of the file (to keep it small; both variants share the decoder)."""
+def byte_level_expectations(path, texts, with_decodes):
+    """The Llama script's expectations (ids and decodes from both Python libraries, which must agree), plus
+    decodes of random id sequences. Without `with_decodes` the corpus decodes are left out of the file (to
+    keep it small; both variants share the decoder)."""
+    expected = expectations(path, texts)
     tok = Tokenizer.from_file(str(path))
     fast = PreTrainedTokenizerFast(tokenizer_file=str(path))
-    ids, decoded, decoded_keep = [], [], []
-    for text in texts:
-        a = tok.encode(text, add_special_tokens=True).ids
-        if a != fast(text, add_special_tokens=True)["input_ids"]:
-            sys.exit(f"{path.name}: tokenizers and transformers disagree on {text!r}")
-        da = tok.decode(a, skip_special_tokens=True)
-        if da != fast.decode(a, skip_special_tokens=True):
-            sys.exit(f"{path.name}: decode disagrees on {text!r}")
-        ids.append(a)
-        decoded.append(da)
-        decoded_keep.append(tok.decode(a, skip_special_tokens=False))
     sequences = random_id_sequences(tok, random.Random(path.name))
     random_decoded = [tok.decode(s, skip_special_tokens=False) for s in sequences]
     for s, d in zip(sequences, random_decoded):
         if d != fast.decode(s, skip_special_tokens=False):
             sys.exit(f"{path.name}: decode of {s} disagrees")
-    expected = {
-        "tokenizer": path.name,
-        "vocab_size_with_added": tok.get_vocab_size(with_added_tokens=True),
-        "ids": ids,
-        "without_special_tokens": [tok.encode(t, add_special_tokens=False).ids for t in texts[:200]],
-        "random_ids": sequences,
-        "random_ids_decoded": random_decoded,
-    }
-    if with_decodes:
-        expected.update(decoded=decoded, decoded_keep_special=decoded_keep)
+    expected.update(random_ids=sequences, random_ids_decoded=random_decoded)
+    if not with_decodes:
+        del expected["decoded"], expected["decoded_keep_special"]
     return expected
 
 
@@ -282,7 +256,7 @@ def main():
         path = FIXTURES / f"tokenizer-bytelevel-{variant}.json"
         write(path, build(variant))
         write(FIXTURES / f"tokenizer-bytelevel-{variant}-expected.json",
-              json.dumps(expectations(path, texts, variant == "qwen2"), ensure_ascii=False, separators=(",", ":")) + "\n")
+              json.dumps(byte_level_expectations(path, texts, variant == "qwen2"), ensure_ascii=False, separators=(",", ":")) + "\n")
 
 
 if __name__ == "__main__":
