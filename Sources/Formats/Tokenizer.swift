@@ -1,12 +1,13 @@
 /// A Hugging Face tokenizer.json of the Llama / LLaVA kind (SentencePiece-style BPE with byte
-/// fallback), reproducing the `tokenizers` library's ids exactly. Stages, each in its own file:
+/// fallback) or the byte-level kind (GPT-2, Qwen2 / Qwen2-VL), reproducing the `tokenizers`
+/// library's ids exactly. Stages, each in its own file:
 /// added tokens -> normalizer -> pre-tokenizer -> BPE model -> post-processor; decoder for text.
 /// Any stage type this reader does not implement is an error at load time, never skipped.
 package final class Tokenizer: Sendable {
     package let path: String
     private let model: BPEModel
     private let normalizer: TokenizerNormalizer?
-    private let preTokenizer: MetaspacePreTokenizer?
+    private let preTokenizer: TokenizerPreTokenizer?
     private let postProcessor: TemplatePostProcessor?
     private let decoder: TokenizerDecoder?
     /// Added tokens matched in the raw text, then those matched in normalized text.
@@ -22,11 +23,14 @@ package final class Tokenizer: Sendable {
     /// Distinct pieces, model vocabulary and added tokens together (tokenizers'
     /// `get_vocab_size(with_added_tokens=True)`): the embedding table needs at least this many rows.
     package let vocabSize: Int
-    /// `<s>` / `</s>` / `<pad>` when the file has them (tokenizer.json itself does not say which
-    /// token plays which role; these are the Llama names), and the model's unk token.
+    /// tokenizer.json itself does not say which token plays which role; these go by name. Llama:
+    /// `<s>`, `</s>`, `<pad>`. Qwen2 has no BOS, and `<|endoftext|>` is its EOS and pad (for the
+    /// base models; the chat models end a turn, and generation, with `<|im_end|>`). Plus the model's unk token.
     package let bosTokenID: Int32?
     package let eosTokenID: Int32?
     package let padTokenID: Int32?
+    /// `<|im_end|>`, which ends a turn of Qwen2's chat template.
+    package let turnEndTokenID: Int32?
     package let unknownTokenID: Int32?
 
     /// Largest id accepted without a model to compare with: decode keeps one slot per id, so a
@@ -53,8 +57,14 @@ package final class Tokenizer: Sendable {
         self.model = model
         let normalizer = try root.optional("normalizer").map { (node) throws(FormatError) in try TokenizerNormalizer(node) }
         self.normalizer = normalizer
-        preTokenizer = try root.optional("pre_tokenizer").map { (node) throws(FormatError) in try MetaspacePreTokenizer(node) }
-        postProcessor = try root.optional("post_processor").map { (node) throws(FormatError) in try TemplatePostProcessor(node) }
+        let preTokenizer = try root.optional("pre_tokenizer").map { (node) throws(FormatError) in try TokenizerPreTokenizer(node) }
+        self.preTokenizer = preTokenizer
+        if case .byteLevel = preTokenizer, model.byteFallback {
+            throw FormatError(file: path, entry: "model.byte_fallback",
+                              "is true, but the pre-tokenizer is ByteLevel, which spells every byte as a character of the vocabulary, so "
+                              + "<0xXX> byte pieces never apply: the file mixes two kinds of tokenizer. Byte-level files (GPT-2, Qwen2) have false")
+        }
+        postProcessor = try root.optional("post_processor").flatMap { (node) throws(FormatError) in try TemplatePostProcessor.template(of: node) }
         decoder = try root.optional("decoder").map { (node) throws(FormatError) in try TokenizerDecoder(node) }
 
         let added = try (root.optional("added_tokens")?.array() ?? []).map { (node) throws(FormatError) in try AddedToken(node) }
@@ -81,8 +91,9 @@ package final class Tokenizer: Sendable {
 
         func lookup(_ piece: String) -> Int32? { addedIDs[ExactString(piece)] ?? model.vocabulary[ExactString(piece)] }
         bosTokenID = lookup("<s>")
-        eosTokenID = lookup("</s>")
-        padTokenID = lookup("<pad>")
+        eosTokenID = lookup("</s>") ?? lookup("<|endoftext|>")
+        padTokenID = lookup("<pad>") ?? lookup("<|endoftext|>")
+        turnEndTokenID = lookup("<|im_end|>")
         unknownTokenID = model.unknownID
     }
 
@@ -103,7 +114,7 @@ package final class Tokenizer: Sendable {
     }
 
     /// Token ids for `text`; with `addSpecialTokens` the post-processor's template is applied
-    /// (for Llama: `<s>` in front).
+    /// (for Llama: `<s>` in front; Qwen2's ByteLevel post-processor adds nothing).
     package func encode(_ text: String, addSpecialTokens: Bool = true) -> [Int32] {
         let scalars = Array(text.unicodeScalars)
         var ids: [Int32] = []
@@ -132,12 +143,13 @@ package final class Tokenizer: Sendable {
     }
 
     private func tokenize(_ text: [Unicode.Scalar], atTextStart: Bool, into ids: inout [Int32]) {
-        guard let preTokenizer else {
+        switch preTokenizer {
+        case nil:
             model.tokenize(text[...], into: &ids)
-            return
-        }
-        for word in preTokenizer.words(text, atTextStart: atTextStart) {
-            model.tokenize(word, into: &ids)
+        case .metaspace(let metaspace):
+            for word in metaspace.words(text, atTextStart: atTextStart) { model.tokenize(word, into: &ids) }
+        case .byteLevel(let byteLevel):
+            for word in byteLevel.words(text) { model.tokenize(bytes: word, into: &ids) }
         }
     }
 

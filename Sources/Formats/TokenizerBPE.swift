@@ -18,14 +18,18 @@ struct ExactString: Hashable, Sendable {
     }
 }
 
-/// The `model` stage of tokenizer.json: BPE over Unicode scalars with byte fallback, as the
-/// tokenizers library does it (models/bpe/model.rs `merge_word`, word.rs `merge_all`).
+/// The `model` stage of tokenizer.json: BPE as the tokenizers library does it (models/bpe/model.rs
+/// `merge_word`, word.rs `merge_all`), over Unicode scalars with byte fallback (Llama) or over the
+/// bytes of byte-level words (GPT-2, Qwen2).
 struct BPEModel: Sendable {
     let vocabulary: [ExactString: Int32]
     /// Pieces that are one Unicode scalar, the starting symbols of every word.
     let scalarIDs: [UInt32: Int32]
     /// `<0xXX>` piece ids, nil where the vocabulary lacks one.
     let byteIDs: [Int32?]
+    /// Ids of the byte-level alphabet's scalar for each byte, nil where the vocabulary lacks one: a
+    /// byte-level word's first symbols come from this table, not from a dictionary.
+    let byteLevelIDs: [Int32?]
     /// (left id, right id) packed into 64 bits -> (rank, merged id). Rank is the merges index.
     let merges: [UInt64: (rank: Int32, merged: Int32)]
     let unknownID: Int32?
@@ -65,6 +69,7 @@ struct BPEModel: Sendable {
         self.vocabulary = vocabulary
         self.scalarIDs = scalarIDs
         byteIDs = (0..<256).map { vocabulary[ExactString(byteTokenName($0))] }
+        byteLevelIDs = ByteLevelAlphabet.scalarOfByte.map { scalarIDs[$0.value] }
 
         if let unknown = model.optional("unk_token") {
             let piece = try unknown.string()
@@ -103,33 +108,41 @@ struct BPEModel: Sendable {
 
     /// Token ids of one pre-tokenized word.
     func tokenize(_ word: ArraySlice<Unicode.Scalar>, into ids: inout [Int32]) {
-        if word.isEmpty { return }
-        if ignoreMerges, let id = vocabulary[ExactString(word)] {
-            ids.append(id)
-            return
-        }
-        var symbols: [Int32] = []
-        symbols.reserveCapacity(word.count)
-        var pendingUnknown = false  // an unknown run not yet emitted (fuse_unk joins the run)
-        for scalar in word {
-            if let id = scalarIDs[scalar.value] {
-                if pendingUnknown, let unknownID { symbols.append(unknownID); pendingUnknown = false }
-                symbols.append(id)
-                continue
-            }
+        mergeWord(word, asPiece: { ExactString(word) }, into: &ids) { scalar, symbols, unknown in
+            if let id = scalarIDs[scalar.value] { return unknown.add(id, into: &symbols) }
             if byteFallback {
                 let bytes = Array(String(scalar).utf8)
                 if bytes.allSatisfy({ byteIDs[Int($0)] != nil }) {
                     // As in tokenizers, byte pieces do not flush a pending unknown first.
                     for byte in bytes { symbols.append(byteIDs[Int(byte)]!) }
-                    continue
+                    return
                 }
             }
-            guard let unknownID else { continue }  // no unk token: the character is dropped, as in tokenizers
-            if pendingUnknown && !fuseUnknown { symbols.append(unknownID) }
-            pendingUnknown = true
+            unknown.add(nil, into: &symbols)
         }
-        if pendingUnknown, let unknownID { symbols.append(unknownID) }
+    }
+
+    /// Token ids of one byte-level word (its UTF-8 bytes; the pieces spell them in the alphabet).
+    func tokenize(bytes word: [UInt8], into ids: inout [Int32]) {
+        mergeWord(word, asPiece: { ExactString(word.map { ByteLevelAlphabet.scalarOfByte[Int($0)] }) }, into: &ids) { byte, symbols, unknown in
+            unknown.add(byteLevelIDs[Int(byte)], into: &symbols)
+        }
+    }
+
+    /// BPE over one word: `addSymbols` appends each element's first symbols, then the merges run.
+    /// With ignore_merges a word that is a piece whole (`asPiece`) is that piece.
+    private func mergeWord<Word: Collection>(_ word: Word, asPiece: () -> ExactString, into ids: inout [Int32],
+                                             addSymbols: (Word.Element, inout [Int32], inout UnknownRun) -> Void) {
+        if word.isEmpty { return }
+        if ignoreMerges, let id = vocabulary[asPiece()] {
+            ids.append(id)
+            return
+        }
+        var symbols: [Int32] = []
+        symbols.reserveCapacity(word.count)
+        var unknown = UnknownRun(id: unknownID, fuse: fuseUnknown)
+        for element in word { addSymbols(element, &symbols, &unknown) }
+        unknown.flush(into: &symbols)
         mergeAll(&symbols)
         ids.append(contentsOf: symbols)
     }
@@ -171,6 +184,37 @@ struct BPEModel: Sendable {
             kept += 1
         }
         symbols.removeLast(count - kept)
+    }
+}
+
+/// Symbols missing from the vocabulary, as tokenizers treats them: each becomes unk_token, a run of
+/// them one unk_token with fuse_unk, and without an unk_token they are dropped.
+private struct UnknownRun {
+    let id: Int32?
+    let fuse: Bool
+    /// A run not yet emitted.
+    private var pending = false
+
+    init(id: Int32?, fuse: Bool) {
+        self.id = id
+        self.fuse = fuse
+    }
+
+    /// A symbol's id, or nil for one the vocabulary lacks.
+    mutating func add(_ symbol: Int32?, into symbols: inout [Int32]) {
+        if let symbol {
+            flush(into: &symbols)
+            symbols.append(symbol)
+            return
+        }
+        guard let id else { return }
+        if pending && !fuse { symbols.append(id) }
+        pending = true
+    }
+
+    mutating func flush(into symbols: inout [Int32]) {
+        if pending, let id { symbols.append(id) }
+        pending = false
     }
 }
 

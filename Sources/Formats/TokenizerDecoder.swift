@@ -11,6 +11,8 @@ indirect enum TokenizerDecoder: Sendable {
     case strip(content: Unicode.Scalar, start: Int, stop: Int)
     /// "▁" -> " ", except that the first piece loses its "▁"s (unless the scheme is never).
     case metaspace(replacement: Unicode.Scalar, prependScheme: PrependScheme)
+    /// Byte-level pieces back to their bytes, read as UTF-8 (GPT-2, Qwen2).
+    case byteLevel
     case sequence([TokenizerDecoder])
 
     init(_ node: JSONNode) throws(FormatError) {
@@ -30,11 +32,14 @@ indirect enum TokenizerDecoder: Sendable {
             self = .strip(content: try object.required("content").scalar(), start: start, stop: stop)
         case "Metaspace":
             self = .metaspace(replacement: try object.required("replacement").scalar(), prependScheme: try metaspacePrependScheme(object))
+        case "ByteLevel":
+            // Its add_prefix_space / trim_offsets / use_regex act on encoding only; tokenizers' decoder ignores them too.
+            self = .byteLevel
         case "Sequence":
             self = .sequence(try object.required("decoders").array().map { (child) throws(FormatError) in try TokenizerDecoder(child) })
         default:
             throw FormatError(file: node.file, entry: "\(node.path).type",
-                              "decoder type '\(type)' is not supported (supported: Replace, ByteFallback, Fuse, Strip, Metaspace, Sequence)")
+                              "decoder type '\(type)' is not supported (supported: Replace, ByteFallback, Fuse, Strip, Metaspace, ByteLevel, Sequence)")
         }
     }
 
@@ -67,6 +72,8 @@ indirect enum TokenizerDecoder: Sendable {
                 }
                 return String(view)
             }
+        case .byteLevel:
+            return decodeByteLevel(pieces)
         case .sequence(let decoders):
             return decoders.reduce(pieces) { $1.decode($0) }
         }

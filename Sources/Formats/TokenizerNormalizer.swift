@@ -1,4 +1,4 @@
-/// The `normalizer` stage of tokenizer.json. Only the normalizers Llama-style files use are
+/// The `normalizer` stage of tokenizer.json. Only the normalizers Llama and Qwen2 files use are
 /// supported; anything else is rejected when the file is loaded rather than silently skipped,
 /// because skipping a normalizer changes every id.
 indirect enum TokenizerNormalizer: Sendable {
@@ -6,6 +6,8 @@ indirect enum TokenizerNormalizer: Sendable {
     case prepend([Unicode.Scalar])
     /// Replaces every occurrence of a literal string (legacy Llama: " " -> "▁").
     case replace(pattern: [Unicode.Scalar], content: [Unicode.Scalar])
+    /// Unicode canonical composition (Qwen2), with tokenizers' own Unicode version.
+    case nfc
     case sequence([TokenizerNormalizer])
 
     init(_ node: JSONNode) throws(FormatError) {
@@ -17,11 +19,13 @@ indirect enum TokenizerNormalizer: Sendable {
         case "Replace":
             let (pattern, content) = try literalReplacement(object)
             self = .replace(pattern: pattern, content: content)
+        case "NFC":
+            self = .nfc
         case "Sequence":
             self = .sequence(try object.required("normalizers").array().map { (child) throws(FormatError) in try TokenizerNormalizer(child) })
         default:
             throw FormatError(file: node.file, entry: "\(node.path).type",
-                              "normalizer type '\(type)' is not supported (supported: Prepend, Replace, Sequence)")
+                              "normalizer type '\(type)' is not supported (supported: Prepend, Replace, NFC, Sequence)")
         }
     }
 
@@ -31,6 +35,8 @@ indirect enum TokenizerNormalizer: Sendable {
             return text.isEmpty ? text : prefix + text
         case .replace(let pattern, let content):
             return replacingOccurrences(in: text, of: pattern, with: content)
+        case .nfc:
+            return TokenizersUnicode.nfc(text)
         case .sequence(let normalizers):
             return normalizers.reduce(text) { $1.apply($0) }
         }

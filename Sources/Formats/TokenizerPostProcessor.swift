@@ -3,13 +3,32 @@ struct TemplatePostProcessor: Sendable {
     /// nil entries stand for the sequence ($A); others are the ids of a special token.
     let single: [[Int32]?]
 
-    init(_ node: JSONNode) throws(FormatError) {
+    /// The file's template, or nil for a post-processor that adds no tokens: ByteLevel (it only
+    /// trims offsets, which Discern does not report). A Sequence may hold one template among those.
+    static func template(of node: JSONNode) throws(FormatError) -> TemplatePostProcessor? {
         let object = try node.object()
         let type = try object.string("type")
-        guard type == "TemplateProcessing" else {
+        switch type {
+        case "TemplateProcessing":
+            return try TemplatePostProcessor(object)
+        case "ByteLevel":
+            return nil
+        case "Sequence":
+            var templates: [TemplatePostProcessor] = []
+            for child in try object.required("processors").array() {
+                if let template = try template(of: child) { templates.append(template) }
+            }
+            guard templates.count <= 1 else {
+                throw FormatError(file: node.file, entry: "\(node.path).processors", "a Sequence may hold at most one TemplateProcessing")
+            }
+            return templates.first
+        default:
             throw FormatError(file: node.file, entry: "\(node.path).type",
-                              "post_processor type '\(type)' is not supported (supported: null, TemplateProcessing)")
+                              "post_processor type '\(type)' is not supported (supported: null, TemplateProcessing, ByteLevel, Sequence)")
         }
+    }
+
+    private init(_ object: JSONObjectNode) throws(FormatError) {
         let specials = try object.required("special_tokens").object()
         var single: [[Int32]?] = []
         for piece in try object.required("single").array() {

@@ -3,20 +3,47 @@ enum PrependScheme: String, Sendable {
     case first, always, never
 }
 
-/// The `pre_tokenizer` stage of tokenizer.json: null or Metaspace (newer Llama files).
+/// The `pre_tokenizer` stage of tokenizer.json: null, Metaspace (newer Llama files), or byte-level:
+/// ByteLevel alone (GPT-2) or Sequence[Split..., ByteLevel] (Qwen2).
+enum TokenizerPreTokenizer: Sendable {
+    case metaspace(MetaspacePreTokenizer)
+    case byteLevel(ByteLevelPreTokenizer)
+
+    init(_ node: JSONNode) throws(FormatError) {
+        let object = try node.object()
+        let type = try object.string("type")
+        switch type {
+        case "Metaspace":
+            self = .metaspace(try MetaspacePreTokenizer(object))
+        case "ByteLevel":
+            self = .byteLevel(try ByteLevelPreTokenizer(splits: [], object))
+        case "Sequence":
+            let stages = try object.required("pretokenizers").array()
+            let lastObject = try stages.last?.object()
+            guard let lastObject, try lastObject.string("type") == "ByteLevel" else {
+                throw FormatError(file: node.file, entry: "\(node.path).pretokenizers",
+                                  "a Sequence pre-tokenizer is supported only as Split stages followed by one ByteLevel (Qwen2's layout)")
+            }
+            let splits = try stages.dropLast().map { (stage) throws(FormatError) in try SplitPattern(splitStage: stage) }
+            self = .byteLevel(try ByteLevelPreTokenizer(splits: splits, lastObject))
+        case "Split":
+            throw FormatError(file: node.file, entry: "\(node.path).type",
+                              "a Split pre-tokenizer is supported only inside a Sequence that ends with ByteLevel (Qwen2's layout)")
+        default:
+            throw FormatError(file: node.file, entry: "\(node.path).type",
+                              "pre_tokenizer type '\(type)' is not supported (supported: null, Metaspace, ByteLevel, Sequence[Split, ByteLevel])")
+        }
+    }
+}
+
+/// Metaspace: spaces become "▁", with one in front as the prepend scheme says.
 struct MetaspacePreTokenizer: Sendable {
     let replacement: Unicode.Scalar
     let prependScheme: PrependScheme
     /// Split into words before each replacement character ("▁a▁b" -> "▁a", "▁b").
     let split: Bool
 
-    init(_ node: JSONNode) throws(FormatError) {
-        let object = try node.object()
-        let type = try object.string("type")
-        guard type == "Metaspace" else {
-            throw FormatError(file: node.file, entry: "\(node.path).type",
-                              "pre_tokenizer type '\(type)' is not supported (supported: null, Metaspace)")
-        }
+    init(_ object: JSONObjectNode) throws(FormatError) {
         replacement = try object.required("replacement").scalar()
         prependScheme = try metaspacePrependScheme(object)
         split = try object.bool("split", default: true)

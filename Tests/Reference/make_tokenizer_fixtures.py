@@ -109,6 +109,23 @@ def build(variant, vocab, merges):
     return json.dumps(data, ensure_ascii=False, indent=1, sort_keys=False) + "\n"
 
 
+def styled_caption(rng, styles, with_image, as_prompt):
+    """A synthetic caption, in the shape the synthetic data set uses, in one of `styles` styles: as is,
+    sentence case, upper case, with_image(caption), as_prompt(caption); the styles past those leave it as is."""
+    caption = (f"a {rng.choice(SIZES)} {rng.choice(COLOURS)} {rng.choice(SHAPES)} {rng.choice(RELATIONS)} "
+               f"a {rng.choice(COLOURS)} {rng.choice(SHAPES)}")
+    style = rng.randrange(styles)
+    if style == 1:
+        return caption.capitalize() + "."
+    if style == 2:
+        return caption.upper()
+    if style == 3:
+        return with_image(caption)
+    if style == 4:
+        return as_prompt(caption)
+    return caption
+
+
 def corpus():
     """>= 2,000 varied strings: captions, unicode, whitespace, added tokens in odd places, random code points."""
     rng = random.Random(20261130)
@@ -124,20 +141,8 @@ def corpus():
            "ＦＵＬＬ ｗｉｄｔｈ", "mixed 日本 and English", "emoji 🎨 in 🟥 text 🔺", "<image>\nDescribe this image.",
            "USER: <image>\nWhat shape is left of the red circle? ASSISTANT:", "\ud7ff\ue000\U0010ffff"]
     pools = COLOURS + SHAPES + SIZES + RELATIONS + WORDS + ACCENTED
-    # Synthetic captions, in the shape the synthetic data set will use.
     for _ in range(700):
-        caption = (f"a {rng.choice(SIZES)} {rng.choice(COLOURS)} {rng.choice(SHAPES)} {rng.choice(RELATIONS)} "
-                   f"a {rng.choice(COLOURS)} {rng.choice(SHAPES)}")
-        style = rng.randrange(6)
-        if style == 1:
-            caption = caption.capitalize() + "."
-        elif style == 2:
-            caption = caption.upper()
-        elif style == 3:
-            caption = "<image>\n" + caption
-        elif style == 4:
-            caption = "USER: <image>\n" + caption + "? ASSISTANT:"
-        out.append(caption)
+        out.append(styled_caption(rng, 6, lambda c: "<image>\n" + c, lambda c: "USER: <image>\n" + c + "? ASSISTANT:"))
     # Word salad with unseen words, punctuation and numbers.
     punctuation = [".", ",", "!", "?", ";", ":", "-", "'", '"', "(", ")", "[", "]", "/", "\\", "&", "%", "#", "@"]
     for _ in range(500):
