@@ -1,5 +1,15 @@
+import Foundation
 import Formats
 import Models
+
+/// The bytes and path of `config.json` in a Hugging Face model directory of the named layout.
+func readConfigFile(directory: URL, layout: String) throws -> (bytes: [UInt8], path: String) {
+    let path = directory.appendingPathComponent("config.json").path
+    guard FileManager.default.fileExists(atPath: path) else {
+        throw ModelConfigError("\(path): not found. A model directory needs config.json (Hugging Face \(layout) layout).")
+    }
+    return (try readFileBytes(path), path)
+}
 
 /// One object of config.json with transformers' defaults: a missing or null field takes the
 /// caller's default, a field of the wrong type is an error naming the file and the key path.

@@ -27,6 +27,11 @@ struct ConfigRule {
         try require(value > 0 && value <= limit, prefix + key, value, "it must be a positive integer, at most \(limit)")
     }
 
+    /// Several sizes at once: (key, value, limit).
+    func positive(_ sizes: [(key: String, value: Int, limit: Int)]) throws {
+        for size in sizes { try positive(size.key, size.value, upTo: size.limit) }
+    }
+
     func positiveFinite(_ key: String, _ value: Double) throws {
         try require(value.isFinite && value > 0, prefix + key, value, "it must be a positive, finite number")
     }

@@ -3,17 +3,12 @@ import Models
 /// transformers' defaults for the decoder keys a config class leaves out, which differ by family
 /// (LlamaConfig, Qwen2VLTextConfig).
 struct DecoderDefaults {
-    var vocabSize: Int
-    var hiddenSize: Int
-    var intermediateSize: Int
-    var numHiddenLayers: Int
-    var numAttentionHeads: Int
+    var vocabSize, hiddenSize, intermediateSize, numHiddenLayers, numAttentionHeads: Int
     /// nil: as many as the attention heads.
     var numKeyValueHeads: Int?
     var maxPositionEmbeddings: Int
     var rmsNormEps: Double
-    var bosTokenId: Int
-    var eosTokenId: Int
+    var bosTokenId, eosTokenId: Int
     /// Llama's attention reads `head_dim`; Qwen2-VL's always divides hidden_size by the heads.
     var readsHeadDim: Bool
 

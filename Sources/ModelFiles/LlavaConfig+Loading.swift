@@ -5,11 +5,8 @@ import Models
 extension LlavaConfig {
     /// Reads `config.json` from a Hugging Face LLaVA model directory.
     package static func load(directory: URL) throws -> LlavaConfig {
-        let file = directory.appendingPathComponent("config.json")
-        guard FileManager.default.fileExists(atPath: file.path) else {
-            throw ModelConfigError("\(file.path): not found. A model directory needs config.json (Hugging Face LLaVA layout).")
-        }
-        return try parse(try readFileBytes(file.path), source: file.path)
+        let file = try readConfigFile(directory: directory, layout: "LLaVA")
+        return try parse(file.bytes, source: file.path)
     }
 
     /// Decodes config.json text; `source` names it in errors.

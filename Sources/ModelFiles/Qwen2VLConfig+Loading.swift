@@ -10,11 +10,8 @@ import Models
 extension Qwen2VLConfig {
     /// Reads `config.json` from a Hugging Face Qwen2-VL model directory.
     package static func load(directory: URL) throws -> Qwen2VLConfig {
-        let file = directory.appendingPathComponent("config.json")
-        guard FileManager.default.fileExists(atPath: file.path) else {
-            throw ModelConfigError("\(file.path): not found. A model directory needs config.json (Hugging Face Qwen2-VL layout).")
-        }
-        return try parse(try readFileBytes(file.path), source: file.path)
+        let file = try readConfigFile(directory: directory, layout: "Qwen2-VL")
+        return try parse(file.bytes, source: file.path)
     }
 
     /// Decodes config.json bytes through the strict JSON parser, then checks every value the

@@ -42,9 +42,8 @@ extension Qwen2VLConfig {
 extension Qwen2VLVisionConfig {
     func validate(source: String) throws {
         let rule = ConfigRule(source: source, prefix: "vision_config.")
-        try rule.positive("depth", depth, upTo: ConfigLimits.layers)
-        try rule.positive("embed_dim", embedDim, upTo: ConfigLimits.width)
-        try rule.positive("hidden_size", hiddenSize, upTo: ConfigLimits.width)
+        try rule.positive([("depth", depth, ConfigLimits.layers), ("embed_dim", embedDim, ConfigLimits.width),
+                           ("hidden_size", hiddenSize, ConfigLimits.width)])
         // The 2-D rotary embedding gives head_dim / 2 angles to rows and as many to columns,
         // each half rotating pairs: head_dim must split in four.
         try rule.require(numHeads > 0 && embedDim % numHeads == 0 && headDim % 4 == 0, "vision_config.num_heads", numHeads,
@@ -52,9 +51,8 @@ extension Qwen2VLVisionConfig {
         try rule.require(mlpRatio > 0 && mlpRatio <= Double(ConfigLimits.width) && mlpWidth >= 1 && mlpWidth <= ConfigLimits.width, "vision_config.mlp_ratio", mlpRatio,
                          "it must be positive, with embed_dim x mlp_ratio at most \(ConfigLimits.width)")
         try rule.require(inChannels == 3, "vision_config.in_channels", inChannels, "Discern feeds RGB images, so it must be 3")
-        try rule.positive("patch_size", patchSize, upTo: ConfigLimits.imageSide)
-        try rule.positive("spatial_merge_size", spatialMergeSize, upTo: ConfigLimits.imageSide)
-        try rule.positive("temporal_patch_size", temporalPatchSize, upTo: ConfigLimits.imageSide)
+        try rule.positive([("patch_size", patchSize, ConfigLimits.imageSide), ("spatial_merge_size", spatialMergeSize, ConfigLimits.imageSide),
+                           ("temporal_patch_size", temporalPatchSize, ConfigLimits.imageSide)])
         try rule.require(patchLength <= ConfigLimits.width, "vision_config.patch_size", patchSize,
                          "one patch row (in_channels x temporal_patch_size x patch_size^2 = \(patchLength) values) must stay at most \(ConfigLimits.width)")
         try rule.require(mergedWidth <= ConfigLimits.width, "vision_config.spatial_merge_size", spatialMergeSize,

@@ -20,15 +20,9 @@ private func setting(_ object: [String: Any], path: [String], to value: Any?) ->
     return object
 }
 
-/// One mutated value and the words its error must contain (the key and the fix).
-struct RefusedValue {
-    let key: String
-    let value: String?
-    let message: String
-}
-
-/// Each case must be refused with an error that starts with `source` and contains its message.
-func assertEachRefused(_ cases: [RefusedValue], base: [String: Any], source: String, parse: ([UInt8], String) throws -> Any,
+/// Each case (a dotted key, its JSON text or nil to remove it, and the words its error must
+/// contain: the key and the fix) must be refused with an error that starts with `source` and contains its message.
+func assertEachRefused(_ cases: [(key: String, value: String?, message: String)], base: [String: Any], source: String, parse: ([UInt8], String) throws -> Any,
                        file: StaticString = #filePath, line: UInt = #line) throws {
     for refused in cases {
         let label = "\(refused.key) = \(refused.value ?? "(removed)")"

@@ -83,7 +83,7 @@ final class LlavaConfigValidationTests: XCTestCase {
             ("vision_feature_layer", "0", "vision_feature_layer is 0"),
             ("vision_feature_layer", "-9223372036854775808", "vision_feature_layer is -9223372036854775808"),
         ]
-        try assertEachRefused(cases.map { RefusedValue(key: $0.key, value: $0.value, message: $0.message) }, base: Self.base,
+        try assertEachRefused(cases.map { ($0.key, $0.value, $0.message) }, base: Self.base,
                               source: "/m/config.json") { try LlavaConfig.parse($0, source: $1) }
     }
 
