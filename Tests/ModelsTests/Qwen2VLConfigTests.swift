@@ -203,6 +203,25 @@ final class Qwen2VLConfigTests: XCTestCase {
         }
     }
 
+    /// Every integer of both tiny forms replaced by extreme values, one at a time: each file either
+    /// parses into a config that passed validation or throws; a trap would end the test run.
+    func testExtremeNumbersNeverTrap() throws {
+        let extremes = ["0", "-1", "1", "3", "9223372036854775807", "-9223372036854775808", "1e308", "4294967296", "1048577"]
+        for name in ["qwen2vl-a", "qwen2vl-b", "qwen2vl-2b-instruct"] {
+            let text = try String(contentsOf: Self.fixtures.appendingPathComponent("\(name)/config.json"), encoding: .utf8)
+            let numbers = try NSRegularExpression(pattern: "(?<=[:\\[ ])-?[0-9][0-9.e+-]*").matches(in: text, range: NSRange(text.startIndex..., in: text))
+            var accepted = 0
+            for match in numbers {
+                for extreme in extremes {
+                    let mutated = (text as NSString).replacingCharacters(in: match.range, with: extreme)
+                    if (try? Qwen2VLConfig.parse(Array(mutated.utf8), source: "config.json")) != nil { accepted += 1 }
+                }
+            }
+            XCTAssertGreaterThan(numbers.count, 20, name)
+            XCTAssertLessThan(accepted, numbers.count * extremes.count, name)
+        }
+    }
+
     /// The config as transformers resolved it (the expected file's layout).
     static func config(from values: [String: Any]) throws -> Qwen2VLConfig {
         let t = try XCTUnwrap(values["text"] as? [String: Any]), v = try XCTUnwrap(values["vision"] as? [String: Any])
