@@ -1,16 +1,6 @@
 import Kernels
 import Models
 
-/// Limits far above any real LLaVA (7B: width 4096, 32 layers; the largest open models stay
-/// under width 32768 and 200 layers) that keep every size product in the model code below 2^56,
-/// so no later multiplication can overflow; the memory check refuses what would not fit anyway.
-enum ConfigLimits {
-    static let width = 1 << 20
-    static let layers = 1 << 12
-    static let imageSide = 1 << 14
-    static let positions = 1 << 22
-}
-
 extension LlavaConfig {
     /// Every value the model computes with, checked before anything is derived from it: a bad
     /// value is an error naming the file, the key, the value and the allowed range.
@@ -58,49 +48,29 @@ extension CLIPVisionConfig {
 }
 
 extension LlamaConfig {
-    func validate(source: String) throws {
-        let rule = ConfigRule(source: source, prefix: "text_config.")
+    /// `prefix` is where the decoder's keys live: "text_config." (Qwen2-VL's older files: "").
+    func validate(source: String, prefix: String = "text_config.") throws {
+        let rule = ConfigRule(source: source, prefix: prefix)
         try rule.positive("vocab_size", vocabSize, upTo: Int(Int32.max))
         try rule.positive("hidden_size", hiddenSize, upTo: ConfigLimits.width)
         try rule.positive("intermediate_size", intermediateSize, upTo: ConfigLimits.width)
         try rule.positive("num_hidden_layers", numHiddenLayers, upTo: ConfigLimits.layers)
         try rule.positive("num_attention_heads", numAttentionHeads, upTo: ConfigLimits.width)
-        try rule.require(numKeyValueHeads > 0 && numAttentionHeads % numKeyValueHeads == 0, "text_config.num_key_value_heads", numKeyValueHeads,
+        try rule.require(numKeyValueHeads > 0 && numAttentionHeads % numKeyValueHeads == 0, prefix + "num_key_value_heads", numKeyValueHeads,
                          "it must be a positive divisor of num_attention_heads (\(numAttentionHeads))")
-        try rule.require(headDim > 0 && headDim % 2 == 0 && headDim <= ConfigLimits.width / numAttentionHeads, "text_config.head_dim", headDim,
+        try rule.require(headDim > 0 && headDim % 2 == 0 && headDim <= ConfigLimits.width / numAttentionHeads, prefix + "head_dim", headDim,
                          "it must be positive and even (rotary embeddings rotate pairs), with num_attention_heads x head_dim at most \(ConfigLimits.width)")
         try rule.positive("max_position_embeddings", maxPositionEmbeddings, upTo: ConfigLimits.positions)
         try rule.positiveFinite("rms_norm_eps", rmsNormEps)
         try rule.positiveFinite("rope_theta", ropeTheta)
         guard hiddenAct == "silu" else {
-            throw rule.failure("text_config.hidden_act '\(hiddenAct)' is not supported; Llama uses \"silu\".")
+            throw rule.failure("\(prefix)hidden_act '\(hiddenAct)' is not supported; Llama-style decoders (Llama, Qwen2) use \"silu\".")
         }
         // A negative pad_token_id means "no pad token" in older Llama configs (-1); Discern never
         // pads with it, so only a non-negative one must name a real token.
         let pad = padTokenId.flatMap { $0 < 0 ? nil : $0 } ?? 0
         for (key, id) in [("bos_token_id", bosTokenId), ("eos_token_id", eosTokenId), ("pad_token_id", pad)] {
-            try rule.require(id >= 0 && id < vocabSize, "text_config.\(key)", id, "it must be a token id inside the vocabulary, 0 to \(vocabSize - 1) (vocab_size \(vocabSize))")
+            try rule.require(id >= 0 && id < vocabSize, prefix + key, id, "it must be a token id inside the vocabulary, 0 to \(vocabSize - 1) (vocab_size \(vocabSize))")
         }
-    }
-}
-
-/// Builds the messages: "FILE: KEY is VALUE; RULE."
-struct ConfigRule {
-    let source: String
-    var prefix = ""
-
-    func failure(_ message: String) -> ModelConfigError { ModelConfigError("\(source): \(message)") }
-
-    func require(_ condition: Bool, _ key: String, _ value: CustomStringConvertible, _ rule: String) throws {
-        guard !condition else { return }
-        throw failure("\(key) is \(value); \(rule).")
-    }
-
-    func positive(_ key: String, _ value: Int, upTo limit: Int) throws {
-        try require(value > 0 && value <= limit, prefix + key, value, "it must be a positive integer, at most \(limit)")
-    }
-
-    func positiveFinite(_ key: String, _ value: Double) throws {
-        try require(value.isFinite && value > 0, prefix + key, value, "it must be a positive, finite number")
     }
 }

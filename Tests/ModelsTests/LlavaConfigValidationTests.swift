@@ -19,17 +19,7 @@ final class LlavaConfigValidationTests: XCTestCase {
     ]
 
     /// config.json text with `raw` (JSON text) at the dotted `key`.
-    static func mutated(_ key: String, _ raw: String) throws -> [UInt8] {
-        var root = base
-        let parts = key.split(separator: ".").map(String.init)
-        if parts.count == 1 { root[key] = "__VALUE__" } else {
-            var section = root[parts[0]] as! [String: Any]
-            section[parts[1]] = "__VALUE__"
-            root[parts[0]] = section
-        }
-        let text = String(decoding: try JSONSerialization.data(withJSONObject: root, options: [.sortedKeys]), as: UTF8.self)
-        return Array(text.replacingOccurrences(of: "\"__VALUE__\"", with: raw).utf8)
-    }
+    static func mutated(_ key: String, _ raw: String) throws -> [UInt8] { try mutatedConfig(base, key, raw) }
 
     func testTheBaseConfigIsValid() throws {
         let config = try LlavaConfig.parse(try Self.mutated("text_config.rope_theta", "10000"), source: "config.json")
@@ -93,12 +83,8 @@ final class LlavaConfigValidationTests: XCTestCase {
             ("vision_feature_layer", "0", "vision_feature_layer is 0"),
             ("vision_feature_layer", "-9223372036854775808", "vision_feature_layer is -9223372036854775808"),
         ]
-        for (key, value, message) in cases {
-            XCTAssertThrowsError(try LlavaConfig.parse(try Self.mutated(key, value), source: "/m/config.json"), "\(key) = \(value) accepted") { error in
-                XCTAssertTrue("\(error)".hasPrefix("/m/config.json: "), "\(key) = \(value): \(error)")
-                XCTAssertTrue("\(error)".contains(message), "\(key) = \(value): expected '\(message)', got: \(error)")
-            }
-        }
+        try assertEachRefused(cases.map { ($0.key, $0.value, $0.message) }, base: Self.base,
+                              source: "/m/config.json") { try LlavaConfig.parse($0, source: $1) }
     }
 
     func testInvalidJSONInConfigIsRefused() {
