@@ -32,12 +32,14 @@ public final class Linear<T: KernelScalar>: @unchecked Sendable {
     public let dropoutKey: UInt64
 
     public init(weight: Parameter<T>, bias: Parameter<T>?, lora: LoRA<T>?) {
-        precondition(weight.shape.count == 2, "Linear \(weight.name): weight must be 2-D")
+        // A convolution whose kernel covers its whole input (Qwen2-VL's patch Conv3d) is this
+        // map too: its weight reads as (out, product of the other dimensions).
+        precondition(weight.shape.count >= 2, "Linear \(weight.name): weight must have at least 2 dimensions")
         self.weight = weight
         self.bias = bias
         self.lora = lora
         outFeatures = weight.shape[0]
-        inFeatures = weight.shape[1]
+        inFeatures = weight.shape.dropFirst().reduce(1, *)
         dropoutKey = stableHash(weight.name)
     }
 

@@ -116,7 +116,7 @@ extension ModelDescription {
         var found: [String: String] = [:]   // canonical -> file key
         var unexpected: [String] = [], misshaped: [String] = []
         for key in source.names {
-            let name = canonicalWeightKey(key)
+            let name = keyLayout.canonical(key)
             if ignoredTensors.contains(name) { continue }
             guard let shape = expected[name] else { unexpected.append(key); continue }
             if found[name] != nil { unexpected.append(key + " (a second copy of \(name))"); continue }

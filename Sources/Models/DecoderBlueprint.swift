@@ -14,8 +14,9 @@ public struct DecoderBlueprint: Sendable, Equatable {
     public let headWeightName: String
 
     /// modulePrefix: where the decoder's modules live ("language_model.model." in LLaVA's
-    /// classic layout); head: the untied output head's module ("language_model.lm_head").
-    public init(config t: LlamaConfig, modulePrefix: String, head: String) {
+    /// classic layout); head: the untied output head's module ("language_model.lm_head");
+    /// qkvBias: q, k and v carry biases whatever the config says (Qwen2; o has none).
+    public init(config t: LlamaConfig, modulePrefix: String, head: String, qkvBias: Bool = false) {
         func name(_ suffix: String) -> String { modulePrefix + suffix }
         let width = t.hiddenSize
         embedTokens = TensorBlueprint(name("embed_tokens.weight"), [t.vocabSize, width], use: .rowTable)
@@ -27,9 +28,9 @@ public struct DecoderBlueprint: Sendable, Equatable {
             }
             func norm(_ module: String) -> NormBlueprint { NormBlueprint(name(layer + module), kind: .rmsNorm, dim: width, eps: t.rmsNormEps) }
             let attention = AttentionBlueprint(
-                q: linear("self_attn.q_proj", out: qWidth, in: width, bias: t.attentionBias),
-                k: linear("self_attn.k_proj", out: kvWidth, in: width, bias: t.attentionBias),
-                v: linear("self_attn.v_proj", out: kvWidth, in: width, bias: t.attentionBias),
+                q: linear("self_attn.q_proj", out: qWidth, in: width, bias: t.attentionBias || qkvBias),
+                k: linear("self_attn.k_proj", out: kvWidth, in: width, bias: t.attentionBias || qkvBias),
+                v: linear("self_attn.v_proj", out: kvWidth, in: width, bias: t.attentionBias || qkvBias),
                 o: linear("self_attn.o_proj", out: width, in: qWidth, bias: t.attentionBias),
                 queryHeads: t.numAttentionHeads, keyValueHeads: t.numKeyValueHeads, headDim: t.headDim, causal: true)
             return TransformerLayerBlueprint(

@@ -12,11 +12,15 @@ public final class LlamaModel<T: KernelScalar>: @unchecked Sendable {
     public let lmHead: Linear<T>           // weight (vocab, hidden): lm_head, or embed_tokens when tied
     public let rotary: RotaryTable<T>
 
+    /// rotarySections: M-RoPE's angles per position stream (Qwen2-VL's mrope_section); nil for
+    /// plain RoPE over one stream.
     public init(blueprint: DecoderBlueprint, config: LlamaConfig, loraAlpha: Double, loraDropout: Double = 0, recompute: Bool = false,
-                parameters p: ParameterTable<T>) {
+                rotarySections: [Int]? = nil, parameters p: ParameterTable<T>) {
         self.config = config
         embedTokens = p[blueprint.embedTokens.name]
-        let rotary = RotaryTable<T>(headDim: config.headDim, maxPositions: config.maxPositionEmbeddings, theta: config.ropeTheta)
+        let rotary = RotaryTable<T>(headDim: config.headDim, maxPositions: config.maxPositionEmbeddings,
+                                    inverseFrequencies: rotaryInverseFrequencies(headDim: config.headDim, theta: config.ropeTheta),
+                                    sections: rotarySections ?? [config.headDim / 2])
         self.rotary = rotary
         let lora = LoRABehaviour(alpha: loraAlpha, dropout: loraDropout)
         let layers = blueprint.layers.map { TransformerLayer<T>($0, parameters: p, lora: lora, rotary: rotary) }

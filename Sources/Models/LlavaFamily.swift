@@ -9,7 +9,7 @@ extension LlavaConfig: VisionLanguageConfig {
     public var imageTokenID: Int { imageTokenIndex }
     public var eosTokenID: Int { text.eosTokenId }
     public var maxPositions: Int { text.maxPositionEmbeddings }
-    public var imageSize: Int { vision.imageSize }
+    public var fixedImageSize: Int? { vision.imageSize }
 
     public var fingerprintSettings: [String] {
         [

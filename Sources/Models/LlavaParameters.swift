@@ -16,12 +16,7 @@ public struct LlavaBlueprint: Sendable, Equatable {
 
     /// The classic hub layout's order: vision tower, projector, language model, untied head.
     public var description: ModelDescription {
-        var description = ModelDescription()
-        description.append(vision.tensors, part: .vision)
-        description.append(projector.tensors, part: .connector)
-        description.append(language.tensors + (language.lmHead?.tensors ?? []), part: .language)
-        if language.lmHead == nil { description.ignoredTensors = [language.headWeightName] }
-        return description
+        ModelDescription(vision: vision.tensors, connector: projector.tensors, language: language, keyLayout: .llava)
     }
 }
 

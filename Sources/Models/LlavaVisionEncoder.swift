@@ -32,6 +32,9 @@ public final class LlavaVisionEncoder<T: KernelScalar>: VisionEncoder, @unchecke
 
     public func tokens(grid: PatchGrid?) -> Int { tower.featuresPerImage }
 
+    /// LLaVA's decoder reads one position stream: its image tokens need no 2-D layout.
+    public func tokenGrid(_ grid: PatchGrid?) -> PatchGrid? { nil }
+
     public func multiplyAdds(grid: PatchGrid?) -> Double {
         let v = tower.config, features = Double(tower.featuresPerImage)
         let tokens = Double(v.numPatches + 1), d = Double(v.hiddenSize), inter = Double(v.intermediateSize)

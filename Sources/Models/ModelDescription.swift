@@ -25,8 +25,20 @@ public struct ModelDescription: Sendable, Equatable {
     /// embeddings may still be written out, and transformers ignores it on load, so strict
     /// loading does too.
     public var ignoredTensors: Set<String> = []
+    /// How the family's files name tensors (its layouts mapped onto the names above).
+    public let keyLayout: WeightKeyLayout
 
-    public init() {}
+    public init(keyLayout: WeightKeyLayout = .llava) { self.keyLayout = keyLayout }
+
+    /// A vision-language model's description in the hub's order: vision encoder, connector,
+    /// decoder, then the untied head (a tied head's tensor may sit in the file, unread).
+    public init(vision: [TensorBlueprint], connector: [TensorBlueprint], language: DecoderBlueprint, keyLayout: WeightKeyLayout) {
+        self.init(keyLayout: keyLayout)
+        append(vision, part: .vision)
+        append(connector, part: .connector)
+        append(language.tensors + (language.lmHead?.tensors ?? []), part: .language)
+        if language.lmHead == nil { ignoredTensors = [language.headWeightName] }
+    }
 
     public mutating func append(_ tensors: [TensorBlueprint], part: ModelPart) {
         entries += tensors.map { Entry(tensor: $0, part: part) }

@@ -12,6 +12,9 @@ public struct Qwen2VLConfig: Sendable, Equatable {
     public var visionStartTokenID: Int
     public var visionEndTokenID: Int
     public var tieWordEmbeddings: Bool
+    /// The image processor's max_pixels (preprocessor_config.json; transformers' default here):
+    /// it bounds every image's grid, hence the vision rotary table.
+    public var maxPixels: Int = 12_845_056
 
     public init(vision: Qwen2VLVisionConfig, text: LlamaConfig, mropeSection: [Int], imageTokenID: Int, videoTokenID: Int,
                 visionStartTokenID: Int, visionEndTokenID: Int, tieWordEmbeddings: Bool) {

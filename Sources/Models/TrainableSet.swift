@@ -6,12 +6,14 @@ public struct LoRASettings: Sendable, Equatable {
     public var rank: Int
     public var alpha: Double
     public var dropout: Double
-    /// A regular expression over module names in Discern's (classic hub) naming.
+    /// A regular expression over module names in the family's naming (docs/model.md: LLaVA's
+    /// classic hub layout, Qwen2-VL's hub layout).
     public var targetPattern: String
 
-    /// The LLM's seven projections, and nothing in the vision tower or projector.
+    /// The LLM's seven projections, and nothing in the vision encoder or connector, in either
+    /// family: LLaVA's `language_model.model.layers.N...` and Qwen2-VL's `model.layers.N...`.
     public static let defaultTargets =
-        #"language_model\.model\.layers\.\d+\.(self_attn\.(q|k|v|o)_proj|mlp\.(gate|up|down)_proj)"#
+        #"(language_model\.)?model\.layers\.\d+\.(self_attn\.(q|k|v|o)_proj|mlp\.(gate|up|down)_proj)"#
 
     public init(rank: Int = 16, alpha: Double = 16, dropout: Double = 0, targetPattern: String = LoRASettings.defaultTargets) {
         self.rank = rank

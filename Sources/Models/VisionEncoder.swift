@@ -42,6 +42,9 @@ public protocol VisionEncoder<Scalar>: AnyObject, Sendable {
     var needsBackward: Bool { get }
     /// LLM positions one image yields, from its patch grid (nil: the encoder's fixed size).
     func tokens(grid: PatchGrid?) -> Int
+    /// How those positions lie in 2-D (rows x columns, row-major), for multimodal rotary
+    /// positions; nil when the encoder's tokens have no such layout.
+    func tokenGrid(_ grid: PatchGrid?) -> PatchGrid?
     /// Multiply-adds of one image's forward (GEMM work only, as FlopEstimate counts).
     func multiplyAdds(grid: PatchGrid?) -> Double
     func makeTape() -> any VisionEncoderTape

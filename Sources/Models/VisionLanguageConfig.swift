@@ -17,8 +17,9 @@ public protocol VisionLanguageConfig: Sendable {
     var eosTokenID: Int { get }
     /// The longest sequence the rotary tables cover.
     var maxPositions: Int { get }
-    /// The side of the square every image is resized to (fixed-resolution families).
-    var imageSize: Int { get }
+    /// The side of the square every image is resized to; nil for dynamic-resolution families
+    /// (each image keeps its own, bounded size).
+    var fixedImageSize: Int? { get }
     /// The settings besides tensor names and shapes that change what the model computes: a
     /// checkpoint trained on one base refuses to resume on another (BaseFingerprint).
     var fingerprintSettings: [String] { get }

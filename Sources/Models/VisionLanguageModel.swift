@@ -59,15 +59,27 @@ public final class VisionLanguageModel<T: KernelScalar>: @unchecked Sendable {
                            dropout: sequences.dropoutSeed.map { DropoutContext(seed: $0, rowKeys: UnsafePointer(rowKeys.pointer)) })
         }
 
-        func set(_ sequences: SequenceBatch) {
+        /// Copies the sequences' masks and row keys and lays their rotary positions: as the
+        /// sequences give them (one stream), or in three multimodal streams (M-RoPE) from the
+        /// image tokens' grids.
+        func set(_ sequences: SequenceBatch, streams: Int, vision: any VisionEncoder<T>) {
             self.sequences = sequences
-            let mask = keyMask.reserve(sequences.rows), positions = positions.reserve(sequences.rows)
-            let keys = rowKeys.reserve(sequences.rows)
-            for r in 0..<sequences.rows {
+            let rows = sequences.rows
+            let mask = keyMask.reserve(rows), keys = rowKeys.reserve(rows)
+            for r in 0..<rows {
                 mask[r] = sequences.keyMask[r]
-                positions[r] = sequences.positions[r]
                 keys[r] = sequences.rowKeys[r]
             }
+            let positions = positions.reserve(max(streams * rows, 1))
+            guard streams == 3 else {
+                precondition(streams == 1, "the decoder reads \(streams) position streams; 1 (RoPE) or 3 (M-RoPE) are laid out")
+                for r in 0..<rows { positions[r] = sequences.positions[r] }
+                return
+            }
+            let grids = images?.grids ?? []
+            let tokenGrids = grids.map { vision.tokenGrid($0)! }
+            let offsets = tokenGrids.reduce(into: [0]) { $0.append($0.last! + $1.rows * $1.columns) }
+            multimodalPositions(sequences, imageOffsets: offsets, tokenGrids: tokenGrids, into: positions)
         }
     }
 
@@ -95,7 +107,7 @@ public final class VisionLanguageModel<T: KernelScalar>: @unchecked Sendable {
     /// `encodeImages` on this pass) and runs the LLM. Returns the final hidden states (rows,
     /// hidden), owned by the pass.
     public func forwardLanguage(sequences: SequenceBatch, pass: Pass) -> UnsafeMutablePointer<T> {
-        pass.set(sequences)
+        pass.set(sequences, streams: language.rotary.streams, vision: vision)
         let inputs = pass.inputs.reserve(sequences.rows * hidden)
         assembleInputs(sequences, features: pass.features.map { UnsafePointer($0) }, imageRows: pass.imageRows, into: inputs)
         return language.forward(inputs, layout: pass.layout(sequences), tape: pass.languageTape)

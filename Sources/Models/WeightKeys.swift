@@ -1,3 +1,23 @@
+/// The key layouts of one family's files, mapped onto the names its blueprints use.
+public enum WeightKeyLayout: String, Sendable, Equatable {
+    /// LLaVA: the classic hub layout (`canonicalWeightKey` below).
+    case llava
+    /// Qwen2-VL: the hub layout (`model.layers.*`, `visual.*`, `lm_head.weight`); transformers'
+    /// in-memory layout (`model.language_model.*`, `model.visual.*`) maps onto it.
+    case qwen2VL
+
+    /// A file's key under the blueprint's name for it.
+    public func canonical(_ key: String) -> String {
+        switch self {
+        case .llava: return canonicalWeightKey(key)
+        case .qwen2VL:
+            if key.hasPrefix("model.language_model.") { return "model." + key.dropFirst("model.language_model.".count) }
+            if key.hasPrefix("model.visual.") { return "visual." + key.dropFirst("model.visual.".count) }
+            return key
+        }
+    }
+}
+
 /// Hugging Face LLaVA checkpoints come in three key layouts (docs/model.md). Discern's own names are
 /// the classic hub layout; `canonicalWeightKey` maps the other two onto it.
 ///   1. classic: `language_model.model.layers.0...`, `language_model.lm_head.weight`,

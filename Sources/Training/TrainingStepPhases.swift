@@ -33,7 +33,12 @@ extension TrainingStep {
         ImageBatch(pixels: pixels + chunk.range.lowerBound * pixelsPerImage, count: chunk.range.count)
     }
 
-    var pixelsPerImage: Int { 3 * model.config.imageSize * model.config.imageSize }
+    var pixelsPerImage: Int {
+        guard let side = model.config.fixedImageSize else {
+            preconditionFailure("the training step feeds fixed-size images; \(model.config.modelType) has dynamic resolution")
+        }
+        return 3 * side * side
+    }
 
     /// The next-token loss divides by the global number of target tokens, known up front.
     func countGlobalTargets(_ chunks: [Chunk]) throws -> Int {

@@ -96,7 +96,7 @@ final class InitModelTests: XCTestCase {
         let prompts = try PromptBuilder(encoder: tokenizer, templates: PromptTemplates(), imageTokenID: config.imageTokenID,
                                         eosTokenID: config.eosTokenID, imageTokens: model.imageTokens,
                                         maxPositions: config.maxPositions)
-        let side = config.imageSize
+        let side = config.fixedImageSize!
         let mean: [Float] = [0.48145466, 0.4578275, 0.40821073], std: [Float] = [0.26862954, 0.26130258, 0.27577711]
         var pixels = [Float](repeating: 0, count: samples.count * 3 * side * side)
         for (n, sample) in samples.enumerated() {

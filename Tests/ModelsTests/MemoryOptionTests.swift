@@ -76,7 +76,7 @@ final class MemoryOptionTests: XCTestCase {
     /// One image pass (contrastive-style pooled cotangent) and one NTP pass through `model`;
     /// returns the final hidden states of both and every trainable gradient.
     func forwardBackward(_ model: VisionLanguageModel<Float>, prompts: PromptBuilder, steps: Int = 2) throws -> [[Float]] {
-        let size = model.config.imageSize, width = model.hidden
+        let size = model.config.fixedImageSize!, width = model.hidden
         var random = Xoshiro256(seed: 21)
         let pixels: [Float] = (0..<2 * 3 * size * size).map { _ in random.uniform(-1.5, 1.5) }
         var images = SequenceBatch(items: try (0..<2).map { try prompts.imageItem(imageIndex: $0, softPrompt: true).item })

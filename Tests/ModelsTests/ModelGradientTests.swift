@@ -77,27 +77,7 @@ final class ModelGradientTests: XCTestCase {
         ntp.backward(scale: 0.7, head: model.language.lmHead, dHidden: dHidden.pointer, scratch: scratch)
         model.backward(dHidden.pointer, pass: pass, scratch: ModelScratch())
 
-        var checked = 0
-        for parameter in model.parameters.trainable {
-            // A few elements of every tensor: finite differences cost two forwards each.
-            let picks = Set((0..<min(parameter.count, 4)).map { _ in Int(random.next() % UInt64(parameter.count)) })
-            var analytic: [Double] = [], numeric: [Double] = []
-            for i in picks.sorted() {
-                let saved = parameter.value[i]
-                parameter.value[i] = saved + 1e-5
-                let plus = loss()
-                parameter.value[i] = saved - 1e-5
-                let minus = loss()
-                parameter.value[i] = saved
-                numeric.append((plus - minus) / 2e-5)
-                analytic.append(parameter.gradient![i])
-            }
-            let scale = max(numeric.map(abs).max() ?? 0, 1e-3)
-            for (a, n) in zip(analytic, numeric) where abs(a - n) / scale > tolerance {
-                XCTFail("\(parameter.name): analytic \(a) vs finite difference \(n)")
-            }
-            checked += 1
-        }
+        let checked = checkGradientsByFiniteDifferences(model, loss: loss, tolerance: tolerance, random: &random)
         XCTAssertEqual(checked, model.parameters.trainable.count)
         XCTAssertGreaterThan(checked, 60)
     }
@@ -128,4 +108,32 @@ final class ModelGradientTests: XCTestCase {
         let together = embed([b, a], keys: [22, 21])   // a is now left-padded less and sits second
         assertClose(Array(together[model.hidden...]), dropped, tolerance: Tolerance.doubleReordering, "a sequence's masks do not depend on its batch")
     }
+}
+
+/// Every trainable tensor's analytic gradient (already in `parameter.gradient`) against central
+/// differences of `loss` at a few random elements; returns the number of tensors checked.
+func checkGradientsByFiniteDifferences(_ model: VisionLanguageModel<Double>, loss: () -> Double, tolerance: Double, step: Double = 1e-5,
+                                       random: inout Xoshiro256, file: StaticString = #filePath, line: UInt = #line) -> Int {
+    var checked = 0
+    for parameter in model.parameters.trainable {
+        // A few elements of every tensor: finite differences cost two forwards each.
+        let picks = Set((0..<min(parameter.count, 4)).map { _ in Int(random.next() % UInt64(parameter.count)) })
+        var analytic: [Double] = [], numeric: [Double] = []
+        for i in picks.sorted() {
+            let saved = parameter.value[i]
+            parameter.value[i] = saved + step
+            let plus = loss()
+            parameter.value[i] = saved - step
+            let minus = loss()
+            parameter.value[i] = saved
+            numeric.append((plus - minus) / (2 * step))
+            analytic.append(parameter.gradient![i])
+        }
+        let scale = max(numeric.map(abs).max() ?? 0, 1e-3)
+        for (a, n) in zip(analytic, numeric) where abs(a - n) / scale > tolerance {
+            XCTFail("\(parameter.name): analytic \(a) vs finite difference \(n)", file: file, line: line)
+        }
+        checked += 1
+    }
+    return checked
 }

@@ -40,15 +40,8 @@ final class TransformersParityTests: XCTestCase {
             loraAlpha = (lora["alpha"] as! NSNumber).doubleValue
         }
 
-        func doubles(_ name: String) throws -> [Double] {
-            let bytes = try tensors.rawBytes(name)
-            return (0..<bytes.count / 8).map { bytes.loadUnaligned(fromByteOffset: 8 * $0, as: Double.self) }
-        }
-
-        func ints(_ name: String) throws -> (values: [Int32], shape: [Int]) {
-            let bytes = try tensors.rawBytes(name)
-            return ((0..<bytes.count / 8).map { Int32(bytes.loadUnaligned(fromByteOffset: 8 * $0, as: Int64.self)) }, try tensors.info(name).shape)
-        }
+        func doubles(_ name: String) throws -> [Double] { try tensors.float64s(name) }
+        func ints(_ name: String) throws -> (values: [Int32], shape: [Int]) { try tensors.int64s(name) }
     }
 
     func prompts(_ fixture: Fixture, imageTokens: Int) throws -> PromptBuilder {
@@ -91,16 +84,8 @@ final class TransformersParityTests: XCTestCase {
         assertMaxAbs(textEmbeddings, try fixture.doubles("base.text_embeddings"), embeddingAbs, "\(name) base text embeddings")
 
         // Logits at every real position.
-        let vocab = model.config.vocabularySize
-        let logits = Buffer<T>(count: textSequences.rows * vocab)
-        model.language.lmHead.forward(hidden, rows: textSequences.rows, into: logits.pointer, tape: nil)
-        let expected = try fixture.doubles("base.text_logits")
-        var actual: [T] = [], reference: [T] = []
-        for r in 0..<textSequences.rows where textSequences.keyMask[r] == 1 {
-            actual += UnsafeBufferPointer(start: logits.pointer + r * vocab, count: vocab)
-            reference += expected[r * vocab..<(r + 1) * vocab].map { T($0) }
-        }
-        assertClose(actual, reference, tolerance: relative, "\(name) base text logits")
+        try checkLogits(model, hidden: hidden, sequences: textSequences, expected: fixture.doubles("base.text_logits"),
+                        relative: relative, "\(name) base text logits")
     }
 
     func testBaseModelsMatchTransformersInDouble() throws {
@@ -120,4 +105,19 @@ func assertMaxAbs<T: KernelScalar>(_ actual: [T], _ expected: [Double], _ tolera
     let error = zip(actual, expected).map { abs(Double($0) - $1) }.max() ?? 0
     XCTAssertLessThanOrEqual(error, tolerance, "\(what): max abs error \(error)", file: file, line: line)
     print("parity: \(what): max abs error \(error)")
+}
+
+/// The output head's logits at every real row of `sequences` against the twin's (batch,
+/// sequence, vocab) values.
+func checkLogits<T: KernelScalar>(_ model: VisionLanguageModel<T>, hidden: UnsafePointer<T>, sequences: SequenceBatch,
+                                  expected: [Double], relative: Double, _ what: String) {
+    let vocab = model.config.vocabularySize
+    let logits = Buffer<T>(count: sequences.rows * vocab)
+    model.language.lmHead.forward(hidden, rows: sequences.rows, into: logits.pointer, tape: nil)
+    var actual: [T] = [], reference: [T] = []
+    for r in 0..<sequences.rows where sequences.keyMask[r] == 1 {
+        actual += UnsafeBufferPointer(start: logits.pointer + r * vocab, count: vocab)
+        reference += expected[r * vocab..<(r + 1) * vocab].map { T($0) }
+    }
+    assertClose(actual, reference, tolerance: relative, what)
 }
