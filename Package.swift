@@ -111,7 +111,7 @@ let package = Package(
         .testTarget(name: "CheckpointingTests", dependencies: ["Checkpointing", "HDF5Files", "TestSupport"]),
         .testTarget(name: "PipelineTests", dependencies: ["Runs", "Evaluation", "ModelFiles", "Formats", "HDF5Files", "Images", "Datasets", "Checkpointing",
                                                          "Kernels", "TestSupport"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Configuration", "Formats", "TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Configuration", "Formats", "Models", "TestSupport"]),
         .testTarget(name: "LayersTests", dependencies: ["Layers", "TestSupport"]),
         .testTarget(name: "ImagesTests", dependencies: ["Images", "ModelFiles", "Formats", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "ModelFiles", "ModelFactory", "Formats", "Layers", "Objectives", "Datasets", "Synthetic", "TestSupport"], exclude: ["Fixtures"]),

@@ -66,7 +66,7 @@ package enum ConfigSchema {
         ConfigField("lora.rank", .int, .int(16), "LoRA rank r.", range: .from(1, to: 65536)),
         ConfigField("lora.alpha", .double, .double(16), "LoRA alpha; the update is scaled by alpha / r.", range: .above(0, upTo: 1e6)),
         ConfigField("lora.dropout", .double, .double(0), "Dropout on the LoRA input during training (PEFT's lora_dropout), in the language model's adapters. Masks are a pure function of (seed, step, module, sample, position), so ranks, micro-batches and resumes agree.", range: .unitHalfOpen),
-        ConfigField("lora.target_modules", .string, .string(#"language_model\.model\.layers\.\d+\.(self_attn\.(q|k|v|o)_proj|mlp\.(gate|up|down)_proj)"#), "Regular expression over module names (full match, PEFT's meaning of a string); default: the LLM's seven projections."),
+        ConfigField("lora.target_modules", .string, .string(#"(language_model\.)?model\.layers\.\d+\.(self_attn\.(q|k|v|o)_proj|mlp\.(gate|up|down)_proj)"#), "Regular expression over module names in the model family's naming (full match, PEFT's meaning of a string); default: the LLM's seven projections of LLaVA (`language_model.model.layers.N...`) and Qwen2-VL (`model.layers.N...`)."),
         // Losses
         ConfigField("loss.contrastive", .double, .double(1), "Weight of the global-batch contrastive loss (short captions); 0 turns it off.", range: .from(0, to: 1e6)),
         ConfigField("loss.ntp", .double, .double(1), "Weight lambda of the next-token loss on long captions, conditioned on image + image prompt; 0 turns it off.", range: .from(0, to: 1e6)),

@@ -16,11 +16,11 @@ import Training
 package final class Embedder {
     package let model: VisionLanguageModel<Float>
     package let prompts: PromptBuilder
-    package let preprocessor: ImagePreprocessor
+    /// How images become the vision encoder's input: one fixed size (LLaVA) or each its own (Qwen2-VL).
+    package let imageInput: ImageInput
     package let softPrompts: Bool
     package let batchSize: Int
-    /// The model directory's path and its vision tower's image side.
-    package let modelPath: String, imageSize: Int
+    package let modelPath: String
     let pass = VisionLanguageModel<Float>.Pass()
     let pooling = EmbeddingPooling<Float>()
 
@@ -29,7 +29,7 @@ package final class Embedder {
     package init(directory: ModelDirectory, checkpoint: String? = nil, adapters: String? = nil, templates: PromptTemplates = PromptTemplates(),
                 imageMode: ImagePreprocessingConfig.Mode = .crop, batchSize: Int = 16, halfWeights: Bool = false) throws {
         let config = directory.config
-        (modelPath, imageSize) = (directory.url.path, config.vision.imageSize)
+        modelPath = directory.url.path
         var templates = templates, trainable = TrainableSet.frozen, imageMode = imageMode
         var state: CheckpointState?
         var imported: AdapterImport?
@@ -63,15 +63,31 @@ package final class Embedder {
         if let state { try TrainingState.restore(state, into: model, update: nil, source: checkpoint!) }
         try imported?.apply(to: model)
         softPrompts = trainable.imageSoftPromptLength != nil
-        let size = config.vision.imageSize
-        preprocessor = try ImagePreprocessor(config: ImagePreprocessingConfig(mode: imageMode, shortestEdge: size, cropHeight: size, cropWidth: size))
+        imageInput = try ImageInput(directory.family, mode: imageMode)
         self.batchSize = max(batchSize, 1)
+    }
+
+    /// The fixed-size preprocessor (CLIP's), for what still needs one image size (eval sets).
+    package var preprocessor: ImagePreprocessor {
+        get throws {
+            guard case .fixed(let preprocessor, _) = imageInput else {
+                throw EmbeddingError("\(modelPath) keeps every image at its own size; evaluation sets of fixed-size images are not supported for it yet")
+            }
+            return preprocessor
+        }
+    }
+
+    /// The one image side of a fixed-size family, nil for dynamic resolution.
+    package var imageSize: Int? {
+        if case .fixed(_, let size) = imageInput { return size }
+        return nil
     }
 
     package var width: Int { model.hidden }
 
     /// L2-normalised embeddings of images already decoded, (count, width) row-major.
     package func embedImages(_ images: [RGBImage], progress: ((Int) -> Void)? = nil) throws -> [Float] {
+        guard case .fixed(let preprocessor, _) = imageInput else { return try embedOwnSizes(images, progress: progress) }
         var pixels = [Float](repeating: 0, count: images.count * preprocessor.outputCount)
         pixels.withUnsafeMutableBufferPointer { buffer in
             for (i, image) in images.enumerated() { preprocessor.preprocess(image, into: buffer.baseAddress! + i * preprocessor.outputCount) }
@@ -81,6 +97,7 @@ package final class Embedder {
 
     /// Embeddings of preprocessed images: pixels (count, 3, size, size), normalised.
     package func embedPixels(_ pixels: [Float], count: Int, progress: ((Int) -> Void)? = nil) throws -> [Float] {
+        let preprocessor = try preprocessor
         precondition(pixels.count == count * preprocessor.outputCount, "embedPixels: \(pixels.count) values for \(count) images")
         var output: [Float] = []
         output.reserveCapacity(count * width)

@@ -187,13 +187,14 @@ func fillApproximateNormal(_ values: UnsafeMutablePointer<Float>, count: Int, st
 /// (the directory's tokenizer decides them; they change no computation), every other setting
 /// and every tensor's shape and dtype must agree.
 package func randomHalfModelMismatch(_ directory: ModelDirectory, config: LlavaConfig, format: HalfFormat) throws -> String? {
+    guard let existing = directory.llava else { return "holds a \(directory.config.modelType) model, not a LLaVA one" }
     var expected = config
-    expected.imageTokenIndex = directory.config.imageTokenIndex
-    expected.text.padTokenId = directory.config.text.padTokenId
-    expected.text.bosTokenId = directory.config.text.bosTokenId
-    expected.text.eosTokenId = directory.config.text.eosTokenId
-    if expected != directory.config {
-        let found = Dictionary(uniqueKeysWithValues: directory.config.modelDescription.tensors.map { ($0.name, $0.shape) })
+    expected.imageTokenIndex = existing.imageTokenIndex
+    expected.text.padTokenId = existing.text.padTokenId
+    expected.text.bosTokenId = existing.text.bosTokenId
+    expected.text.eosTokenId = existing.text.eosTokenId
+    if expected != existing {
+        let found = Dictionary(uniqueKeysWithValues: existing.modelDescription.tensors.map { ($0.name, $0.shape) })
         let first = expected.modelDescription.tensors.first { found[$0.name] != $0.shape }
         return "holds a model of another shape: " + (first.map { "\($0.name) is \(found[$0.name].map { "\($0)" } ?? "missing"), not \($0.shape)" }
             ?? "config.json differs in a setting other than tensor shapes")

@@ -38,12 +38,12 @@ package struct AvailableMemory: Sendable {
     }
 }
 
-extension LlavaConfig {
+extension VisionLanguageConfig {
     /// A lower bound of the bytes the model's parameters and rotary tables take with
     /// `bytesPerValue`-byte values, computed in Double so that absurd sizes cannot overflow.
     package func minimumModelBytes(bytesPerValue: Int) -> (parameters: Double, bytes: Double) {
         let parameters = modelDescription.tensors.reduce(0.0) { total, tensor in total + tensor.shape.reduce(1.0) { $0 * Double($1) } }
-        let rotary = Double(text.maxPositionEmbeddings) * Double(text.headDim)  // cos and sin tables, headDim / 2 each
+        let rotary = Double(decoder.maxPositionEmbeddings) * Double(decoder.headDim)  // cos and sin tables, headDim / 2 each
         return (parameters, (parameters + rotary) * Double(bytesPerValue))
     }
 

@@ -1,22 +1,66 @@
 import Foundation
+import Images
 import Formats
 import Kernels
 import Layers
 import Models
 
-/// A Hugging Face LLaVA model directory on disk: config.json, tokenizer.json and weights
-/// (model.safetensors or a sharded index).
+/// The model families a directory's config.json may name (its `model_type`), each with what
+/// its own files say.
+package enum ModelFamily: Sendable {
+    case llava(LlavaConfig)
+    /// With its image processor's settings (preprocessor_config.json).
+    case qwen2VL(Qwen2VLConfig, images: Qwen2VLImageSettings)
+
+    package var config: any VisionLanguageConfig {
+        switch self {
+        case .llava(let config): return config
+        case .qwen2VL(let config, _): return config
+        }
+    }
+
+    /// Reads config.json (and the family's other files) of the directory at `url`.
+    static func load(directory url: URL) throws -> ModelFamily {
+        let file = url.appendingPathComponent("config.json").path
+        guard FileManager.default.fileExists(atPath: file) else {
+            throw ModelConfigError("\(file): not found. A model directory needs config.json (a Hugging Face LLaVA or Qwen2-VL layout).")
+        }
+        let bytes = try readFileBytes(file)
+        let modelType = try JSONNode.parse(bytes, file: file).object().optional("model_type")?.string() ?? "llava"
+        switch modelType {
+        case "llava":
+            return .llava(try LlavaConfig.parse(bytes, source: file))
+        case "qwen2_vl":
+            var config = try Qwen2VLConfig.parse(bytes, source: file)
+            let images = try Qwen2VLImageSettings.load(directory: url)
+            try images.check(against: config, source: url.appendingPathComponent("preprocessor_config.json").path)
+            config.maxPixels = images.maxPixels
+            return .qwen2VL(config, images: images)
+        default:
+            throw ModelConfigError("\(file): model_type is '\(modelType)'; Discern loads LLaVA (\"llava\") and Qwen2-VL (\"qwen2_vl\") models.")
+        }
+    }
+}
+
+/// A Hugging Face model directory on disk: config.json, tokenizer.json and weights
+/// (model.safetensors or a sharded index), plus preprocessor_config.json for Qwen2-VL.
 package struct ModelDirectory: Sendable {
     package let url: URL
-    package let config: LlavaConfig
+    package let family: ModelFamily
+    package var config: any VisionLanguageConfig { family.config }
+    /// The LLaVA config, for what only LLaVA supports so far (fixed-size training images, init-model).
+    package var llava: LlavaConfig? {
+        if case .llava(let config) = family { return config }
+        return nil
+    }
 
     package init(path: String) throws {
         url = URL(fileURLWithPath: path)
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw ModelConfigError("\(path): no such model directory. Pass a Hugging Face LLaVA directory (config.json, tokenizer.json, model.safetensors), e.g. one made by `discern init-model`.")
+            throw ModelConfigError("\(path): no such model directory. Pass a Hugging Face LLaVA or Qwen2-VL directory (config.json, tokenizer.json, model.safetensors), e.g. one made by `discern init-model`.")
         }
-        config = try LlavaConfig.load(directory: url)
+        family = try ModelFamily.load(directory: url)
     }
 
     /// The directory's tokenizer.json, checked against config.json: every id it can produce
@@ -26,22 +70,22 @@ package struct ModelDirectory: Sendable {
         guard FileManager.default.fileExists(atPath: file) else {
             throw ModelConfigError("\(file): not found. The model directory needs the tokenizer.json its model was trained with.")
         }
-        let vocabulary = config.text.vocabSize
+        let vocabulary = config.vocabularySize, imageToken = config.imageTokenID
         // The placeholder may sit just past the vocabulary; decode keeps a slot per id, so the
         // limit never exceeds what a real tokenizer needs.
-        let placeholderLimit = config.imageTokenIndex >= vocabulary ? min(config.imageTokenIndex, vocabulary + 65536) + 1 : 0
+        let placeholderLimit = imageToken >= vocabulary ? min(imageToken, vocabulary + 65536) + 1 : 0
         let tokenizer = try Tokenizer(path: file, idLimit: min(max(vocabulary, placeholderLimit), Tokenizer.defaultIDLimit))
-        if let (token, id) = tokenizer.firstToken(where: { $0 >= vocabulary && $0 != config.imageTokenIndex }) {
-            throw ModelConfigError("\(file): token \(token) has id \(id), outside the model's vocabulary (text_config.vocab_size \(vocabulary) in config.json, ids 0 to \(vocabulary - 1)). The tokenizer does not belong to this model; use the tokenizer.json it was trained with.")
+        if let (token, id) = tokenizer.firstToken(where: { $0 >= vocabulary && $0 != imageToken }) {
+            throw ModelConfigError("\(file): token \(token) has id \(id), outside the model's vocabulary (vocab_size \(vocabulary) in config.json, ids 0 to \(vocabulary - 1)). The tokenizer does not belong to this model; use the tokenizer.json it was trained with.")
         }
         return tokenizer
     }
 
-    /// The prompt assembly for this model: its tokenizer, image token, EOS and sizes.
+    /// The prompt assembly for this model: its tokenizer, image markup and token, EOS and sizes.
     package func promptBuilder(templates: PromptTemplates = PromptTemplates()) throws -> PromptBuilder {
-        try PromptBuilder(encoder: try tokenizer(), templates: templates, imageTokenID: config.imageTokenIndex,
-                          eosTokenID: config.text.eosTokenId, imageTokens: config.imageTokensPerImage,
-                          maxPositions: config.text.maxPositionEmbeddings)
+        try PromptBuilder(encoder: try tokenizer(), templates: templates, imageTokenID: config.imageTokenID,
+                          eosTokenID: config.eosTokenID, imageTokens: llava?.imageTokensPerImage ?? 0,
+                          maxPositions: config.maxPositions, imageMarkup: config.imageMarkup)
     }
 
     /// A model with this directory's weights and `trainable`'s adapters (LoRA A/B, soft prompts
@@ -58,7 +102,7 @@ package struct ModelDirectory: Sendable {
         let keys = try description.matchBaseWeights(in: weights)
         var half: [String: HalfMatrix] = [:]
         if memory.halfWeights {
-            let frozen = Set(try config.parameterSpecs(trainable: trainable).filter { !$0.trainable }.map(\.name))
+            let frozen = Set(try description.parameterSpecs(trainable: trainable, hidden: config.hiddenSize).filter { !$0.trainable }.map(\.name))
             for tensor in description.tensors where frozen.contains(tensor.name) && tensor.mayStayHalf && tensor.count > 0 {
                 guard let key = keys[tensor.name] else { continue }
                 let info = try weights.info(key)

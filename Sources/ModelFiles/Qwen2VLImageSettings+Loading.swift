@@ -1,6 +1,7 @@
 import Foundation
 import Formats
 import Images
+import Models
 
 // preprocessor_config.json of a Qwen2-VL model directory, read as transformers 5.24's
 // Qwen2VLImageProcessor reads it: a missing key takes the class default, `min_pixels` /
@@ -108,5 +109,19 @@ extension Qwen2VLImageSettings {
             return values
         }
         return [Double](repeating: try node.double(), count: 3)
+    }
+}
+
+extension Qwen2VLImageSettings {
+    /// The processor must lay patches out as the model's vision tower reads them.
+    package func check(against config: Qwen2VLConfig, source: String) throws(FormatError) {
+        let v = config.vision
+        for (key, mine, model, modelKey) in [("patch_size", patchSize, v.patchSize, "patch_size"),
+                                             ("merge_size", mergeSize, v.spatialMergeSize, "spatial_merge_size"),
+                                             ("temporal_patch_size", temporalPatchSize, v.temporalPatchSize, "temporal_patch_size")]
+        where mine != model {
+            throw FormatError(file: source, entry: key, "is \(mine) but config.json's vision_config.\(modelKey) is \(model); "
+                              + "the processor must cut patches as the vision tower reads them, so use the preprocessor_config.json saved with this model")
+        }
     }
 }

@@ -4,7 +4,9 @@ import Layers
 /// LLaVA-1.5 on the family seam: CLIP + projector as the vision encoder, Llama as the decoder.
 extension LlavaConfig: VisionLanguageConfig {
     public var modelType: String { "llava" }
+    public var decoder: LlamaConfig { text }
     public var hiddenSize: Int { text.hiddenSize }
+    public var imageMarkup: String { "<image>" }
     public var vocabularySize: Int { text.vocabSize }
     public var imageTokenID: Int { imageTokenIndex }
     public var eosTokenID: Int { text.eosTokenId }

@@ -19,27 +19,32 @@ public struct PromptTemplates: Sendable, Equatable {
 }
 
 /// Turns images and captions into LLM input sequences, as docs/method.md section 2 describes:
-///   image: the image template tokenised as a whole with BOS, `<image>` expanded to one position
-///          per visual feature; an optional long caption (+ EOS) follows for the next-token loss.
-///   text:  the text template with `<sent>` replaced by the caption, tokenised as a whole with BOS.
-/// With soft prompts, the positions of the template text after the placeholder (the "suffix")
-/// take the trainable rows instead of token embeddings (docs/model.md).
+///   image: the image template with `<image>` written as the family's image markup (LLaVA:
+///          `<image>`; Qwen2-VL: `<|vision_start|><|image_pad|><|vision_end|>`), tokenised as a
+///          whole (with BOS where the tokenizer's post-processor adds one), the one image token
+///          expanded to one position per visual feature; an optional long caption (+ EOS)
+///          follows for the next-token loss.
+///   text:  the text template with `<sent>` replaced by the caption, tokenised as a whole.
+/// With soft prompts, the positions of the template text after the image markup or the caption
+/// (the "suffix") take the trainable rows instead of token embeddings (docs/model.md).
 public struct PromptBuilder: Sendable {
     public let templates: PromptTemplates
     public let imageTokenID: Int32
     public let eosTokenID: Int32
+    /// Positions of an image of the encoder's fixed size (`imageItem(imageIndex:)`); images of
+    /// their own sizes pass their count to `imageItem(firstFeature:tokens:)`.
     public let imageTokens: Int
     public let maxPositions: Int
-    /// encode(image template), with the single `<image>` id still unexpanded.
+    /// encode(image template with the markup), with the single image id still unexpanded.
     public let imagePromptIDs: [Int32]
-    /// Ids of the image template after `<image>`: the image soft prompt's length and initial value.
+    /// Ids of the image template after the image markup: the image soft prompt's length and initial value.
     public let imageSuffixIDs: [Int32]
     /// Ids the text template adds after the caption: the text soft prompt's length and initial value.
     public let textSuffixIDs: [Int32]
     let encoder: any TextEncoding
 
     public init(encoder: any TextEncoding, templates: PromptTemplates, imageTokenID: Int, eosTokenID: Int,
-                imageTokens: Int, maxPositions: Int) throws {
+                imageTokens: Int, maxPositions: Int, imageMarkup: String = PromptTemplates.imagePlaceholder) throws {
         for (name, template, placeholder) in [("image", templates.image, PromptTemplates.imagePlaceholder),
                                               ("text", templates.text, PromptTemplates.textPlaceholder)] {
             let occurrences = template.components(separatedBy: placeholder).count - 1
@@ -53,12 +58,16 @@ public struct PromptBuilder: Sendable {
         self.eosTokenID = Int32(eosTokenID)
         self.imageTokens = imageTokens
         self.maxPositions = maxPositions
-        imagePromptIDs = try encoder.encodeIDs(templates.image, addSpecialTokens: true)
+        let marked = templates.image.replacingOccurrences(of: PromptTemplates.imagePlaceholder, with: imageMarkup)
+        imagePromptIDs = try encoder.encodeIDs(marked, addSpecialTokens: true)
+        let markupIDs = try encoder.encodeIDs(imageMarkup, addSpecialTokens: false)
         guard let imageAt = imagePromptIDs.firstIndex(of: Int32(imageTokenID)),
-              imagePromptIDs.filter({ $0 == Int32(imageTokenID) }).count == 1 else {
-            throw PromptError("the tokenizer does not turn <image> in prompts.image into the model's image token \(imageTokenID) exactly once; is `<image>` an added token of tokenizer.json?")
+              imagePromptIDs.filter({ $0 == Int32(imageTokenID) }).count == 1,
+              let markupAt = markupIDs.firstIndex(of: Int32(imageTokenID)), imageAt >= markupAt,
+              imagePromptIDs.dropFirst(imageAt - markupAt).starts(with: markupIDs) else {
+            throw PromptError("the tokenizer does not turn <image> in prompts.image (written \(imageMarkup.debugDescription)) into the model's image token \(imageTokenID) exactly once; are the markup's tokens added tokens of tokenizer.json?")
         }
-        imageSuffixIDs = Array(imagePromptIDs[(imageAt + 1)...])
+        imageSuffixIDs = Array(imagePromptIDs[(imageAt - markupAt + markupIDs.count)...])
         // The suffix the text template adds after a caption, found with a one-word probe caption:
         // tokenising the template as a whole can merge or split differently right after a special
         // token, so the `<image>` trick above would not give the ids that follow real captions.
@@ -80,11 +89,17 @@ public struct PromptBuilder: Sendable {
     /// next-token targets (the summary position predicts the first caption token). The pool index
     /// is the summary position either way.
     public func imageItem(imageIndex: Int, softPrompt: Bool, longCaption: String? = nil) throws -> (item: SequenceBatch.Item, poolIndex: Int) {
+        try imageItem(firstFeature: imageIndex * imageTokens, tokens: imageTokens, softPrompt: softPrompt, longCaption: longCaption)
+    }
+
+    /// The same for an image whose `tokens` feature rows start at row `firstFeature` of the
+    /// batch's image features (images of different sizes).
+    public func imageItem(firstFeature: Int, tokens: Int, softPrompt: Bool, longCaption: String? = nil) throws -> (item: SequenceBatch.Item, poolIndex: Int) {
         var item = SequenceBatch.Item()
         let suffixStart = imagePromptIDs.count - imageSuffixIDs.count
         for (position, id) in imagePromptIDs.enumerated() {
             if id == imageTokenID {
-                for j in 0..<imageTokens { item.append(.image, Int32(imageIndex * imageTokens + j)) }
+                for j in 0..<tokens { item.append(.image, Int32(firstFeature + j)) }
             } else if softPrompt && position >= suffixStart {
                 item.append(.imagePrompt, Int32(position - suffixStart))
             } else {

@@ -5,7 +5,11 @@ import Layers
 /// Qwen2 (Llama's blocks with q/k/v biases) with M-RoPE as the decoder.
 extension Qwen2VLConfig: VisionLanguageConfig {
     public var modelType: String { "qwen2_vl" }
+    public var decoder: LlamaConfig { text }
     public var hiddenSize: Int { text.hiddenSize }
+    /// Qwen2-VL's chat markup around an image; the prompt builder expands the one
+    /// <|image_pad|> to the image's token count.
+    public var imageMarkup: String { "<|vision_start|><|image_pad|><|vision_end|>" }
     public var vocabularySize: Int { text.vocabSize }
     public var eosTokenID: Int { text.eosTokenId }
     public var maxPositions: Int { text.maxPositionEmbeddings }

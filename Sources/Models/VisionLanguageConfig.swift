@@ -9,11 +9,16 @@ public protocol VisionLanguageConfig: Sendable {
     var modelType: String { get }
     /// Every base tensor, described once by the blueprints the model is built from.
     var modelDescription: ModelDescription { get }
+    /// The language decoder's sizes (Llama's arithmetic: LLaVA's Llama, Qwen2).
+    var decoder: LlamaConfig { get }
     /// The language model's width: soft prompt rows, embeddings.
     var hiddenSize: Int { get }
     var vocabularySize: Int { get }
     /// The id the tokenizer gives the image placeholder the prompt builder expands.
     var imageTokenID: Int { get }
+    /// What `<image>` in a prompt template becomes before tokenising: the family's image
+    /// markup, holding the image token once (docs/model.md, "Prompts").
+    var imageMarkup: String { get }
     var eosTokenID: Int { get }
     /// The longest sequence the rotary tables cover.
     var maxPositions: Int { get }

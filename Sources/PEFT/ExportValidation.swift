@@ -16,12 +16,12 @@ struct ExportTensors {
 
     /// `storedRank` is the stored configuration's lora.rank when it trains LoRA: the tensors must
     /// agree with it, or the file is not what `discern train` wrote.
-    init(_ state: CheckpointState, config: LlavaConfig, source: String, expectsLoRA: Bool, storedRank: Int? = nil) throws {
+    init(_ state: CheckpointState, config: any VisionLanguageConfig, source: String, expectsLoRA: Bool, storedRank: Int? = nil) throws {
         func fail(_ problem: String) -> CheckpointError {
             CheckpointError("\(source): \(problem); nothing was exported. Export a checkpoint written by `discern train` for this base model.")
         }
         let base = Dictionary(config.modelDescription.tensors.map { ($0.name, $0.shape) }, uniquingKeysWith: { first, _ in first })
-        let promptShape = [config.text.hiddenSize]
+        let promptShape = [config.hiddenSize]
         for tensor in state.parameters {
             guard tensors.updateValue(tensor, forKey: tensor.name) == nil else { throw fail("the tensor \(tensor.name) is listed twice") }
             let name = tensor.name
@@ -29,7 +29,7 @@ struct ExportTensors {
                 guard tensor.shape == expected else { throw fail("\(name) has shape \(tensor.shape), the base model's has \(expected)") }
             } else if name == SoftPromptName.image || name == SoftPromptName.text {
                 guard tensor.shape.count == 2, tensor.shape[0] >= 1, Array(tensor.shape.dropFirst()) == promptShape else {
-                    throw fail("\(name) has shape \(tensor.shape); soft prompts are (rows, \(config.text.hiddenSize))")
+                    throw fail("\(name) has shape \(tensor.shape); soft prompts are (rows, \(config.hiddenSize))")
                 }
             } else if name == ObjectiveParameterName.logitScale {
                 guard tensor.shape == [1] else { throw fail("\(name) has shape \(tensor.shape), expected [1]") }

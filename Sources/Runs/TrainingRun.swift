@@ -69,10 +69,15 @@ package final class TrainingRun {
         KernelThreads.count = threads > 0 ? threads : Int(ProcessInfo.processInfo.environment["OPENBLAS_NUM_THREADS"] ?? "") ?? 1
 
         let directory = try ModelDirectory(path: modelPath)
+        guard let imageSize = directory.config.fixedImageSize else {
+            // Visibly unfinished (issue 16): the step and the shards still take one fixed image size.
+            throw ConfigError("\(modelPath) is a \(directory.config.modelType) model; training it is not supported yet (its images keep their own sizes, "
+                              + "which the training data and step do not carry yet). `discern embed` works on it; training runs on LLaVA models.")
+        }
         let prompts = try directory.promptBuilder(templates: PromptTemplates(configuration.prompts))
         let settings = try RunSettings(configuration, softPromptLengths: (prompts.imageSuffixIDs.count, prompts.textSuffixIDs.count),
                                        worldSize: communicator.size)
-        let (dataset, split, data, stepsPerEpoch) = try loadData(settings: settings, imageSize: directory.config.vision.imageSize)
+        let (dataset, split, data, stepsPerEpoch) = try loadData(settings: settings, imageSize: imageSize)
         let model: VisionLanguageModel<Float> = try directory.loadModel(trainable: settings.trainable, memory: settings.memory)
         if settings.memory.halfWeights && communicator.rank == 0 { reportHalfWeights(model) }
         model.initializeAdapters(seed: settings.seed, prompts: prompts)

@@ -31,8 +31,13 @@ struct Eval: ParsableCommand {
         guard FileManager.default.fileExists(atPath: data, isDirectory: &isDirectory) else {
             throw ValidationError("\(data): no such data set directory or JSONL file.")
         }
+        guard let imageSize = embedder.imageSize else {
+            // Visibly unfinished (issue 16): eval sets hold images at one fixed size.
+            throw ValidationError("\(model.model) is a \(directory.config.modelType) model, whose images keep their own sizes; `discern eval` "
+                                  + "does not support it yet (`discern embed` does).")
+        }
         let set = isDirectory.boolValue
-            ? try EvalSet.dataset(data, split: split, imageSize: embedder.imageSize)
+            ? try EvalSet.dataset(data, split: split, imageSize: imageSize)
             : try EvalSet.jsonl(data, preprocessor: embedder.preprocessor)
         var likelihood: (CaptionScorer, Int)?
         if likelihoodImages > 0 {

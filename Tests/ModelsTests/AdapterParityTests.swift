@@ -16,7 +16,7 @@ final class AdapterParityTests: XCTestCase {
 
     func run<T: KernelScalar>(_ name: String, _: T.Type, embeddingAbs: Double, relative: Double, gradient: Double) throws {
         let fixture = try Fixture(name)
-        let config = fixture.directory.config
+        let config = fixture.directory.llava!
         let probe: VisionLanguageModel<T> = try fixture.directory.loadModel()
         let prompts = try PromptBuilder(encoder: try fixture.directory.tokenizer(), templates: PromptTemplates(),
                                         imageTokenID: config.imageTokenIndex, eosTokenID: config.text.eosTokenId,

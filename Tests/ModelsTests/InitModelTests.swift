@@ -130,7 +130,7 @@ final class InitModelTests: XCTestCase {
         }
         _ = try writeInitialModel(preset: .tiny, directory: a, words: SyntheticVocabulary.words, imageSize: 48, seed: 6, force: true)
         XCTAssertNotEqual(try Data(contentsOf: URL(fileURLWithPath: a + "/model.safetensors")), try Data(contentsOf: URL(fileURLWithPath: b + "/model.safetensors")))
-        XCTAssertEqual(try ModelDirectory(path: a).config.vision.imageSize, 48)
+        XCTAssertEqual(try ModelDirectory(path: a).llava!.vision.imageSize, 48)
         XCTAssertThrowsError(try writeInitialModel(preset: .tiny, directory: root.appendingPathComponent("c").path,
                                                    words: SyntheticVocabulary.words, imageSize: 30, seed: 0, force: false)) { error in
             XCTAssertTrue("\(error)".contains("multiple of the patch size"), "\(error)")

@@ -112,7 +112,7 @@ final class LlavaConfigValidationTests: XCTestCase {
             .replacingOccurrences(of: "\"num_attention_heads\":6", with: "\"num_attention_heads\":8").utf8)
         try Data(huge).write(to: directory.appendingPathComponent("config.json"))
         let model = try ModelDirectory(path: directory.path)
-        XCTAssertEqual(model.config.text.hiddenSize, 1 << 20)
+        XCTAssertEqual(model.config.hiddenSize, 1 << 20)
         XCTAssertThrowsError(try model.loadModel(as: Float.self) as VisionLanguageModel<Float>) { error in
             XCTAssertTrue("\(error)".contains("config.json: the model needs at least"), "\(error)")
             XCTAssertTrue("\(error)".contains("is available"), "\(error)")
@@ -129,7 +129,7 @@ final class LlavaConfigValidationTests: XCTestCase {
         let file = URL(fileURLWithPath: directory + "/tokenizer.json")
         var json = try JSONSerialization.jsonObject(with: Data(contentsOf: file)) as! [String: Any]
         var added = json["added_tokens"] as! [[String: Any]]
-        let id = model.config.text.vocabSize + 5
+        let id = model.config.vocabularySize + 5
         added.append(["id": id, "content": "<extra>", "special": true])
         json["added_tokens"] = added
         try JSONSerialization.data(withJSONObject: json).write(to: file)

@@ -45,7 +45,7 @@ final class TransformersParityTests: XCTestCase {
     }
 
     func prompts(_ fixture: Fixture, imageTokens: Int) throws -> PromptBuilder {
-        let config = fixture.directory.config
+        let config = fixture.directory.llava!
         return try PromptBuilder(encoder: try fixture.directory.tokenizer(), templates: PromptTemplates(),
                                  imageTokenID: config.imageTokenIndex, eosTokenID: config.text.eosTokenId,
                                  imageTokens: imageTokens, maxPositions: config.text.maxPositionEmbeddings)

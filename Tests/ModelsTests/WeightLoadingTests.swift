@@ -112,7 +112,7 @@ final class WeightLoadingTests: XCTestCase {
     func testAdapterInitialisation() throws {
         _ = try writeWeights()
         let directory = try ModelDirectory(path: self.directory.path)
-        let config = directory.config
+        let config = directory.llava!
         let prompts = try PromptBuilder(encoder: try directory.tokenizer(), templates: PromptTemplates(), imageTokenID: config.imageTokenIndex,
                                         eosTokenID: config.text.eosTokenId, imageTokens: config.imageTokensPerImage,
                                         maxPositions: config.text.maxPositionEmbeddings)

@@ -7,54 +7,65 @@ import ModelFiles
 import TestSupport
 import XCTest
 
-/// `discern embed` on a model directory written by transformers, with real PNG files, against
-/// transformers' own CLIPImageProcessor + LlavaForConditionalGeneration (float32).
+/// `discern embed` on model directories written by transformers, with real PNG files, against
+/// transformers' own processors and models in float32: CLIPImageProcessor +
+/// LlavaForConditionalGeneration (gqa), Qwen2VLImageProcessor + Qwen2VLForConditionalGeneration
+/// (qwen2vl-a, qwen2vl-b: images of their own sizes, smart-resized).
 final class EmbedTests: XCTestCase {
-    static let model = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .appendingPathComponent("../ModelsTests/Fixtures/gqa").standardized
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../ModelsTests/Fixtures").standardized
+    static let models = ["gqa", "qwen2vl-a", "qwen2vl-b"]
+    static let model = fixtures.appendingPathComponent("gqa")
     static var folder: URL { model.appendingPathComponent("embed") }
     /// Float32 against float32 torch through ~10 layers: measured ~3e-7; 1e-5 allows other BLAS
     /// kernels and summation orders, far below what a wrong layer, norm or prompt changes.
     static let tolerance: Float = 1e-5
 
-    func expected(_ name: String) throws -> [Float] {
-        try SafetensorsFile(path: Self.folder.appendingPathComponent("expected.safetensors").path).floats(name)
+    func expected(_ name: String, model: String = "gqa") throws -> [Float] {
+        try SafetensorsFile(path: Self.fixtures.appendingPathComponent(model + "/embed/expected.safetensors").path).floats(name)
     }
 
-    var imageFiles: [String] { (0..<3).map { Self.folder.appendingPathComponent("image-\($0).png").path } }
+    var imageFiles: [String] { imageFiles(of: "gqa") }
+    func imageFiles(of model: String) -> [String] {
+        (0..<3).map { Self.fixtures.appendingPathComponent("\(model)/embed/image-\($0).png").path }
+    }
 
     func testEmbedderMatchesTransformers() throws {
-        let embedder = try Embedder(directory: try ModelDirectory(path: Self.model.path), batchSize: 2)
-        let images = try embedder.embedImages(imageFiles.map { try loadImage(path: $0) })
-        let captions = try String(contentsOf: Self.folder.appendingPathComponent("captions.txt"), encoding: .utf8)
-            .split(separator: "\n").map(String.init)
-        let texts = try embedder.embedTexts(captions)
-        for (actual, name) in [(images, "image_embeddings"), (texts, "text_embeddings")] {
-            let reference = try expected(name)
-            XCTAssertEqual(actual.count, reference.count)
-            let error = zip(actual, reference).map { abs($0 - $1) }.max() ?? 0
-            XCTAssertLessThanOrEqual(error, Self.tolerance, "\(name): max abs error \(error)")
-            print("embed parity: \(name) max abs error \(error)")
+        for model in Self.models {
+            let embedder = try Embedder(directory: try ModelDirectory(path: Self.fixtures.appendingPathComponent(model).path), batchSize: 2)
+            let images = try embedder.embedImages(imageFiles(of: model).map { try loadImage(path: $0) })
+            let captions = try String(contentsOf: Self.fixtures.appendingPathComponent(model + "/embed/captions.txt"), encoding: .utf8)
+                .split(separator: "\n").map(String.init)
+            let texts = try embedder.embedTexts(captions)
+            for (actual, name) in [(images, "image_embeddings"), (texts, "text_embeddings")] {
+                let reference = try expected(name, model: model)
+                XCTAssertEqual(actual.count, reference.count)
+                let error = zip(actual, reference).map { abs($0 - $1) }.max() ?? 0
+                XCTAssertLessThanOrEqual(error, Self.tolerance, "\(model) \(name): max abs error \(error)")
+                print("embed parity: \(model) \(name) max abs error \(error)")
+            }
         }
     }
 
     func testEmbedCommandWritesTheFile() throws {
-        let output = FileManager.default.temporaryDirectory.appendingPathComponent("discern-embed-\(UUID().uuidString).h5")
-        defer { try? FileManager.default.removeItem(at: output) }
-        let result = try runChild(try locateDiscern(), ["embed", "--model", Self.model.path, "--images"] + imageFiles
-                                  + ["--texts", Self.folder.appendingPathComponent("captions.txt").path, "--output", output.path],
-                                  environment: childEnvironment, timeout: 60)
-        XCTAssertEqual(result.status, 0, result.transcript)
-        let file = try H5File.open(output.path)
-        let images = try file.read("/image_embeddings", as: Float.self), texts = try file.read("/text_embeddings", as: Float.self)
-        XCTAssertEqual(images.shape, [3, 48])
-        XCTAssertEqual(texts.shape, [3, 48])
-        for (actual, name) in [(images.values, "image_embeddings"), (texts.values, "text_embeddings")] {
-            let error = zip(actual, try expected(name)).map { abs($0 - $1) }.max() ?? 0
-            XCTAssertLessThanOrEqual(error, Self.tolerance, "\(name): max abs error \(error)")
+        for (model, width) in [("gqa", 48), ("qwen2vl-b", 32)] {
+            let output = FileManager.default.temporaryDirectory.appendingPathComponent("discern-embed-\(UUID().uuidString).h5")
+            defer { try? FileManager.default.removeItem(at: output) }
+            let folder = Self.fixtures.appendingPathComponent(model)
+            let result = try runChild(try locateDiscern(), ["embed", "--model", folder.path, "--images"] + imageFiles(of: model)
+                                      + ["--texts", folder.appendingPathComponent("embed/captions.txt").path, "--output", output.path],
+                                      environment: childEnvironment, timeout: 60)
+            XCTAssertEqual(result.status, 0, result.transcript)
+            let file = try H5File.open(output.path)
+            let images = try file.read("/image_embeddings", as: Float.self), texts = try file.read("/text_embeddings", as: Float.self)
+            XCTAssertEqual(images.shape, [3, width])
+            XCTAssertEqual(texts.shape, [3, width])
+            for (actual, name) in [(images.values, "image_embeddings"), (texts.values, "text_embeddings")] {
+                let error = zip(actual, try expected(name, model: model)).map { abs($0 - $1) }.max() ?? 0
+                XCTAssertLessThanOrEqual(error, Self.tolerance, "\(model) \(name): max abs error \(error)")
+            }
+            XCTAssertEqual(try file.stringAttribute("image_prompt"), "<image>\nSummary above image in one word:")
+            if model == "gqa" { XCTAssertEqual(try file.readStrings("/texts").values.last, "Ünïcode and emoji 🎨 too") }
         }
-        XCTAssertEqual(try file.stringAttribute("image_prompt"), "<image>\nSummary above image in one word:")
-        XCTAssertEqual(try file.readStrings("/texts").values.last, "Ünïcode and emoji 🎨 too")
     }
 
     /// Windows line endings: "\r\n" is one Swift Character, so a split on "\n" alone once merged

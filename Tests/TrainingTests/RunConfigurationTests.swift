@@ -1,5 +1,6 @@
 import Configuration
 import Foundation
+import Models
 import XCTest
 
 /// The typed configuration reads the field table, all of it, once.
@@ -10,6 +11,12 @@ final class RunConfigurationTests: XCTestCase {
         _ = BenchConfiguration(reader)
         XCTAssertEqual(reader.paths.sorted(), ConfigSchema.fields.map(\.path).sorted())
         XCTAssertEqual(Set(reader.paths).count, reader.paths.count, "a field read twice")
+    }
+
+    /// The configuration's default LoRA targets are the model code's (one pattern for both families).
+    func testDefaultLoRATargetsAreTheModelsDefault() {
+        let field = ConfigSchema.fields.first { $0.path == "lora.target_modules" }
+        XCTAssertEqual(field?.defaultValue, .string(LoRASettings.defaultTargets))
     }
 
     func testChoiceFieldsOfferExactlyTheirEnumsCases() {

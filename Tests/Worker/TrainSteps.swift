@@ -17,7 +17,7 @@ func trainSteps(_ arguments: [String], _ communicator: Communicator) throws -> I
     }
     let hardNegatives = arguments.count == 4
     let directory = try ModelDirectory(path: arguments[0])
-    let config = directory.config
+    let config = directory.llava!
     let prompts = try directory.promptBuilder()
     // LoRA dropout on: its masks must not depend on ranks or micro-batches either.
     let trainable = TrainableSet(lora: LoRASettings(rank: 4, alpha: 8, dropout: 0.2), imageSoftPromptLength: prompts.imageSuffixIDs.count,
@@ -34,7 +34,7 @@ func trainSteps(_ arguments: [String], _ communicator: Communicator) throws -> I
     // Two per pair; pair 3 has none and pair 1 only one: they must drop out of the keys on every rank alike.
     let negatives: [String?] = ["a blue circle left of a red square", "a red square left of a blue circle", "a large green triangle", nil,
                                 "three shapes", "two circles", nil, nil, "a circle", "a star", "a yellow ring below a cross", "a cross above a ring"]
-    let size = config.vision.imageSize, perImage = 3 * size * size
+    let size = config.fixedImageSize!, perImage = 3 * size * size
     var random = Xoshiro256(seed: 77)
     let pixels: [Float] = (0..<global * perImage).map { _ in random.uniform(-1.5, 1.5) }
     guard global % communicator.size == 0 else { throw WorkerError(description: "global batch 6 does not divide by \(communicator.size) ranks") }
