@@ -67,7 +67,7 @@ let package = Package(
                 swiftSettings: numeric),
         // A training run: configuration to finished checkpoints, its state in checkpoint files, the
         // shard data adapter, the data check and the agreement of ranks on what they loaded.
-        .target(name: "Runs", dependencies: ["Configuration", "Training", "Checkpointing", "Datasets", "Formats", "ModelFiles", "Models", "Layers",
+        .target(name: "Runs", dependencies: ["Configuration", "Training", "Checkpointing", "Datasets", "Formats", "Images", "ModelFiles", "Models", "Layers",
                                              "Communication", "Kernels"], swiftSettings: numeric),
         // PEFT interop: adapter export (with its README and checks) and import.
         .target(name: "PEFT", dependencies: ["Runs", "Configuration", "Training", "Checkpointing", "Formats", "HDF5Files", "ModelFiles", "Models",
@@ -94,7 +94,7 @@ let package = Package(
         ]),
 
         // Started by the tests under real `mpirun`; not part of the product.
-        .executableTarget(name: "discern-test-worker", dependencies: ["Communication", "Training", "Models", "ModelFiles", "Kernels"],
+        .executableTarget(name: "discern-test-worker", dependencies: ["Communication", "Training", "Models", "ModelFiles", "Images", "Kernels"],
                          path: "Tests/Worker"),
 
         .target(name: "TestSupport", dependencies: ["Kernels", "Communication", "Checkpointing", "HDF5Files"], path: "Tests/TestSupport"),

@@ -35,6 +35,8 @@ public final class LlavaVisionEncoder<T: KernelScalar>: VisionEncoder, @unchecke
     /// LLaVA's decoder reads one position stream: its image tokens need no 2-D layout.
     public func tokenGrid(_ grid: PatchGrid?) -> PatchGrid? { nil }
 
+    public func inputValues(grid: PatchGrid?) -> Int { tower.config.numChannels * tower.config.imageSize * tower.config.imageSize }
+
     public func multiplyAdds(grid: PatchGrid?) -> Double {
         let v = tower.config, features = Double(tower.featuresPerImage)
         let tokens = Double(v.numPatches + 1), d = Double(v.hiddenSize), inter = Double(v.intermediateSize)

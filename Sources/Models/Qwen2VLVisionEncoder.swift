@@ -73,6 +73,11 @@ public final class Qwen2VLVisionEncoder<T: KernelScalar>: VisionEncoder, @unchec
         return PatchGrid(rows: grid.rows / config.spatialMergeSize, columns: grid.columns / config.spatialMergeSize)
     }
 
+    public func inputValues(grid: PatchGrid?) -> Int {
+        guard let grid else { preconditionFailure("Qwen2-VL images have no fixed size: pass each image's patch grid") }
+        return grid.rows * grid.columns * config.patchLength
+    }
+
     public func multiplyAdds(grid: PatchGrid?) -> Double {
         guard let grid else { return 0 }
         let patches = Double(grid.rows * grid.columns), d = Double(config.embedDim), mlp = Double(config.mlpWidth)

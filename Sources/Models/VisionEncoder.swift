@@ -45,6 +45,8 @@ public protocol VisionEncoder<Scalar>: AnyObject, Sendable {
     /// How those positions lie in 2-D (rows x columns, row-major), for multimodal rotary
     /// positions; nil when the encoder's tokens have no such layout.
     func tokenGrid(_ grid: PatchGrid?) -> PatchGrid?
+    /// Input values one image takes in an ImageBatch's pixels (nil grid: the fixed size).
+    func inputValues(grid: PatchGrid?) -> Int
     /// Multiply-adds of one image's forward (GEMM work only, as FlopEstimate counts).
     func multiplyAdds(grid: PatchGrid?) -> Double
     func makeTape() -> any VisionEncoderTape

@@ -1,24 +1,43 @@
 import Configuration
 import Datasets
+import Images
+import ModelFiles
+import Models
 import Training
 
+/// How stored RGB images become the vision encoder's input in a TrainingBatch.
+package enum TrainingImageEncoding: Sendable {
+    /// CLIP's normalisation of the split's fixed-size images (LLaVA).
+    case fixed(PixelNormalization)
+    /// Qwen2-VL's processor: smart-resized within its pixel bounds, cut into patch rows.
+    case ownSize(Qwen2VLImageProcessor)
+
+    /// The encoding a model directory's family reads.
+    package init(_ family: ModelFamily) throws {
+        switch family {
+        case .llava: self = .fixed(.clip)
+        case .qwen2VL(_, let settings): self = .ownSize(try Qwen2VLImageProcessor(settings: settings))
+        }
+    }
+}
+
 /// Training batches from a data set's split: the deterministic order of BatchOrder, images
-/// normalised for the vision tower, captions as stored.
+/// encoded for the vision encoder, captions as stored.
 package final class ShardTrainingData: TrainingData {
     package let split: DatasetSplit
     let seed: UInt64
-    let normalization: PixelNormalization
+    let encoding: TrainingImageEncoding
     /// Hard negative captions to read per pair (loss.hard_negatives; 0 = none).
     let hardNegatives: Int
     var epochOrder: EpochOrder?
     var order: BatchOrder?
     var imageBytes: [UInt8] = []
 
-    package init(split: DatasetSplit, seed: UInt64, hardNegatives: Int = 0, normalization: PixelNormalization = .clip) {
+    package init(split: DatasetSplit, seed: UInt64, hardNegatives: Int = 0, encoding: TrainingImageEncoding = .fixed(.clip)) {
         self.split = split
         self.seed = seed
         self.hardNegatives = hardNegatives
-        self.normalization = normalization
+        self.encoding = encoding
     }
 
     package func stepsPerEpoch(_ batchSplit: BatchSplit) -> Int { split.count / batchSplit.global }
@@ -35,12 +54,7 @@ package final class ShardTrainingData: TrainingData {
         let size = split.imageSize, perImage = size * size * 3
         if imageBytes.count < indices.count * perImage { imageBytes = Array(repeating: 0, count: indices.count * perImage) }
         try imageBytes.withUnsafeMutableBufferPointer { try split.readImages(indices: indices, into: $0.baseAddress!) }
-        var pixels = [Float](repeating: 0, count: indices.count * perImage)
-        imageBytes.withUnsafeBufferPointer { bytes in
-            pixels.withUnsafeMutableBufferPointer { out in
-                for k in 0..<indices.count { normalization.apply(bytes.baseAddress! + k * perImage, size: size, into: out.baseAddress! + k * perImage) }
-            }
-        }
+        let (pixels, grids) = try encode(count: indices.count, size: size, indices: Array(indices))
         var shorts: [String?] = [], longs: [String?] = [], negatives: [String?] = []
         for index in indices {
             let captions = try split.captions(at: index)
@@ -51,7 +65,31 @@ package final class ShardTrainingData: TrainingData {
                 negatives += found.map(Optional.some) + [String?](repeating: nil, count: hardNegatives - found.count)
             }
         }
-        return TrainingBatch(pixels: pixels, shortCaptions: shorts, longCaptions: longs, negativeCaptions: negatives,
+        return TrainingBatch(pixels: pixels, imageGrids: grids, shortCaptions: shorts, longCaptions: longs, negativeCaptions: negatives,
                              negativesPerPair: hardNegatives, globalOffset: positions.lowerBound)
+    }
+
+    /// The first `count` images of imageBytes (size x size RGB each) as the encoder's input.
+    func encode(count: Int, size: Int, indices: [Int]) throws -> (pixels: [Float], grids: [PatchGrid]) {
+        let perImage = size * size * 3
+        switch encoding {
+        case .fixed(let normalization):
+            var pixels = [Float](repeating: 0, count: count * perImage)
+            imageBytes.withUnsafeBufferPointer { bytes in
+                pixels.withUnsafeMutableBufferPointer { out in
+                    for k in 0..<count { normalization.apply(bytes.baseAddress! + k * perImage, size: size, into: out.baseAddress! + k * perImage) }
+                }
+            }
+            return (pixels, [])
+        case .ownSize(let processor):
+            var pixels: [Float] = [], grids: [PatchGrid] = []
+            for k in 0..<count {
+                let image = RGBImage(width: size, height: size, pixels: Array(imageBytes[k * perImage..<(k + 1) * perImage]))
+                let values = try processor.preprocess(image, source: "\(split.name) sample \(indices[k])")
+                pixels += values.values
+                grids.append(PatchGrid(rows: values.grid.height, columns: values.grid.width))
+            }
+            return (pixels, grids)
+        }
     }
 }

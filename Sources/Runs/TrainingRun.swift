@@ -69,15 +69,10 @@ package final class TrainingRun {
         KernelThreads.count = threads > 0 ? threads : Int(ProcessInfo.processInfo.environment["OPENBLAS_NUM_THREADS"] ?? "") ?? 1
 
         let directory = try ModelDirectory(path: modelPath)
-        guard let imageSize = directory.config.fixedImageSize else {
-            // Visibly unfinished (issue 16): the step and the shards still take one fixed image size.
-            throw ConfigError("\(modelPath) is a \(directory.config.modelType) model; training it is not supported yet (its images keep their own sizes, "
-                              + "which the training data and step do not carry yet). `discern embed` works on it; training runs on LLaVA models.")
-        }
         let prompts = try directory.promptBuilder(templates: PromptTemplates(configuration.prompts))
         let settings = try RunSettings(configuration, softPromptLengths: (prompts.imageSuffixIDs.count, prompts.textSuffixIDs.count),
                                        worldSize: communicator.size)
-        let (dataset, split, data, stepsPerEpoch) = try loadData(settings: settings, imageSize: imageSize)
+        let (dataset, split, data, stepsPerEpoch) = try loadData(settings: settings, directory: directory)
         let model: VisionLanguageModel<Float> = try directory.loadModel(trainable: settings.trainable, memory: settings.memory)
         if settings.memory.halfWeights && communicator.rank == 0 { reportHalfWeights(model) }
         model.initializeAdapters(seed: settings.seed, prompts: prompts)
@@ -90,16 +85,19 @@ package final class TrainingRun {
                          store: CheckpointStore(directory: configuration.runDir, keep: configuration.checkpoint.keep))
     }
 
-    func loadData(settings: RunSettings, imageSize: Int) throws -> (Dataset, DatasetSplit, ShardTrainingData, Int) {
+    /// The train split, checked against the model: a fixed-size family needs its own image size;
+    /// a family whose images keep their own sizes (Qwen2-VL) smart-resizes whatever is stored.
+    func loadData(settings: RunSettings, directory: ModelDirectory) throws -> (Dataset, DatasetSplit, ShardTrainingData, Int) {
         let dataPath = configuration.data
         let dataset = try Dataset.open(dataPath)
         let split = try dataset.split("train")
-        guard split.imageSize == imageSize else {
+        if let imageSize = directory.config.fixedImageSize, split.imageSize != imageSize {
             throw ConfigError("\(dataPath): images are \(split.imageSize)x\(split.imageSize) but the model expects "
                 + "\(imageSize)x\(imageSize); re-run discern prepare with --image-size \(imageSize).")
         }
         try TrainingDataCheck.check(split, step: settings.step, dataPath: dataPath)
-        let data = ShardTrainingData(split: split, seed: settings.seed, hardNegatives: settings.step.hardNegatives)
+        let data = ShardTrainingData(split: split, seed: settings.seed, hardNegatives: settings.step.hardNegatives,
+                                     encoding: try TrainingImageEncoding(directory.family))
         let stepsPerEpoch = data.stepsPerEpoch(settings.batch)
         guard stepsPerEpoch > 0 else {
             throw ConfigError("\(dataPath): the train split has \(split.count) samples, fewer than one global batch of \(settings.globalBatch).")

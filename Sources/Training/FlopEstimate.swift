@@ -2,21 +2,14 @@ import Models
 
 /// Analytic floating-point operations of the model's passes (docs/performance.md), counting a
 /// multiply-add as 2 FLOPs. Only GEMM work is counted: it is what the CPU's ceiling measures.
-/// Family-neutral: the vision encoder counts its own work (VisionEncoder.multiplyAdds), the
-/// decoder's is read off its config.
+/// Family-neutral: the vision encoder counts its own work per image (VisionEncoder.multiplyAdds),
+/// the decoder's is read off its config here.
 package struct FlopEstimate: Sendable {
     let language: LlamaConfig
-    /// Multiply-adds of one image of the encoder's fixed size (dynamic-size images: `visionMACs`).
-    package let visionMACsPerImage: Double
 
-    package init(language: LlamaConfig, visionMACsPerImage: Double) {
-        self.language = language
-        self.visionMACsPerImage = visionMACsPerImage
-    }
+    package init(language: LlamaConfig) { self.language = language }
 
-    package init<T>(model: VisionLanguageModel<T>) {
-        self.init(language: model.language.config, visionMACsPerImage: model.vision.multiplyAdds(grid: nil))
-    }
+    package init<T>(model: VisionLanguageModel<T>) { self.init(language: model.language.config) }
 
     /// Multiply-adds of `batch` sequences of `length` positions through the decoder (attention
     /// is computed over the full square, as the kernel does).

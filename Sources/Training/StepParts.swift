@@ -39,11 +39,10 @@ struct StepFlops {
         visionBackward = model.vision.needsBackward
     }
 
-    /// One pass of `sequences` (with `images` images) forward and backward, with `forwards`
-    /// forwards in all (2 when GradCache runs it again).
-    func pass(_ sequences: SequenceBatch, images: Int, forwards: Int) -> Double {
+    /// One pass of `sequences` (with images of `visionMACs` multiply-adds in all) forward and
+    /// backward, with `forwards` forwards in all (2 when GradCache runs it again).
+    func pass(_ sequences: SequenceBatch, visionMACs vision: Double = 0, forwards: Int) -> Double {
         let language = estimate.languageMACs(batch: sequences.batch, length: sequences.sequence)
-        let vision = Double(images) * estimate.visionMACsPerImage
         return FlopEstimate.flops(macs: language, backward: true, fullModel: fullModel) + 2 * language * Double(forwards - 1)
             + FlopEstimate.flops(macs: vision, backward: visionBackward, fullModel: fullModel) + 2 * vision * Double(forwards - 1)
     }

@@ -1,8 +1,13 @@
+import Models
+
 /// One rank's share of a global batch: the pairs at global positions
 /// `globalOffset ..< globalOffset + count` of the step's global batch.
 package struct TrainingBatch: Sendable {
-    /// (count, 3, size, size), normalised like the vision tower expects.
+    /// The images as the vision encoder takes them, one after another: (count, 3, size, size)
+    /// normalised for a fixed-size family; each image's patch rows for one with `imageGrids`.
     package var pixels: [Float]
+    /// Each image's patch grid (images of their own sizes); empty for a fixed-size family.
+    package var imageGrids: [PatchGrid]
     package var shortCaptions: [String?]
     package var longCaptions: [String?]
     /// `negativesPerPair` hard negative captions per pair (false edits of its short caption; nil
@@ -12,8 +17,10 @@ package struct TrainingBatch: Sendable {
     package var negativesPerPair: Int
     package var globalOffset: Int
 
-    package init(pixels: [Float], shortCaptions: [String?], longCaptions: [String?], negativeCaptions: [String?] = [],
+    package init(pixels: [Float], imageGrids: [PatchGrid] = [], shortCaptions: [String?], longCaptions: [String?], negativeCaptions: [String?] = [],
                 negativesPerPair: Int = 0, globalOffset: Int) {
+        precondition(imageGrids.isEmpty || imageGrids.count == shortCaptions.count, "TrainingBatch: one grid per image")
+        self.imageGrids = imageGrids
         precondition(shortCaptions.count == longCaptions.count, "TrainingBatch: caption lists differ in length")
         precondition(negativeCaptions.count == shortCaptions.count * negativesPerPair, "TrainingBatch: negativesPerPair hard negatives per pair")
         self.negativesPerPair = negativesPerPair

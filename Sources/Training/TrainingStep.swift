@@ -60,6 +60,12 @@ package final class TrainingStep: @unchecked Sendable {
 
     struct Chunk: Sendable {
         let range: Range<Int>
+        /// Where the chunk's first image starts in the batch's pixels, and its images' grids
+        /// (empty for a fixed-size family).
+        let pixelOffset: Int
+        let imageGrids: [PatchGrid]
+        /// Multiply-adds of the chunk's images through the vision encoder (FLOP counts).
+        let visionMACs: Double
         /// Image sequences; with a shared image pass they carry the next-token targets too.
         let images: SequenceBatch
         let texts: SequenceBatch
@@ -97,12 +103,21 @@ package final class TrainingStep: @unchecked Sendable {
         let stepSeed = mixBits(settings.dropoutSeed ^ mixBits(UInt64(step)))
         return try stride(from: 0, to: batch.count, by: max(size, 1)).map { start in
             let range = start..<min(start + size, batch.count)
+            // Image i's feature rows within its chunk's image batch: images may differ in size.
+            var firstFeature = [Int](), tokens = [Int]()
+            for i in range {
+                firstFeature.append((firstFeature.last ?? 0) + (tokens.last ?? 0))
+                tokens.append(model.vision.tokens(grid: batch.imageGrids.isEmpty ? nil : batch.imageGrids[i]))
+            }
+            func imageItem(_ i: Int, longCaption: String? = nil) throws -> (item: SequenceBatch.Item, poolIndex: Int) {
+                try prompts.imageItem(firstFeature: firstFeature[i - start], tokens: tokens[i - start], softPrompt: soft, longCaption: longCaption)
+            }
             var images: SequenceBatch
             if sharesImagePass {
-                let items = try range.map { try prompts.imageItem(imageIndex: $0 - start, softPrompt: soft, longCaption: generativeCaptions(batch, $0)[0]) }
+                let items = try range.map { try imageItem($0, longCaption: generativeCaptions(batch, $0)[0]) }
                 images = SequenceBatch(items: items.map(\.item), poolIndices: items.map(\.poolIndex), padding: .right)
             } else {
-                images = SequenceBatch(items: try range.map { try prompts.imageItem(imageIndex: $0 - start, softPrompt: soft).item }, padding: .right)
+                images = SequenceBatch(items: try range.map { try imageItem($0).item }, padding: .right)
             }
             var texts = SequenceBatch(items: try range.map { try prompts.textItem(caption: batch.shortCaptions[$0] ?? "", softPrompt: soft) },
                                       padding: .right)
@@ -126,7 +141,7 @@ package final class TrainingStep: @unchecked Sendable {
                 for i in range {
                     for (k, caption) in generativeCaptions(batch, i).enumerated() {
                         guard let caption else { continue }
-                        generative.append(try prompts.imageItem(imageIndex: i - start, softPrompt: soft, longCaption: caption))
+                        generative.append(try imageItem(i, longCaption: caption))
                         generativeKeys.append(sampleKey(batch, i, pass: .generative(k)))
                     }
                 }
@@ -136,7 +151,10 @@ package final class TrainingStep: @unchecked Sendable {
                 sequences = SequenceBatch(items: generative.map(\.item), poolIndices: generative.map(\.poolIndex), padding: .right)
                 if dropout { sequences!.keyRows(sampleKeys: generativeKeys, seed: stepSeed) }
             }
-            return Chunk(range: range, images: images, texts: texts, negatives: negatives, generative: sequences)
+            return Chunk(range: range, pixelOffset: pixelOffset(batch, image: start),
+                         imageGrids: batch.imageGrids.isEmpty ? [] : Array(batch.imageGrids[range]),
+                         visionMACs: range.reduce(0) { $0 + model.vision.multiplyAdds(grid: batch.imageGrids.isEmpty ? nil : batch.imageGrids[$1]) },
+                         images: images, texts: texts, negatives: negatives, generative: sequences)
         }
     }
 

@@ -10,8 +10,8 @@ extension TrainingStep {
     /// all-reduces them. The parameters are not changed.
     package func run(_ prepared: PreparedBatch) throws -> StepResult {
         let batch = prepared.batch, chunks = prepared.chunks
-        precondition(batch.pixels.count == batch.count * pixelsPerImage,
-                     "TrainingBatch: pixels for \(batch.pixels.count / pixelsPerImage) images, captions for \(batch.count)")
+        precondition(batch.pixels.count == pixelOffset(batch, image: batch.count),
+                     "TrainingBatch: \(batch.pixels.count) pixel values, \(pixelOffset(batch, image: batch.count)) for \(batch.count) images")
         clock.reset()
         totals = StepTotals()
         model.parameters.zeroGradients()
@@ -30,14 +30,13 @@ extension TrainingStep {
 
     /// The chunk's images, as the vision encoder takes them.
     func images(_ chunk: Chunk, _ pixels: UnsafePointer<Float>) -> ImageBatch<Float> {
-        ImageBatch(pixels: pixels + chunk.range.lowerBound * pixelsPerImage, count: chunk.range.count)
+        ImageBatch(pixels: pixels + chunk.pixelOffset, count: chunk.range.count, grids: chunk.imageGrids)
     }
 
-    var pixelsPerImage: Int {
-        guard let side = model.config.fixedImageSize else {
-            preconditionFailure("the training step feeds fixed-size images; \(model.config.modelType) has dynamic resolution")
-        }
-        return 3 * side * side
+    /// Where image `image`'s values start in the batch's pixels.
+    func pixelOffset(_ batch: TrainingBatch, image: Int) -> Int {
+        guard !batch.imageGrids.isEmpty else { return image * model.vision.inputValues(grid: nil) }
+        return batch.imageGrids[..<image].reduce(0) { $0 + model.vision.inputValues(grid: $1) }
     }
 
     /// The next-token loss divides by the global number of target tokens, known up front.
@@ -146,13 +145,13 @@ extension TrainingStep {
             if again { _ = textForward(chunk.texts, textPass, textPooling) }
             textBackward(dLocalTexts.pointer + offset, chunk.texts, textPass, textPooling)
             totals.tokens += Double(positions(chunk.images) + positions(chunk.texts))
-            totals.flops += flopCount.pass(chunk.images, images: chunk.range.count, forwards: forwards)
-                + flopCount.pass(chunk.texts, images: 0, forwards: forwards)
+            totals.flops += flopCount.pass(chunk.images, visionMACs: chunk.visionMACs, forwards: forwards)
+                + flopCount.pass(chunk.texts, forwards: forwards)
             if let sequences = chunk.negatives {
                 if again { _ = textForward(sequences, negativePass, negativePooling) }
                 textBackward(dLocalNegatives.pointer + offset * perPair, sequences, negativePass, negativePooling)
                 totals.tokens += Double(positions(sequences))
-                totals.flops += flopCount.pass(sequences, images: 0, forwards: forwards)
+                totals.flops += flopCount.pass(sequences, forwards: forwards)
             }
         }
     }
@@ -170,7 +169,7 @@ extension TrainingStep {
             nextTokenLoss(hidden, sequences, dHidden: d)
             clock.measure(\.backward) { model.backward(d, pass: ntpPass, scratch: scratch) }
             totals.tokens += Double(positions(sequences))
-            totals.flops += flopCount.pass(sequences, images: chunk.range.count, forwards: 1)
+            totals.flops += flopCount.pass(sequences, visionMACs: chunk.visionMACs, forwards: 1)
         }
     }
 

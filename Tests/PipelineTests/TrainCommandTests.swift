@@ -9,8 +9,10 @@ import XCTest
 
 /// `discern train` as a user runs it: real shards, real checkpoints, real mpirun.
 final class TrainCommandTests: XCTestCase {
-    static let model = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .appendingPathComponent("../ModelsTests/Fixtures/gqa").standardized.path
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../ModelsTests/Fixtures").standardized
+    static let model = fixtures.appendingPathComponent("gqa").path
+    /// Qwen2-VL trains on the same 16x16 shards: its processor smart-resizes each image.
+    static let qwen2VL = fixtures.appendingPathComponent("qwen2vl-a").path
     /// Float sums in another order (1 vs 2 ranks): measured ~1e-7; 1e-5 allows other reduction
     /// orders and still catches any real difference between the runs (those are O(1e-2) or more).
     static let crossRankTolerance = 1e-5
@@ -34,8 +36,8 @@ final class TrainCommandTests: XCTestCase {
 
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: folder) }
 
-    func arguments(run: String, steps: Int = 4) -> [String] {
-        ["train", "--model", Self.model, "--data", folder.appendingPathComponent("data").path, "--run-dir", folder.appendingPathComponent(run).path,
+    func arguments(run: String, steps: Int = 4, model: String = TrainCommandTests.model) -> [String] {
+        ["train", "--model", model, "--data", folder.appendingPathComponent("data").path, "--run-dir", folder.appendingPathComponent(run).path,
          "--steps", "\(steps)", "--global-batch", "6", "--set", "lora.rank=4", "--set", "log_every=1", "--set", "checkpoint.every=2",
          "--set", "optimizer.lr=1e-3", "--set", "lora.dropout=0.1"]
     }
@@ -59,7 +61,12 @@ final class TrainCommandTests: XCTestCase {
         return try CheckpointFile.read(path).parameters.flatMap(\.values)
     }
 
-    func testResumeIsBitExactAndContinuesAcrossRankCounts() throws {
+    func testResumeIsBitExactAndContinuesAcrossRankCounts() throws { try checkResume(model: Self.model) }
+
+    func testQwen2VLResumeIsBitExactAndContinuesAcrossRankCounts() throws { try checkResume(model: Self.qwen2VL) }
+
+    func checkResume(model: String) throws {
+        func arguments(run: String) -> [String] { self.arguments(run: run, model: model) }
         var result = try train(arguments(run: "straight"))
         XCTAssertEqual(result.status, 0, result.transcript)
         XCTAssertTrue(result.standardOutput.contains("step 4/4"), result.transcript)

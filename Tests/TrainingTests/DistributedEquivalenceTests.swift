@@ -15,8 +15,11 @@ final class DistributedEquivalenceTests: XCTestCase {
     /// differs by 2.6e-5 relative to the largest parameter; ranks and micro-batches by up to 1.3e-4.
     /// A wrong gradient on any rank moves them by far more than 1e-3 (whole lr steps everywhere).
     static let parameterTolerance = 5e-4
-    static let model = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .appendingPathComponent("../ModelsTests/Fixtures/gqa").standardized.path
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../ModelsTests/Fixtures").standardized
+    static let model = fixtures.appendingPathComponent("gqa").path
+    /// Qwen2-VL: images of six different sizes, so every rank's and micro-batch's share packs
+    /// different image-token counts.
+    static let qwen2VL = fixtures.appendingPathComponent("qwen2vl-a").path
 
     struct Run {
         let lines: [String]
@@ -24,7 +27,7 @@ final class DistributedEquivalenceTests: XCTestCase {
         let firstGradient: [Float]
     }
 
-    func run(ranks: Int, microBatch: Int, hardNegatives: Bool = false) throws -> Run {
+    func run(ranks: Int, microBatch: Int, hardNegatives: Bool = false, model: String = DistributedEquivalenceTests.model) throws -> Run {
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("discern-train-\(UUID().uuidString).bin")
         let gradientFile = URL(fileURLWithPath: output.path + ".gradient")
         defer {
@@ -32,7 +35,7 @@ final class DistributedEquivalenceTests: XCTestCase {
             try? FileManager.default.removeItem(at: gradientFile)
         }
         let result = try runMPIJob(ranks: ranks, executable: try locateWorker(),
-                                   arguments: ["train-steps", Self.model, output.path, "\(microBatch)"] + (hardNegatives ? ["hard-negatives"] : []),
+                                   arguments: ["train-steps", model, output.path, "\(microBatch)"] + (hardNegatives ? ["hard-negatives"] : []),
                                    timeout: 120)
         XCTAssertEqual(result.status, 0, result.transcript)
         let data = try Data(contentsOf: output)
@@ -49,6 +52,10 @@ final class DistributedEquivalenceTests: XCTestCase {
         try assertAgree(variants: [(2, 0), (3, 0), (1, 3), (2, 1)], hardNegatives: false)
     }
 
+    func testQwen2VLRanksAndMicroBatchesAgree() throws {
+        try assertAgree(variants: [(2, 0), (3, 0), (1, 2)], hardNegatives: true, model: Self.qwen2VL)
+    }
+
     /// Hard negatives are gathered like the captions and their gradient reduce-scattered back.
     func testHardNegativesAgreeOverRanksAndMicroBatches() throws {
         try assertAgree(variants: [(2, 0), (3, 0), (1, 2)], hardNegatives: true)
@@ -57,10 +64,10 @@ final class DistributedEquivalenceTests: XCTestCase {
         XCTAssertGreaterThan(numbers(with.lines[0])[2], numbers(without.lines[0])[2] + 1e-3, "\(with.lines[0]) vs \(without.lines[0])")
     }
 
-    func assertAgree(variants: [(ranks: Int, micro: Int)], hardNegatives: Bool) throws {
-        let reference = try run(ranks: 1, microBatch: 0, hardNegatives: hardNegatives)
+    func assertAgree(variants: [(ranks: Int, micro: Int)], hardNegatives: Bool, model: String = DistributedEquivalenceTests.model) throws {
+        let reference = try run(ranks: 1, microBatch: 0, hardNegatives: hardNegatives, model: model)
         for (ranks, micro) in variants {
-            let other = try run(ranks: ranks, microBatch: micro, hardNegatives: hardNegatives)
+            let other = try run(ranks: ranks, microBatch: micro, hardNegatives: hardNegatives, model: model)
             for (index, (a, b)) in zip(reference.lines, other.lines).enumerated() {
                 // Steps after the first start from parameters that differ by Adam-amplified noise.
                 let tolerance = index == 0 ? Self.tolerance : Self.parameterTolerance

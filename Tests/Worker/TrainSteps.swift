@@ -1,5 +1,6 @@
 import Communication
 import Foundation
+import Images
 import Kernels
 import ModelFiles
 import Models
@@ -17,7 +18,6 @@ func trainSteps(_ arguments: [String], _ communicator: Communicator) throws -> I
     }
     let hardNegatives = arguments.count == 4
     let directory = try ModelDirectory(path: arguments[0])
-    let config = directory.llava!
     let prompts = try directory.promptBuilder()
     // LoRA dropout on: its masks must not depend on ranks or micro-batches either.
     let trainable = TrainableSet(lora: LoRASettings(rank: 4, alpha: 8, dropout: 0.2), imageSoftPromptLength: prompts.imageSuffixIDs.count,
@@ -34,12 +34,11 @@ func trainSteps(_ arguments: [String], _ communicator: Communicator) throws -> I
     // Two per pair; pair 3 has none and pair 1 only one: they must drop out of the keys on every rank alike.
     let negatives: [String?] = ["a blue circle left of a red square", "a red square left of a blue circle", "a large green triangle", nil,
                                 "three shapes", "two circles", nil, nil, "a circle", "a star", "a yellow ring below a cross", "a cross above a ring"]
-    let size = config.fixedImageSize!, perImage = 3 * size * size
-    var random = Xoshiro256(seed: 77)
-    let pixels: [Float] = (0..<global * perImage).map { _ in random.uniform(-1.5, 1.5) }
+    let (pixels, grids, starts) = try globalImages(directory, model: model, count: global)
     guard global % communicator.size == 0 else { throw WorkerError(description: "global batch 6 does not divide by \(communicator.size) ranks") }
     let local = global / communicator.size, offset = communicator.rank * local
-    let batch = TrainingBatch(pixels: Array(pixels[offset * perImage..<(offset + local) * perImage]),
+    let batch = TrainingBatch(pixels: Array(pixels[starts[offset]..<starts[offset + local]]),
+                              imageGrids: grids.isEmpty ? [] : Array(grids[offset..<offset + local]),
                               shortCaptions: Array(shorts[offset..<offset + local]), longCaptions: Array(longs[offset..<offset + local]),
                               negativeCaptions: hardNegatives ? Array(negatives[2 * offset..<2 * (offset + local)]) : [],
                               negativesPerPair: hardNegatives ? 2 : 0, globalOffset: offset)
@@ -69,4 +68,28 @@ func trainSteps(_ arguments: [String], _ communicator: Communicator) throws -> I
     }
     try communicator.finalize()
     return 0
+}
+
+/// The global batch's images as the model's vision encoder takes them, with each image's start in
+/// the values: normalised-looking random values of the fixed size (LLaVA), or random RGB images of
+/// six different sizes through the family's processor (Qwen2-VL).
+func globalImages(_ directory: ModelDirectory, model: VisionLanguageModel<Float>, count: Int) throws
+    -> (pixels: [Float], grids: [PatchGrid], starts: [Int]) {
+    var random = Xoshiro256(seed: 77)
+    guard case .qwen2VL(_, let settings) = directory.family else {
+        let perImage = model.vision.inputValues(grid: nil)
+        return ((0..<count * perImage).map { _ in random.uniform(-1.5, 1.5) }, [], (0...count).map { $0 * perImage })
+    }
+    let processor = try Qwen2VLImageProcessor(settings: settings)
+    let sides = [(8, 16), (16, 8), (12, 12), (20, 12), (8, 8), (16, 16)]
+    var pixels: [Float] = [], grids: [PatchGrid] = [], starts = [0]
+    for i in 0..<count {
+        let (height, width) = sides[i % sides.count]
+        let image = RGBImage(width: width, height: height, pixels: (0..<width * height * 3).map { _ in UInt8(random.next() % 256) })
+        let values = try processor.preprocess(image, source: "image \(i)")
+        pixels += values.values
+        grids.append(PatchGrid(rows: values.grid.height, columns: values.grid.width))
+        starts.append(pixels.count)
+    }
+    return (pixels, grids, starts)
 }
