@@ -13,27 +13,37 @@ package struct EvalSet: Sendable {
         package var type: String
         package var caption: String
     }
-    /// (imageCount, 3, size, size), normalised.
+    /// (imageCount, 3, size, size), normalised, for a fixed-size model; empty otherwise.
     package var pixels: [Float]
+    /// The decoded images, for a model whose images keep their own sizes (its processor resizes
+    /// them); empty for a fixed-size model.
+    package var images: [RGBImage] = []
     package var imageCount: Int
     package var captions: [String]
     package var captionImage: [Int]
     package var negatives: [Negative]
 
     /// A Discern data set directory: its `eval` split (or `split`), short captions as positives,
-    /// the stored negatives.
-    package static func dataset(_ directory: String, split name: String = "eval", imageSize: Int) throws -> EvalSet {
+    /// the stored negatives. `imageSize`: the fixed-size model's side (the split must have it);
+    /// nil keeps the stored images for a model that resizes each itself.
+    package static func dataset(_ directory: String, split name: String = "eval", imageSize: Int?) throws -> EvalSet {
         let dataset = try Dataset.open(directory)
         guard dataset.splitNames.contains(name) else {
             throw DatasetError(file: directory, "has no '\(name)' split (it has: \(dataset.splitNames.joined(separator: ", "))); discern synth writes one with --eval N")
         }
         let split = try dataset.split(name)
-        guard split.imageSize == imageSize else {
+        if let imageSize, split.imageSize != imageSize {
             throw DatasetError(file: directory, "images are \(split.imageSize)x\(split.imageSize), the model expects \(imageSize)x\(imageSize)")
         }
         var set = EvalSet(pixels: [], imageCount: split.count, captions: [], captionImage: [], negatives: [])
         var bytes = [UInt8](repeating: 0, count: split.count * split.bytesPerImage)
         try bytes.withUnsafeMutableBufferPointer { try split.readImages(indices: 0..<split.count, into: $0.baseAddress!) }
+        try set.addCaptions(of: split)
+        guard let imageSize else {
+            let side = split.imageSize, count = split.bytesPerImage
+            set.images = (0..<split.count).map { RGBImage(width: side, height: side, pixels: Array(bytes[$0 * count..<($0 + 1) * count])) }
+            return set
+        }
         set.pixels = [Float](repeating: 0, count: split.count * 3 * imageSize * imageSize)
         bytes.withUnsafeBufferPointer { input in
             set.pixels.withUnsafeMutableBufferPointer { output in
@@ -43,23 +53,29 @@ package struct EvalSet: Sendable {
                 }
             }
         }
+        return set
+    }
+
+    /// The split's short captions as positives and its stored negatives.
+    mutating func addCaptions(of split: DatasetSplit) throws {
         for i in 0..<split.count {
             let sample = try split.sample(at: i)
             guard let short = sample.short else { continue }
-            let positive = set.captions.count
-            set.captions.append(short)
-            set.captionImage.append(i)
+            let positive = captions.count
+            captions.append(short)
+            captionImage.append(i)
             for (type, caption) in sample.negatives.sorted(by: { $0.key < $1.key }) where !caption.isEmpty {
-                set.negatives.append(Negative(image: i, positive: positive, type: type, caption: caption))
+                negatives.append(Negative(image: i, positive: positive, type: type, caption: caption))
             }
         }
-        return set
     }
 
     /// A JSONL file of `{"image": PATH, "caption": TEXT, "negatives": {TYPE: TEXT}}` (relative paths
     /// resolve against the file's folder). Lines naming the same image share it. Each line goes
     /// through the strict JSON parser; LF or CRLF line ends.
-    package static func jsonl(_ path: String, preprocessor: ImagePreprocessor) throws -> EvalSet {
+    /// `preprocessor`: the fixed-size model's; nil keeps the decoded images for a model that
+    /// resizes each itself.
+    package static func jsonl(_ path: String, preprocessor: ImagePreprocessor?) throws -> EvalSet {
         guard FileManager.default.fileExists(atPath: path) else { throw DatasetError(file: path, "no such file") }
         let folder = URL(fileURLWithPath: path).deletingLastPathComponent()
         var set = EvalSet(pixels: [], imageCount: 0, captions: [], captionImage: [], negatives: [])
@@ -77,7 +93,7 @@ package struct EvalSet: Sendable {
                 index = set.imageCount
                 imageIndex[resolved] = index
                 set.imageCount += 1
-                set.pixels += preprocessor.preprocess(decoded)
+                if let preprocessor { set.pixels += preprocessor.preprocess(decoded) } else { set.images.append(decoded) }
             }
             let positive = set.captions.count
             set.captions.append(entry.caption)

@@ -73,7 +73,7 @@ package enum Evaluator {
                                 likelihood: (scorer: CaptionScorer, images: Int)?, progress: ((String) -> Void)? = nil) throws -> EvalReport {
         let width = embedder.width
         progress?("embedding \(set.imageCount) images")
-        let images = try embedder.embedPixels(set.pixels, count: set.imageCount)
+        let images = set.images.isEmpty ? try embedder.embedPixels(set.pixels, count: set.imageCount) : try embedder.embedImages(set.images)
         progress?("embedding \(set.captions.count) captions and \(set.negatives.count) hard negatives")
         let captions = try embedder.embedTexts(set.captions)
         let negatives = try embedder.embedTexts(set.negatives.map(\.caption))

@@ -1,8 +1,10 @@
+import Datasets
 import Evaluation
 import Formats
 import Foundation
 import HDF5Files
 import Images
+import Kernels
 import ModelFiles
 import TestSupport
 import XCTest
@@ -100,5 +102,42 @@ final class EmbedTests: XCTestCase {
             XCTAssertNotEqual(result.status, 0, result.transcript)
             XCTAssertTrue(result.standardError.contains(message), "expected '\(message)' in: \(result.transcript)")
         }
+    }
+}
+
+/// `discern eval` on a Qwen2-VL model: the eval split's stored images go through the model's own
+/// processor (smart resize), and the report's recall and hard-negative accuracies are those of
+/// the embedder's embeddings of the same images and captions.
+final class Qwen2VLEvalTests: XCTestCase {
+    func testEvalScoresTheEmbeddersEmbeddings() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("discern-qeval-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let writer = try ShardWriter(directory: folder.path, split: "eval", imageSize: 24, samplesPerShard: 8)
+        var random = Xoshiro256(seed: 9)
+        let colours = ["red", "green", "blue", "yellow", "white"], shapes = ["circle", "square", "star"]
+        for i in 0..<10 {
+            let image = (0..<24 * 24 * 3).map { _ in UInt8(random.next() % 256) }
+            let short = "a \(colours[i % 5]) \(shapes[i % 3])"
+            try writer.append(Sample(id: "e\(i)", image: image, short: short, long: nil,
+                                     negatives: ["swap": "a \(colours[(i + 1) % 5]) \(shapes[i % 3])"]))
+        }
+        try writer.finish()
+        let model = EmbedTests.fixtures.appendingPathComponent("qwen2vl-a").path
+        let embedder = try Embedder(directory: try ModelDirectory(path: model), batchSize: 4)
+        XCTAssertNil(embedder.imageSize)
+        let set = try EvalSet.dataset(folder.path, imageSize: nil)
+        XCTAssertEqual(set.images.count, 10)
+        let report = try Evaluator.evaluate(set, embedder: embedder, modelPath: model, checkpoint: nil, likelihood: nil)
+        let images = try embedder.embedImages(set.images), captions = try embedder.embedTexts(set.captions)
+        let negatives = try embedder.embedTexts(set.negatives.map(\.caption))
+        let width = embedder.width
+        func dot(_ a: [Float], _ i: Int, _ b: [Float], _ j: Int) -> Float { (0..<width).reduce(0) { $0 + a[i * width + $1] * b[j * width + $1] } }
+        var similarity = [Float]()
+        for i in 0..<10 { for c in 0..<set.captions.count { similarity.append(dot(images, i, captions, c)) } }
+        let expected = RetrievalMetrics.recall(similarity: similarity, images: 10, captionImage: set.captionImage)
+        XCTAssertEqual(report.imageToText.r1, expected.imageToText.r1)
+        XCTAssertEqual(report.textToImage.r1, expected.textToImage.r1)
+        let correct = set.negatives.enumerated().filter { k, n in dot(images, n.image, captions, n.positive) > dot(images, n.image, negatives, k) }.count
+        XCTAssertEqual(report.hardNegatives["swap"]!, Double(correct) / Double(set.negatives.count), accuracy: 1e-12)
     }
 }
