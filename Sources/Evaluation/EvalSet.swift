@@ -29,16 +29,17 @@ package struct EvalSet: Sendable {
         }
         let split = try dataset.split(name)
         guard split.imageSize == imageSize else {
-            throw DatasetError(file: directory, "images are \(split.imageSize)x\(split.imageSize), the model expects \(imageSize)x\(imageSize)")
+            throw DatasetError(file: directory, "images are \(split.layout), the model expects \(imageSize)x\(imageSize)")
         }
+        let bytesPerImage = imageSize * imageSize * 3
         var set = EvalSet(pixels: [], imageCount: split.count, captions: [], captionImage: [], negatives: [])
-        var bytes = [UInt8](repeating: 0, count: split.count * split.bytesPerImage)
+        var bytes = [UInt8](repeating: 0, count: split.count * bytesPerImage)
         try bytes.withUnsafeMutableBufferPointer { try split.readImages(indices: 0..<split.count, into: $0.baseAddress!) }
         set.pixels = [Float](repeating: 0, count: split.count * 3 * imageSize * imageSize)
         bytes.withUnsafeBufferPointer { input in
             set.pixels.withUnsafeMutableBufferPointer { output in
                 for i in 0..<split.count {
-                    PixelNormalization.clip.apply(input.baseAddress! + i * split.bytesPerImage, size: imageSize,
+                    PixelNormalization.clip.apply(input.baseAddress! + i * bytesPerImage, size: imageSize,
                                                   into: output.baseAddress! + i * 3 * imageSize * imageSize)
                 }
             }

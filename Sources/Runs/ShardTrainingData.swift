@@ -32,7 +32,10 @@ package final class ShardTrainingData: TrainingData {
         if epochOrder?.epoch != cursor.epoch { epochOrder = order!.epochOrder(cursor.epoch) }
         let positions = batchSplit.positions(rank: rank)
         let indices = epochOrder!.rankBatch(step: cursor.stepInEpoch, positions: positions)
-        let size = split.imageSize, perImage = size * size * 3
+        guard let size = split.imageSize else {
+            throw DatasetError(file: split.name, "stores images at \(split.layout); this data path feeds fixed-size images only")
+        }
+        let perImage = size * size * 3
         if imageBytes.count < indices.count * perImage { imageBytes = Array(repeating: 0, count: indices.count * perImage) }
         try imageBytes.withUnsafeMutableBufferPointer { try split.readImages(indices: indices, into: $0.baseAddress!) }
         var pixels = [Float](repeating: 0, count: indices.count * perImage)
