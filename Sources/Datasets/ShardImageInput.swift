@@ -42,12 +42,13 @@ struct OwnSizeImageIndex {
 
     init(_ file: H5File, path: String, count: Int, sizing: OwnImageSizing) throws {
         let columns = try [ShardSchema.imageOffsets, ShardSchema.imageHeights, ShardSchema.imageWidths].map { name in
-            let values = try file.read(name, as: Int64.self)
-            guard values.shape == [count] else {
-                throw DatasetError(file: path, "'/\(name)' has shape \(values.shape) but dataset.json says \(count) samples; the "
+            let dataset = try file.openDataset(name)
+            let shape = try dataset.shape   // checked before reading: a damaged shape allocates nothing
+            guard shape == [count] else {
+                throw DatasetError(file: path, "'/\(name)' has shape \(shape) but dataset.json says \(count) samples; the "
                                    + "data set is inconsistent: re-create it with `discern prepare`")
             }
-            return values.values.map { Int($0) }
+            return try dataset.read(Int64.self).values.map { Int($0) }
         }
         (offsets, heights, widths) = (columns[0], columns[1], columns[2])
         let pixelData = try file.openDataset(ShardSchema.pixels)

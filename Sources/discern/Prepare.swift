@@ -51,7 +51,8 @@ struct Prepare: ParsableCommand {
         guard (0...9).contains(deflateLevel) else { throw ValidationError("--deflate-level must be 0...9") }
         if imageSize == nil && model == nil {
             throw ValidationError("give the image size: --image-size S, or --model DIR to take "
-                                  + "vision_config.image_size from DIR/config.json (LLaVA-1.5: 336)")
+                                  + "vision_config.image_size from DIR/config.json (LLaVA-1.5: 336), or, for a Qwen2-VL "
+                                  + "DIR, each image's own size from its preprocessor_config.json")
         }
     }
 
