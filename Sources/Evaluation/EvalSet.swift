@@ -29,7 +29,7 @@ package struct EvalSet: Sendable {
         }
         let split = try dataset.split(name)
         guard split.imageSize == imageSize else {
-            throw DatasetError(file: directory, "images are \(split.layout), the model expects \(imageSize)x\(imageSize)")
+            throw DatasetError(file: directory, "holds \(split.layout.imagesPhrase), the model expects \(imageSize)x\(imageSize)")
         }
         let bytesPerImage = imageSize * imageSize * 3
         var set = EvalSet(pixels: [], imageCount: split.count, captions: [], captionImage: [], negatives: [])

@@ -95,7 +95,7 @@ package final class TrainingRun {
         let dataset = try Dataset.open(dataPath)
         let split = try dataset.split("train")
         guard split.imageSize == imageSize else {
-            throw ConfigError("\(dataPath): images are \(split.layout) but the model expects "
+            throw ConfigError("\(dataPath): holds \(split.layout.imagesPhrase) but the model expects "
                 + "\(imageSize)x\(imageSize); re-run discern prepare with --image-size \(imageSize).")
         }
         try TrainingDataCheck.check(split, step: settings.step, dataPath: dataPath)
