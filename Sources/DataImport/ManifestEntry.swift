@@ -9,6 +9,8 @@ package enum ImportIssueKind: String, Sendable, CaseIterable, Comparable {
     case noCaption = "no caption"
     case missingImage = "missing image"
     case corruptImage = "unreadable image"
+    /// The model's image processor refuses it (Qwen2-VL: an aspect ratio above 200:1).
+    case refusedImage = "refused image"
 
     package static func < (a: Self, b: Self) -> Bool {
         allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!

@@ -2,14 +2,11 @@ import Dispatch
 import Foundation
 import Datasets
 import Images
-import ModelFiles
-import Models
 
 /// Settings of `importManifest` (the `discern prepare` options).
 package struct ManifestImportOptions: Sendable {
-    /// Images are stored as (imageSize, imageSize, 3) after resizing and cropping or padding.
-    package var imageSize: Int
-    package var imageMode: ImagePreprocessingConfig.Mode
+    /// (S, S, 3) after resizing and cropping or padding, or each image at its smart-resized size.
+    package var sizing: ImportSizing
     package var samplesPerShard: Int
     package var split: String
     /// Stop at the first bad line (and leave no trace of the split) instead of skipping it.
@@ -20,12 +17,10 @@ package struct ManifestImportOptions: Sendable {
     /// Deflate level of the image chunks, nil for none (see docs/data.md for the trade-off).
     package var deflateLevel: Int?
 
-    package init(imageSize: Int, imageMode: ImagePreprocessingConfig.Mode = .crop,
-                samplesPerShard: Int = ShardSchema.defaultSamplesPerShard, split: String = "train",
+    package init(sizing: ImportSizing, samplesPerShard: Int = ShardSchema.defaultSamplesPerShard, split: String = "train",
                 strict: Bool = false, threads: Int = ProcessInfo.processInfo.activeProcessorCount,
                 createdBy: String = "discern prepare", deflateLevel: Int? = 1) {
-        self.imageSize = imageSize
-        self.imageMode = imageMode
+        self.sizing = sizing
         self.samplesPerShard = samplesPerShard
         self.split = split
         self.strict = strict
@@ -34,14 +29,17 @@ package struct ManifestImportOptions: Sendable {
         self.deflateLevel = deflateLevel
     }
 
+    /// Fixed-size images: (imageSize, imageSize, 3).
+    package init(imageSize: Int, imageMode: ImagePreprocessingConfig.Mode = .crop,
+                samplesPerShard: Int = ShardSchema.defaultSamplesPerShard, split: String = "train",
+                strict: Bool = false, threads: Int = ProcessInfo.processInfo.activeProcessorCount,
+                createdBy: String = "discern prepare", deflateLevel: Int? = 1) {
+        self.init(sizing: .fixed(size: imageSize, mode: imageMode), samplesPerShard: samplesPerShard, split: split,
+                  strict: strict, threads: threads, createdBy: createdBy, deflateLevel: deflateLevel)
+    }
+
     /// Samples per shard file unless the user says otherwise.
     package static let defaultSamplesPerShard = ShardSchema.defaultSamplesPerShard
-
-    /// The image side a model's vision tower takes: `vision_config.image_size` of DIR/config.json,
-    /// checked like any model directory's configuration.
-    package static func imageSize(ofModel directory: String) throws -> Int {
-        try LlavaConfig.load(directory: URL(fileURLWithPath: directory)).vision.imageSize
-    }
 }
 
 /// How far an import is: the manifest bytes consumed give the fraction done.
@@ -71,16 +69,10 @@ package struct ImportSummary: Sendable {
 package func importManifest(_ manifest: String, into output: String, options: ManifestImportOptions,
                            onIssue: (ImportIssue) -> Void = { _ in },
                            onProgress: (ImportProgress) -> Void = { _ in }) throws -> ImportSummary {
-    let preprocessor: ImagePreprocessor
-    do {
-        preprocessor = try ImagePreprocessor(config: ImagePreprocessingConfig(mode: options.imageMode,
-                                                                              shortestEdge: options.imageSize))
-    } catch {
-        throw DatasetError(file: manifest, "image size \(options.imageSize): \(error)")
-    }
+    let resizer = try ImportResizer(options.sizing, manifest: manifest)
     var reader = try LineReader(path: manifest)
     defer { reader.close() }
-    let writer = try ShardWriter(directory: output, split: options.split, imageSize: options.imageSize,
+    let writer = try ShardWriter(directory: output, split: options.split, layout: options.sizing.layout,
                                  samplesPerShard: options.samplesPerShard, createdBy: options.createdBy,
                                  deflateLevel: options.deflateLevel)
     let base = (manifest as NSString).deletingLastPathComponent
@@ -97,7 +89,7 @@ package func importManifest(_ manifest: String, into output: String, options: Ma
                     parsed.append(result)
                 }
             }
-            let outcomes = loadImages(parsed, preprocessor, threads: options.threads)
+            let outcomes = loadImages(parsed, resizer, threads: options.threads)
             for outcome in outcomes {
                 switch outcome {
                 case .success(let sample):
@@ -129,7 +121,7 @@ package func importManifest(_ manifest: String, into output: String, options: Ma
 
 /// Decodes and preprocesses the images of the parsed lines, `threads` at a time; results keep
 /// the input order, so the shards do not depend on the thread count.
-private func loadImages(_ parsed: [Result<ManifestEntry, ImportIssue>], _ preprocessor: ImagePreprocessor,
+private func loadImages(_ parsed: [Result<ManifestEntry, ImportIssue>], _ resizer: ImportResizer,
                         threads: Int) -> [Result<Sample, ImportIssue>] {
     var results = [Result<Sample, ImportIssue>?](repeating: nil, count: parsed.count)
     let workers = max(1, min(threads, parsed.count))
@@ -137,14 +129,14 @@ private func loadImages(_ parsed: [Result<ManifestEntry, ImportIssue>], _ prepro
         let slots = ResultSlots(buffer)
         DispatchQueue.concurrentPerform(iterations: workers) { worker in
             for index in stride(from: worker, to: parsed.count, by: workers) {
-                slots.buffer[index] = parsed[index].flatMap { load($0, preprocessor) }
+                slots.buffer[index] = parsed[index].flatMap { load($0, resizer) }
             }
         }
     }
     return results.map { $0! }
 }
 
-private func load(_ entry: ManifestEntry, _ preprocessor: ImagePreprocessor) -> Result<Sample, ImportIssue> {
+private func load(_ entry: ManifestEntry, _ resizer: ImportResizer) -> Result<Sample, ImportIssue> {
     var isDirectory: ObjCBool = false
     guard FileManager.default.fileExists(atPath: entry.imagePath, isDirectory: &isDirectory),
           !isDirectory.boolValue else {
@@ -152,12 +144,15 @@ private func load(_ entry: ManifestEntry, _ preprocessor: ImagePreprocessor) -> 
                                     reason: "image '\(entry.imagePath)' does not exist (paths are relative to the "
                                     + "manifest's folder)"))
     }
-    do {
-        let image = preprocessor.resizedAndCropped(try loadImage(path: entry.imagePath))
-        return .success(Sample(id: entry.id, image: image.pixels, short: entry.short, long: entry.long,
-                               negatives: entry.negatives))
-    } catch {
+    let decoded: RGBImage
+    do { decoded = try loadImage(path: entry.imagePath) } catch {
         return .failure(ImportIssue(line: entry.line, kind: .corruptImage, reason: "\(error)"))
+    }
+    do {
+        let image = try resizer.stored(decoded, source: entry.imagePath)
+        return .success(Sample(id: entry.id, image: image, short: entry.short, long: entry.long, negatives: entry.negatives))
+    } catch {
+        return .failure(ImportIssue(line: entry.line, kind: .refusedImage, reason: "\(error)"))
     }
 }
 

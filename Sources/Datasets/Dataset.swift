@@ -1,4 +1,5 @@
 import Foundation
+import Images
 
 /// A data set directory opened for reading: dataset.json plus the shards of every split.
 package final class Dataset {
@@ -6,8 +7,10 @@ package final class Dataset {
     package let description: DatasetDescription
     private let splits: [String: DatasetSplit]
 
-    /// (imageSize, imageSize, 3) uint8 per image.
-    package var imageSize: Int { description.imageSize }
+    /// How the images are sized: one side for all (formats 1, 2) or each its own (format 3).
+    package var layout: ImageLayout { description.layout }
+    /// (imageSize, imageSize, 3) uint8 per image; nil when images have their own sizes.
+    package var imageSize: Int? { layout.fixedSize }
     package var splitNames: [String] { description.splits.keys.sorted() }
 
     /// Opens `directory`. Every shard listed in dataset.json must exist; with `verifyShards`
@@ -19,7 +22,7 @@ package final class Dataset {
         var splits: [String: DatasetSplit] = [:]
         for (name, split) in description.splits {
             splits[name] = try DatasetSplit(name: name, description: split, directory: directory,
-                                            imageSize: description.imageSize, maxOpenShards: max(1, maxOpenShards),
+                                            layout: description.layout, maxOpenShards: max(1, maxOpenShards),
                                             verify: verifyShards)
         }
         return Dataset(directory: directory, description: description, splits: splits)
@@ -46,7 +49,7 @@ package final class Dataset {
 package final class DatasetSplit {
     package let name: String
     package let count: Int
-    package let imageSize: Int
+    package let layout: ImageLayout
     package let description: SplitDescription
     private let shardPaths: [String]
     /// DIR/NAME, for messages.
@@ -63,17 +66,19 @@ package final class DatasetSplit {
     private var keys: [Int] = []
     private var order: [Int] = []
 
-    package var bytesPerImage: Int { imageSize * imageSize * 3 }
+    /// The side of every image, nil when each has its own size (format 3: read them with `images(at:)`).
+    package var imageSize: Int? { layout.fixedSize }
+    package var bytesPerImage: Int? { imageSize.map { $0 * $0 * 3 } }
     /// The most hard negatives one sample of this split carries, counted in the shards when the
     /// split was opened with verification (nil without it).
     package private(set) var mostNegativesPerSample: Int?
 
-    init(name: String, description: SplitDescription, directory: String, imageSize: Int, maxOpenShards: Int,
+    init(name: String, description: SplitDescription, directory: String, layout: ImageLayout, maxOpenShards: Int,
          verify: Bool) throws {
         self.name = name
         self.description = description
         self.count = description.count
-        self.imageSize = imageSize
+        self.layout = layout
         self.maxOpenShards = maxOpenShards
         folder = (directory as NSString).appendingPathComponent(name)
         shardPaths = description.shards.map { (directory as NSString).appendingPathComponent($0.file) }
@@ -130,8 +135,13 @@ package final class DatasetSplit {
     /// Reads the images of `indices` into `destination`: (indices.count, imageSize, imageSize, 3),
     /// image k at destination + k * bytesPerImage. Reads are grouped by shard and in row order;
     /// runs of consecutive rows that land in consecutive slots are read with one call.
+    /// Only for fixed-size splits: images of their own sizes are read with `images(at:)`.
     package func readImages<Indices: Collection<Int>>(indices: Indices,
                                                      into destination: UnsafeMutablePointer<UInt8>) throws {
+        guard let bytesPerImage else {
+            throw DatasetError(file: folder, "split '\(name)' stores images at \(layout), not one size for all; "
+                               + "read them with images(at:) (a Qwen2-VL data set), or re-create it for a fixed-size model")
+        }
         keys.removeAll(keepingCapacity: true)
         keys.append(contentsOf: indices)
         order.removeAll(keepingCapacity: true)
@@ -150,9 +160,26 @@ package final class DatasetSplit {
                 length += 1
             }
             let row = index - shardStarts[shardIndex]
-            try shard(shardIndex).images.readRows(row..<(row + length), into: destination + slot * bytesPerImage)
+            guard case .fixed(let reader, _) = try shard(shardIndex).images else { preconditionFailure("fixed layout, own-size shard") }
+            try reader.readRows(row..<(row + length), into: destination + slot * bytesPerImage)
             position += length
         }
+    }
+
+    /// The images of `indices`, in that order, each with its size (any layout): what a batch of
+    /// Qwen2-VL samples needs. Each image is one read of its contiguous bytes.
+    package func images<Indices: Collection<Int>>(at indices: Indices) throws -> [RGBImage] {
+        try indices.map { index in
+            let (shard, row) = try locate(index)
+            return try shard.images.image(row: row)
+        }
+    }
+
+    /// The (width, height) of sample `index`'s image, without reading it (format 3 keeps the
+    /// sizes of an open shard in memory): for planning a batch's image tokens.
+    package func imageSize(at index: Int) throws -> (width: Int, height: Int) {
+        let (shard, row) = try locate(index)
+        return shard.images.size(row: row)
     }
 
     private func locate(_ index: Int) throws -> (ShardInput, Int) {
@@ -179,7 +206,7 @@ package final class DatasetSplit {
     /// Opens shard `index`, its checksum verified first (once per process: it reads the whole file).
     private func openVerified(_ index: Int) throws -> ShardInput {
         let check = verified[index] ? nil : try description.shards[index].verifyIntegrity(at: shardPaths[index])
-        let opened = try ShardInput(path: shardPaths[index], count: shardStarts[index + 1] - shardStarts[index], imageSize: imageSize)
+        let opened = try ShardInput(path: shardPaths[index], count: shardStarts[index + 1] - shardStarts[index], layout: layout)
         guard let check else { return opened }
         if let mismatch = check.mismatch {
             opened.close()

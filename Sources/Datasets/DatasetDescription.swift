@@ -8,22 +8,41 @@ package struct DatasetDescription: Codable, Equatable, Sendable {
     /// Always `ShardSchema.formatName`.
     package var format: String
     package var formatVersion: Int
-    /// Images are (imageSize, imageSize, 3) uint8.
-    package var imageSize: Int
+    /// Formats 1 and 2: images are (imageSize, imageSize, 3) uint8. Absent in format 3.
+    package var imageSize: Int?
+    /// Format 3: each image has its own size, made by smart_resize with these settings.
+    package var imageSizing: OwnImageSizing?
     /// The tool that wrote the data set ("discern prepare", "discern synth").
     package var createdBy: String
     package var splits: [String: SplitDescription]
 
     enum CodingKeys: String, CodingKey {
-        case format, formatVersion = "format_version", imageSize = "image_size", createdBy = "created_by", splits
+        case format, formatVersion = "format_version", imageSize = "image_size", imageSizing = "image_sizing",
+             createdBy = "created_by", splits
+    }
+
+    /// A description of the newest format for `layout`: 2 for fixed-size images, 3 for own sizes.
+    package init(layout: ImageLayout, createdBy: String, splits: [String: SplitDescription] = [:]) {
+        format = ShardSchema.formatName
+        formatVersion = layout.formatVersion
+        switch layout {
+        case .fixed(let size): imageSize = size
+        case .own(let sizing): imageSizing = sizing
+        }
+        self.createdBy = createdBy
+        self.splits = splits
     }
 
     package init(imageSize: Int, createdBy: String, splits: [String: SplitDescription] = [:]) {
-        format = ShardSchema.formatName
-        formatVersion = ShardSchema.formatVersion
-        self.imageSize = imageSize
-        self.createdBy = createdBy
-        self.splits = splits
+        self.init(layout: .fixed(size: imageSize), createdBy: createdBy, splits: splits)
+    }
+
+    /// How the images are sized; only for a description that passed `validate` (which requires
+    /// exactly one of image_size and image_sizing).
+    package var layout: ImageLayout {
+        if let imageSizing { return .own(imageSizing) }
+        precondition(imageSize != nil, "DatasetDescription.layout of an unvalidated description")
+        return .fixed(size: imageSize!)
     }
 }
 
@@ -85,11 +104,11 @@ extension DatasetDescription {
         guard format == ShardSchema.formatName else {
             throw fail("'format' is '\(format)', expected '\(ShardSchema.formatName)'")
         }
-        guard formatVersion >= 1, formatVersion <= ShardSchema.formatVersion else {
+        guard formatVersion >= 1, formatVersion <= ShardSchema.newestFormatVersion else {
             throw fail("'format_version' is \(formatVersion) but this discern reads versions 1..."
-                       + "\(ShardSchema.formatVersion); update discern or re-create the data set")
+                       + "\(ShardSchema.newestFormatVersion); update discern or re-create the data set")
         }
-        guard imageSize > 0 else { throw fail("'image_size' is \(imageSize); it must be positive") }
+        if let problem = layoutProblem() { throw fail(problem) }
         var seen = Set<String>()
         for (name, split) in splits.sorted(by: { $0.key < $1.key }) {
             guard ShardSchema.isPlainName(name) else {
@@ -113,6 +132,25 @@ extension DatasetDescription {
                 throw fail("splits.\(name): 'count' is \(split.count) but its shards hold \(sum) samples")
             }
         }
+    }
+
+    /// Formats 1 and 2 record one positive `image_size`, format 3 a valid `image_sizing` instead.
+    private func layoutProblem() -> String? {
+        guard formatVersion >= ShardSchema.ownSizeFormatVersion else {
+            guard imageSizing == nil else {
+                return "'image_sizing' (images at their own sizes) needs format_version \(ShardSchema.ownSizeFormatVersion), "
+                    + "not \(formatVersion); re-create the data set with `discern prepare`"
+            }
+            guard let imageSize else { return "'image_size' is missing (format_version \(formatVersion) stores every image at one size)" }
+            return imageSize > 0 ? nil : "'image_size' is \(imageSize); it must be positive"
+        }
+        guard imageSize == nil else {
+            return "'image_size' must be absent in format_version \(formatVersion): its images keep their own sizes ('image_sizing')"
+        }
+        guard let imageSizing else {
+            return "'image_sizing' is missing (format_version \(formatVersion) stores each image at its own size)"
+        }
+        return imageSizing.problem().map { "'image_sizing': \($0)" }
     }
 
     /// Format 2 records every shard's checksum and size; format 1 has neither. Either both or none.

@@ -6,14 +6,15 @@ final class ShardInput {
     let path: String
     let count: Int
     let negativeTypes: [String]
-    /// Reads image rows into caller memory without per-read allocation.
-    let images: H5RowReader<UInt8>
+    /// Reads images: rows into caller memory without per-read allocation (fixed sizes), or each
+    /// image's slice of the pixel column (own sizes).
+    let images: ShardImageInput
     /// For least-recently-used closing when too many shards are open.
     var lastUse = 0
     /// Open for the lifetime of this value (SplitVerification reads the caption columns).
     let file: H5File
 
-    init(path: String, count: Int, imageSize: Int) throws {
+    init(path: String, count: Int, layout: ImageLayout) throws {
         self.path = path
         self.count = count
         guard FileManager.default.fileExists(atPath: path) else {
@@ -23,18 +24,11 @@ final class ShardInput {
         do {
             file = try H5File.open(path)
             let version = try file.int64Attribute(ShardSchema.formatVersionAttribute)
-            guard version >= 1, version <= ShardSchema.formatVersion else {
+            guard version >= 1, version <= ShardSchema.newestFormatVersion else {
                 throw DatasetError(file: path, "shard format_version \(version) is not supported (this discern "
-                                   + "reads 1...\(ShardSchema.formatVersion)); update discern")
+                                   + "reads 1...\(ShardSchema.newestFormatVersion)); update discern")
             }
-            let size = try file.int64Attribute(ShardSchema.imageSizeAttribute)
-            guard size == imageSize else {
-                throw DatasetError(file: path, "holds \(size)-pixel images but dataset.json says \(imageSize); "
-                                   + "the shard belongs to another data set")
-            }
-            let imageData = try file.openDataset(ShardSchema.images)
-            try Self.require(imageData, shape: [count, imageSize, imageSize, 3], path)
-            images = try imageData.rowReader(as: UInt8.self)
+            images = try Self.openImages(file, version: Int(version), layout: layout, count: count, path: path)
             for name in [ShardSchema.ids, ShardSchema.short, ShardSchema.long, ShardSchema.hasShort,
                          ShardSchema.hasLong] {
                 try Self.require(try file.openDataset(name), shape: [count], path)
@@ -51,6 +45,35 @@ final class ShardInput {
             throw error
         } catch {
             throw DatasetError(file: path, "is not a readable shard: \(error)")
+        }
+    }
+
+    /// The image datasets of a shard whose version and attributes match dataset.json's layout.
+    private static func openImages(_ file: H5File, version: Int, layout: ImageLayout, count: Int,
+                                   path: String) throws -> ShardImageInput {
+        guard (version >= ShardSchema.ownSizeFormatVersion) == (layout.fixedSize == nil) else {
+            throw DatasetError(file: path, "is a format_version \(version) shard but dataset.json says its images are "
+                               + "\(layout); the shard belongs to another data set")
+        }
+        switch layout {
+        case .fixed(let imageSize):
+            let size = try file.int64Attribute(ShardSchema.imageSizeAttribute)
+            guard size == imageSize else {
+                throw DatasetError(file: path, "holds \(size)-pixel images but dataset.json says \(imageSize); "
+                                   + "the shard belongs to another data set")
+            }
+            let imageData = try file.openDataset(ShardSchema.images)
+            try require(imageData, shape: [count, imageSize, imageSize, 3], path)
+            return .fixed(try imageData.rowReader(as: UInt8.self), size: imageSize)
+        case .own(let sizing):
+            let stored = OwnImageSizing(factor: Int(try file.int64Attribute(ShardSchema.imageFactorAttribute)),
+                                        minPixels: Int(try file.int64Attribute(ShardSchema.imageMinPixelsAttribute)),
+                                        maxPixels: Int(try file.int64Attribute(ShardSchema.imageMaxPixelsAttribute)))
+            guard stored == sizing else {
+                throw DatasetError(file: path, "holds images made with \(stored) but dataset.json says \(sizing); "
+                                   + "the shard belongs to another data set")
+            }
+            return .own(try OwnSizeImageIndex(file, path: path, count: count, sizing: sizing))
         }
     }
 
@@ -81,8 +104,7 @@ final class ShardInput {
     }
 
     func sample(row: Int) throws -> Sample {
-        var image = [UInt8](repeating: 0, count: images.elementsPerRow)
-        try image.withUnsafeMutableBufferPointer { try images.readRows(row..<(row + 1), into: $0.baseAddress!) }
+        let image = try images.image(row: row)
         var negatives: [String: String] = [:]
         for type in negativeTypes {
             let text = try string("\(ShardSchema.negatives)/\(type)", row: row)

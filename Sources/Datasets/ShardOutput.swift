@@ -1,8 +1,8 @@
 import Foundation
 import HDF5Files
 
-/// One shard being written: images go to the file as they arrive (the image dataset grows by a
-/// row per sample), captions are kept in memory and written when the shard is complete.
+/// One shard being written: images go to the file as they arrive (the image datasets grow with
+/// each sample), captions are kept in memory and written when the shard is complete.
 final class OpenShardOutput {
     /// Path relative to the data set directory.
     let file: String
@@ -10,27 +10,24 @@ final class OpenShardOutput {
     private let finalPath: String
     private let temporaryPath: String
     private let h5: H5File
-    private let images: H5Dataset
+    private let layout: ImageLayout
+    private let images: ShardImageOutput
     private var ids: [String] = []
     private var shorts: [String] = []
     private var longs: [String] = []
     private var negatives: [String: [String]] = [:]
 
-    init(directory: String, file: String, imageSize: Int, deflateLevel: Int?) throws {
+    init(directory: String, file: String, layout: ImageLayout, deflateLevel: Int?) throws {
         self.file = file
+        self.layout = layout
         finalPath = (directory as NSString).appendingPathComponent(file)
         temporaryPath = finalPath + ".tmp"
         h5 = try H5File.create(temporaryPath, mode: .truncate, tracksObjectTimes: false, userBlock: true)
-        // One chunk per sample: a batch read touches exactly the samples it needs.
-        let shape = [0, imageSize, imageSize, 3]
-        images = try h5.createDataset(ShardSchema.images, elementType: .uint8, shape: shape,
-                                      layout: .chunked(chunkShape: [1, imageSize, imageSize, 3],
-                                                       deflateLevel: deflateLevel))
+        images = try layout.makeOutput(in: h5, deflateLevel: deflateLevel)
     }
 
     func append(_ sample: Sample) throws {
-        try images.resizeRows(to: count + 1)
-        try images.writeRows(sample.image, startingAt: count)
+        try images.append(sample, row: count)
         ids.append(sample.id)
         shorts.append(sample.short ?? "")
         longs.append(sample.long ?? "")
@@ -53,8 +50,9 @@ final class OpenShardOutput {
         for type in negatives.keys.sorted() {
             try h5.write(negatives[type]!, to: "\(ShardSchema.negatives)/\(type)")
         }
-        try h5.setAttribute(ShardSchema.formatVersionAttribute, .int64(Int64(ShardSchema.formatVersion)))
-        try h5.setAttribute(ShardSchema.imageSizeAttribute, .int64(Int64(try images.shape[1])))
+        try images.complete(h5)
+        try h5.setAttribute(ShardSchema.formatVersionAttribute, .int64(Int64(layout.formatVersion)))
+        for (name, value) in images.attributes { try h5.setAttribute(name, .int64(Int64(value))) }
         try h5.setAttribute(ShardSchema.splitAttribute, .string(split))
         try h5.close()
         let seal = try FileSeal.seal(temporaryPath)

@@ -9,7 +9,8 @@ import HDF5Files
 package final class ShardWriter {
     package let directory: String
     package let split: String
-    package let imageSize: Int
+    /// One side for every image (formats 1, 2) or each image its own (format 3).
+    package let layout: ImageLayout
     package let samplesPerShard: Int
     /// Samples appended so far.
     package private(set) var count = 0
@@ -22,27 +23,34 @@ package final class ShardWriter {
     /// True when this writer created `directory`: `abort()` then removes it again if it is empty.
     private let createdDirectory: Bool
 
-    /// Bytes of one image: imageSize * imageSize * 3.
-    package var bytesPerImage: Int { imageSize * imageSize * 3 }
+    /// The side of every image of a fixed layout (nil: images of their own sizes).
+    package var imageSize: Int? { layout.fixedSize }
+    /// Bytes of one image of a fixed layout: imageSize * imageSize * 3.
+    package var bytesPerImage: Int? { imageSize.map { $0 * $0 * 3 } }
+
+    /// A writer of (imageSize, imageSize, 3) images: format version 2.
+    package convenience init(directory: String, split: String, imageSize: Int,
+                             samplesPerShard: Int = ShardSchema.defaultSamplesPerShard,
+                             createdBy: String = "discern", deflateLevel: Int? = 1) throws {
+        try self.init(directory: directory, split: split, layout: .fixed(size: imageSize), samplesPerShard: samplesPerShard,
+                      createdBy: createdBy, deflateLevel: deflateLevel)
+    }
 
     /// Prepares `directory/split/`. Fails when dataset.json already lists `split` or has another
-    /// image size. Shard files left in the split folder by an interrupted earlier import (the
+    /// image layout. Shard files left in the split folder by an interrupted earlier import (the
     /// split is not in dataset.json, so nothing refers to them) are removed.
     /// `deflateLevel` nil stores images uncompressed.
-    package init(directory: String, split: String, imageSize: Int,
+    package init(directory: String, split: String, layout: ImageLayout,
                 samplesPerShard: Int = ShardSchema.defaultSamplesPerShard,
                 createdBy: String = "discern", deflateLevel: Int? = 1) throws {
         guard ShardSchema.isPlainName(split) else {
             throw DatasetError(file: directory, "split name '\(split)' must be a plain name (letters, digits, "
                                + "'_', '-', '.'), e.g. train or eval")
         }
-        guard imageSize > 0, samplesPerShard > 0 else {
-            throw DatasetError(file: directory, "image size (\(imageSize)) and samples per shard "
-                               + "(\(samplesPerShard)) must be positive")
-        }
+        try Self.requireValid(layout, samplesPerShard: samplesPerShard, directory: directory)
         self.directory = directory
         self.split = split
-        self.imageSize = imageSize
+        self.layout = layout
         self.samplesPerShard = samplesPerShard
         self.createdBy = createdBy
         self.deflateLevel = deflateLevel
@@ -59,29 +67,26 @@ package final class ShardWriter {
                 throw DatasetError(file: path, "already holds a split '\(split)'; write to another --output "
                                    + "or --split, or delete '\(splitFolder)' and its entry in dataset.json")
             }
-            guard existing.imageSize == imageSize else {
-                throw DatasetError(file: path, "holds \(existing.imageSize)-pixel images; a split of "
-                                   + "\(imageSize)-pixel images must go to another data set directory")
+            guard existing.layout == layout else {
+                throw DatasetError(file: path, "holds \(existing.layout.imagesPhrase); a split of \(layout.imagesPhrase) "
+                                   + "must go to another data set directory")
             }
         }
         try removeLeftovers(in: splitFolder)
     }
 
-    /// Adds one sample; its image must be (imageSize, imageSize, 3).
+    /// Adds one sample; its image must be (imageSize, imageSize, 3), or for own sizes (height,
+    /// width, 3) with sides the sizing allows.
     package func append(_ sample: Sample) throws {
         precondition(!finished, "ShardWriter: append after finish() or abort()")
-        guard sample.image.count == bytesPerImage else {
-            throw DatasetError(file: directory, "sample '\(sample.id)' has \(sample.image.count) image bytes; "
-                               + "this data set stores \(imageSize)x\(imageSize)x3 = \(bytesPerImage)")
-        }
+        try requireFits(sample)
         for type in sample.negatives.keys where !ShardSchema.isPlainName(type) {
             throw DatasetError(file: directory, "sample '\(sample.id)': negative type '\(type)' must be a plain "
                                + "name (letters, digits, '_', '-', '.')")
         }
         if current == nil {
             let file = ShardSchema.shardPath(split: split, index: shards.count)
-            current = try OpenShardOutput(directory: directory, file: file, imageSize: imageSize,
-                                          deflateLevel: deflateLevel)
+            current = try OpenShardOutput(directory: directory, file: file, layout: layout, deflateLevel: deflateLevel)
         }
         do { try current!.append(sample) } catch {
             // A failed write (a full disk) closes and removes the unfinished shard at once, even
@@ -103,7 +108,7 @@ package final class ShardWriter {
         finished = true
         let description = SplitDescription(count: count, shards: shards, captions: statistics)
         var dataset = try Self.existingDescription(directory)
-            ?? DatasetDescription(imageSize: imageSize, createdBy: createdBy)
+            ?? DatasetDescription(layout: layout, createdBy: createdBy)
         dataset.splits[split] = description
         try dataset.save(directory: directory)
         return description
@@ -122,6 +127,43 @@ package final class ShardWriter {
         for folder in [splitFolder] + (createdDirectory ? [directory] : [])
             where (try? FileManager.default.contentsOfDirectory(atPath: folder))?.isEmpty == true {
             try? FileManager.default.removeItem(atPath: folder)   // no empty output folder is left behind
+        }
+    }
+
+    private static func requireValid(_ layout: ImageLayout, samplesPerShard: Int, directory: String) throws {
+        switch layout {
+        case .fixed(let size):
+            guard size > 0, samplesPerShard > 0 else {
+                throw DatasetError(file: directory, "image size (\(size)) and samples per shard "
+                                   + "(\(samplesPerShard)) must be positive")
+            }
+        case .own(let sizing):
+            if let problem = sizing.problem() { throw DatasetError(file: directory, "image sizing: \(problem)") }
+            guard samplesPerShard > 0 else {
+                throw DatasetError(file: directory, "samples per shard (\(samplesPerShard)) must be positive")
+            }
+        }
+    }
+
+    /// The sample's image has the bytes its size needs and a size the layout stores.
+    private func requireFits(_ sample: Sample) throws {
+        func fail(_ problem: String) -> DatasetError { DatasetError(file: directory, "sample '\(sample.id)' \(problem)") }
+        switch layout {
+        case .fixed(let size):
+            guard sample.image.count == size * size * 3 else {
+                throw fail("has \(sample.image.count) image bytes; this data set stores \(size)x\(size)x3 = \(size * size * 3)")
+            }
+            guard sample.width == size, sample.height == size else {
+                throw fail("is \(sample.width) x \(sample.height) pixels; this data set stores \(size)x\(size) images")
+            }
+        case .own(let sizing):
+            if let problem = sizing.sizeProblem(width: sample.width, height: sample.height) {
+                throw fail("has an image of \(problem) (\(sizing))")
+            }
+            guard sample.image.count == sample.width * sample.height * 3 else {
+                throw fail("has \(sample.image.count) image bytes; \(sample.width) x \(sample.height) x 3 = "
+                           + "\(sample.width * sample.height * 3)")
+            }
         }
     }
 

@@ -32,23 +32,23 @@ package struct EvalSet: Sendable {
             throw DatasetError(file: directory, "has no '\(name)' split (it has: \(dataset.splitNames.joined(separator: ", "))); discern synth writes one with --eval N")
         }
         let split = try dataset.split(name)
-        if let imageSize, split.imageSize != imageSize {
-            throw DatasetError(file: directory, "images are \(split.imageSize)x\(split.imageSize), the model expects \(imageSize)x\(imageSize)")
-        }
         var set = EvalSet(pixels: [], imageCount: split.count, captions: [], captionImage: [], negatives: [])
-        var bytes = [UInt8](repeating: 0, count: split.count * split.bytesPerImage)
-        try bytes.withUnsafeMutableBufferPointer { try split.readImages(indices: 0..<split.count, into: $0.baseAddress!) }
         try set.addCaptions(of: split)
         guard let imageSize else {
-            let side = split.imageSize, count = split.bytesPerImage
-            set.images = (0..<split.count).map { RGBImage(width: side, height: side, pixels: Array(bytes[$0 * count..<($0 + 1) * count])) }
+            set.images = try split.images(at: 0..<split.count)   // any layout: the model's processor resizes each
             return set
         }
+        guard split.imageSize == imageSize else {
+            throw DatasetError(file: directory, "holds \(split.layout.imagesPhrase), the model expects \(imageSize)x\(imageSize)")
+        }
+        let bytesPerImage = imageSize * imageSize * 3
+        var bytes = [UInt8](repeating: 0, count: split.count * bytesPerImage)
+        try bytes.withUnsafeMutableBufferPointer { try split.readImages(indices: 0..<split.count, into: $0.baseAddress!) }
         set.pixels = [Float](repeating: 0, count: split.count * 3 * imageSize * imageSize)
         bytes.withUnsafeBufferPointer { input in
             set.pixels.withUnsafeMutableBufferPointer { output in
                 for i in 0..<split.count {
-                    PixelNormalization.clip.apply(input.baseAddress! + i * split.bytesPerImage, size: imageSize,
+                    PixelNormalization.clip.apply(input.baseAddress! + i * bytesPerImage, size: imageSize,
                                                   into: output.baseAddress! + i * 3 * imageSize * imageSize)
                 }
             }

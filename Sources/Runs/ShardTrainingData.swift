@@ -51,10 +51,7 @@ package final class ShardTrainingData: TrainingData {
         if epochOrder?.epoch != cursor.epoch { epochOrder = order!.epochOrder(cursor.epoch) }
         let positions = batchSplit.positions(rank: rank)
         let indices = epochOrder!.rankBatch(step: cursor.stepInEpoch, positions: positions)
-        let size = split.imageSize, perImage = size * size * 3
-        if imageBytes.count < indices.count * perImage { imageBytes = Array(repeating: 0, count: indices.count * perImage) }
-        try imageBytes.withUnsafeMutableBufferPointer { try split.readImages(indices: indices, into: $0.baseAddress!) }
-        let (pixels, grids) = try encode(count: indices.count, size: size, indices: Array(indices))
+        let (pixels, grids) = try encode(Array(indices))
         var shorts: [String?] = [], longs: [String?] = [], negatives: [String?] = []
         for index in indices {
             let captions = try split.captions(at: index)
@@ -69,23 +66,28 @@ package final class ShardTrainingData: TrainingData {
                              negativesPerPair: hardNegatives, globalOffset: positions.lowerBound)
     }
 
-    /// The first `count` images of imageBytes (size x size RGB each) as the encoder's input.
-    func encode(count: Int, size: Int, indices: [Int]) throws -> (pixels: [Float], grids: [PatchGrid]) {
-        let perImage = size * size * 3
+    /// The images of `indices` as the encoder's input: CLIP-normalised at the split's one size, or
+    /// (any stored layout) through the Qwen2-VL processor, which smart-resizes each.
+    func encode(_ indices: [Int]) throws -> (pixels: [Float], grids: [PatchGrid]) {
         switch encoding {
         case .fixed(let normalization):
-            var pixels = [Float](repeating: 0, count: count * perImage)
+            guard let size = split.imageSize else {
+                throw DatasetError(file: split.name, "stores \(split.layout.imagesPhrase); this model takes one fixed image size")
+            }
+            let perImage = size * size * 3
+            if imageBytes.count < indices.count * perImage { imageBytes = Array(repeating: 0, count: indices.count * perImage) }
+            try imageBytes.withUnsafeMutableBufferPointer { try split.readImages(indices: indices, into: $0.baseAddress!) }
+            var pixels = [Float](repeating: 0, count: indices.count * perImage)
             imageBytes.withUnsafeBufferPointer { bytes in
                 pixels.withUnsafeMutableBufferPointer { out in
-                    for k in 0..<count { normalization.apply(bytes.baseAddress! + k * perImage, size: size, into: out.baseAddress! + k * perImage) }
+                    for k in 0..<indices.count { normalization.apply(bytes.baseAddress! + k * perImage, size: size, into: out.baseAddress! + k * perImage) }
                 }
             }
             return (pixels, [])
         case .ownSize(let processor):
             var pixels: [Float] = [], grids: [PatchGrid] = []
-            for k in 0..<count {
-                let image = RGBImage(width: size, height: size, pixels: Array(imageBytes[k * perImage..<(k + 1) * perImage]))
-                let values = try processor.preprocess(image, source: "\(split.name) sample \(indices[k])")
+            for (image, index) in zip(try split.images(at: indices), indices) {
+                let values = try processor.preprocess(image, source: "\(split.name) sample \(index)")
                 pixels += values.values
                 grids.append(PatchGrid(rows: values.grid.height, columns: values.grid.width))
             }

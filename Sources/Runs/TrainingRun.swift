@@ -92,8 +92,11 @@ package final class TrainingRun {
         let dataset = try Dataset.open(dataPath)
         let split = try dataset.split("train")
         if let imageSize = directory.config.fixedImageSize, split.imageSize != imageSize {
-            throw ConfigError("\(dataPath): images are \(split.imageSize)x\(split.imageSize) but the model expects "
+            throw ConfigError("\(dataPath): holds \(split.layout.imagesPhrase) but the model expects "
                 + "\(imageSize)x\(imageSize); re-run discern prepare with --image-size \(imageSize).")
+        }
+        if case .own(let sizing) = split.layout, case .qwen2VL(_, let images) = directory.family, let problem = sizing.mismatch(with: images) {
+            throw ConfigError("\(dataPath): \(problem).")
         }
         try TrainingDataCheck.check(split, step: settings.step, dataPath: dataPath)
         let data = ShardTrainingData(split: split, seed: settings.seed, hardNegatives: settings.step.hardNegatives,

@@ -25,14 +25,15 @@ struct Prepare: ParsableCommand {
     @Option(help: "Samples per shard file.")
     var samplesPerShard = ManifestImportOptions.defaultSamplesPerShard
 
-    @Option(help: "Stored image side in pixels (default: the --model's vision_config.image_size).")
+    @Option(help: "Stored image side in pixels (default: the --model's vision_config.image_size; not for Qwen2-VL).")
     var imageSize: Int?
 
-    @Option(help: "A model directory whose config.json gives the image size.", transform: expandedPath)
+    @Option(help: "A model directory: LLaVA's config.json gives the image size; Qwen2-VL's preprocessor_config.json smart-resizes each image to its own size.",
+            transform: expandedPath)
     var model: String?
 
-    @Option(help: "crop: resize the short side and crop the centre (hub processor); pad: pad to a square first (LLaVA-1.5 training).")
-    var imageMode: RunConfiguration.ImageMode = .crop
+    @Option(help: "crop (default): resize the short side and crop the centre (hub processor); pad: pad to a square first (LLaVA-1.5 training). Not for Qwen2-VL.")
+    var imageMode: RunConfiguration.ImageMode?
 
     @Flag(help: "Stop at the first bad line (non-zero exit, nothing written) instead of skipping it.")
     var strict = false
@@ -50,15 +51,15 @@ struct Prepare: ParsableCommand {
         guard (0...9).contains(deflateLevel) else { throw ValidationError("--deflate-level must be 0...9") }
         if imageSize == nil && model == nil {
             throw ValidationError("give the image size: --image-size S, or --model DIR to take "
-                                  + "vision_config.image_size from DIR/config.json (LLaVA-1.5: 336)")
+                                  + "vision_config.image_size from DIR/config.json (LLaVA-1.5: 336), or, for a Qwen2-VL "
+                                  + "DIR, each image's own size from its preprocessor_config.json")
         }
     }
 
     func run() throws {
         do {
-            let size = try resolvedImageSize()
-            var options = ManifestImportOptions(imageSize: size, imageMode: imageMode,
-                                                samplesPerShard: samplesPerShard, split: split, strict: strict)
+            let sizing = try resolvedSizing()
+            var options = ManifestImportOptions(sizing: sizing, samplesPerShard: samplesPerShard, split: split, strict: strict)
             if let threads { options.threads = threads }
             options.deflateLevel = deflateLevel == 0 ? nil : deflateLevel
             let bar = ProgressReporter()
@@ -72,7 +73,7 @@ struct Prepare: ParsableCommand {
                 }
             }, onProgress: { progress in bar.update(fraction: progress.fraction) { importProgressLine(progress, elapsed: bar.elapsed) } })
             bar.finish()
-            print(Self.report(summary, output: output, split: split, size: size, mode: imageMode))
+            print(Self.report(summary, output: output, split: split, sizing: sizing))
         } catch {
             FileHandle.standardError.write(Data("error: \(error)\n".utf8))
             throw ExitCode.failure
@@ -81,21 +82,37 @@ struct Prepare: ParsableCommand {
 
     static let issuesShown = 100
 
-    private func resolvedImageSize() throws -> Int {
-        guard let model else { return imageSize! }
-        let fromModel = try ManifestImportOptions.imageSize(ofModel: model)
-        if let imageSize, imageSize != fromModel {
-            FileHandle.standardError.write(Data(("note: --image-size \(imageSize) overrides the model's "
-                                                 + "vision_config.image_size \(fromModel)\n").utf8))
-            return imageSize
+    private func resolvedSizing() throws -> ImportSizing {
+        let mode = imageMode ?? .crop
+        guard let model else { return .fixed(size: imageSize!, mode: mode) }
+        let fromModel = try ImportSizing.ofModel(model, mode: mode)
+        switch fromModel {
+        case .smartResized(let settings):
+            // Qwen2-VL has no one image size to override: each image's size is what smart_resize makes of it.
+            if let imageSize {
+                throw ValidationError("--image-size \(imageSize) does not apply to the Qwen2-VL model \(model): its images keep their "
+                                   + "own sizes, smart-resized to multiples of \(settings.factor) with \(settings.minPixels) to "
+                                   + "\(settings.maxPixels) pixels (preprocessor_config.json); drop --image-size, or change "
+                                   + "min_pixels / max_pixels there")
+            }
+            if let imageMode {
+                throw ValidationError("--image-mode \(imageMode.rawValue) does not apply to the Qwen2-VL model \(model): its processor "
+                                   + "neither crops nor pads (smart_resize keeps the aspect ratio); drop --image-mode")
+            }
+        case .fixed(let fromSize, _):
+            if let imageSize, imageSize != fromSize {
+                FileHandle.standardError.write(Data(("note: --image-size \(imageSize) overrides the model's "
+                                                     + "vision_config.image_size \(fromSize)\n").utf8))
+                return .fixed(size: imageSize, mode: mode)
+            }
         }
         return fromModel
     }
 
-    static func report(_ summary: ImportSummary, output: String, split: String, size: Int, mode: RunConfiguration.ImageMode) -> String {
+    static func report(_ summary: ImportSummary, output: String, split: String, sizing: ImportSizing) -> String {
         let shards = summary.split?.shards.count ?? 0
         var lines = ["Imported \(summary.imported) samples into \((output as NSString).appendingPathComponent(split)) "
-                     + "(\(shards) shard\(shards == 1 ? "" : "s"), \(size)x\(size), \(mode.rawValue))."]
+                     + "(\(shards) shard\(shards == 1 ? "" : "s"), \(sizing.summary))."]
         if summary.skipped > 0 {
             let parts = ImportIssueKind.allCases.compactMap { kind -> String? in
                 let n = summary.count(kind)
@@ -117,3 +134,4 @@ struct Prepare: ParsableCommand {
         return lines.joined(separator: "\n")
     }
 }
+

@@ -84,3 +84,28 @@ class DatasetTestCase: XCTestCase {
         try JSONSerialization.data(withJSONObject: json).write(to: url)
     }
 }
+
+/// Format 3 (images at their own sizes) helpers: the sizing of Tests/ModelsTests/Fixtures/qwen2vl-a.
+extension DatasetTestCase {
+    static let ownSizing = OwnImageSizing(factor: 4, minPixels: 64, maxPixels: 400)
+    /// (width, height) of the samples `writeOwnSplit` writes: every one differs from its neighbours.
+    static let ownSizes = [(8, 8), (12, 8), (24, 12), (8, 24), (20, 16), (100, 4), (4, 4)]
+
+    /// Sample `number` of `sample(_:size:)` with an image of its own size.
+    static func ownSample(_ number: Int) -> Sample {
+        let (width, height) = ownSizes[number % ownSizes.count]
+        var sample = Self.sample(number, size: 1)
+        sample.image = (0..<(width * height * 3)).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ number &* 57) }
+        (sample.width, sample.height) = (width, height)
+        return sample
+    }
+
+    /// Writes `ownSample` 0..<count of `split` into `directory` as format 3 shards.
+    @discardableResult
+    func writeOwnSplit(_ split: String = "train", count: Int, perShard: Int = 3, deflateLevel: Int? = 1) throws -> SplitDescription {
+        let writer = try ShardWriter(directory: directory, split: split, layout: .own(Self.ownSizing),
+                                     samplesPerShard: perShard, createdBy: "tests", deflateLevel: deflateLevel)
+        for number in 0..<count { try writer.append(Self.ownSample(number)) }
+        return try writer.finish()
+    }
+}

@@ -42,6 +42,33 @@ final class PrepareCommandTests: DatasetTestCase {
         XCTAssertTrue(noSize.stderr.contains("--image-size"), noSize.stderr)
     }
 
+    func testQwen2VLModelWritesOwnSizeShardsAndNamesTheRefusedLine() throws {
+        let manifest = Qwen2VLDataFixture.manifest, model = Qwen2VLDataFixture.model
+        let result = try runDiscern(["prepare", "--manifest", manifest, "--output", path("qwen"), "--model", model])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertTrue(result.stdout.contains("Imported 6 samples") && result.stdout.contains("own sizes: smart_resize, factor 4, 64...400 pixels"),
+                      result.stdout)
+        XCTAssertTrue(result.stdout.contains("Skipped 1 line: 1 refused image."), result.stdout)
+        XCTAssertTrue(result.stderr.contains("manifest.jsonl:7: skipped (refused image)") && result.stderr.contains("refused_201x1.png")
+                      && result.stderr.contains("aspect ratio"), result.stderr)
+        XCTAssertEqual(try Dataset.open(path("qwen")).layout, .own(Self.ownSizing))
+        for flags in [["--image-size", "8"], ["--image-mode", "pad"]] {
+            let refused = try runDiscern(["prepare", "--manifest", manifest, "--output", path("x"), "--model", model] + flags)
+            XCTAssertNotEqual(refused.status, 0)
+            XCTAssertTrue(refused.stderr.contains("\(flags[0]) \(flags[1]) does not apply to the Qwen2-VL model"), refused.stderr)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: path("x/dataset.json")))
+        }
+    }
+
+    func testLlavaModelStillGivesFixedSizeShards() throws {
+        let manifest = try writeManifest()
+        let llava = Qwen2VLDataFixture.model.replacingOccurrences(of: "qwen2vl-a", with: "mha")
+        let result = try runDiscern(["prepare", "--manifest", manifest, "--output", path("llava"), "--model", llava])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertTrue(result.stdout.contains("12x12, crop"), result.stdout)
+        XCTAssertEqual(try Dataset.open(path("llava")).imageSize, 12)
+    }
+
     private struct Run { let status: Int32; let stdout: String; let stderr: String }
 
     /// Runs the `discern` of this build (TestSupport finds it) with a hard timeout.

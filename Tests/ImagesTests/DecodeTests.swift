@@ -1,5 +1,6 @@
 import Foundation
 import Images
+import TestSupport
 import XCTest
 
 final class DecodeTests: XCTestCase {

@@ -89,14 +89,6 @@ enum Fixtures {
     }
 }
 
-/// FNV-1a 64 as lowercase hex, the hash the fixture generator records.
-func fnv1a64(_ bytes: [UInt8]) -> String {
-    var hash: UInt64 = 0xCBF2_9CE4_8422_2325
-    for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
-    let hex = String(hash, radix: 16)
-    return String(repeating: "0", count: 16 - hex.count) + hex
-}
-
 /// Largest |a - b| over two byte arrays of the same length.
 func maxByteDifference(_ a: [UInt8], _ b: [UInt8]) -> Int {
     precondition(a.count == b.count, "maxByteDifference: \(a.count) vs \(b.count) bytes")

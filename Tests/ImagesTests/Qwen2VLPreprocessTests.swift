@@ -1,6 +1,7 @@
 import Foundation
 import Formats
 import Images
+import TestSupport
 import ModelFiles
 import XCTest
 
