@@ -52,7 +52,7 @@ let package = Package(
         .target(name: "ModelFiles", dependencies: ["Models", "Layers", "Images", "Formats", "Kernels"], swiftSettings: numeric),
         // Model directories made from nothing: `discern init-model` presets, the tokenizer builder
         // and the benchmark's random 16-bit model.
-        .target(name: "ModelFactory", dependencies: ["ModelFiles", "Models", "Layers", "Formats", "Kernels"], swiftSettings: numeric),
+        .target(name: "ModelFactory", dependencies: ["ModelFiles", "Models", "Layers", "Images", "Formats", "Kernels"], swiftSettings: numeric),
         .target(name: "Datasets", dependencies: ["HDF5Files", "Images", "Kernels", "Formats"], swiftSettings: numeric),
         // `discern prepare`: a JSONL manifest of images and captions imported into shards, bad lines
         // reported by number.

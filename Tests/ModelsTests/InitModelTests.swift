@@ -79,7 +79,7 @@ final class InitModelTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: directory + ".tmp"))
         let model = try ModelDirectory(path: directory)
         let llava: VisionLanguageModel<Float> = try model.loadModel()
-        XCTAssertEqual(summary.totalParameters, llava.parameters.parameters.reduce(0) { $0 + $1.count })
+        XCTAssertEqual(summary.parameters.total, llava.parameters.parameters.reduce(0) { $0 + $1.count })
         XCTAssertEqual(llava.imageTokens, 16)
         let embeddings = try Self.embeddings(llava, tokenizer: try model.tokenizer(), samples: try SyntheticDataset(seed: 1).evalSamples(count: 2))
         XCTAssertTrue(embeddings.images.allSatisfy(\.isFinite) && embeddings.texts.allSatisfy(\.isFinite))
@@ -135,7 +135,9 @@ final class InitModelTests: XCTestCase {
                                                    words: SyntheticVocabulary.words, imageSize: 30, seed: 0, force: false)) { error in
             XCTAssertTrue("\(error)".contains("multiple of the patch size"), "\(error)")
         }
-        XCTAssertThrowsError(try ModelPreset.named("huge"))
+        XCTAssertThrowsError(try InitModelPreset.named("huge")) { error in
+            XCTAssertTrue("\(error)".contains("'tiny' and 'tiny-qwen2vl'"), "\(error)")
+        }
     }
 
     /// Initial weights have the Hugging Face statistics. The sample std of n normal draws is
@@ -145,7 +147,7 @@ final class InitModelTests: XCTestCase {
     func testInitialWeightsFollowTheHuggingFaceScheme() throws {
         let directory = try temporaryDirectory().path
         let summary = try writeInitialModel(preset: .tiny, directory: directory, words: SyntheticVocabulary.words, imageSize: 32, seed: 1, force: false)
-        let config = summary.config
+        let config = summary.llava!
         func std(_ name: String) -> Double {
             let shape = config.modelDescription.tensors.first { $0.name == name }!.shape
             let values = initialWeight(name: name, shape: shape, config: config, padTokenID: config.text.padTokenId, seed: 1).map(Double.init)
