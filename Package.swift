@@ -114,7 +114,7 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Configuration", "Formats", "Models", "TestSupport"]),
         .testTarget(name: "LayersTests", dependencies: ["Layers", "TestSupport"]),
         .testTarget(name: "ImagesTests", dependencies: ["Images", "ModelFiles", "Formats", "TestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "ModelsTests", dependencies: ["Models", "ModelFiles", "ModelFactory", "Formats", "Layers", "Objectives", "Datasets", "Synthetic", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "ModelFiles", "ModelFactory", "Evaluation", "Images", "Formats", "Layers", "Objectives", "Datasets", "Synthetic", "TestSupport"], exclude: ["Fixtures"]),
     ]
 )
 

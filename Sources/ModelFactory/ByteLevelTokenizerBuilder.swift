@@ -79,7 +79,7 @@ package struct ByteLevelTokenizerBuilder: Sendable {
     /// every word whose first two symbols occur in it past its own first symbol (only a chain's
     /// first merge can start inside another word, and ranking the cut word first lets its own
     /// chain finish there). Otherwise the given order is kept.
-    static func bareChainOrder(_ words: [String]) throws -> [String] {
+    package static func bareChainOrder(_ words: [String]) throws -> [String] {
         let spellings = words.map(spelled)
         func cuts(_ v: Int, into w: Int) -> Bool {
             let start = spellings[v].prefix(2), inside = spellings[w].dropFirst()

@@ -20,7 +20,7 @@ final class InitModelTests: XCTestCase {
     }
 
     /// Every caption text the synthetic data can produce, over many scenes and both wordings.
-    func syntheticTexts() throws -> [String] {
+    static func syntheticTexts() throws -> [String] {
         var texts: [String] = []
         for (seed, withSizes) in [(UInt64(1), false), (2, true)] {
             let data = try SyntheticDataset(seed: seed, options: SyntheticOptions(maxObjects: 4, sizesInShortCaption: withSizes))
@@ -34,7 +34,7 @@ final class InitModelTests: XCTestCase {
     func testTokenizerEncodesEverySyntheticCaptionWithoutByteFallback() throws {
         let tokenizer = try TokenizerBuilder(words: SyntheticVocabulary.words).build().tokenizer
         let byteIDs: ClosedRange<Int32> = 3...258
-        for text in try syntheticTexts() {
+        for text in try Self.syntheticTexts() {
             let ids = tokenizer.encode(text, addSpecialTokens: false)
             XCTAssertFalse(ids.contains { byteIDs.contains($0) }, "'\(text)' uses byte fallback: \(ids)")
             // One piece per word, one per punctuation mark.
@@ -184,7 +184,7 @@ final class InitModelTests: XCTestCase {
         _ = try writeInitialModel(preset: .tiny, directory: directory, words: SyntheticVocabulary.words, imageSize: 32, seed: 7, force: true)
         let model = try ModelDirectory(path: directory)
         let tokenizer = try model.tokenizer()
-        let texts = Array(try syntheticTexts().prefix(60)) + ["<image>\nSummary above image in one word:",
+        let texts = Array(try Self.syntheticTexts().prefix(60)) + ["<image>\nSummary above image in one word:",
                                                               "a red circle left of a blue square\nSummary above sentence in one word:",
                                                               "USER: <image>\nSummary above image in one word: ASSISTANT:", "zebra, 42!"]
         let samples = try SyntheticDataset(seed: 1).evalSamples(count: 3)
