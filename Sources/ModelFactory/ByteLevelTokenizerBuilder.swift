@@ -85,11 +85,13 @@ package struct ByteLevelTokenizerBuilder: Sendable {
             let start = spellings[v].prefix(2), inside = spellings[w].dropFirst()
             return start.count == 2 && inside.indices.dropLast().contains { inside[$0] == start.first && inside[$0 + 1] == start.last }
         }
+        if let word = words.indices.first(where: { cuts($0, into: $0) }) {
+            throw ModelConfigError("tokenizer builder: '\(words[word])' contains its own first two letters again, so its merge chain would cut itself; drop it from the vocabulary.")
+        }
         var placed = [Bool](repeating: false, count: words.count), order: [String] = []
         while order.count < words.count {
             // The first word not yet placed that no unplaced word's chain would cut.
-            guard let next = words.indices.first(where: { w in !placed[w] && !words.indices.contains { !placed[$0] && $0 != w && cuts(w, into: $0) } }),
-                  !cuts(next, into: next) else {
+            guard let next = words.indices.first(where: { w in !placed[w] && !words.indices.contains { !placed[$0] && $0 != w && cuts(w, into: $0) } }) else {
                 let left = words.indices.filter { !placed[$0] }.map { words[$0] }
                 throw ModelConfigError("tokenizer builder: the words \(left) each contain another's first two letters, so no order of merges keeps every one whole; drop one of them.")
             }

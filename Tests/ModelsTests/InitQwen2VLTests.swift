@@ -69,6 +69,9 @@ final class InitQwen2VLTests: XCTestCase {
         XCTAssertThrowsError(try ByteLevelTokenizerBuilder.bareChainOrder(["abcd", "bcab"])) { error in
             XCTAssertTrue("\(error)".contains("drop one of them"), "\(error)")
         }
+        XCTAssertThrowsError(try ByteLevelTokenizerBuilder.bareChainOrder(["abab"])) { error in
+            XCTAssertTrue("\(error)".contains("cut itself"), "\(error)")
+        }
         XCTAssertThrowsError(try ByteLevelTokenizerBuilder(words: ["left-of"]).build()) { error in
             XCTAssertTrue("\(error)".contains("run of letters"), "\(error)")
         }
