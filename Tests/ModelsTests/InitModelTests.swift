@@ -19,13 +19,14 @@ final class InitModelTests: XCTestCase {
         return url
     }
 
-    /// Every caption text the synthetic data can produce, over many scenes and both wordings.
+    /// Every caption text the synthetic data can produce, over many scenes and both wordings, in a fixed
+    /// order (hard negatives by type name: a dictionary's order changes from run to run).
     static func syntheticTexts() throws -> [String] {
         var texts: [String] = []
         for (seed, withSizes) in [(UInt64(1), false), (2, true)] {
             let data = try SyntheticDataset(seed: seed, options: SyntheticOptions(maxObjects: 4, sizesInShortCaption: withSizes))
             for example in try data.evalExamples(count: 150) + (0..<150).map(data.trainExample) {
-                texts += [example.short.text, example.long] + example.negatives.values.map(\.text)
+                texts += [example.short.text, example.long] + example.negatives.sorted { $0.key.rawValue < $1.key.rawValue }.map(\.value.text)
             }
         }
         return texts
