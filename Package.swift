@@ -52,7 +52,7 @@ let package = Package(
         .target(name: "ModelFiles", dependencies: ["Models", "Layers", "Images", "Formats", "Kernels"], swiftSettings: numeric),
         // Model directories made from nothing: `discern init-model` presets, the tokenizer builder
         // and the benchmark's random 16-bit model.
-        .target(name: "ModelFactory", dependencies: ["ModelFiles", "Models", "Layers", "Formats", "Kernels"], swiftSettings: numeric),
+        .target(name: "ModelFactory", dependencies: ["ModelFiles", "Models", "Layers", "Images", "Formats", "Kernels"], swiftSettings: numeric),
         .target(name: "Datasets", dependencies: ["HDF5Files", "Images", "Kernels", "Formats"], swiftSettings: numeric),
         // `discern prepare`: a JSONL manifest of images and captions imported into shards, bad lines
         // reported by number.
@@ -114,7 +114,7 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Configuration", "Formats", "Models", "TestSupport"]),
         .testTarget(name: "LayersTests", dependencies: ["Layers", "TestSupport"]),
         .testTarget(name: "ImagesTests", dependencies: ["Images", "ModelFiles", "Formats", "TestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "ModelsTests", dependencies: ["Models", "ModelFiles", "ModelFactory", "Formats", "Layers", "Objectives", "Datasets", "Synthetic", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "ModelFiles", "ModelFactory", "Evaluation", "Images", "Formats", "Layers", "Objectives", "Datasets", "Synthetic", "TestSupport"], exclude: ["Fixtures"]),
     ]
 )
 

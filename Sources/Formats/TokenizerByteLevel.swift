@@ -1,8 +1,8 @@
 /// GPT-2's byte-to-unicode alphabet: byte-level BPE spells every byte as one printable scalar, so a
 /// vocabulary of strings holds any byte sequence. The bytes `!`...`~`, `¡`...`¬` and `®`...`ÿ` stand
 /// for themselves; the other 68 take U+0100 onwards, in byte order (space is U+0120 `Ġ`).
-enum ByteLevelAlphabet {
-    static let scalarOfByte: [Unicode.Scalar] = {
+package enum ByteLevelAlphabet {
+    package static let scalarOfByte: [Unicode.Scalar] = {
         var next: UInt32 = 0x100
         return (0...255).map { (byte: UInt32) -> Unicode.Scalar in
             let printable = (0x21...0x7E).contains(byte) || (0xA1...0xAC).contains(byte) || (0xAE...0xFF).contains(byte)

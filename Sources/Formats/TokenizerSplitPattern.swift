@@ -2,13 +2,13 @@
 /// tokenizers' regex engine (Oniguruma: leftmost match, alternatives tried in order, greedy with
 /// backtracking) finds for that pattern. Any other pattern is refused when the file loads: a split
 /// that is only close would change ids without a word.
-enum SplitPattern: Sendable {
+package enum SplitPattern: Sendable {
     /// Qwen2 / Qwen2-VL's pattern (a Split stage before ByteLevel).
     case qwen2
     /// GPT-2's pattern (ByteLevel's own, with `use_regex`).
     case gpt2
 
-    static let qwen2Regex = #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#
+    package static let qwen2Regex = #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#
     static let gpt2Regex = #"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"#
 
     /// The pattern whose source text is exactly `regex`, byte for byte.

@@ -50,7 +50,6 @@ package func writeRandomHalfModel(preset: ModelPreset, imageSize: Int, vocabular
         throw ModelConfigError("image size \(imageSize) must be a positive multiple of the patch size \(preset.patchSize).")
     }
     guard shardBytes > 0 else { throw ModelConfigError("shard size must be positive, got \(shardBytes) bytes.") }
-    let files = FileManager.default
     let (target, exists) = try newModelDirectory(directory, force: force, otherPlace: "another model directory",
                                                  whenNotEmpty: "remove it")
     let built = try TokenizerBuilder(words: words).build()
@@ -61,7 +60,7 @@ package func writeRandomHalfModel(preset: ModelPreset, imageSize: Int, vocabular
                                        imageTokenID: built.imageTokenID, padTokenID: built.padTokenID)
     let config = try LlavaConfig.parse(Data(configText.utf8), source: "random model config")
 
-    let staging = try stageModelDirectory(target, configText: configText, tokenizerJSON: built.json)
+    let staging = try stageModelDirectory(target, files: ["config.json": configText, "tokenizer.json": built.json])
 
     let dtype: SafetensorsDType = format == .float16 ? .F16 : .BF16
     let (shards, total, parameters) = planShards(config.modelDescription.tensors.map { ($0.name, $0.shape) }, dtype: dtype, shardBytes: shardBytes)
@@ -79,12 +78,7 @@ package func writeRandomHalfModel(preset: ModelPreset, imageSize: Int, vocabular
     let written = try ModelDirectory(path: staging.path)
     _ = try written.config.modelDescription.matchBaseWeights(in: try SafetensorsShards.openWeights(inDirectory: staging.path))
 
-    do {
-        if exists { try files.removeItem(at: target) }
-        try files.moveItem(at: staging, to: target)
-    } catch {
-        throw ModelConfigError("\(target.path): cannot move the new model into place (\(error.localizedDescription)); it is left in \(staging.path).")
-    }
+    try moveIntoPlace(staging, target, replacing: exists)
     return RandomModelSummary(directory: target.path, config: config, parameters: parameters, bytes: total, shards: shards.count)
 }
 

@@ -32,13 +32,6 @@ package struct ModelPreset: Sendable, Equatable {
                                          textHidden: 160, textIntermediate: 432, textLayers: 4, textHeads: 4, textKeyValueHeads: 2,
                                          maxPositions: 256)
 
-    package static func named(_ name: String) throws -> ModelPreset {
-        switch name {
-        case "tiny": return .tiny
-        default: throw ModelConfigError("--preset '\(name)' is unknown; the available preset is 'tiny'.")
-        }
-    }
-
     /// config.json text (transformers-loadable, keys sorted).
     package func configJSON(imageSize: Int, vocabularySize: Int, imageTokenID: Int, padTokenID: Int) -> String {
         let grid = imageSize / patchSize
@@ -96,15 +89,6 @@ package struct ModelPreset: Sendable, Equatable {
     }
 }
 
-/// What `writeInitialModel` wrote.
-package struct InitialModelSummary: Sendable {
-    package let directory: String
-    package let config: LlavaConfig
-    /// Parameter counts: CLIP tower (all layers), projector, Llama (embeddings and head included).
-    package let visionParameters: Int, projectorParameters: Int, languageParameters: Int
-    package var totalParameters: Int { visionParameters + projectorParameters + languageParameters }
-}
-
 /// Random weights in the Hugging Face manner, so a model made here starts like one made by
 /// `LlavaForConditionalGeneration(config)`:
 ///   CLIP (CLIPPreTrainedModel._init_weights, factor 1): class embedding N(0, d^-1/2), patch and
@@ -114,9 +98,6 @@ package struct InitialModelSummary: Sendable {
 ///   every bias 0, every norm weight 1.
 /// Each tensor draws from its own stream (seed, name), so adding a tensor changes no other.
 package func initialWeight(name: String, shape: [Int], config: LlavaConfig, padTokenID: Int?, seed: UInt64) -> [Float] {
-    let count = shape.reduce(1, *)
-    if name.hasSuffix(".bias") { return [Float](repeating: 0, count: count) }
-    if shape.count == 1 && (name.contains("norm") || name.contains("layrnorm")) { return [Float](repeating: 1, count: count) }
     let v = config.vision, d = Double(v.hiddenSize), layers = Double(v.numHiddenLayers)
     var std = 0.02
     if name.hasPrefix("vision_tower.") {
@@ -130,15 +111,7 @@ package func initialWeight(name: String, shape: [Int], config: LlavaConfig, padT
             std = 1 / (2 * d).squareRoot()
         }
     }
-    var hash: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a of the name: a stable per-tensor stream
-    for byte in name.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
-    var random = Xoshiro256(seed: seed ^ hash)
-    var values = [Float](repeating: 0, count: count)
-    for i in 0..<count { values[i] = Float(std * random.normal()) }
-    if name.hasSuffix("embed_tokens.weight"), let pad = padTokenID, pad < shape[0] {
-        for i in 0..<shape[1] { values[pad * shape[1] + i] = 0 }
-    }
-    return values
+    return randomTensor(name: name, shape: shape, std: std, biasStd: 0, padTokenID: padTokenID, seed: seed)
 }
 
 /// Writes a new model directory (config.json, tokenizer.json, model.safetensors in float32)
@@ -149,7 +122,6 @@ package func writeInitialModel(preset: ModelPreset, directory: String, words: [S
     guard imageSize >= preset.patchSize, imageSize % preset.patchSize == 0 else {
         throw ModelConfigError("--image-size \(imageSize) must be a positive multiple of the patch size \(preset.patchSize) (e.g. 32).")
     }
-    let files = FileManager.default
     let (target, exists) = try newModelDirectory(directory, force: force, otherPlace: "another --output",
                                                  whenNotEmpty: "pass --force to replace it")
     let built = try TokenizerBuilder(words: words).build()
@@ -157,64 +129,13 @@ package func writeInitialModel(preset: ModelPreset, directory: String, words: [S
                                        imageTokenID: built.imageTokenID, padTokenID: built.padTokenID)
     let config = try LlavaConfig.parse(Data(configText.utf8), source: "init-model preset config")
 
-    let staging = try stageModelDirectory(target, configText: configText, tokenizerJSON: built.json)
-    var writer = SafetensorsWriter()
-    var counts = (vision: 0, projector: 0, language: 0)
-    for entry in config.modelDescription.entries {
-        let name = entry.tensor.name, shape = entry.tensor.shape
-        let values = initialWeight(name: name, shape: shape, config: config, padTokenID: built.padTokenID, seed: seed)
-        try writer.add(name, shape: shape, floats: values)
-        switch entry.part {
-        case .vision: counts.vision += values.count
-        case .connector: counts.projector += values.count
-        case .language: counts.language += values.count
-        }
+    let staging = try stageModelDirectory(target, files: ["config.json": configText, "tokenizer.json": built.json])
+    let parameters = try writeRandomWeights(config.modelDescription, in: staging) { name, shape in
+        initialWeight(name: name, shape: shape, config: config, padTokenID: built.padTokenID, seed: seed)
     }
-    try writer.write(to: staging.appendingPathComponent("model.safetensors").path)
     // Strict load-back: every tensor name and shape as the model expects.
-    _ = try ModelDirectory(path: staging.path).loadModel(as: Float.self)
-
-    do {
-        if exists { try files.removeItem(at: target) }
-        try files.moveItem(at: staging, to: target)
-    } catch {
-        throw ModelConfigError("\(target.path): cannot move the new model into place (\(error.localizedDescription)); it is left in \(staging.path).")
-    }
-    return InitialModelSummary(directory: target.path, config: config, visionParameters: counts.vision,
-                               projectorParameters: counts.projector, languageParameters: counts.language)
-}
-
-/// Where a new model directory goes: `path` standardised, and whether something is there already.
-/// A file there, or a non-empty directory without `force`, is refused with a message that names
-/// the path and the fix (`whenNotEmpty`, or choosing `otherPlace`).
-func newModelDirectory(_ path: String, force: Bool, otherPlace: String, whenNotEmpty: String) throws -> (target: URL, exists: Bool) {
-    let files = FileManager.default
-    let target = URL(fileURLWithPath: path).standardizedFileURL
-    var isDirectory: ObjCBool = false
-    let exists = files.fileExists(atPath: target.path, isDirectory: &isDirectory)
-    if exists {
-        guard isDirectory.boolValue else { throw ModelConfigError("\(target.path) exists and is a file; choose \(otherPlace).") }
-        let contents = (try? files.contentsOfDirectory(atPath: target.path)) ?? []
-        guard contents.isEmpty || force else {
-            throw ModelConfigError("\(target.path) exists and is not empty; \(whenNotEmpty) or choose \(otherPlace).")
-        }
-    }
-    return (target, exists)
-}
-
-/// Starts writing a model directory atomically: a fresh `<target>.tmp` (a leftover of an
-/// interrupted run is removed) holding config.json and tokenizer.json; the caller adds the weights
-/// and renames it into place.
-func stageModelDirectory(_ target: URL, configText: String, tokenizerJSON: String) throws -> URL {
-    let files = FileManager.default
-    let staging = URL(fileURLWithPath: target.path + ".tmp")
-    try? files.removeItem(at: staging)
-    do {
-        try files.createDirectory(at: staging, withIntermediateDirectories: true)
-        try Data(configText.utf8).write(to: staging.appendingPathComponent("config.json"))
-        try Data(tokenizerJSON.utf8).write(to: staging.appendingPathComponent("tokenizer.json"))
-    } catch {
-        throw ModelConfigError("\(staging.path): cannot write the model files (\(error.localizedDescription)); check the folder is writable and has room.")
-    }
-    return staging
+    let written = try ModelDirectory(path: staging.path)
+    _ = try written.loadModel(as: Float.self)
+    try moveIntoPlace(staging, target, replacing: exists)
+    return InitialModelSummary(directory: target.path, family: written.family, parameters: parameters)
 }

@@ -59,59 +59,32 @@ package struct TokenizerBuilder: Sendable {
                 throw ModelConfigError("tokenizer builder: '\(word)' cannot be a vocabulary word (empty, whitespace, '▁' or <...>).")
             }
         }
-        var pieces = ["<unk>", "<s>", "</s>"] + (0..<256).map { byteTokenName($0) }
-        var known = Set(pieces)
-        func addPiece(_ piece: String) { if known.insert(piece).inserted { pieces.append(piece) } }
+        var table = PieceTable()
+        for piece in ["<unk>", "<s>", "</s>"] + (0..<256).map(byteTokenName) + Self.characters { table.add(piece) }
         let chains = words.map { Self.space + $0 } + bareWords
-        for character in Self.characters { addPiece(character) }
-        for chain in chains { for scalar in chain.unicodeScalars { addPiece(String(scalar)) } }
-        var merges: [(String, String)] = []
-        var knownMerges = Set<String>()
-        for chain in chains {
-            let scalars = Array(chain.unicodeScalars)
-            var prefix = String(scalars[0])
-            for scalar in scalars.dropFirst() {
-                let merged = prefix + String(scalar)
-                if knownMerges.insert(prefix + " " + String(scalar)).inserted { merges.append((prefix, String(scalar))) }
-                addPiece(merged)
-                prefix = merged
-            }
-        }
-        let imageTokenID = pieces.count, padTokenID = pieces.count + 1
-        let json = Self.document(pieces: pieces, merges: merges, imageTokenID: imageTokenID, padTokenID: padTokenID)
+        for chain in chains { for scalar in chain.unicodeScalars { table.add(String(scalar)) } }
+        for chain in chains { table.addPrefixChain(chain.unicodeScalars.map(String.init)) }
+        let imageTokenID = table.pieces.count, padTokenID = table.pieces.count + 1
+        let json = Self.document(table, imageTokenID: imageTokenID, padTokenID: padTokenID)
         let tokenizer = try Tokenizer(json: Array(json.utf8), path: "tokenizer builder")
-        try verify(tokenizer, pieces: pieces)
-        return Result(json: json, tokenizer: tokenizer, vocabularySize: pieces.count + 2, imageTokenID: imageTokenID,
+        try verify(tokenizer)
+        return Result(json: json, tokenizer: tokenizer, vocabularySize: table.pieces.count + 2, imageTokenID: imageTokenID,
                       padTokenID: padTokenID)
     }
 
     /// Every word encodes to its one piece, and decodes back.
-    func verify(_ tokenizer: Tokenizer, pieces: [String]) throws {
-        func fail(_ text: String, _ ids: [Int32]) -> ModelConfigError {
-            ModelConfigError("tokenizer builder: '\(text)' encodes to \(ids.map { tokenizer.piece(for: $0) ?? "?" }) instead of one piece; the merge chains are inconsistent.")
-        }
-        for word in words {
-            let ids = tokenizer.encode(word, addSpecialTokens: false)
-            guard ids.count == 1, tokenizer.piece(for: ids[0]) == Self.space + word else { throw fail(word, ids) }
-            guard tokenizer.decode(ids) == word else { throw ModelConfigError("tokenizer builder: '\(word)' does not decode back.") }
-        }
-        for word in bareWords {
-            // After a newline the normalizer's "▁" stands alone and the newline is a byte piece.
-            let ids = tokenizer.encode("\n" + word, addSpecialTokens: false)
-            guard ids.count == 3, tokenizer.piece(for: ids[2]) == word else { throw fail("\\n" + word, ids) }
-        }
+    func verify(_ tokenizer: Tokenizer) throws {
+        for word in words { try requirePieces(tokenizer, word, [Self.space + word]) }
+        // After a newline the normalizer's "▁" stands alone and the newline is a byte piece.
+        for word in bareWords { try requirePieces(tokenizer, "\n" + word, [Self.space, byteTokenName(0x0A), word]) }
     }
 
     /// tokenizer.json text, deterministic (vocabulary in id order, one entry a line).
-    static func document(pieces: [String], merges: [(String, String)], imageTokenID: Int, padTokenID: Int) -> String {
-        func added(_ id: Int, _ content: String) -> String {
-            "    {\"id\": \(id), \"content\": \(jsonString(content)), \"single_word\": false, \"lstrip\": false, \"rstrip\": false, \"normalized\": false, \"special\": true}"
-        }
+    static func document(_ table: PieceTable, imageTokenID: Int, padTokenID: Int) -> String {
+        func added(_ id: Int, _ content: String) -> String { addedTokenJSON(id: id, content: content) }
         let space = jsonString(Self.space)
         let addedTokens = [added(0, "<unk>"), added(1, "<s>"), added(2, "</s>"), added(imageTokenID, "<image>"), added(padTokenID, "<pad>")]
         let bos = "{\"SpecialToken\": {\"id\": \"<s>\", \"type_id\": 0}}"
-        let vocab = pieces.enumerated().map { "      \(jsonString($1)): \($0)" }.joined(separator: ",\n")
-        let mergeLines = merges.map { "      \(jsonString($0.0 + " " + $0.1))" }.joined(separator: ",\n")
         return """
         {
           "version": "1.0",
@@ -139,10 +112,10 @@ package struct TokenizerBuilder: Sendable {
             "byte_fallback": true,
             "ignore_merges": false,
             "vocab": {
-        \(vocab)
+        \(table.vocabularyJSON)
             },
             "merges": [
-        \(mergeLines)
+        \(table.mergesJSON)
             ]
           }
         }

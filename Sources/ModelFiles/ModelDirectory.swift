@@ -48,7 +48,7 @@ package struct ModelDirectory: Sendable {
     package let url: URL
     package let family: ModelFamily
     package var config: any VisionLanguageConfig { family.config }
-    /// The LLaVA config, for what only LLaVA supports so far (fixed-size training images, init-model).
+    /// The LLaVA config, for what only LLaVA supports so far (fixed-size training images, the benchmark model).
     package var llava: LlavaConfig? {
         if case .llava(let config) = family { return config }
         return nil

@@ -6,14 +6,16 @@ import Synthetic
 struct InitModel: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "init-model",
-        abstract: "Write a freshly initialised LLaVA model directory (config.json, tokenizer.json, model.safetensors).",
+        abstract: "Write a freshly initialised LLaVA or Qwen2-VL model directory (config.json, tokenizer.json, model.safetensors).",
         discussion: """
             The tokenizer holds one piece per word of the synthetic captions and the E5-V prompts; the weights are \
-            random in the Hugging Face manner. The directory loads in Discern and in transformers \
-            (LlavaForConditionalGeneration.from_pretrained).
+            random in the Hugging Face manner. 'tiny' is a LLaVA (CLIP + projector + Llama) that loads in \
+            transformers' LlavaForConditionalGeneration; 'tiny-qwen2vl' is a Qwen2-VL (vision transformer + merger + \
+            Qwen2 with M-RoPE, byte-level BPE tokenizer, preprocessor_config.json) that loads in \
+            Qwen2VLForConditionalGeneration.
             """)
 
-    @Option(help: "Model size preset (tiny).")
+    @Option(help: "Model preset: \(InitModelPreset.names.joined(separator: " or ")).")
     var preset = "tiny"
 
     @Option(help: "Directory to create.", transform: expandedPath)
@@ -22,21 +24,26 @@ struct InitModel: ParsableCommand {
     @Option(help: "Seed of the random weights.")
     var seed: UInt64 = 0
 
-    @Option(help: "Vision tower input size in pixels (a multiple of the patch size 8); match the synthetic data.")
-    var imageSize = 32
+    @Option(help: "LLaVA only: vision tower input size in pixels (a multiple of the patch size 8, default 32); match the synthetic data.")
+    var imageSize: Int?
 
     @Flag(help: "Replace an existing non-empty output directory.")
     var force = false
 
     func run() throws {
-        let summary = try writeInitialModel(preset: try ModelPreset.named(preset), directory: output,
-                                            words: SyntheticVocabulary.words, imageSize: imageSize, seed: seed, force: force)
-        let c = summary.config
-        func millions(_ count: Int) -> String { String(format: "%9d (%.2fM)", count, Double(count) / 1e6) }
+        let summary: InitialModelSummary
+        switch try InitModelPreset.named(preset) {
+        case .llava(let sizes):
+            summary = try writeInitialModel(preset: sizes, directory: output, words: SyntheticVocabulary.words, imageSize: imageSize ?? 32,
+                                            seed: seed, force: force)
+        case .qwen2VL(let sizes):
+            if let imageSize {
+                throw ValidationError("--image-size \(imageSize): the Qwen2-VL preset keeps every image at its own size (between "
+                                      + "preprocessor_config.json's min and max pixels), so it takes no image size; leave --image-size out.")
+            }
+            summary = try writeInitialQwen2VLModel(preset: sizes, directory: output, words: SyntheticVocabulary.words, seed: seed, force: force)
+        }
         print("Wrote \(summary.directory)")
-        print("  vision     \(millions(summary.visionParameters))  CLIP \(c.vision.hiddenSize) wide, \(c.vision.numHiddenLayers) layers (\(c.visionLayersUsed) used), \(c.vision.imageSize)px / patch \(c.vision.patchSize) = \(c.imageTokensPerImage) image tokens")
-        print("  projector  \(millions(summary.projectorParameters))  \(c.vision.hiddenSize) -> \(c.text.hiddenSize) -> \(c.text.hiddenSize), \(c.projectorHiddenAct)")
-        print("  language   \(millions(summary.languageParameters))  Llama \(c.text.hiddenSize) wide, \(c.text.numHiddenLayers) layers, \(c.text.numAttentionHeads) heads / \(c.text.numKeyValueHeads) kv, vocab \(c.text.vocabSize)")
-        print("  total      \(millions(summary.totalParameters))  float32, seed \(seed), <image> = \(c.imageTokenIndex)")
+        for line in summary.lines(seed: seed) { print("  " + line) }
     }
 }

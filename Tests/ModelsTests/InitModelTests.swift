@@ -19,13 +19,14 @@ final class InitModelTests: XCTestCase {
         return url
     }
 
-    /// Every caption text the synthetic data can produce, over many scenes and both wordings.
-    func syntheticTexts() throws -> [String] {
+    /// Every caption text the synthetic data can produce, over many scenes and both wordings, in a fixed
+    /// order (hard negatives by type name: a dictionary's order changes from run to run).
+    static func syntheticTexts() throws -> [String] {
         var texts: [String] = []
         for (seed, withSizes) in [(UInt64(1), false), (2, true)] {
             let data = try SyntheticDataset(seed: seed, options: SyntheticOptions(maxObjects: 4, sizesInShortCaption: withSizes))
             for example in try data.evalExamples(count: 150) + (0..<150).map(data.trainExample) {
-                texts += [example.short.text, example.long] + example.negatives.values.map(\.text)
+                texts += [example.short.text, example.long] + example.negatives.sorted { $0.key.rawValue < $1.key.rawValue }.map(\.value.text)
             }
         }
         return texts
@@ -34,7 +35,7 @@ final class InitModelTests: XCTestCase {
     func testTokenizerEncodesEverySyntheticCaptionWithoutByteFallback() throws {
         let tokenizer = try TokenizerBuilder(words: SyntheticVocabulary.words).build().tokenizer
         let byteIDs: ClosedRange<Int32> = 3...258
-        for text in try syntheticTexts() {
+        for text in try Self.syntheticTexts() {
             let ids = tokenizer.encode(text, addSpecialTokens: false)
             XCTAssertFalse(ids.contains { byteIDs.contains($0) }, "'\(text)' uses byte fallback: \(ids)")
             // One piece per word, one per punctuation mark.
@@ -79,7 +80,7 @@ final class InitModelTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: directory + ".tmp"))
         let model = try ModelDirectory(path: directory)
         let llava: VisionLanguageModel<Float> = try model.loadModel()
-        XCTAssertEqual(summary.totalParameters, llava.parameters.parameters.reduce(0) { $0 + $1.count })
+        XCTAssertEqual(summary.parameters.total, llava.parameters.parameters.reduce(0) { $0 + $1.count })
         XCTAssertEqual(llava.imageTokens, 16)
         let embeddings = try Self.embeddings(llava, tokenizer: try model.tokenizer(), samples: try SyntheticDataset(seed: 1).evalSamples(count: 2))
         XCTAssertTrue(embeddings.images.allSatisfy(\.isFinite) && embeddings.texts.allSatisfy(\.isFinite))
@@ -135,7 +136,9 @@ final class InitModelTests: XCTestCase {
                                                    words: SyntheticVocabulary.words, imageSize: 30, seed: 0, force: false)) { error in
             XCTAssertTrue("\(error)".contains("multiple of the patch size"), "\(error)")
         }
-        XCTAssertThrowsError(try ModelPreset.named("huge"))
+        XCTAssertThrowsError(try InitModelPreset.named("huge")) { error in
+            XCTAssertTrue("\(error)".contains("'tiny' and 'tiny-qwen2vl'"), "\(error)")
+        }
     }
 
     /// Initial weights have the Hugging Face statistics. The sample std of n normal draws is
@@ -145,7 +148,7 @@ final class InitModelTests: XCTestCase {
     func testInitialWeightsFollowTheHuggingFaceScheme() throws {
         let directory = try temporaryDirectory().path
         let summary = try writeInitialModel(preset: .tiny, directory: directory, words: SyntheticVocabulary.words, imageSize: 32, seed: 1, force: false)
-        let config = summary.config
+        let config = summary.llava!
         func std(_ name: String) -> Double {
             let shape = config.modelDescription.tensors.first { $0.name == name }!.shape
             let values = initialWeight(name: name, shape: shape, config: config, padTokenID: config.text.padTokenId, seed: 1).map(Double.init)
@@ -182,7 +185,7 @@ final class InitModelTests: XCTestCase {
         _ = try writeInitialModel(preset: .tiny, directory: directory, words: SyntheticVocabulary.words, imageSize: 32, seed: 7, force: true)
         let model = try ModelDirectory(path: directory)
         let tokenizer = try model.tokenizer()
-        let texts = Array(try syntheticTexts().prefix(60)) + ["<image>\nSummary above image in one word:",
+        let texts = Array(try Self.syntheticTexts().prefix(60)) + ["<image>\nSummary above image in one word:",
                                                               "a red circle left of a blue square\nSummary above sentence in one word:",
                                                               "USER: <image>\nSummary above image in one word: ASSISTANT:", "zebra, 42!"]
         let samples = try SyntheticDataset(seed: 1).evalSamples(count: 3)
