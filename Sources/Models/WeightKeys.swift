@@ -47,7 +47,7 @@ extension WeightKeyLayout {
     /// The module path after `base_model.model.` in an adapter file. LLaVA: the classic names,
     /// which PEFT 0.21 renames onto transformers 5's modules through the "llava" conversion
     /// mapping. Qwen2-VL: transformers' in-memory names, what PEFT itself writes; PEFT 0.21 has
-    /// no conversion for "qwen2_vl", so hub names (`model.layers.*`) would load nothing, silently.
+    /// no conversion for "qwen2_vl", so hub names (`model.layers.*`) would load nothing (a warning only).
     public func peftModuleName(_ module: String) -> String {
         switch self {
         case .llava: return module

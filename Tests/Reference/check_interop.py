@@ -138,7 +138,7 @@ def check_peft_load(family, model, model_class, export):
     missing = [k for k in result.missing_keys if "lora_" in k]
     check(not missing and not result.unexpected_keys, f"{family}: PEFT loads {len(adapter)} adapter tensors, 0 missing, 0 unexpected")
     # from_pretrained itself must have put the file's values in place: PEFT skips keys it cannot
-    # place without a word, so the tensors are compared, not just counted.
+    # place with only a warning, so the tensors are compared, not just counted.
     fresh = PeftModel.from_pretrained(model_class.from_pretrained(str(model), dtype=torch.float32), str(export / "lora"))
     # Matched by value (random A, trained B: no two alike), as LLaVA's file names are not its module names.
     loaded = [value for name, value in fresh.state_dict().items() if "lora_" in name]
