@@ -91,7 +91,8 @@ extension ExportReadme {
     static let qwen2VLSequences = """
         - **Images.** `<|vision_start|> <image features> <|vision_end|> <image prompt>` (no BOS: Qwen2's tokenizer adds
           none). `<image>` in the template becomes `<|vision_start|><|image_pad|><|vision_end|>` with one `<|image_pad|>`
-          per merged 2 x 2 patch window of the image at its own (smart-resized) size; the pads' rows are the merger's output.
+          per merged window of patches (`spatial_merge_size` squared) of the image at its own (smart-resized) size; the
+          pads' rows are the merger's output, and the image soft prompt starts right after `<|vision_end|>`.
         - **Texts.** `<caption> <text prompt>`.
         - **Positions.** M-RoPE, from `get_rope_index` of the model: text tokens count up in all three streams, the image
           pads take (start, start + row, start + column) of the merged grid.
