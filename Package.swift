@@ -109,7 +109,7 @@ let package = Package(
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "DataImport", "HDF5Files", "Images", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "SyntheticTests", dependencies: ["Synthetic", "Datasets", "Images", "TestSupport"]),
         .testTarget(name: "CheckpointingTests", dependencies: ["Checkpointing", "HDF5Files", "TestSupport"]),
-        .testTarget(name: "PipelineTests", dependencies: ["Runs", "Evaluation", "ModelFiles", "Formats", "HDF5Files", "Images", "Datasets", "Checkpointing",
+        .testTarget(name: "PipelineTests", dependencies: ["Runs", "Evaluation", "PEFT", "Models", "ModelFiles", "Formats", "HDF5Files", "Images", "Datasets", "Checkpointing",
                                                          "Kernels", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Configuration", "Formats", "Models", "TestSupport"]),
         .testTarget(name: "LayersTests", dependencies: ["Layers", "TestSupport"]),

@@ -34,7 +34,7 @@ package final class Embedder {
         var state: CheckpointState?
         var imported: AdapterImport?
         if let adapters {
-            let adapterImport = try AdapterImport(directory: adapters)
+            let adapterImport = try AdapterImport(directory: adapters, keyLayout: config.modelDescription.keyLayout)
             trainable = adapterImport.trainable
             templates = adapterImport.templates ?? templates
             imported = adapterImport

@@ -63,6 +63,15 @@ package struct ModelDirectory: Sendable {
         family = try ModelFamily.load(directory: url)
     }
 
+    /// The files besides the weights that a copy of this model needs (a merged export), present
+    /// here: what the family reads, then the hub's optional tokenizer and generation files.
+    package var companionFiles: [String] {
+        var required = ["config.json", "tokenizer.json"]
+        if case .qwen2VL = family { required.append("preprocessor_config.json") }
+        let optional = ["tokenizer_config.json", "special_tokens_map.json", "chat_template.json", "chat_template.jinja", "generation_config.json"]
+        return required + optional.filter { FileManager.default.fileExists(atPath: url.appendingPathComponent($0).path) }
+    }
+
     /// The directory's tokenizer.json, checked against config.json: every id it can produce
     /// must index the embedding table (the `<image>` placeholder excepted, see LlavaConfig).
     package func tokenizer() throws -> Tokenizer {

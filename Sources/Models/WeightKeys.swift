@@ -40,3 +40,43 @@ public func canonicalWeightKey(_ key: String) -> String {
     }
     return name
 }
+
+/// How PEFT names a family's modules, and how a `target_modules` pattern written from the
+/// canonical names also matches the other transformers namings (docs/export.md, "Keys").
+extension WeightKeyLayout {
+    /// The module path after `base_model.model.` in an adapter file. LLaVA: the classic names,
+    /// which PEFT 0.21 renames onto transformers 5's modules through the "llava" conversion
+    /// mapping. Qwen2-VL: transformers' in-memory names, what PEFT itself writes; PEFT 0.21 has
+    /// no conversion for "qwen2_vl", so hub names (`model.layers.*`) would load nothing (a warning only).
+    public func peftModuleName(_ module: String) -> String {
+        switch self {
+        case .llava: return module
+        case .qwen2VL:
+            if module.hasPrefix("model.") { return "model.language_model." + module.dropFirst("model.".count) }
+            if module.hasPrefix("visual.") { return "model." + module }
+            return module
+        }
+    }
+
+    /// (escaped canonical prefix, what it becomes) pairs: each prefix turned into a pattern that
+    /// matches the family's module names under every transformers layout PEFT may meet.
+    public var modulePatternRewrites: [(prefix: String, pattern: String)] {
+        switch self {
+        case .llava:
+            return [(#"language_model\.model\."#, #"(model\.)?language_model\.(model\.)?"#),
+                    (#"vision_tower\.vision_model\."#, #"(model\.)?vision_tower\.(vision_model\.)?"#),
+                    (#"multi_modal_projector\."#, #"(model\.)?multi_modal_projector\."#)]
+        case .qwen2VL:
+            // transformers >= 4.52 and 5.x: model.language_model.* and model.visual.*; older: model.*, visual.*.
+            return [(#"model\."#, #"model\.(language_model\.)?"#), (#"visual\."#, #"(model\.)?visual\."#)]
+        }
+    }
+
+    /// `escapedModule` (a canonical module path, regex-escaped) with its family prefix rewritten.
+    public func modulePattern(escaped escapedModule: String) -> String {
+        for rewrite in modulePatternRewrites where escapedModule.hasPrefix(rewrite.prefix) {
+            return rewrite.pattern + escapedModule.dropFirst(rewrite.prefix.count)
+        }
+        return escapedModule
+    }
+}

@@ -67,10 +67,10 @@ package struct AdapterExport {
                 try writeMerged(loraModules, tensors: tensors, alpha: stored.lora.alpha, rank: checked.rank ?? 1,
                                 into: temporary + "/merged")
             }
-            let readme = ExportReadme.text(model: modelDirectory.url.path, hasLoRA: !loraModules.isEmpty, hasSoftPrompts: !promptNames.isEmpty,
+            let readme = ExportReadme.text(family: modelDirectory.family, model: modelDirectory.url.path, hasLoRA: !loraModules.isEmpty, hasSoftPrompts: !promptNames.isEmpty,
                                            merged: merge, checkpoint: checkpoint, step: state.step)
             try readme.write(toFile: temporary + "/README.md", atomically: true, encoding: .utf8)
-            try ExportReadme.example(model: modelDirectory.url.path, hasLoRA: !loraModules.isEmpty, hasSoftPrompts: !promptNames.isEmpty)
+            try ExportReadme.example(family: modelDirectory.family, model: modelDirectory.url.path, hasLoRA: !loraModules.isEmpty, hasSoftPrompts: !promptNames.isEmpty)
                 .write(toFile: temporary + "/example.py", atomically: true, encoding: .utf8)
             if manager.fileExists(atPath: output) { try manager.removeItem(atPath: output) }
             try manager.moveItem(atPath: temporary, toPath: output)
@@ -81,50 +81,49 @@ package struct AdapterExport {
         }
     }
 
-    /// PEFT's file layout, keys `base_model.model.<classic module path>.lora_{A,B}.weight` (newer
-    /// PEFT maps classic LLaVA names onto the newer runtime names when it loads; not the reverse).
+    /// PEFT's file layout, keys `base_model.model.<module>.lora_{A,B}.weight` with the module named
+    /// as the family's layout says PEFT loads it (WeightKeyLayout.peftModuleName).
     /// `rank` is the tensors' own (ExportTensors checked every pair), never the stored YAML's.
     func writeLoRA(_ modules: [String], tensors: [String: NamedTensor], rank: Int, lora: RunConfiguration.LoRA, into directory: String) throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         var writer = SafetensorsWriter()
+        let layout = modelDirectory.config.modelDescription.keyLayout
         for module in modules {
             for part in ["lora_A", "lora_B"] {
                 let tensor = tensors["\(module).\(part).weight"]!
-                try writer.add("base_model.model.\(module).\(part).weight", shape: tensor.shape, floats: tensor.values)
+                try writer.add(Self.adapterKey(module: module, part: part, layout: layout), shape: tensor.shape, floats: tensor.values)
             }
         }
         try writer.write(to: directory + "/adapter_model.safetensors")
         let config = PEFTLoRAConfig(baseModel: modelDirectory.url.path, rank: rank, alpha: lora.alpha, dropout: lora.dropout,
-                                    targetModules: Self.targetPattern(modules))
+                                    targetModules: Self.targetPattern(modules, layout: layout))
         let data = try JSONOutput.encode(config, style: .document)
         try data.write(to: URL(fileURLWithPath: directory + "/adapter_config.json"))
     }
 
-    /// A regular expression matching exactly the modules that carry LoRA, under the classic names
-    /// and the newer transformers runtime names (PEFT matches it against module names with
-    /// re.fullmatch), so the adapter never attaches anywhere it was not trained.
-    package static func targetPattern(_ modules: [String]) -> String {
+    /// The adapter file's key of a canonical module's `part` (lora_A or lora_B).
+    package static func adapterKey(module: String, part: String, layout: WeightKeyLayout) -> String {
+        "base_model.model.\(layout.peftModuleName(module)).\(part).weight"
+    }
+
+    /// A regular expression matching exactly the modules that carry LoRA (canonical names), under
+    /// every transformers naming of the family (`layout`'s rewrites; PEFT matches it against
+    /// module names with re.fullmatch), so the adapter never attaches anywhere it was not trained.
+    package static func targetPattern(_ modules: [String], layout: WeightKeyLayout) -> String {
         // Group modules as (prefix before the layer number, set of layer numbers) -> suffixes, so
         // 32 layers x 7 projections read as one alternation per tower.
         var groups: [String: [String: Set<Int>]] = [:]   // prefix -> suffix -> layers
         var plain: [String] = []
         for module in modules {
             let parts = module.split(separator: ".").map(String.init)
-            if let index = parts.firstIndex(of: "layers"), index + 1 < parts.count, let layer = Int(parts[index + 1]) {
+            if let index = parts.firstIndex(where: { $0 == "layers" || $0 == "blocks" }), index + 1 < parts.count, let layer = Int(parts[index + 1]) {
                 let prefix = parts[...index].joined(separator: "."), suffix = parts[(index + 2)...].joined(separator: ".")
                 groups[prefix, default: [:]][suffix, default: []].insert(layer)
             } else {
                 plain.append(module)
             }
         }
-        func escaped(_ text: String) -> String {
-            var pattern = NSRegularExpression.escapedPattern(for: text)
-            pattern = pattern.replacingOccurrences(of: #"language_model\.model\."#, with: #"(model\.)?language_model\.(model\.)?"#)
-            pattern = pattern.replacingOccurrences(of: #"language_model\.model\.layers"#, with: #"(model\.)?language_model\.(model\.)?layers"#)
-            pattern = pattern.replacingOccurrences(of: #"vision_tower\.vision_model\."#, with: #"(model\.)?vision_tower\.(vision_model\.)?"#)
-            if pattern.hasPrefix(#"multi_modal_projector\."#) { pattern = #"(model\.)?"# + pattern }
-            return pattern
-        }
+        func escaped(_ text: String) -> String { layout.modulePattern(escaped: NSRegularExpression.escapedPattern(for: text)) }
         var alternatives: [String] = plain.sorted().map(escaped)
         for (prefix, suffixes) in groups.sorted(by: { $0.key < $1.key }) {
             // Suffixes sharing the same layer set go together.
@@ -158,8 +157,9 @@ package struct AdapterExport {
         return names
     }
 
-    /// The base weights with W + (alpha / r) B A folded in, in the classic layout, with config.json
-    /// and tokenizer.json beside them: a plain transformers model.
+    /// The base weights with W + (alpha / r) B A folded in, under the canonical names (LLaVA's
+    /// classic layout, Qwen2-VL's hub layout), with the directory's other files beside them
+    /// (ModelDirectory.companionFiles): a plain transformers model.
     func writeMerged(_ modules: [String], tensors: [String: NamedTensor], alpha: Double, rank: Int, into directory: String) throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let model: VisionLanguageModel<Float> = try modelDirectory.loadModel()
@@ -183,7 +183,7 @@ package struct AdapterExport {
             try writer.add(parameter.name, shape: parameter.shape, floats: UnsafeBufferPointer(start: parameter.value, count: parameter.count))
         }
         try writer.write(to: directory + "/model.safetensors")
-        for file in ["config.json", "tokenizer.json"] {
+        for file in modelDirectory.companionFiles {
             try FileManager.default.copyItem(atPath: modelDirectory.url.appendingPathComponent(file).path, toPath: directory + "/" + file)
         }
     }

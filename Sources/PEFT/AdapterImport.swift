@@ -13,7 +13,9 @@ package struct AdapterImport {
     var loraTensors: [String: (shape: [Int], values: [Float])] = [:]
     var softPrompts: [String: (shape: [Int], values: [Float])] = [:]
 
-    package init(directory: String) throws {
+    /// `keyLayout`: the base model's (ModelDescription.keyLayout), which maps the adapter's module
+    /// names (PEFT's for the family, or any layout the family's files use) onto the model's.
+    package init(directory: String, keyLayout: WeightKeyLayout) throws {
         let manager = FileManager.default
         trainable = .frozen
         let lora = directory + "/lora", soft = directory + "/soft_prompts"
@@ -27,7 +29,7 @@ package struct AdapterImport {
             for key in file.names {
                 var name = key.hasPrefix("base_model.model.") ? String(key.dropFirst("base_model.model.".count)) : key
                 name = name.replacingOccurrences(of: ".default.", with: ".")
-                name = canonicalWeightKey(name)
+                name = keyLayout.canonical(name)
                 guard name.hasSuffix(".lora_A.weight") || name.hasSuffix(".lora_B.weight") else {
                     throw ModelConfigError("\(lora)/adapter_model.safetensors: '\(key)' is not a LoRA A/B tensor.")
                 }
@@ -77,6 +79,11 @@ package struct AdapterImport {
                 throw ModelConfigError("the adapters have no tensor \(parameter.name) of shape \(parameter.shape) for this base model.")
             }
             parameter.value.update(from: source.values, count: parameter.count)
+        }
+        // A tensor for a module this model lacks (another family's names, another base) is refused, not dropped.
+        let applied = Set(model.parameters.trainable.map(\.name))
+        if let stray = loraTensors.keys.sorted().first(where: { !applied.contains($0) }) {
+            throw ModelConfigError("the adapters' tensor \(stray) names no linear layer of this base model; export the adapters for this model.")
         }
     }
 }

@@ -1,7 +1,16 @@
+import ModelFiles
+
 /// The README and example.py of an export: how to use the adapters with transformers + PEFT.
-/// The interop check (Tests/Reference/check_export.py) runs example.py, so this text is tested.
+/// The interop check (Tests/Reference/check_interop.py) runs example.py, so this text is tested.
 enum ExportReadme {
-    static func example(model: String, hasLoRA: Bool, hasSoftPrompts: Bool) -> String {
+    static func example(family: ModelFamily, model: String, hasLoRA: Bool, hasSoftPrompts: Bool) -> String {
+        switch family {
+        case .llava: return llavaExample(model: model, hasLoRA: hasLoRA, hasSoftPrompts: hasSoftPrompts)
+        case .qwen2VL: return qwen2VLExample(model: model, hasLoRA: hasLoRA, hasSoftPrompts: hasSoftPrompts)
+        }
+    }
+
+    static func llavaExample(model: String, hasLoRA: Bool, hasSoftPrompts: Bool) -> String {
         """
         # Embeds images and captions with a Discern export, using transformers + PEFT only.
         # Usage: python example.py IMAGE CAPTION [CAPTION ...]   (prints the cosine similarities)
@@ -82,8 +91,18 @@ enum ExportReadme {
         """
     }
 
-    static func text(model: String, hasLoRA: Bool, hasSoftPrompts: Bool, merged: Bool, checkpoint: String, step: Int) -> String {
-        let code = example(model: model, hasLoRA: hasLoRA, hasSoftPrompts: hasSoftPrompts)
+    static let llavaSequences = """
+        - **Images.** `[BOS] <image features> <image prompt>`.
+        - **Texts.** `[BOS] <caption> <text prompt>`.
+        """
+
+    static func text(family: ModelFamily, model: String, hasLoRA: Bool, hasSoftPrompts: Bool, merged: Bool, checkpoint: String, step: Int) -> String {
+        let code = example(family: family, model: model, hasLoRA: hasLoRA, hasSoftPrompts: hasSoftPrompts)
+        let sequences: String
+        switch family {
+        case .llava: sequences = llavaSequences
+        case .qwen2VL: sequences = qwen2VLSequences
+        }
         var contents: [String] = []
         if hasLoRA { contents.append("- `lora/`: a PEFT LoRA adapter (`adapter_config.json`, `adapter_model.safetensors`).") }
         if hasSoftPrompts {
@@ -104,14 +123,13 @@ enum ExportReadme {
         The model is prompted to summarise its input in one word. The final hidden state (after the last RMSNorm) at the
         last position, L2-normalised, is the embedding.
 
-        - **Images.** `[BOS] <image features> <image prompt>`.
-        - **Texts.** `[BOS] <caption> <text prompt>`.
+        \(sequences)
         - **The soft prompts.** They replace the input embeddings of the template text after the placeholder: after
           the image features for images, and the last rows of the sequence for texts. PEFT's prompt tuning cannot do
           this, because it prepends its prompts before BOS. That is why the soft prompts are a separate file, spliced
           in as below.
         - **LoRA.** The adapter loads with `PeftModel.from_pretrained`. Its `target_modules` is a regular expression
-          naming exactly the modules that were trained, under both the classic and the newer transformers module
+          naming exactly the modules that were trained, under both the older and the newer transformers module
           names.\(merged ? "\n- **The merged model.** `merged/` needs no PEFT; the soft prompts still apply as shown." : "")
 
         ## Example (transformers + PEFT)

@@ -16,4 +16,23 @@ final class WeightKeysTests: XCTestCase {
         ]
         for (input, expected) in cases { XCTAssertEqual(canonicalWeightKey(input), expected, input) }
     }
+
+    /// LLaVA's rules are the ones its exports always had (the same target_modules as before the
+    /// rules moved here); Qwen2-VL's are checked against PEFT's own names in AdapterExportTests.
+    func testModulePatternRewritesPerFamily() {
+        XCTAssertEqual(WeightKeyLayout.llava.peftModuleName("language_model.model.layers.0.self_attn.q_proj"),
+                       "language_model.model.layers.0.self_attn.q_proj")
+        XCTAssertEqual(WeightKeyLayout.llava.modulePattern(escaped: #"language_model\.model\.layers\."#),
+                       #"(model\.)?language_model\.(model\.)?layers\."#)
+        XCTAssertEqual(WeightKeyLayout.llava.modulePattern(escaped: #"multi_modal_projector\.linear_1"#),
+                       #"(model\.)?multi_modal_projector\.linear_1"#)
+        XCTAssertEqual(WeightKeyLayout.qwen2VL.peftModuleName("model.layers.1.mlp.up_proj"), "model.language_model.layers.1.mlp.up_proj")
+        XCTAssertEqual(WeightKeyLayout.qwen2VL.peftModuleName("visual.merger.mlp.0"), "model.visual.merger.mlp.0")
+        XCTAssertEqual(WeightKeyLayout.qwen2VL.peftModuleName("lm_head"), "lm_head")
+        XCTAssertEqual(WeightKeyLayout.qwen2VL.modulePattern(escaped: #"visual\.blocks\."#), #"(model\.)?visual\.blocks\."#)
+        for module in ["model.language_model.layers.1.mlp.up_proj", "model.visual.merger.mlp.0"] {
+            XCTAssertEqual(WeightKeyLayout.qwen2VL.canonical(WeightKeyLayout.qwen2VL.peftModuleName(WeightKeyLayout.qwen2VL.canonical(module))),
+                           WeightKeyLayout.qwen2VL.canonical(module), "import reads back what export writes")
+        }
+    }
 }
