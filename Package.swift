@@ -99,7 +99,8 @@ let package = Package(
 
         .target(name: "TestSupport", dependencies: ["Kernels", "Communication", "Checkpointing", "HDF5Files"], path: "Tests/TestSupport"),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "TestSupport"]),
-        .testTarget(name: "BenchmarkTests", dependencies: ["Benchmark", "Kernels", "TestSupport"]),
+        .testTarget(name: "BenchmarkTests", dependencies: ["Benchmark", "Communication", "Configuration", "Formats", "Kernels", "ModelFactory", "ModelFiles",
+                                                     "Models", "Platform", "TestSupport"]),
         .testTarget(name: "CommunicationTests", dependencies: ["Communication", "TestSupport"]),
         .testTarget(name: "HDF5FilesTests", dependencies: ["HDF5Files", "TestSupport"]),
         .testTarget(name: "PlatformTests", dependencies: ["Platform", "TestSupport"]),

@@ -11,7 +11,7 @@ import Models
 import Training
 
 /// `discern bench`: the real training step (TrainingStep + ParameterUpdate) on a random
-/// LLaVA-shaped model and a fixed synthetic batch, timed after a warm-up, with the numbers
+/// LLaVA- or Qwen2-VL-shaped model and a fixed synthetic batch, timed after a warm-up, with the numbers
 /// docs/performance.md explains: step time, throughput, analytic FLOPs against cblas_sgemm at
 /// the step's own GEMM shapes, the time split, peak memory and heap allocations per step.
 package final class Benchmark {
@@ -90,19 +90,20 @@ package final class Benchmark {
         guard steps > 0 else { throw ConfigError("--steps must be positive, got \(steps).") }
         KernelThreads.count = max(threads, 1)
         setBLASThreads(threads)
-        let modelConfig = try settings.llavaConfig()
-        let encoding = BenchmarkEncoding(vocabularySize: settings.vocabularySize, imageTokenID: settings.imageTokenID)
-        let prompts = try PromptBuilder(encoder: encoding, templates: settings.templates, imageTokenID: settings.imageTokenID,
-                                        eosTokenID: 2, imageTokens: modelConfig.vision.numPatches,
-                                        maxPositions: modelConfig.text.maxPositionEmbeddings)
+        let modelConfig = try settings.modelConfig()
+        let prompts = try PromptBuilder(encoder: settings.encoding, templates: settings.templates, imageTokenID: settings.imageTokenID,
+                                        eosTokenID: 2, imageTokens: settings.imageTokensPerImage, maxPositions: modelConfig.maxPositions,
+                                        imageMarkup: settings.imageMarkup)
         let run = try RunSettings(configuration, softPromptLengths: (settings.promptTokens, settings.promptTokens), worldSize: communicator.size)
         let model = try makeModel(modelConfig, run: run, prompts: prompts, say: say)
         let update = ParameterUpdate(parameters: model.parameters, schedule: run.schedule, configuration: configuration)
         let step = TrainingStep(model: model, prompts: prompts, communicator: communicator, settings: run.step)
-        let batch = makeBatch(modelConfig, split: run.batch, seed: run.seed)
+        let batch = makeBatch(model, split: run.batch, seed: run.seed)
         let total = model.parameters.parameters.reduce(0) { $0 + $1.count }, trainable = model.parameters.trainableValues.count
         if communicator.rank == 0 {
-            say("bench: \(describe(modelConfig)); \(total) parameters, \(trainable) trainable; \(run.globalBatch) pairs per step "
+            let parts = ParameterCounts(model.modelDescription)
+            say("bench: \(describe(modelConfig)); \(total) parameters (base: vision \(parts.vision), connector \(parts.connector), "
+                + "language \(parts.language)), \(trainable) trainable; \(run.globalBatch) pairs per step "
                 + "on \(communicator.size) rank(s) x \(threads) thread(s); \(settings.warmup) warm-up + \(steps) timed steps")
         }
         let (shapes, firstLoss) = try warmUp(step, update: update, batch: batch)
@@ -186,31 +187,20 @@ package final class Benchmark {
 
     /// A model with random base weights and PEFT-initialised adapters. `memory`: the weights
     /// `discern init-model` would draw, made in memory. `float16` / `bfloat16`: a random 16-bit
-    /// model directory (writeRandomHalfModel), written by rank 0 when bench.model_dir does not
-    /// exist yet, then loaded through ModelDirectory like a real model (so memory.half_weights acts).
-    func makeModel(_ modelConfig: LlavaConfig, run: RunSettings, prompts: PromptBuilder, say: (String) -> Void) throws -> VisionLanguageModel<Float> {
+    /// model directory (writeRandomHalfModel) in bench.model_dir, written by rank 0 unless its
+    /// fingerprint says it already holds this model (`prepareModelDirectory`), then loaded
+    /// through ModelDirectory like a real model (so memory.half_weights acts).
+    func makeModel(_ modelConfig: any VisionLanguageConfig, run: RunSettings, prompts: PromptBuilder, say: (String) -> Void) throws -> VisionLanguageModel<Float> {
         let model: VisionLanguageModel<Float>
-        if let format = settings.halfFormat {
-            let path = bench.modelDir
-            if communicator.rank == 0 && !FileManager.default.fileExists(atPath: path) {
-                say("bench: writing a random \(format.rawValue) model to \(path) (once; reused while the shape stays the same)")
-                let start = DispatchTime.now().uptimeNanoseconds
-                let written = try writeRandomHalfModel(preset: settings.preset, imageSize: settings.imageSize, vocabularySize: settings.vocabularySize,
-                                                       format: format, directory: path, seed: run.seed)
-                say(String(format: "bench: wrote %.2f GB in %d shard(s) in %.1f s", Double(written.bytes) / 1e9, written.shards,
-                           Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9))
-            }
+        if let request = settings.randomModelRequest(seed: run.seed) {
+            if communicator.rank == 0 { try prepareModelDirectory(request, say: say) }
             try communicator.barrier()
-            let directory = try ModelDirectory(path: path)
-            if let mismatch = try randomHalfModelMismatch(directory, config: modelConfig, format: format) {
-                throw ConfigError("bench.model_dir \(path) \(mismatch); delete it to have it rewritten, or set bench.model_dir elsewhere.")
-            }
-            model = try directory.loadModel(trainable: run.trainable, memory: run.memory)
+            model = try ModelDirectory(path: bench.modelDir).loadModel(trainable: run.trainable, memory: run.memory)
         } else {
             try modelConfig.checkMemoryFits(bytesPerValue: MemoryLayout<Float>.size, source: "the bench section of the configuration")
             model = try VisionLanguageModel<Float>(config: modelConfig, trainable: run.trainable, recompute: run.memory.recompute)
             for tensor in model.modelDescription.tensors {
-                let values = initialWeight(name: tensor.name, shape: tensor.shape, config: modelConfig, padTokenID: 0, seed: run.seed)
+                let values = initialTensor(name: tensor.name, shape: tensor.shape, config: modelConfig, padTokenID: settings.padTokenID, seed: run.seed)
                 model.parameters[tensor.name].value.update(from: values, count: values.count)
             }
         }
@@ -228,27 +218,62 @@ package final class Benchmark {
         return model
     }
 
-    /// This rank's share of one fixed global batch: N(0, 1) pixels and captions of
-    /// `captionTokens` random word ids, the same whatever the number of ranks.
-    func makeBatch(_ modelConfig: LlavaConfig, split: BatchSplit, seed: UInt64) -> TrainingBatch {
+    /// Writes the random model of `request` to bench.model_dir unless its fingerprint says the
+    /// directory already holds it; replaces a bench model of another fingerprint, and never
+    /// touches a directory that is not one.
+    func prepareModelDirectory(_ request: RandomHalfModelRequest, say: (String) -> Void) throws {
+        let path = bench.modelDir, format = request.format.rawValue
+        let state = try request.state(of: path)
+        switch state {
+        case .matches:
+            say("bench: reusing the random \(format) model in \(path): its fingerprint (family, shape, format, seed) matches")
+            return
+        case .foreign(let why):
+            throw ConfigError("bench.model_dir \(path) \(why); delete it to have the benchmark model written there, or set bench.model_dir elsewhere.")
+        case .differs(let why):
+            say("bench: \(path) holds another random model (\(why)); rewriting it")
+        case .missing:
+            say("bench: writing a random \(format) model to \(path) (reused by later runs while its fingerprint matches)")
+        }
+        let start = DispatchTime.now().uptimeNanoseconds
+        let written = try writeRandomHalfModel(request, directory: path, force: state != .missing)
+        say(String(format: "bench: wrote %.2f GB in %d shard(s) in %.1f s", Double(written.bytes) / 1e9, written.shards,
+                   Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9))
+    }
+
+    /// This rank's share of one fixed global batch: N(0, 1) pixels (for Qwen2-VL, its patch rows)
+    /// and captions of `captionTokens` random word ids, the same whatever the number of ranks.
+    func makeBatch(_ model: VisionLanguageModel<Float>, split: BatchSplit, seed: UInt64) -> TrainingBatch {
         let positions = split.positions(rank: communicator.rank), globalBatch = split.global
-        let pixelsPerImage = 3 * modelConfig.vision.imageSize * modelConfig.vision.imageSize
+        let grid = settings.imageGrid, pixelsPerImage = model.vision.inputValues(grid: grid)
         var random = Xoshiro256(seed: seed ^ 0xbe4c)
         var pixels: [Float] = [], captions: [String?] = []
         for index in 0..<globalBatch {
             let image = (0..<pixelsPerImage).map { _ in Float(random.normal() as Double) }
-            let words = (0..<settings.captionTokens).map { _ in "t\(3 + Int(random.next() % UInt64(settings.imageTokenID - 3)))" }
+            let words = (0..<settings.captionTokens).map { _ in "t\(3 + Int(random.next() % UInt64(settings.firstSpecialID - 3)))" }
             guard positions.contains(index) else { continue }
             pixels += image
             captions.append(words.joined(separator: " "))
         }
-        return TrainingBatch(pixels: pixels, shortCaptions: captions, longCaptions: captions, globalOffset: positions.lowerBound)
+        return TrainingBatch(pixels: pixels, imageGrids: grid.map { Array(repeating: $0, count: captions.count) } ?? [],
+                             shortCaptions: captions, longCaptions: captions, globalOffset: positions.lowerBound)
     }
 
-    func describe(_ c: LlavaConfig) -> String {
-        let v = c.vision, t = c.text
-        return "vision \(v.hiddenSize)x\(v.numHiddenLayers) (\(c.visionLayersUsed) used), \(v.imageSize)px/\(v.patchSize); "
-            + "LLM \(t.hiddenSize)x\(t.numHiddenLayers), \(t.numAttentionHeads)/\(t.numKeyValueHeads) heads, ffn \(t.intermediateSize), vocab \(t.vocabSize)"
+    func describe(_ config: any VisionLanguageConfig) -> String {
+        let t = config.decoder
+        let language = "LLM \(t.hiddenSize)x\(t.numHiddenLayers), \(t.numAttentionHeads)/\(t.numKeyValueHeads) heads, ffn \(t.intermediateSize), "
+            + "vocab \(t.vocabSize)\(t.tieWordEmbeddings ? ", tied head" : "")"
+        if let c = config as? LlavaConfig {
+            let v = c.vision
+            return "LLaVA: vision \(v.hiddenSize)x\(v.numHiddenLayers) (\(c.visionLayersUsed) used), \(v.imageSize)px/\(v.patchSize); " + language
+        }
+        if let c = config as? Qwen2VLConfig, let grid = settings.imageGrid {
+            let v = c.vision
+            return "Qwen2-VL: vision \(v.embedDim)x\(v.depth), \(v.numHeads) heads, mlp \(v.mlpWidth), \(settings.imageSize)px/\(v.patchSize) = "
+                + "\(grid.rows * grid.columns) patches, merge \(v.spatialMergeSize) -> \(settings.imageTokensPerImage) tokens; " + language
+                + ", M-RoPE \(c.mropeSection)"
+        }
+        return config.modelType + "; " + language
     }
 
     static func median(_ values: [Double]) -> Double {

@@ -95,12 +95,17 @@ package struct RunConfiguration: Sendable {
 
 /// `discern bench`'s own section.
 package struct BenchConfiguration: Sendable {
+    package enum Family: String, CaseIterable, Sendable {
+        case llava
+        case qwen2VL = "qwen2_vl"
+    }
     package enum Weights: String, CaseIterable, Sendable { case memory, float16, bfloat16 }
 
-    package let weights: Weights, modelDir: String, warmup: Int
-    package let imageSize: Int, patchSize: Int
+    package let family: Family, weights: Weights, modelDir: String, warmup: Int
+    package let imageSize: Int, patchSize: Int, mergeSize: Int, temporalPatchSize: Int
     package let visionHidden: Int, visionIntermediate: Int, visionLayers: Int, visionHeads: Int
     package let textHidden: Int, textIntermediate: Int, textLayers: Int, textHeads: Int, textKeyValueHeads: Int
+    package let tieWordEmbeddings: Bool
     package let vocabularySize: Int, maxPositions: Int, captionTokens: Int, promptTokens: Int
 
     package init(_ resolved: ResolvedConfig) {
@@ -108,12 +113,15 @@ package struct BenchConfiguration: Sendable {
     }
 
     package init(_ r: FieldReader) {
+        family = r.choice("bench.family")
         (weights, modelDir, warmup) = (r.choice("bench.weights"), r.path("bench.model_dir"), r.int("bench.warmup"))
         (imageSize, patchSize) = (r.int("bench.image_size"), r.int("bench.patch_size"))
+        (mergeSize, temporalPatchSize) = (r.int("bench.merge_size"), r.int("bench.temporal_patch_size"))
         (visionHidden, visionIntermediate) = (r.int("bench.vision_hidden"), r.int("bench.vision_intermediate"))
         (visionLayers, visionHeads) = (r.int("bench.vision_layers"), r.int("bench.vision_heads"))
         (textHidden, textIntermediate, textLayers) = (r.int("bench.text_hidden"), r.int("bench.text_intermediate"), r.int("bench.text_layers"))
         (textHeads, textKeyValueHeads) = (r.int("bench.text_heads"), r.int("bench.text_kv_heads"))
+        tieWordEmbeddings = r.bool("bench.tie_word_embeddings")
         (vocabularySize, maxPositions) = (r.int("bench.vocab_size"), r.int("bench.max_positions"))
         (captionTokens, promptTokens) = (r.int("bench.caption_tokens"), r.int("bench.prompt_tokens"))
     }

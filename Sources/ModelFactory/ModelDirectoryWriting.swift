@@ -56,26 +56,27 @@ func moveIntoPlace(_ staging: URL, _ target: URL, replacing exists: Bool) throws
 package struct ParameterCounts: Sendable {
     /// The vision tower (all its layers), the connector (LLaVA's projector, Qwen2-VL's merger) and
     /// the language model (embeddings and head included).
-    package var vision = 0, connector = 0, language = 0
+    package var vision: Int, connector: Int, language: Int
     package var total: Int { vision + connector + language }
+
+    package init(_ description: ModelDescription) {
+        vision = description.parameterCount(.vision)
+        connector = description.parameterCount(.connector)
+        language = description.parameterCount(.language)
+    }
 }
 
 /// model.safetensors (float32) in `folder`: every tensor of `description`, in its order and under
 /// its names, with the values `value(name, shape)` gives.
 func writeRandomWeights(_ description: ModelDescription, in folder: URL, value: (String, [Int]) -> [Float]) throws -> ParameterCounts {
     var writer = SafetensorsWriter()
-    var counts = ParameterCounts()
-    for entry in description.entries {
-        let values = value(entry.tensor.name, entry.tensor.shape)
-        try writer.add(entry.tensor.name, shape: entry.tensor.shape, floats: values)
-        switch entry.part {
-        case .vision: counts.vision += values.count
-        case .connector: counts.connector += values.count
-        case .language: counts.language += values.count
-        }
+    for tensor in description.tensors {
+        let values = value(tensor.name, tensor.shape)
+        precondition(values.count == tensor.count, "\(tensor.name): \(values.count) values for shape \(tensor.shape)")
+        try writer.add(tensor.name, shape: tensor.shape, floats: values)
     }
     try writer.write(to: folder.appendingPathComponent("model.safetensors").path)
-    return counts
+    return ParameterCounts(description)
 }
 
 /// One tensor's initial values: norm weights 1, biases N(0, biasStd) (zero for 0), everything else

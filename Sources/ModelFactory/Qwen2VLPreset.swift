@@ -13,6 +13,18 @@ package struct Qwen2VLPreset: Sendable, Equatable {
     package var maxPositions: Int
     /// The image processor's pixel bounds (smart_resize keeps every image's area between them).
     package var minPixels: Int, maxPixels: Int
+    /// The output head reads embed_tokens (no lm_head tensor), as in Qwen2-VL-2B.
+    package var tieWordEmbeddings: Bool
+
+    package init(visionEmbed: Int, visionDepth: Int, visionHeads: Int, mlpRatio: Int, patchSize: Int, mergeSize: Int, temporalPatchSize: Int,
+                textHidden: Int, textIntermediate: Int, textLayers: Int, textHeads: Int, textKeyValueHeads: Int, mropeSection: [Int],
+                maxPositions: Int, minPixels: Int, maxPixels: Int, tieWordEmbeddings: Bool = true) {
+        (self.visionEmbed, self.visionDepth, self.visionHeads, self.mlpRatio) = (visionEmbed, visionDepth, visionHeads, mlpRatio)
+        (self.patchSize, self.mergeSize, self.temporalPatchSize) = (patchSize, mergeSize, temporalPatchSize)
+        (self.textHidden, self.textIntermediate, self.textLayers) = (textHidden, textIntermediate, textLayers)
+        (self.textHeads, self.textKeyValueHeads, self.mropeSection) = (textHeads, textKeyValueHeads, mropeSection)
+        (self.maxPositions, self.minPixels, self.maxPixels, self.tieWordEmbeddings) = (maxPositions, minPixels, maxPixels, tieWordEmbeddings)
+    }
 
     /// For the synthetic demo, at the LLaVA tiny preset's cost: the vision transformer 96 wide x 3
     /// blocks, 4 heads of 24 (a multiple of 4 for the 2-D rotary), MLP 4x; patch 4 and merge 2, so
@@ -56,12 +68,12 @@ package struct Qwen2VLPreset: Sendable, Equatable {
             "rms_norm_eps": 1e-06,
             "rope_parameters": {"mrope_section": \(mropeSection), "rope_theta": 10000.0, "rope_type": "default"},
             "sliding_window": null,
-            "tie_word_embeddings": true,
+            "tie_word_embeddings": \(tieWordEmbeddings),
             "use_cache": true,
             "use_sliding_window": false,
             "vocab_size": \(vocabularySize)
           },
-          "tie_word_embeddings": true,
+          "tie_word_embeddings": \(tieWordEmbeddings),
           "video_token_id": \(id("<|video_pad|>")),
           "vision_config": {
             "depth": \(visionDepth),
@@ -107,22 +119,5 @@ package struct Qwen2VLPreset: Sendable, Equatable {
         }
 
         """
-    }
-}
-
-/// The presets `discern init-model --preset` knows, by name.
-package enum InitModelPreset: Sendable, Equatable {
-    case llava(ModelPreset)
-    case qwen2VL(Qwen2VLPreset)
-
-    package static let names = ["tiny", "tiny-qwen2vl"]
-
-    package static func named(_ name: String) throws -> InitModelPreset {
-        switch name {
-        case "tiny": return .llava(.tiny)
-        case "tiny-qwen2vl": return .qwen2VL(.tiny)
-        default:
-            throw ModelConfigError("--preset '\(name)' is unknown; the presets are \(names.map { "'\($0)'" }.joined(separator: " and ")) (a LLaVA and a Qwen2-VL).")
-        }
     }
 }

@@ -14,22 +14,137 @@ extension ModelPreset {
                                                maxPositions: 4096)
 }
 
+extension Qwen2VLPreset {
+    /// Qwen2-VL-2B's shape: the ViT 1280 wide, 32 blocks of 16 heads, MLP ratio 4, patch 14 x 2
+    /// frames, 2 x 2 merge; Qwen2 1536 wide, 28 layers, 12 heads sharing 2 key/value heads, MLP
+    /// 8960, M-RoPE [16, 24, 24], tied head (use vocabulary 151936). 2,208,985,600 parameters.
+    /// Pixels: the 2B processor's 56 x 56 to 28 x 28 x 1280.
+    package static let qwen2VL2B = Qwen2VLPreset(visionEmbed: 1280, visionDepth: 32, visionHeads: 16, mlpRatio: 4,
+                                                patchSize: 14, mergeSize: 2, temporalPatchSize: 2,
+                                                textHidden: 1536, textIntermediate: 8960, textLayers: 28, textHeads: 12, textKeyValueHeads: 2,
+                                                mropeSection: [16, 24, 24], maxPositions: 32768, minPixels: 56 * 56, maxPixels: 28 * 28 * 1280)
+}
+
+/// A random 16-bit model directory as `writeRandomHalfModel` writes it: everything its files
+/// depend on. Its `fingerprint` is stored in the directory, so a later run can tell whether the
+/// directory already is this model.
+package struct RandomHalfModelRequest: Sendable, Equatable {
+    /// The file in a written directory that holds its fingerprint.
+    package static let fingerprintFile = "discern-random-model.txt"
+    /// Bumped whenever the writer would write other bytes for the same request.
+    static let writerVersion = 1
+
+    package var preset: InitModelPreset
+    /// LLaVA's image side (ignored for Qwen2-VL, whose images keep their own sizes).
+    package var imageSize: Int
+    package var vocabularySize: Int
+    package var format: HalfFormat
+    package var seed: UInt64
+    /// Words the tokenizer covers whole (TokenizerBuilder, ByteLevelTokenizerBuilder).
+    package var words: [String]
+    /// At most this many tensor bytes per shard.
+    package var shardBytes: Int
+
+    package init(preset: InitModelPreset, imageSize: Int = 0, vocabularySize: Int, format: HalfFormat, seed: UInt64 = 0,
+                words: [String] = [], shardBytes: Int = 2_000_000_000) {
+        self.preset = preset
+        self.imageSize = imageSize
+        self.vocabularySize = vocabularySize
+        self.format = format
+        self.seed = seed
+        self.words = words
+        self.shardBytes = shardBytes
+    }
+
+    /// The directory's text files and config (checked as loading checks them).
+    func files() throws -> NewModelFiles {
+        if case .llava(let preset) = preset {
+            guard imageSize >= preset.patchSize, imageSize % preset.patchSize == 0 else {
+                throw ModelConfigError("image size \(imageSize) must be a positive multiple of the patch size \(preset.patchSize).")
+            }
+        }
+        guard shardBytes > 0 else { throw ModelConfigError("shard size must be positive, got \(shardBytes) bytes.") }
+        return try preset.newModelFiles(vocabularySize: vocabularySize, words: words, imageSize: imageSize)
+    }
+
+    /// One line per setting the weights depend on, then the text files (tokenizer.json by its
+    /// hash: it is long and follows from the words): equal fingerprints, equal directories.
+    func fingerprint(_ files: NewModelFiles) -> String {
+        var lines = ["discern random 16-bit model, writer \(Self.writerVersion)", "format \(format.rawValue)", "seed \(seed)",
+                     "shard_bytes \(shardBytes)", "words \(words.joined(separator: " "))"]
+        for name in files.texts.keys.sorted() {
+            let text = files.texts[name]!
+            if name == "tokenizer.json" {
+                lines.append("\(name) hash \(String(stableHash(text), radix: 16))")
+            } else {
+                lines += text.split(separator: "\n", omittingEmptySubsequences: false).map { "\(name): \($0)" }
+            }
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+}
+
+/// What a model directory path holds, for a random model request.
+package enum RandomHalfModelState: Sendable, Equatable {
+    /// Nothing, or an empty directory: write it.
+    case missing
+    /// The request's model, written before (its fingerprint and text files are the request's).
+    case matches
+    /// A random model written for another request (the first difference, in words): it may be replaced.
+    case differs(String)
+    /// Something that is not a random model Discern wrote (no fingerprint): never replaced.
+    case foreign(String)
+}
+
+extension RandomHalfModelRequest {
+    /// Which of the states `path` is in. Only a directory whose fingerprint is this request's
+    /// `matches`; its weights are then the ones this request would write.
+    package func state(of path: String) throws -> RandomHalfModelState {
+        let manager = FileManager.default
+        let url = URL(fileURLWithPath: path).standardizedFileURL
+        var isDirectory: ObjCBool = false
+        guard manager.fileExists(atPath: url.path, isDirectory: &isDirectory) else { return .missing }
+        guard isDirectory.boolValue else { return .foreign("is a file") }
+        if ((try? manager.contentsOfDirectory(atPath: url.path)) ?? []).isEmpty { return .missing }
+        func text(_ name: String) -> String? {
+            (try? Data(contentsOf: url.appendingPathComponent(name))).flatMap { String(data: $0, encoding: .utf8) }
+        }
+        guard let stored = text(Self.fingerprintFile) else {
+            return .foreign("has no \(Self.fingerprintFile), so it was not written by discern bench")
+        }
+        let files = try files()
+        let expected = fingerprint(files)
+        guard stored == expected else {
+            let old = stored.split(separator: "\n", omittingEmptySubsequences: false), new = expected.split(separator: "\n", omittingEmptySubsequences: false)
+            let common = min(old.count, new.count), line = (0..<common).first { old[$0] != new[$0] } ?? common
+            func quoted(_ lines: [Substring]) -> String { line < lines.count ? "'\(lines[line])'" : "nothing" }
+            return .differs("its fingerprint has \(quoted(old)) where this model has \(quoted(new))")
+        }
+        for (name, content) in files.texts where name != "tokenizer.json" && text(name) != content {
+            return .differs("its \(name) is not the one its fingerprint names")
+        }
+        return .matches
+    }
+}
+
 /// What `writeRandomHalfModel` wrote.
 package struct RandomModelSummary: Sendable {
     package let directory: String
-    package let config: LlavaConfig
-    package let parameters: Int
+    package let config: any VisionLanguageConfig
+    package let parameters: ParameterCounts
     /// Tensor bytes over all shards (the index's total_size).
     package let bytes: Int
     package let shards: Int
 }
 
-/// Writes a Hugging Face LLaVA directory with random 16-bit weights, for benchmarks at real
-/// scale: config.json (vocab_size `vocabularySize`), the small TokenizerBuilder tokenizer.json
-/// (its ids all fall inside the vocabulary), and `model-0000k-of-0000n.safetensors` shards of
-/// at most `shardBytes` tensor bytes each with `model.safetensors.index.json`, the layout
-/// SafetensorsShards reads. Every tensor is stored in `format`: norm weights 1, biases 0, the
-/// rest N(0, 0.02) by a cheap approximation (below).
+/// Writes a Hugging Face model directory of either family with random 16-bit weights, for
+/// benchmarks at real scale: config.json (vocab_size `request.vocabularySize`), a small
+/// tokenizer.json whose ids all fall inside the vocabulary (TokenizerBuilder for LLaVA,
+/// ByteLevelTokenizerBuilder for Qwen2-VL, with preprocessor_config.json), the request's
+/// fingerprint, and `model-0000k-of-0000n.safetensors` shards of at most `shardBytes` tensor
+/// bytes each with `model.safetensors.index.json`, the layout SafetensorsShards reads. Every
+/// tensor is stored in `format`: norm weights 1, biases 0, the rest N(0, 0.02) by a cheap
+/// approximation (below).
 ///
 /// Nothing whole is ever held in memory (a 7B model is 14 GB): each tensor is generated and
 /// written in chunks of 2^20 values, several chunks at once over KernelThreads. Chunk c of a
@@ -42,31 +157,22 @@ package struct RandomModelSummary: Sendable {
 /// irrelevant for timing and memory and about 20x cheaper than Box-Muller.
 ///
 /// Atomic: everything goes to `<directory>.tmp`, is checked (names and shapes, strictly, as
-/// loading does), then renamed into place. An existing directory is only replaced with `force`.
-package func writeRandomHalfModel(preset: ModelPreset, imageSize: Int, vocabularySize: Int, format: HalfFormat, directory: String,
-                                 words: [String] = [], seed: UInt64 = 0, shardBytes: Int = 2_000_000_000,
-                                 force: Bool = false) throws -> RandomModelSummary {
-    guard imageSize >= preset.patchSize, imageSize % preset.patchSize == 0 else {
-        throw ModelConfigError("image size \(imageSize) must be a positive multiple of the patch size \(preset.patchSize).")
-    }
-    guard shardBytes > 0 else { throw ModelConfigError("shard size must be positive, got \(shardBytes) bytes.") }
+/// loading does; the tokenizer's ids against the vocabulary), then renamed into place. An
+/// existing directory is only replaced with `force`.
+package func writeRandomHalfModel(_ request: RandomHalfModelRequest, directory: String, force: Bool = false) throws -> RandomModelSummary {
+    let made = try request.files()
     let (target, exists) = try newModelDirectory(directory, force: force, otherPlace: "another model directory",
                                                  whenNotEmpty: "remove it")
-    let built = try TokenizerBuilder(words: words).build()
-    guard vocabularySize >= built.vocabularySize else {
-        throw ModelConfigError("vocabulary size \(vocabularySize) is smaller than the tokenizer's \(built.vocabularySize) pieces; use at least \(built.vocabularySize).")
-    }
-    let configText = preset.configJSON(imageSize: imageSize, vocabularySize: vocabularySize,
-                                       imageTokenID: built.imageTokenID, padTokenID: built.padTokenID)
-    let config = try LlavaConfig.parse(Data(configText.utf8), source: "random model config")
+    var texts = made.texts
+    texts[RandomHalfModelRequest.fingerprintFile] = request.fingerprint(made)
+    let staging = try stageModelDirectory(target, files: texts)
 
-    let staging = try stageModelDirectory(target, files: ["config.json": configText, "tokenizer.json": built.json])
-
-    let dtype: SafetensorsDType = format == .float16 ? .F16 : .BF16
-    let (shards, total, parameters) = planShards(config.modelDescription.tensors.map { ($0.name, $0.shape) }, dtype: dtype, shardBytes: shardBytes)
+    let dtype: SafetensorsDType = request.format == .float16 ? .F16 : .BF16
+    let description = made.config.modelDescription
+    let (shards, total) = planShards(description.tensors.map { ($0.name, $0.shape) }, dtype: dtype, shardBytes: request.shardBytes)
     func shardName(_ k: Int) -> String { String(format: "model-%05d-of-%05d.safetensors", k + 1, shards.count) }
 
-    let generator = RandomHalfTensorGenerator(format: format, seed: seed)
+    let generator = RandomHalfTensorGenerator(format: request.format, seed: request.seed)
     var weightMap: [String: String] = [:]
     for (k, tensors) in shards.enumerated() {
         let path = staging.appendingPathComponent(shardName(k)).path
@@ -77,17 +183,18 @@ package func writeRandomHalfModel(preset: ModelPreset, imageSize: Int, vocabular
     // Strict check of names and shapes through the normal loading path (no tensor data is read).
     let written = try ModelDirectory(path: staging.path)
     _ = try written.config.modelDescription.matchBaseWeights(in: try SafetensorsShards.openWeights(inDirectory: staging.path))
+    _ = try written.tokenizer()
 
     try moveIntoPlace(staging, target, replacing: exists)
-    return RandomModelSummary(directory: target.path, config: config, parameters: parameters, bytes: total, shards: shards.count)
+    return RandomModelSummary(directory: target.path, config: made.config, parameters: ParameterCounts(description), bytes: total, shards: shards.count)
 }
 
 /// Tensors in the model's order, a new shard when the next tensor would overflow this one;
-/// with the total bytes and parameter count.
+/// with the total bytes.
 func planShards(_ shapes: [(String, [Int])], dtype: SafetensorsDType, shardBytes: Int)
-    -> (shards: [[SafetensorsTensorDeclaration]], bytes: Int, parameters: Int) {
+    -> (shards: [[SafetensorsTensorDeclaration]], bytes: Int) {
     var shards: [[SafetensorsTensorDeclaration]] = [[]]
-    var shardSize = 0, total = 0, parameters = 0
+    var shardSize = 0, total = 0
     for (name, shape) in shapes {
         let tensor = SafetensorsTensorDeclaration(name: name, dtype: dtype, shape: shape)
         if shardSize + tensor.byteCount > shardBytes && !shards[shards.count - 1].isEmpty {
@@ -97,9 +204,8 @@ func planShards(_ shapes: [(String, [Int])], dtype: SafetensorsDType, shardBytes
         shards[shards.count - 1].append(tensor)
         shardSize += tensor.byteCount
         total += tensor.byteCount
-        parameters += shape.reduce(1, *)
     }
-    return (shards, total, parameters)
+    return (shards, total)
 }
 
 /// model.safetensors.index.json: which shard holds each tensor, as transformers reads it.
@@ -174,29 +280,4 @@ func fillApproximateNormal(_ values: UnsafeMutablePointer<Float>, count: Int, st
         let sum = (bits & 0xFFFF) + (bits >> 16 & 0xFFFF) + (bits >> 32 & 0xFFFF) + (bits >> 48)
         values[i] = Float(Int64(sum) - 131_070) * scale   // 131070 = 4 * 32767.5, the mean
     }
-}
-
-/// Why the model in `directory` cannot stand for a random model of `config` stored in `format`,
-/// or nil when it can: benchmarks write such a model once and reuse it. Token ids are ignored
-/// (the directory's tokenizer decides them; they change no computation), every other setting
-/// and every tensor's shape and dtype must agree.
-package func randomHalfModelMismatch(_ directory: ModelDirectory, config: LlavaConfig, format: HalfFormat) throws -> String? {
-    guard let existing = directory.llava else { return "holds a \(directory.config.modelType) model, not a LLaVA one" }
-    var expected = config
-    expected.imageTokenIndex = existing.imageTokenIndex
-    expected.text.padTokenId = existing.text.padTokenId
-    expected.text.bosTokenId = existing.text.bosTokenId
-    expected.text.eosTokenId = existing.text.eosTokenId
-    if expected != existing {
-        let found = Dictionary(uniqueKeysWithValues: existing.modelDescription.tensors.map { ($0.name, $0.shape) })
-        let first = expected.modelDescription.tensors.first { found[$0.name] != $0.shape }
-        return "holds a model of another shape: " + (first.map { "\($0.name) is \(found[$0.name].map { "\($0)" } ?? "missing"), not \($0.shape)" }
-            ?? "config.json differs in a setting other than tensor shapes")
-    }
-    let weights = try SafetensorsShards.openWeights(inDirectory: directory.url.path)
-    let dtype: SafetensorsDType = format == .float16 ? .F16 : .BF16
-    if let other = try weights.names.first(where: { try weights.info($0).dtype != dtype }) {
-        return "stores \(other) as \(try weights.info(other).dtype.rawValue), not \(dtype.rawValue)"
-    }
-    return nil
 }

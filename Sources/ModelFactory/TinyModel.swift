@@ -9,9 +9,12 @@ package struct ModelPreset: Sendable, Equatable {
     package var visionHidden: Int, visionIntermediate: Int, visionLayers: Int, visionHeads: Int, patchSize: Int
     package var textHidden: Int, textIntermediate: Int, textLayers: Int, textHeads: Int, textKeyValueHeads: Int
     package var maxPositions: Int
+    /// The output head reads embed_tokens (no language_model.lm_head tensor).
+    package var tieWordEmbeddings: Bool
 
     package init(visionHidden: Int, visionIntermediate: Int, visionLayers: Int, visionHeads: Int, patchSize: Int,
-                textHidden: Int, textIntermediate: Int, textLayers: Int, textHeads: Int, textKeyValueHeads: Int, maxPositions: Int) {
+                textHidden: Int, textIntermediate: Int, textLayers: Int, textHeads: Int, textKeyValueHeads: Int, maxPositions: Int,
+                tieWordEmbeddings: Bool = false) {
         self.visionHidden = visionHidden
         self.visionIntermediate = visionIntermediate
         self.visionLayers = visionLayers
@@ -23,6 +26,7 @@ package struct ModelPreset: Sendable, Equatable {
         self.textHeads = textHeads
         self.textKeyValueHeads = textKeyValueHeads
         self.maxPositions = maxPositions
+        self.tieWordEmbeddings = tieWordEmbeddings
     }
 
     /// For the synthetic demo: CLIP 96 wide x 3 layers (the last is unused: features come from
@@ -62,10 +66,10 @@ package struct ModelPreset: Sendable, Equatable {
             "rms_norm_eps": 1e-05,
             "rope_parameters": {"rope_theta": 10000.0, "rope_type": "default"},
             "rope_theta": 10000.0,
-            "tie_word_embeddings": false,
+            "tie_word_embeddings": \(tieWordEmbeddings),
             "vocab_size": \(vocabularySize)
           },
-          "tie_word_embeddings": false,
+          "tie_word_embeddings": \(tieWordEmbeddings),
           "vision_config": {
             "hidden_act": "quick_gelu",
             "hidden_size": \(visionHidden),
@@ -124,14 +128,10 @@ package func writeInitialModel(preset: ModelPreset, directory: String, words: [S
     }
     let (target, exists) = try newModelDirectory(directory, force: force, otherPlace: "another --output",
                                                  whenNotEmpty: "pass --force to replace it")
-    let built = try TokenizerBuilder(words: words).build()
-    let configText = preset.configJSON(imageSize: imageSize, vocabularySize: built.vocabularySize,
-                                       imageTokenID: built.imageTokenID, padTokenID: built.padTokenID)
-    let config = try LlavaConfig.parse(Data(configText.utf8), source: "init-model preset config")
-
-    let staging = try stageModelDirectory(target, files: ["config.json": configText, "tokenizer.json": built.json])
-    let parameters = try writeRandomWeights(config.modelDescription, in: staging) { name, shape in
-        initialWeight(name: name, shape: shape, config: config, padTokenID: built.padTokenID, seed: seed)
+    let made = try InitModelPreset.llava(preset).newModelFiles(vocabularySize: nil, words: words, imageSize: imageSize)
+    let staging = try stageModelDirectory(target, files: made.texts)
+    let parameters = try writeRandomWeights(made.config.modelDescription, in: staging) { name, shape in
+        initialTensor(name: name, shape: shape, config: made.config, padTokenID: made.padTokenID, seed: seed)
     }
     // Strict load-back: every tensor name and shape as the model expects.
     let written = try ModelDirectory(path: staging.path)

@@ -19,15 +19,10 @@ package func writeInitialQwen2VLModel(preset: Qwen2VLPreset, directory: String, 
                                      force: Bool) throws -> InitialModelSummary {
     let (target, exists) = try newModelDirectory(directory, force: force, otherPlace: "another --output",
                                                  whenNotEmpty: "pass --force to replace it")
-    let built = try ByteLevelTokenizerBuilder(words: words).build()
-    let multiple = qwen2VLVocabularyMultiple
-    let configText = preset.configJSON(vocabularySize: (built.tokenCount + multiple - 1) / multiple * multiple, tokens: built.specialIDs)
-    let config = try Qwen2VLConfig.parse(Array(configText.utf8), source: "init-model preset config")
-
-    let staging = try stageModelDirectory(target, files: ["config.json": configText, "tokenizer.json": built.json,
-                                                          "preprocessor_config.json": preset.preprocessorJSON])
-    let parameters = try writeRandomWeights(config.modelDescription, in: staging) { name, shape in
-        randomTensor(name: name, shape: shape, std: 0.02, biasStd: qwen2VLBiasStd, padTokenID: nil, seed: seed)
+    let made = try InitModelPreset.qwen2VL(preset).newModelFiles(vocabularySize: nil, words: words)
+    let staging = try stageModelDirectory(target, files: made.texts)
+    let parameters = try writeRandomWeights(made.config.modelDescription, in: staging) { name, shape in
+        initialTensor(name: name, shape: shape, config: made.config, padTokenID: nil, seed: seed)
     }
     // Strict load-back of every file: names, shapes, the processor against the model, the
     // tokenizer's ids against the vocabulary.

@@ -47,6 +47,8 @@ public final class VisionLanguageModel<T: KernelScalar>: @unchecked Sendable {
         let keyMask = GrowableArray<UInt8>()
         let positions = GrowableArray<Int32>()
         let rowKeys = GrowableArray<UInt64>()
+        // M-RoPE's per-image layout (see `set`), kept so that their storage is reused.
+        var tokenGrids: [PatchGrid] = [], imageOffsets: [Int] = []
         var images: ImageBatch<T>?
         var features: UnsafeMutablePointer<T>?   // (image rows, hidden): the encoder's output
         var imageRows = 0
@@ -76,10 +78,17 @@ public final class VisionLanguageModel<T: KernelScalar>: @unchecked Sendable {
                 for r in 0..<rows { positions[r] = sequences.positions[r] }
                 return
             }
-            let grids = images?.grids ?? []
-            let tokenGrids = grids.map { vision.tokenGrid($0)! }
-            let offsets = tokenGrids.reduce(into: [0]) { $0.append($0.last! + $1.rows * $1.columns) }
-            multimodalPositions(sequences, imageOffsets: offsets, tokenGrids: tokenGrids, into: positions)
+            // Each image's token grid and first feature row, refilled in place: after the first
+            // step the arrays have the capacity and the step allocates nothing here.
+            tokenGrids.removeAll(keepingCapacity: true)
+            imageOffsets.removeAll(keepingCapacity: true)
+            imageOffsets.append(0)
+            for grid in images?.grids ?? [] {
+                let tokens = vision.tokenGrid(grid)!
+                tokenGrids.append(tokens)
+                imageOffsets.append(imageOffsets[imageOffsets.count - 1] + tokens.rows * tokens.columns)
+            }
+            multimodalPositions(sequences, imageOffsets: imageOffsets, tokenGrids: tokenGrids, into: positions)
         }
     }
 

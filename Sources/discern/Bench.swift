@@ -5,11 +5,12 @@ import Foundation
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Time the training step on a random LLaVA-shaped model: s/step, throughput, GFLOP/s against sgemm, time split, memory.",
+        abstract: "Time the training step on a random LLaVA- or Qwen2-VL-shaped model: s/step, throughput, GFLOP/s against sgemm, time split, memory.",
         discussion: """
-        The configuration is a training configuration with a `bench:` section for the model's shape (docs/performance.md).
+        The configuration is a training configuration with a `bench:` section for the model's family and shape (docs/performance.md).
         Examples:
           discern bench --config configs/bench-small.yaml --steps 10 --threads 1
+          discern bench --config configs/bench-qwen2vl-2b-shape.yaml --steps 2 --threads 2
           mpirun -np 2 discern bench --config configs/bench-small.yaml --threads 1 --json runs/bench/2ranks.json
           ./launch/bench      (Discern and its PyTorch twin, alternately, 1 and 2 threads)
         """)

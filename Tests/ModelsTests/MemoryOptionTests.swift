@@ -24,8 +24,9 @@ final class MemoryOptionTests: XCTestCase {
 
     func writeModel(_ format: HalfFormat, shardBytes: Int = 2_000_000_000, seed: UInt64 = 3) throws -> (URL, RandomModelSummary) {
         let url = try temporaryDirectory()
-        let summary = try writeRandomHalfModel(preset: .tiny, imageSize: Self.imageSize, vocabularySize: Self.vocabulary, format: format,
-                                               directory: url.path, words: ["red", "circle"], seed: seed, shardBytes: shardBytes)
+        let request = RandomHalfModelRequest(preset: .llava(.tiny), imageSize: Self.imageSize, vocabularySize: Self.vocabulary, format: format,
+                                             seed: seed, words: ["red", "circle"], shardBytes: shardBytes)
+        let summary = try writeRandomHalfModel(request, directory: url.path)
         return (url, summary)
     }
 
@@ -67,8 +68,8 @@ final class MemoryOptionTests: XCTestCase {
         let (otherSeed, _) = try writeModel(.float16, shardBytes: limit, seed: 4)
         let other = try SafetensorsShards.openWeights(inDirectory: otherSeed.path)
         XCTAssertNotEqual(try other.floats("language_model.model.layers.1.mlp.up_proj.weight"), weight)
-        XCTAssertThrowsError(try writeRandomHalfModel(preset: .tiny, imageSize: Self.imageSize, vocabularySize: Self.vocabulary,
-                                                      format: .bfloat16, directory: url.path)) { error in
+        let another = RandomHalfModelRequest(preset: .llava(.tiny), imageSize: Self.imageSize, vocabularySize: Self.vocabulary, format: .bfloat16)
+        XCTAssertThrowsError(try writeRandomHalfModel(another, directory: url.path)) { error in
             XCTAssertTrue("\(error)".contains("not empty"), "\(error)")
         }
     }

@@ -26,6 +26,7 @@ final class RunConfigurationTests: XCTestCase {
         XCTAssertEqual(choices["loss.ntp_captions"], RunConfiguration.NTPCaptions.allCases.map(\.rawValue))
         XCTAssertEqual(choices["optimizer.schedule"], RunConfiguration.Schedule.allCases.map(\.rawValue))
         XCTAssertEqual(choices["bench.weights"], BenchConfiguration.Weights.allCases.map(\.rawValue))
+        XCTAssertEqual(choices["bench.family"], BenchConfiguration.Family.allCases.map(\.rawValue))
     }
 
     func testSectionsCarryTheFileAndTheOverrides() throws {
