@@ -108,7 +108,7 @@ public final class VisionLanguageModel<T: KernelScalar>: @unchecked Sendable {
         guard let images, images.count > 0 else { return }
         let tape = pass.visionTape ?? vision.makeTape()
         pass.visionTape = tape
-        pass.features = vision.forward(images, tape: tape)
+        pass.features = visionForward(images, tape: tape)
         pass.imageRows = images.grids.isEmpty ? images.count * vision.tokens(grid: nil) : images.grids.reduce(0) { $0 + vision.tokens(grid: $1) }
     }
 
@@ -170,7 +170,26 @@ public final class VisionLanguageModel<T: KernelScalar>: @unchecked Sendable {
             if let target { for i in 0..<width { target[i] += row[i] } }
         }
         guard imageRows > 0, vision.needsBackward, let images = pass.images, let tape = pass.visionTape else { return }
-        vision.backward(dFeatures, images: images, tape: tape, scratch: scratch.stack)
+        visionBackward(dFeatures, images: images, tape: tape, scratch: scratch.stack)
+    }
+
+    // The encoder is held as `any VisionEncoder<T>`, and a call through it runs the encoder's
+    // unspecialised generic code: cross-module optimisation specialises a generic body only
+    // where the call site names the concrete type. Every kernel of the tower then went through
+    // witness tables (the Qwen2-VL-2B tower's forward took 3.4x its GEMMs' time; LLaVA's
+    // bench-small tower 2x). So the two families' encoders are called by their concrete
+    // (final) classes here, which this specialised model code can inline; another family's
+    // encoder still works through the protocol, only slower.
+    func visionForward(_ images: ImageBatch<T>, tape: any VisionEncoderTape) -> UnsafeMutablePointer<T> {
+        if let encoder = vision as? Qwen2VLVisionEncoder<T> { return encoder.forward(images, tape: tape) }
+        if let encoder = vision as? LlavaVisionEncoder<T> { return encoder.forward(images, tape: tape) }
+        return vision.forward(images, tape: tape)
+    }
+
+    func visionBackward(_ dFeatures: UnsafePointer<T>, images: ImageBatch<T>, tape: any VisionEncoderTape, scratch: StackScratch<T>) {
+        if let encoder = vision as? Qwen2VLVisionEncoder<T> { return encoder.backward(dFeatures, images: images, tape: tape, scratch: scratch) }
+        if let encoder = vision as? LlavaVisionEncoder<T> { return encoder.backward(dFeatures, images: images, tape: tape, scratch: scratch) }
+        vision.backward(dFeatures, images: images, tape: tape, scratch: scratch)
     }
 }
 
