@@ -13,6 +13,17 @@ public func narrowToBFloat16(_ source: UnsafePointer<Float>, _ destination: Unsa
     for i in 0..<count { destination[i] = bfloat16Bits(source[i]) }
 }
 
+/// `narrowToBFloat16` over KernelThreads in large chunks: activations are narrowed before every
+/// bf16 GEMM, so this runs on the step's critical path.
+///   source: (count) floats, destination: (count) bf16 bits, overwritten
+@inlinable
+public func narrowToBFloat16Parallel(_ source: UnsafePointer<Float>, _ destination: UnsafeMutablePointer<UInt16>, count: Int) {
+    let input = SharedPointer(source), output = SharedPointer(destination)
+    parallelFor(count, grain: 1 << 15) { range in
+        narrowToBFloat16(input.pointer + range.lowerBound, output.pointer + range.lowerBound, count: range.count)
+    }
+}
+
 @inlinable
 public func bfloat16Bits(_ value: Float) -> UInt16 {
     let bits = value.bitPattern
