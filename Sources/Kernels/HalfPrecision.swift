@@ -13,13 +13,14 @@ public func narrowToBFloat16(_ source: UnsafePointer<Float>, _ destination: Unsa
     for i in 0..<count { destination[i] = bfloat16Bits(source[i]) }
 }
 
-/// `narrowToBFloat16` over KernelThreads in large chunks: activations are narrowed before every
-/// bf16 GEMM, so this runs on the step's critical path.
-///   source: (count) floats, destination: (count) bf16 bits, overwritten
+/// `narrowToBFloat16` over KernelThreads in large chunks, for the activations narrowed before each
+/// bf16 GEMM (the loop already vectorises; at one thread this is the same loop inline).
+///   source: (count), destination: (count) bf16 bit patterns, overwritten
 @inlinable
-public func narrowToBFloat16Parallel(_ source: UnsafePointer<Float>, _ destination: UnsafeMutablePointer<UInt16>, count: Int) {
+public func narrowToBFloat16InParallel(_ source: UnsafePointer<Float>, _ destination: UnsafeMutablePointer<UInt16>, count: Int) {
+    precondition(count >= 0, "narrowToBFloat16InParallel: negative count \(count)")
     let input = SharedPointer(source), output = SharedPointer(destination)
-    parallelFor(count, grain: 1 << 15) { range in
+    parallelFor(count, grain: 1 << 16) { range in
         narrowToBFloat16(input.pointer + range.lowerBound, output.pointer + range.lowerBound, count: range.count)
     }
 }

@@ -45,7 +45,7 @@ public final class BFloat16OperandScratch: @unchecked Sendable {
     /// `values` (count floats) rounded to bf16 (nearest even) in the buffer.
     func narrowed(_ values: UnsafePointer<Float>, count: Int) -> UnsafePointer<UInt16> {
         let bits = buffer.reserve(count)
-        narrowToBFloat16Parallel(values, bits, count: count)
+        narrowToBFloat16InParallel(values, bits, count: count)
         return UnsafePointer(bits)
     }
 }
