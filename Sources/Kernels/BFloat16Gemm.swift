@@ -73,9 +73,10 @@ struct BFloat16GemmShape: Hashable {
         parts = Self.parts(m: m, n: n, k: k, threads: threads)
     }
 
-    /// Below about 4 MFLOP (some 10 us at bf16 speed) handing work to another thread costs more
-    /// than it saves.
-    static let leastFlopsToSplit = 1 << 22
+    /// Below about 34 MFLOP (some 80 us on one thread at bf16 speed) waking another thread costs
+    /// more than it saves: measured on the 2-core development machine, 21 and 56 MFLOP products
+    /// ran slower split in two than on one thread.
+    static let leastFlopsToSplit = 1 << 25
     /// oneDNN's bf16 kernels block the output in 64 columns (one cache line of fp32 is 16): column
     /// blocks are whole multiples of it so no block pays for a ragged edge but the last.
     static let columnBlock = 64

@@ -8,7 +8,7 @@ import Darwin
 
 /// The oneDNN objects bf16Gemm runs a shape with, made once per shape and kept: one primitive per
 /// block of the product, each with its own stream, memory objects (their data pointers are set at
-/// every call) and scratchpad (user-owned, so oneDNN allocates none while it runs).
+/// every call) and scratchpad (user-owned, so oneDNN allocates no scratchpad while it runs).
 final class BFloat16GemmPlan {
     let shape: BFloat16GemmShape
     private let blocks: [Block]
