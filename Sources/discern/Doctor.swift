@@ -9,6 +9,9 @@ struct Doctor: ParsableCommand {
     @Flag(help: "Print only the OPENBLAS_CORETYPE value that fixes a generic-kernel fallback (nothing when none is needed). Used by the launch scripts.")
     var printBlasFix = false
 
+    @Flag(help: "Print only this CPU's bf16 support and exit 0 when it has native bf16 dot products (AVX512_BF16 or AMX-BF16), 1 when not. Used by launch/bench.")
+    var bf16Only = false
+
     @Option(help: "Square matrix size for the sgemm and bf16 GEMM measurements.")
     var gemmSize = 1024
 
@@ -23,6 +26,11 @@ struct Doctor: ParsableCommand {
         let blas = BLASInfo(), cpu = CPUInfo()
         if printBlasFix {
             if blasTrapWarning(blas: blas, cpu: cpu) != nil { print(cpu.recommendedCoreType) }
+            return
+        }
+        if bf16Only {
+            print(BFloat16Info.hardware)
+            if !BFloat16Info.native { throw ExitCode(1) }
             return
         }
         let environment = ProcessInfo.processInfo.environment
