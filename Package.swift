@@ -30,12 +30,18 @@ let package = Package(
                        providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5-serial",
                        providers: [.apt(["libhdf5-dev"])]),
+        // oneDNN's matmul: the bf16 GEMM (docs/performance.md, "bf16 GEMM library"). Debian's
+        // libdnnl-dev ships no pkg-config file; the module map links libdnnl (and libgomp, for the
+        // one OpenMP call that keeps oneDNN on the calling thread).
+        .systemLibrary(name: "CDNNL", path: "Sources/CDNNL", providers: [.apt(["libdnnl-dev"])]),
+        // CPUID / XGETBV: which bf16 instructions the CPU has and the OS has enabled.
+        .target(name: "CCPUFeatures"),
         // zlib's crc32 for the checksum sealed into every HDF5 file Discern writes.
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
                        providers: [.apt(["zlib1g-dev"])]),
 
         .target(name: "Kernels",
-                dependencies: ["CBLAS", .product(name: "RealModule", package: "swift-numerics")], swiftSettings: numeric),
+                dependencies: ["CBLAS", "CDNNL", "CCPUFeatures", .product(name: "RealModule", package: "swift-numerics")], swiftSettings: numeric),
         .target(name: "Communication", dependencies: ["CMPI"]),
         .target(name: "HDF5Files", dependencies: ["CHDF5", "CZlib"]),
         .target(name: "Formats", dependencies: ["Kernels"]),
@@ -98,7 +104,7 @@ let package = Package(
                          path: "Tests/Worker"),
 
         .target(name: "TestSupport", dependencies: ["Kernels", "Communication", "Checkpointing", "HDF5Files"], path: "Tests/TestSupport"),
-        .testTarget(name: "KernelsTests", dependencies: ["Kernels", "TestSupport"]),
+        .testTarget(name: "KernelsTests", dependencies: ["Kernels", "TestSupport", "CAllocationCounter"]),
         .testTarget(name: "BenchmarkTests", dependencies: ["Benchmark", "Communication", "Configuration", "Formats", "Kernels", "ModelFactory", "ModelFiles",
                                                      "Models", "Platform", "TestSupport"]),
         .testTarget(name: "CommunicationTests", dependencies: ["Communication", "TestSupport"]),

@@ -2,7 +2,8 @@
 # Source it; it defines functions and changes nothing by itself.
 
 DISCERN_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-DISCERN_APT_PACKAGES=(libopenmpi-dev openmpi-bin libopenblas-dev libhdf5-dev zlib1g-dev pkg-config)
+# libdnnl-dev: oneDNN, the bf16 GEMM (docs/performance.md, "bf16 GEMM library").
+DISCERN_APT_PACKAGES=(libopenmpi-dev openmpi-bin libopenblas-dev libdnnl-dev libhdf5-dev zlib1g-dev pkg-config)
 # The Slurm test's one-node cluster (launch/slurm-local); only the tests need them.
 DISCERN_TEST_APT_PACKAGES=(slurm-wlm munge)
 

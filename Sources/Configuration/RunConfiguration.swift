@@ -33,8 +33,10 @@ package struct RunConfiguration: Sendable {
         package let schedule: Schedule, minLRRatio: Double, gradClip: Double
     }
     package struct Memory: Sendable, Equatable {
-        package let halfWeights: Bool, recompute: Bool
+        package let halfWeights: Bool, recompute: Bool, compute: ComputeSetting
     }
+    /// `memory.compute`: a precision, or `auto` (bf16 where the CPU has native bf16 dot products).
+    package enum ComputeSetting: String, CaseIterable, Sendable { case fp32, bf16, auto }
     package struct Checkpoint: Sendable, Equatable {
         package let every: Int, keep: Int
     }
@@ -78,7 +80,7 @@ package struct RunConfiguration: Sendable {
                               beta2: r.double("optimizer.beta2"), eps: r.double("optimizer.eps"), warmup: r.double("optimizer.warmup"),
                               schedule: r.choice("optimizer.schedule"), minLRRatio: r.double("optimizer.min_lr_ratio"),
                               gradClip: r.double("optimizer.grad_clip"))
-        memory = Memory(halfWeights: r.bool("memory.half_weights"), recompute: r.bool("memory.recompute"))
+        memory = Memory(halfWeights: r.bool("memory.half_weights"), recompute: r.bool("memory.recompute"), compute: r.choice("memory.compute"))
         checkpoint = Checkpoint(every: r.int("checkpoint.every"), keep: r.int("checkpoint.keep"))
         distributed = Distributed(timeout: r.double("distributed.timeout"))
     }

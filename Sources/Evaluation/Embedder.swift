@@ -26,8 +26,10 @@ package final class Embedder {
 
     /// `checkpoint`: a training checkpoint whose stored configuration says which adapters exist.
     /// `halfWeights`: keep F16/BF16 base weights memory-mapped, widened per use (same embeddings).
+    /// `compute`: bf16 runs the products with the base weights as bf16 GEMMs (ComputePrecision).
     package init(directory: ModelDirectory, checkpoint: String? = nil, adapters: String? = nil, templates: PromptTemplates = PromptTemplates(),
-                imageMode: ImagePreprocessingConfig.Mode = .crop, batchSize: Int = 16, halfWeights: Bool = false) throws {
+                imageMode: ImagePreprocessingConfig.Mode = .crop, batchSize: Int = 16, halfWeights: Bool = false,
+                compute: ComputePrecision = .fp32) throws {
         let config = directory.config
         modelPath = directory.url.path
         var templates = templates, trainable = TrainableSet.frozen, imageMode = imageMode
@@ -58,7 +60,7 @@ package final class Embedder {
         }
         // No backward ever runs here, so recomputation costs nothing and keeps one layer's
         // activations instead of all of them.
-        model = try directory.loadModel(trainable: trainable, memory: ModelMemoryOptions(halfWeights: halfWeights, recompute: true))
+        model = try directory.loadModel(trainable: trainable, memory: ModelMemoryOptions(halfWeights: halfWeights, recompute: true, compute: compute))
         prompts = try directory.promptBuilder(templates: templates)
         if let state { try TrainingState.restore(state, into: model, update: nil, source: checkpoint!) }
         try imported?.apply(to: model)

@@ -1,6 +1,7 @@
 import Formats
 import Foundation
 import Images
+import Layers
 import ModelFiles
 import Models
 
@@ -19,10 +20,11 @@ extension Embedder {
 
     /// `embed`'s form: the prompt templates as two strings.
     package convenience init(directory: ModelDirectory, checkpoint: String?, adapters: String?, imagePrompt: String, textPrompt: String,
-                            imageMode: ImagePreprocessingConfig.Mode, batchSize: Int, halfWeights: Bool) throws {
+                            imageMode: ImagePreprocessingConfig.Mode, batchSize: Int, halfWeights: Bool,
+                            compute: ComputePrecision = .fp32) throws {
         try self.init(directory: directory, checkpoint: checkpoint, adapters: adapters,
                       templates: PromptTemplates(image: imagePrompt, text: textPrompt),
-                      imageMode: imageMode, batchSize: batchSize, halfWeights: halfWeights)
+                      imageMode: imageMode, batchSize: batchSize, halfWeights: halfWeights, compute: compute)
     }
 
     /// Decodes JPEG or PNG files (an error names the file).

@@ -29,6 +29,35 @@ extension TensorSource {
         widenToFloat(try rawBytes(name), dtype: tensor.dtype, into: destination, count: count)
     }
 
+    /// Copies a floating-point tensor into `destination` as bf16 bits: BF16 as stored, the other
+    /// dtypes widened to Float32 and rounded to nearest even (the rounding torch's `.bfloat16()`
+    /// does). Goes through a bounded Float32 chunk, never a full-size copy.
+    package func copyAsBFloat16(_ name: String, into destination: UnsafeMutablePointer<UInt16>, count: Int) throws(FormatError) {
+        let tensor = try info(name)
+        guard count == tensor.elementCount else {
+            throw FormatError(file: file(containing: name), entry: name, "has \(tensor.elementCount) elements (shape \(tensor.shape)) but \(count) were requested")
+        }
+        guard tensor.dtype.isFloatingPoint else {
+            throw FormatError(file: file(containing: name), entry: name, "is \(tensor.dtype.rawValue), not a floating-point tensor")
+        }
+        let bytes = try rawBytes(name)
+        guard count > 0, let base = bytes.baseAddress else { return }
+        if tensor.dtype == .BF16 {
+            UnsafeMutableRawPointer(destination).copyMemory(from: base, byteCount: 2 * count)
+            return
+        }
+        let chunk = 1 << 14, size = tensor.dtype.byteSize
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: chunk)
+        defer { scratch.deallocate() }
+        var start = 0
+        while start < count {
+            let n = min(chunk, count - start)
+            widenToFloat(UnsafeRawBufferPointer(start: base + size * start, count: size * n), dtype: tensor.dtype, into: scratch, count: n)
+            narrowToBFloat16(scratch, destination + start, count: n)
+            start += n
+        }
+    }
+
     /// The tensor as a new Float32 array (see copyAsFloat).
     package func floats(_ name: String) throws(FormatError) -> [Float] {
         let count = try info(name).elementCount

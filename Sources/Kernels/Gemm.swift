@@ -33,7 +33,11 @@ public func gemm<T: KernelScalar>(
                a: a, lda: max(lda, 1), b: b, ldb: max(ldb, 1), beta: beta, c: c, ldc: max(ldc, 1))
 }
 
-/// Threads OpenBLAS uses from now on (OPENBLAS_NUM_THREADS sets the starting value).
+/// Threads OpenBLAS uses from now on (OPENBLAS_NUM_THREADS sets the starting value); bf16Gemm
+/// follows the same count.
 public func setBLASThreads(_ count: Int) {
     openblas_set_num_threads(Int32(max(count, 1)))
 }
+
+/// Threads OpenBLAS uses now (and bf16Gemm with it).
+public var blasThreads: Int { Int(openblas_get_num_threads()) }

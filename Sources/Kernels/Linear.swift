@@ -55,3 +55,37 @@ public func linearBackward<T: KernelScalar>(
         }
     }
 }
+
+/// `linearForward` with a bf16 weight: x is narrowed to bf16 (round to nearest even) and
+/// multiplied by W^T in a bf16 GEMM with fp32 accumulation, then the fp32 bias is added.
+/// Against fp32 this rounds each x and W element once (2^-9 relative), so y carries about
+/// 2^-8 relative error per term, averaged down over inFeatures terms (docs/performance.md).
+@inlinable
+public func linearForwardBFloat16(
+    x: UnsafePointer<UInt16>,         // x: (rows, inFeatures), bf16
+    weight: UnsafePointer<UInt16>,    // weight: (outFeatures, inFeatures), bf16
+    bias: UnsafePointer<Float>?,      // bias: (outFeatures), fp32, nil for a layer without bias
+    y: UnsafeMutablePointer<Float>,   // y: (rows, outFeatures), fp32, overwritten
+    rows: Int, inFeatures: Int, outFeatures: Int
+) {
+    precondition(rows >= 0 && inFeatures >= 0 && outFeatures >= 0,
+                 "linearForwardBFloat16: negative size (\(rows), \(inFeatures), \(outFeatures))")
+    if let bias {
+        for r in 0..<rows { (y + r * outFeatures).update(from: bias, count: outFeatures) }
+    }
+    bf16Gemm(transB: true, m: rows, n: outFeatures, k: inFeatures, x, weight, beta: bias == nil ? 0 : 1, y)
+}
+
+/// The input gradient of `linearForwardBFloat16`: dx += dy W, dy narrowed to bf16. The frozen
+/// weight has no gradient; bias and LoRA gradients stay with the fp32 `linearBackward`.
+@inlinable
+public func linearInputGradientBFloat16(
+    dy: UnsafePointer<UInt16>,        // dy: (rows, outFeatures), bf16
+    weight: UnsafePointer<UInt16>,    // weight: (outFeatures, inFeatures), bf16
+    dx: UnsafeMutablePointer<Float>,  // dx: (rows, inFeatures), fp32, +=
+    rows: Int, inFeatures: Int, outFeatures: Int
+) {
+    precondition(rows >= 0 && inFeatures >= 0 && outFeatures >= 0,
+                 "linearInputGradientBFloat16: negative size (\(rows), \(inFeatures), \(outFeatures))")
+    bf16Gemm(m: rows, n: inFeatures, k: outFeatures, dy, weight, beta: 1, dx)
+}

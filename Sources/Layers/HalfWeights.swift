@@ -36,16 +36,22 @@ public struct HalfMatrix: @unchecked Sendable {  // immutable; the bytes are rea
 /// inside, which is fine). The buffer remembers which weight it holds, so back-to-back uses of
 /// one weight (the output head's forward and backward) widen it once: frozen values never change.
 public final class WidenedWeightScratch<T: KernelScalar>: @unchecked Sendable {
-    let buffer: Buffer<T>
+    /// Allocated on the first widening: a bf16-compute model never widens a whole weight, and at
+    /// 7B the buffer would be half a gigabyte.
+    private var buffer: Buffer<T>?
     private var holder: ObjectIdentifier?
 
-    init(capacity: Int) { buffer = Buffer(count: capacity) }
+    init(capacity: Int) { self.capacity = capacity }
 
-    public var capacity: Int { buffer.count }
+    public let capacity: Int
+    /// Bytes this buffer holds now (0 until a weight is widened).
+    public var allocatedBytes: Int { (buffer?.count ?? 0) * MemoryLayout<T>.stride }
 
     /// `matrix` widened into the buffer (or already there when `parameter` was the last one widened).
     func widened(_ matrix: HalfMatrix, for parameter: AnyObject) -> UnsafePointer<T> {
-        precondition(matrix.count <= buffer.count, "WidenedWeightScratch: \(matrix.count) values, room for \(buffer.count)")
+        precondition(matrix.count <= capacity, "WidenedWeightScratch: \(matrix.count) values, room for \(capacity)")
+        let buffer = self.buffer ?? Buffer<T>(count: capacity)
+        self.buffer = buffer
         let identity = ObjectIdentifier(parameter)
         if holder != identity {
             holder = nil   // a widening interrupted half-way must not count as done

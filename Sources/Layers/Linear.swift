@@ -69,9 +69,16 @@ public final class Linear<T: KernelScalar>: @unchecked Sendable {
     ///   x: (rows, inFeatures), y: (rows, outFeatures), overwritten
     ///   dropout: LoRA dropout masks (training only); nil = no dropout
     public func forward(_ x: UnsafePointer<T>, rows: Int, into y: UnsafeMutablePointer<T>, tape: Tape?, dropout: DropoutContext? = nil) {
-        // A 16-bit weight is widened into the model's shared scratch for this one GEMM.
-        linearForward(x: x, weight: weight.readable(), bias: bias?.value, y: y,
-                      rows: rows, inFeatures: inFeatures, outFeatures: outFeatures)
+        if let bfloat16 = weight.bfloat16 {
+            // bf16 compute (T is Float, ParameterTable checks): x narrowed for this one GEMM.
+            let narrowed = bfloat16.operands.narrowed(floats(x), count: rows * inFeatures)
+            linearForwardBFloat16(x: narrowed, weight: bfloat16.weight, bias: bias.map { floats($0.value) }, y: floats(y),
+                                  rows: rows, inFeatures: inFeatures, outFeatures: outFeatures)
+        } else {
+            // A 16-bit weight is widened into the model's shared scratch for this one GEMM.
+            linearForward(x: x, weight: weight.readable(), bias: bias?.value, y: y,
+                          rows: rows, inFeatures: inFeatures, outFeatures: outFeatures)
+        }
         guard let lora else { return }
         // down = dropout(x) A^T: (rows, rank); y += scaling * down B^T
         let tape = tape ?? Tape()
@@ -86,8 +93,19 @@ public final class Linear<T: KernelScalar>: @unchecked Sendable {
     ///   scratch: at least rows * rank elements (LoRA only)
     public func backward(_ dy: UnsafePointer<T>, input x: UnsafePointer<T>, rows: Int,
                          dx: UnsafeMutablePointer<T>?, tape: Tape, scratch: GrowableBuffer<T>) {
-        linearBackward(dy: dy, x: x, weight: dx == nil ? nil : weight.readable(), dx: dx, dWeight: weight.gradient, dBias: bias?.gradient,
-                       rows: rows, inFeatures: inFeatures, outFeatures: outFeatures)
+        if let bfloat16 = weight.bfloat16 {
+            // The weight is frozen: bf16 is only its input gradient; the bias gradient stays fp32.
+            if let dx {
+                let narrowed = bfloat16.operands.narrowed(floats(dy), count: rows * outFeatures)
+                linearInputGradientBFloat16(dy: narrowed, weight: bfloat16.weight, dx: floats(dx),
+                                            rows: rows, inFeatures: inFeatures, outFeatures: outFeatures)
+            }
+            linearBackward(dy: dy, x: x, weight: nil, dx: nil, dWeight: nil, dBias: bias?.gradient,
+                           rows: rows, inFeatures: inFeatures, outFeatures: outFeatures)
+        } else {
+            linearBackward(dy: dy, x: x, weight: dx == nil ? nil : weight.readable(), dx: dx, dWeight: weight.gradient, dBias: bias?.gradient,
+                           rows: rows, inFeatures: inFeatures, outFeatures: outFeatures)
+        }
         guard let lora else { return }
         let rank = lora.rank
         // y += s * down B^T  =>  dB += s * dy^T down: (out, rows) x (rows, rank)
@@ -118,4 +136,15 @@ public final class Linear<T: KernelScalar>: @unchecked Sendable {
             }
         }
     }
+}
+
+/// A T pointer as the Float pointer it is in bf16 compute, where ParameterTable guarantees T is Float.
+@inline(__always)
+func floats<T: KernelScalar>(_ pointer: UnsafePointer<T>) -> UnsafePointer<Float> {
+    UnsafeRawPointer(pointer).assumingMemoryBound(to: Float.self)
+}
+
+@inline(__always)
+func floats<T: KernelScalar>(_ pointer: UnsafeMutablePointer<T>) -> UnsafeMutablePointer<Float> {
+    UnsafeMutableRawPointer(pointer).assumingMemoryBound(to: Float.self)
 }

@@ -14,6 +14,9 @@ public final class Parameter<T: KernelScalar>: @unchecked Sendable {
     public let half: HalfMatrix?
     @usableFromInline let storage: UnsafeMutablePointer<T>?
     private let widening: WidenedWeightScratch<T>?
+    /// Set when the model computes in bf16 and this frozen weight is held as bf16: its values
+    /// for the bf16 GEMMs, read in place, and the buffer their activation operand is narrowed into.
+    public let bfloat16: (weight: UnsafePointer<UInt16>, operands: BFloat16OperandScratch)?
 
     init(name: String, shape: [Int], trainable: Bool, value: UnsafeMutablePointer<T>, gradient: UnsafeMutablePointer<T>?) {
         self.name = name
@@ -24,9 +27,10 @@ public final class Parameter<T: KernelScalar>: @unchecked Sendable {
         self.gradient = gradient
         half = nil
         widening = nil
+        bfloat16 = nil
     }
 
-    init(name: String, shape: [Int], half: HalfMatrix, widening: WidenedWeightScratch<T>) {
+    init(name: String, shape: [Int], half: HalfMatrix, widening: WidenedWeightScratch<T>, operands: BFloat16OperandScratch?) {
         precondition(shape == [half.rows, half.columns], "parameter \(name): 16-bit matrix (\(half.rows), \(half.columns)) for shape \(shape)")
         self.name = name
         self.shape = shape
@@ -36,6 +40,12 @@ public final class Parameter<T: KernelScalar>: @unchecked Sendable {
         gradient = nil
         self.half = half
         self.widening = widening
+        if let operands {
+            guard let weight = half.alignedBFloat16 else { preconditionFailure("parameter \(name): bf16 compute needs its weight as aligned bf16, not \(half.format)") }
+            bfloat16 = (weight, operands)
+        } else {
+            bfloat16 = nil
+        }
     }
 
     /// The values, `count` elements, row-major in `shape`, writable (loading, initialisation, the
@@ -83,7 +93,8 @@ public struct ParameterSpec: Sendable, Equatable {
 /// gradient allocation, in declaration order: the all-reduce, the clipping norm and the optimizer
 /// each see a single flat vector. Frozen parameters live in their own allocation, except those
 /// given as 16-bit matrices (`halfWeights`), which get no T storage at all and share one
-/// widening buffer sized for the largest of them.
+/// widening buffer sized for the largest of them (allocated on first use: in bf16 compute
+/// nothing widens a whole weight).
 public final class ParameterTable<T: KernelScalar>: @unchecked Sendable {
     public let parameters: [Parameter<T>]
     public let trainableValues: Buffer<T>
@@ -91,11 +102,17 @@ public final class ParameterTable<T: KernelScalar>: @unchecked Sendable {
     private let frozenStorage: Buffer<T>
     /// The buffer 16-bit weights are widened into; nil when there are none.
     public let widening: WidenedWeightScratch<T>?
+    /// The precision of the products with the 16-bit weights (ComputePrecision).
+    public let compute: ComputePrecision
     private let index: [String: Int]
 
     /// `halfWeights`: frozen 2-D parameters (by name) that stay in 16-bit storage; each must name a
     /// frozen spec of the matrix's shape (the caller picks them; a mistake is a programmer error).
-    public init(_ specs: [ParameterSpec], halfWeights: [String: HalfMatrix] = [:]) {
+    /// `compute` bf16: every one of them must be aligned bf16 and T Float; the Linear layers over
+    /// them then run bf16 GEMMs (ComputePrecision).
+    public init(_ specs: [ParameterSpec], halfWeights: [String: HalfMatrix] = [:], compute: ComputePrecision = .fp32) {
+        precondition(compute == .fp32 || T.self == Float.self, "bf16 compute is for Float models, not \(T.self)")
+        self.compute = compute
         var seen = Set<String>()
         for spec in specs {
             precondition(seen.insert(spec.name).inserted, "parameter \(spec.name) declared twice")
@@ -111,11 +128,12 @@ public final class ParameterTable<T: KernelScalar>: @unchecked Sendable {
         let largestHalf = halfWeights.values.map(\.count).max()
         let widening = largestHalf.map { WidenedWeightScratch<T>(capacity: $0) }
         self.widening = widening
+        let operands = compute == .bf16 ? BFloat16OperandScratch() : nil
         var trainableOffset = 0, frozenOffset = 0
         var parameters: [Parameter<T>] = []
         for spec in specs {
             if let half = halfWeights[spec.name], let widening {
-                parameters.append(Parameter(name: spec.name, shape: spec.shape, half: half, widening: widening))
+                parameters.append(Parameter(name: spec.name, shape: spec.shape, half: half, widening: widening, operands: operands))
             } else if spec.trainable {
                 parameters.append(Parameter(name: spec.name, shape: spec.shape, trainable: true,
                                             value: trainableValues.pointer + trainableOffset,

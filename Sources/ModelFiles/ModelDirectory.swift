@@ -101,33 +101,62 @@ package struct ModelDirectory: Sendable {
     /// zero-initialised: call `initializeAdapters`). With `memory.halfWeights`, every frozen tensor
     /// that the model's description lets stay 16-bit (TensorBlueprint.mayStayHalf) and the file stores as F16/BF16 stays in the mapped
     /// file (the model keeps the mapping alive) and is widened per use; the rest is widened now.
+    /// With `memory.compute` bf16, every such tensor is held as bf16 instead: BF16 in place in the
+    /// mapped file, any other dtype converted once now (halfWeights does not matter then).
     package func loadModel<T: KernelScalar>(trainable: TrainableSet = .frozen, memory: ModelMemoryOptions = ModelMemoryOptions(),
                                            as: T.Type = T.self) throws -> VisionLanguageModel<T> {
-        // 16-bit weights that stay mapped take 2 bytes a value: the bound stays a lower bound.
-        try config.checkMemoryFits(bytesPerValue: memory.halfWeights ? 2 : MemoryLayout<T>.size,
+        // 16-bit weights take 2 bytes a value: the bound stays a lower bound.
+        try config.checkMemoryFits(bytesPerValue: memory.halfWeights || memory.compute == .bf16 ? 2 : MemoryLayout<T>.size,
                                    source: url.appendingPathComponent("config.json").path)
         let weights = try SafetensorsShards.openWeights(inDirectory: url.path)
         let description = config.modelDescription
         let keys = try description.matchBaseWeights(in: weights)
-        var half: [String: HalfMatrix] = [:]
-        if memory.halfWeights {
-            let frozen = Set(try description.parameterSpecs(trainable: trainable, hidden: config.hiddenSize).filter { !$0.trainable }.map(\.name))
-            for tensor in description.tensors where frozen.contains(tensor.name) && tensor.mayStayHalf && tensor.count > 0 {
-                guard let key = keys[tensor.name] else { continue }
-                let info = try weights.info(key)
-                let format: HalfFormat
-                switch info.dtype {
-                case .F16: format = .float16
-                case .BF16: format = .bfloat16
-                default: continue
-                }
-                guard let bytes = try weights.rawBytes(key).baseAddress else { continue }
-                half[tensor.name] = HalfMatrix(bytes: bytes, format: format, rows: tensor.shape[0], columns: tensor.shape[1], owner: weights)
-            }
-        }
-        let model = try VisionLanguageModel<T>(config: config, trainable: trainable, halfWeights: half, recompute: memory.recompute)
+        let frozen = Set(try description.parameterSpecs(trainable: trainable, hidden: config.hiddenSize).filter { !$0.trainable }.map(\.name))
+        let half = try description.heldHalfWeights(in: weights, keys: keys, frozen: frozen, memory: memory)
+        let model = try VisionLanguageModel<T>(config: config, trainable: trainable, halfWeights: half, recompute: memory.recompute,
+                                               compute: memory.compute)
         try model.loadBaseWeights(from: weights, keys: keys)
         return model
+    }
+}
+
+extension ModelDescription {
+    /// The frozen tensors (by canonical name) the model holds as 16-bit matrices under `memory`:
+    /// with halfWeights, those the file stores as F16/BF16, in place; with compute bf16, all of
+    /// them as bf16. Only tensors the description lets stay 16-bit (TensorBlueprint.mayStayHalf).
+    ///   keys: canonical name -> file key (matchBaseWeights)
+    package func heldHalfWeights(in weights: any TensorSource, keys: [String: String], frozen: Set<String>,
+                                 memory: ModelMemoryOptions) throws -> [String: HalfMatrix] {
+        guard memory.halfWeights || memory.compute == .bf16 else { return [:] }
+        var half: [String: HalfMatrix] = [:]
+        for tensor in tensors where frozen.contains(tensor.name) && tensor.mayStayHalf && tensor.count > 0 {
+            guard let key = keys[tensor.name] else { continue }
+            let matrix = memory.compute == .bf16 ? try bfloat16Matrix(key, in: weights, tensor: tensor)
+                                                 : try mappedHalfMatrix(key, in: weights, tensor: tensor)
+            if let matrix { half[tensor.name] = matrix }
+        }
+        return half
+    }
+
+    /// The tensor in place in the mapped file when it is F16 or BF16; nil (widen it now) otherwise.
+    private func mappedHalfMatrix(_ key: String, in weights: any TensorSource, tensor: TensorBlueprint) throws -> HalfMatrix? {
+        let format: HalfFormat
+        switch try weights.info(key).dtype {
+        case .F16: format = .float16
+        case .BF16: format = .bfloat16
+        default: return nil
+        }
+        guard let bytes = try weights.rawBytes(key).baseAddress else { return nil }
+        return HalfMatrix(bytes: bytes, format: format, rows: tensor.shape[0], columns: tensor.shape[1], owner: weights)
+    }
+
+    /// The tensor as bf16 for bf16 compute: in place when the file stores it as BF16 at an even
+    /// address, else converted once into storage the model owns.
+    private func bfloat16Matrix(_ key: String, in weights: any TensorSource, tensor: TensorBlueprint) throws -> HalfMatrix {
+        if let mapped = try mappedHalfMatrix(key, in: weights, tensor: tensor), mapped.alignedBFloat16 != nil { return mapped }
+        let storage = OwnedBFloat16Storage(count: tensor.count)
+        try weights.copyAsBFloat16(key, into: storage.pointer, count: tensor.count)
+        return storage.matrix(rows: tensor.shape[0], columns: tensor.shape[1])
     }
 }
 

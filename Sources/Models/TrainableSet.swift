@@ -1,3 +1,4 @@
+import Layers
 import Foundation
 
 /// LoRA on the linear layers whose module name fully matches `targetPattern` (PEFT's meaning of
@@ -58,7 +59,8 @@ public enum SoftPromptName {
     public static let text = "soft_prompts.text"
 }
 
-/// How a model trades memory for time; neither option changes a single result bit.
+/// How a model trades memory for time, and the precision of its products with frozen weights.
+/// halfWeights and recompute change no result bit; compute bf16 does (ComputePrecision).
 public struct ModelMemoryOptions: Sendable, Equatable {
     /// Frozen base weights stored as F16/BF16 stay in their memory-mapped file and are widened per
     /// use instead of being copied to Float (TensorBlueprint.mayStayHalf says which tensors).
@@ -66,9 +68,14 @@ public struct ModelMemoryOptions: Sendable, Equatable {
     /// Re-run each transformer layer's forward in the backward instead of keeping every layer's
     /// activations (TransformerStack.recompute).
     public var recompute: Bool
+    /// bf16: every frozen tensor that may stay 16-bit is held as bf16 (in place when the file
+    /// stores it so, else converted once at load), whatever halfWeights says, and the Linear
+    /// layers over them run bf16 GEMMs.
+    public var compute: ComputePrecision
 
-    public init(halfWeights: Bool = false, recompute: Bool = false) {
+    public init(halfWeights: Bool = false, recompute: Bool = false, compute: ComputePrecision = .fp32) {
         self.halfWeights = halfWeights
         self.recompute = recompute
+        self.compute = compute
     }
 }

@@ -21,13 +21,14 @@ public final class VisionLanguageModel<T: KernelScalar>: @unchecked Sendable {
     ///     by TensorBlueprint.mayStayHalf), widened per use; see WidenedWeightScratch
     ///   recompute: both towers re-run each layer's forward in the backward instead of keeping
     ///     every layer's activations (same gradients, bit for bit; one more forward of cost)
+    ///   compute: bf16 runs the Linear layers over the (then all bf16) halfWeights as bf16 GEMMs
     public init(config: any VisionLanguageConfig, trainable: TrainableSet, halfWeights: [String: HalfMatrix] = [:],
-                recompute: Bool = false) throws {
+                recompute: Bool = false, compute: ComputePrecision = .fp32) throws {
         self.config = config
         trainableSet = trainable
         modelDescription = config.modelDescription
         let table = ParameterTable<T>(try modelDescription.parameterSpecs(trainable: trainable, hidden: config.hiddenSize),
-                                      halfWeights: halfWeights)
+                                      halfWeights: halfWeights, compute: compute)
         parameters = table
         (vision, language) = config.makeParts(parameters: table, trainable: trainable, recompute: recompute)
         imagePrompt = table.contains(SoftPromptName.image) ? table[SoftPromptName.image] : nil

@@ -41,6 +41,8 @@ enum RunAgreement {
                           hint: "Their model directories hold different models: every rank must load the same one."),
             AgreementItem(name: "trainable tensors", text: layout,
                           hint: "Their trainable tensors (names and shapes) differ: use the same model and configuration on every rank."),
+            AgreementItem(name: "compute precision", text: model.parameters.compute.rawValue,
+                          hint: "memory.compute auto chose bf16 on hosts with native bf16 dot products and fp32 on the others: set memory.compute to fp32 (or bf16, on hosts that all have it)."),
             AgreementItem(name: "checkpoint to resume from", text: resumed.map { "\($0.path) at step \($0.state.step)" } ?? "fresh",
                           hint: "They read different checkpoint files under one name: put run_dir on a file system every rank shares."),
         ], on: communicator)

@@ -4,6 +4,7 @@ import Configuration
 import Datasets
 import Foundation
 import Kernels
+import Layers
 import ModelFiles
 import Models
 import Training
@@ -74,7 +75,8 @@ package final class TrainingRun {
                                        worldSize: communicator.size)
         let (dataset, split, data, stepsPerEpoch) = try loadData(settings: settings, directory: directory)
         let model: VisionLanguageModel<Float> = try directory.loadModel(trainable: settings.trainable, memory: settings.memory)
-        if settings.memory.halfWeights && communicator.rank == 0 { reportHalfWeights(model) }
+        if communicator.rank == 0 { reportCompute(settings.compute, model) }
+        if settings.memory.halfWeights && settings.memory.compute == .fp32 && communicator.rank == 0 { reportHalfWeights(model) }
         model.initializeAdapters(seed: settings.seed, prompts: prompts)
         if settings.trainable.logitScale {
             model.parameters[ObjectiveParameterName.logitScale].value[0] = Float(settings.initialLogitScale)
@@ -106,6 +108,15 @@ package final class TrainingRun {
             throw ConfigError("\(dataPath): the train split has \(split.count) samples, fewer than one global batch of \(settings.globalBatch).")
         }
         return (dataset, split, data, stepsPerEpoch)
+    }
+
+    /// The precision of the frozen-weight products, why, and (bf16) how the weights are held.
+    func reportCompute(_ choice: ComputeChoice, _ model: VisionLanguageModel<Float>) {
+        guard choice.precision == .bf16 else { return say("compute: fp32 (\(choice.reason))") }
+        let held = model.parameters.halfParameters
+        let owned = held.filter { $0.half!.owner is OwnedBFloat16Storage }
+        say(String(format: "compute: bf16 (%@): %d frozen weights (%.2f GB) held as bf16, %d of them converted at load, %d mapped in place",
+                   choice.reason, held.count, Double(held.reduce(0) { $0 + $1.half!.byteCount }) / 1e9, owned.count, held.count - owned.count))
     }
 
     func reportHalfWeights(_ model: VisionLanguageModel<Float>) {

@@ -1,6 +1,7 @@
 import Configuration
 import Foundation
 import Kernels
+import Layers
 import Models
 
 /// The pieces of a run that the configuration determines, independent of files and MPI.
@@ -16,6 +17,8 @@ package struct RunSettings: Sendable {
     package var seed: UInt64
     package var initialLogitScale: Double
     package var memory: ModelMemoryOptions
+    /// Why `memory.compute` is what it is on this CPU (printed at start).
+    package var compute: ComputeChoice
 
     /// Checks the configuration and derives the run's pieces; `softPromptLengths` come from the
     /// prompt templates as the tokenizer splits them (PromptBuilder).
@@ -40,7 +43,8 @@ package struct RunSettings: Sendable {
         schedule = LearningRateSchedule(peak: config.optimizer.lr, warmupSteps: config.warmupSteps, totalSteps: steps,
                                         shape: config.optimizer.schedule, minRatio: config.optimizer.minLRRatio)
         initialLogitScale = loss.logitScale
-        memory = ModelMemoryOptions(halfWeights: config.memory.halfWeights, recompute: config.memory.recompute)
+        compute = try ComputeChoice(config.memory.compute, fullModel: full)
+        memory = ModelMemoryOptions(halfWeights: config.memory.halfWeights, recompute: config.memory.recompute, compute: compute.precision)
         if memory.halfWeights && full {
             throw ConfigError("memory.half_weights keeps the frozen base weights in 16-bit storage, but train.mode full trains every base weight; set memory.half_weights: false (or train.mode: adapters).")
         }

@@ -31,7 +31,8 @@ struct Embed: ParsableCommand {
         do { lines = try texts.map(readCaptionLines) ?? [] } catch let error as CaptionFileError { throw ValidationError(error.description) }
         let embedder = try Embedder(directory: directory, checkpoint: model.checkpoint, adapters: model.adapters,
                                     imagePrompt: imagePrompt, textPrompt: textPrompt,
-                                    imageMode: model.imageMode, batchSize: batchSize, halfWeights: model.halfWeights)
+                                    imageMode: model.imageMode, batchSize: batchSize, halfWeights: model.halfWeights,
+                                    compute: try model.computePrecision())
         let decoded = try Embedder.loadImages(images)
         let progress = CountProgress(total: decoded.count + lines.count, label: "embedding")
         let imageEmbeddings = try embedder.embedImages(decoded) { progress.update($0) }

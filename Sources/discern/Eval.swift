@@ -24,8 +24,9 @@ struct Eval: ParsableCommand {
 
     func run() throws {
         let directory = try Embedder.openModel(model.model)
+        let compute = try model.computePrecision()
         let embedder = try Embedder(directory: directory, checkpoint: model.checkpoint, adapters: model.adapters,
-                                    imageMode: model.imageMode, batchSize: 32, halfWeights: model.halfWeights)
+                                    imageMode: model.imageMode, batchSize: 32, halfWeights: model.halfWeights, compute: compute)
         let say: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: data, isDirectory: &isDirectory) else {
@@ -41,7 +42,7 @@ struct Eval: ParsableCommand {
             throw ValidationError("--likelihood-images is not supported yet for \(directory.config.modelType) models, whose images keep their own sizes.")
         }
         if likelihoodImages > 0 {
-            let base = try Embedder(directory: directory, batchSize: 32, halfWeights: model.halfWeights)
+            let base = try Embedder(directory: directory, batchSize: 32, halfWeights: model.halfWeights, compute: compute)
             likelihood = (CaptionScorer(model: base.model, prompts: base.prompts), likelihoodImages)
         }
         let report = try Evaluator.evaluate(set, embedder: embedder, modelPath: model.model, checkpoint: model.checkpoint ?? model.adapters,

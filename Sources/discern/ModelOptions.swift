@@ -1,5 +1,8 @@
 import ArgumentParser
 import Configuration
+import Foundation
+import Layers
+import Training
 
 /// The model and the adapters applied to it, as `embed` and `eval` take them.
 struct ModelOptions: ParsableArguments {
@@ -10,6 +13,15 @@ struct ModelOptions: ParsableArguments {
     var imageMode: RunConfiguration.ImageMode = .crop
     @Flag(help: "Keep F16/BF16 base weights memory-mapped and widen them per use (a 7B model in ~14 GB instead of ~28 GB; same results).")
     var halfWeights = false
+    @Option(help: "Precision of the products with the base weights: fp32, bf16 (needs AVX512_BF16 or AMX-BF16) or auto (bf16 where the CPU has it); see memory.compute in docs/config.md.")
+    var compute: RunConfiguration.ComputeSetting = .fp32
+
+    /// `--compute` on this CPU; the reason goes to standard error, as a run's first lines do.
+    func computePrecision() throws -> ComputePrecision {
+        let choice = try ComputeChoice(compute, fullModel: false)
+        FileHandle.standardError.write(Data("compute: \(choice.precision.rawValue) (\(choice.reason.replacingOccurrences(of: "memory.compute", with: "--compute")))\n".utf8))
+        return choice.precision
+    }
 
     func validate() throws {
         guard checkpoint == nil || adapters == nil else { throw ValidationError("give --checkpoint or --adapters, not both.") }
@@ -17,3 +29,4 @@ struct ModelOptions: ParsableArguments {
 }
 
 extension RunConfiguration.ImageMode: ExpressibleByArgument {}
+extension RunConfiguration.ComputeSetting: ExpressibleByArgument {}

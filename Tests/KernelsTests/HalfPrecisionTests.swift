@@ -47,6 +47,21 @@ final class HalfPrecisionTests: XCTestCase {
         for i in 0..<values.count { XCTAssertEqual(Double(wide[i]), Double(values[i]), accuracy: abs(Double(values[i])) / 128) }
     }
 
+    /// The parallel narrowing gives bit for bit what the single loop gives, on values of every
+    /// kind (ties, subnormals, infinities, NaN, overflow to infinity) over several chunks.
+    func testParallelBFloat16NarrowingMatchesTheLoop() {
+        let count = 3 * (1 << 16) + 5
+        var random = Xoshiro256(seed: 10)
+        var values = (0..<count).map { _ in Float(bitPattern: UInt32(truncatingIfNeeded: random.next())) }
+        values[0] = 1.0 + 0x1.0p-8; values[1] = .nan; values[2] = -.infinity; values[3] = Float.greatestFiniteMagnitude
+        var expected = [UInt16](repeating: 0, count: count), actual = expected
+        narrowToBFloat16(&values, &expected, count: count)
+        withKernelThreads(testThreadCount) { narrowToBFloat16InParallel(&values, &actual, count: count) }
+        XCTAssertEqual(actual, expected)
+        XCTAssertEqual(actual[0], 0x3F80)
+        XCTAssertEqual(actual[3], 0x7F80, "the largest float rounds up to bf16 infinity")
+    }
+
     /// The vectorisable widening loop gives exactly `float16Value` for all 65,536 patterns
     /// (NaN payloads included: bit patterns are compared).
     func testBranchlessFloat16WideningMatchesReferenceBitForBit() {

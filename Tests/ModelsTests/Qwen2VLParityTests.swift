@@ -121,11 +121,19 @@ final class Qwen2VLParityTests: XCTestCase {
         }
     }
 
-    func runAdapted<T: KernelScalar>(_ name: String, _: T.Type, tolerances: (Double, Double, Double)) throws {
+    static func runAdapted<T: KernelScalar>(_ name: String, _: T.Type, tolerances: (Double, Double, Double)) throws {
+        try withAdaptedModel(name, T.self) { model, images, passes, doubles in
+            try checkAdaptedModel(model, name: name, images: images, passes: passes, fixture: doubles, tolerances: tolerances)
+        }
+    }
+
+    /// The fixture's adapted model loaded under `memory`, its images (mixed sizes) and passes.
+    static func withAdaptedModel<T: KernelScalar>(_ name: String, _: T.Type, memory: ModelMemoryOptions = ModelMemoryOptions(),
+                                                  _ body: (VisionLanguageModel<T>, ImageBatch<T>, AdaptedPasses, (String) throws -> [Double]) throws -> Void) throws {
         let fixture = try Qwen2VLFixture(name)
         let trainable = TrainableSet(lora: fixture.lora, imageSoftPromptLength: fixture.imageSuffixLength,
                                      textSoftPromptLength: fixture.textSuffixLength)
-        let model: VisionLanguageModel<T> = try fixture.model(trainable: trainable)
+        let model: VisionLanguageModel<T> = try fixture.model(trainable: trainable, memory: memory)
         XCTAssertEqual(model.parameters.trainable.count, fixture.config.text.numHiddenLayers * 7 * 2 + 2,
                        "the default LoRA targets are the LLM's seven projections (none in the vision tower)")
         XCTAssertFalse(model.vision.needsBackward)
@@ -133,16 +141,15 @@ final class Qwen2VLParityTests: XCTestCase {
         let passes = (try fixture.sequences("image", softPrompts: true), try fixture.sequences("text", softPrompts: true),
                       try fixture.sequences("ntp", softPrompts: true, targets: true))
         try pixels.withUnsafeBufferPointer { p in
-            try checkAdaptedModel(model, name: name, images: ImageBatch(pixels: p.baseAddress!, count: grids.count, grids: grids),
-                                  passes: passes, fixture: fixture.doubles, tolerances: tolerances)
+            try body(model, ImageBatch(pixels: p.baseAddress!, count: grids.count, grids: grids), passes, fixture.doubles)
         }
     }
 
     func testAdaptersMatchPEFT() throws {
         for name in Self.models {
-            try runAdapted(name, Double.self, tolerances: (TransformersParityTests.doubleEmbeddingAbs, TransformersParityTests.doubleRelative,
+            try Self.runAdapted(name, Double.self, tolerances: (TransformersParityTests.doubleEmbeddingAbs, TransformersParityTests.doubleRelative,
                                                            TransformersParityTests.doubleGradient))
-            try runAdapted(name, Float.self, tolerances: (TransformersParityTests.floatEmbeddingAbs, TransformersParityTests.floatRelative,
+            try Self.runAdapted(name, Float.self, tolerances: (TransformersParityTests.floatEmbeddingAbs, TransformersParityTests.floatRelative,
                                                           TransformersParityTests.floatGradient))
         }
     }

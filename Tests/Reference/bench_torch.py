@@ -3,11 +3,14 @@
 
 The same LLaVA-shaped model and the same VladVA training step (soft prompts + LoRA, contrastive +
 next-token loss) on the same batch shape, written the way a Python user would: real transformers
-(LlavaForConditionalGeneration) and real PEFT LoRA, fp32 on the CPU. It times warm-up-free steps,
-splits each step into the phases Discern reports, and writes the same JSON keys as `discern bench`.
+(LlavaForConditionalGeneration) and real PEFT LoRA, fp32 on the CPU; with `--autocast bf16` the
+forward passes run under `torch.autocast("cpu", dtype=torch.bfloat16)`, PyTorch's own mixed
+precision (oneDNN bf16 matmuls), as a PyTorch user on a bf16-capable CPU would run it. It times
+warm-up-free steps, splits each step into the phases Discern reports, and writes the same JSON keys
+as `discern bench`.
 
 Usage: Tests/Reference/.venv/bin/python Tests/Reference/bench_torch.py --threads 1 [--steps 10]
-       [--warmup 2] [--json runs/bench/torch-1t.json]
+       [--warmup 2] [--autocast bf16] [--json runs/bench/torch-1t.json]
 """
 import argparse
 import json
@@ -40,6 +43,8 @@ def parse_arguments():
     parser.add_argument("--steps", type=int, default=10, help="timed steps")
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps before the timed ones")
     parser.add_argument("--json", help="write the result to this file")
+    parser.add_argument("--autocast", choices=["off", "bf16"], default="off",
+                        help="run the forward passes under torch.autocast('cpu', dtype=torch.bfloat16)")
     arguments = parser.parse_args()
     if arguments.threads < 1 or arguments.steps < 1 or arguments.warmup < 0:
         parser.error("--threads and --steps must be at least 1, --warmup at least 0")
@@ -155,7 +160,26 @@ def main():
     bos, eos = torch.tensor([BOS]), torch.tensor([EOS])
     labels = torch.arange(BATCH)
 
+    autocast = arguments.autocast == "bf16"
+
     def step():
+        # PyTorch's recipe: the forward (and the loss) under autocast, backward and optimizer outside it.
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+            t0, t1, t2, contrastive, ntp, loss = forward()
+        loss.backward()
+        t3 = time.perf_counter()
+
+        torch.nn.utils.clip_grad_norm_(trainable, 1.0)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        with torch.no_grad():
+            extras.logit_scale.clamp_(0.0, LOGIT_SCALE_MAX)
+        t4 = time.perf_counter()
+        split = {"vision_forward": t1 - t0, "llm_forward": t2 - t1, "llm_backward": t3 - t2,
+                 "optimizer": t4 - t3, "communication": 0.0}
+        return t4 - t0, split, (contrastive.item(), ntp.item())
+
+    def forward():
         t0 = time.perf_counter()
         with torch.no_grad():   # frozen tower and projector: no gradient flows into them
             image_features = llava.model.get_image_features(
@@ -179,19 +203,7 @@ def main():
         ntp = F.cross_entropy(lm_head(predicting), targets)
         loss = contrastive + ntp
         t2 = time.perf_counter()
-
-        loss.backward()
-        t3 = time.perf_counter()
-
-        torch.nn.utils.clip_grad_norm_(trainable, 1.0)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        with torch.no_grad():
-            extras.logit_scale.clamp_(0.0, LOGIT_SCALE_MAX)
-        t4 = time.perf_counter()
-        split = {"vision_forward": t1 - t0, "llm_forward": t2 - t1, "llm_backward": t3 - t2,
-                 "optimizer": t4 - t3, "communication": 0.0}
-        return t4 - t0, split, (contrastive.item(), ntp.item())
+        return t0, t1, t2, contrastive, ntp, loss
 
     first_loss = None
     for _ in range(arguments.warmup):
@@ -208,6 +220,7 @@ def main():
     flops = analytic_flops()
     result = {
         "tool": "pytorch",
+        "precision": "bf16-autocast" if autocast else "fp32",
         "torch_version": torch.__version__,
         "threads": arguments.threads,
         "ranks": 1,
@@ -225,7 +238,7 @@ def main():
 
     lora_count = sum(p.numel() for p in lora_parameters)
     total_count = sum(p.numel() for p in peft_model.parameters()) + sum(p.numel() for p in extra_parameters)
-    print(f"pytorch {torch.__version__}, {arguments.threads} thread(s), attention "
+    print(f"pytorch {torch.__version__}, {result['precision']}, {arguments.threads} thread(s), attention "
           f"{llava.config.text_config._attn_implementation}, {total_count / 1e6:.2f}M parameters "
           f"({lora_count} LoRA + {sum(p.numel() for p in extra_parameters)} soft prompt/scale trainable)")
     print(f"batch {BATCH}, {arguments.warmup} warm-up + {arguments.steps} timed steps: "

@@ -6,23 +6,27 @@ import ModelFiles
 import Models
 import Training
 
-/// `train-steps MODEL_DIR OUT_FILE MICRO_BATCH [hard-negatives]`: three optimizer steps on a fixed global batch
+/// `train-steps MODEL_DIR OUT_FILE MICRO_BATCH [hard-negatives] [bf16]`: three optimizer steps on a fixed global batch
 /// of 6 pairs, each rank taking its contiguous share. Rank 0 prints one line per step
 /// ("step S loss L contrastive C ntp N norm G") and writes the final trainable vector to OUT_FILE
 /// as raw little-endian Float32 (and the first step's summed gradient to OUT_FILE.gradient), for the
 /// test to compare across world sizes and micro-batches. With `hard-negatives` each pair carries
-/// up to two false captions for the contrastive loss (gathered from every rank).
+/// up to two false captions for the contrastive loss (gathered from every rank); with `bf16` the
+/// model computes in bf16 (memory.compute bf16).
 func trainSteps(_ arguments: [String], _ communicator: Communicator) throws -> Int32 {
-    guard arguments.count == 3 || (arguments.count == 4 && arguments[3] == "hard-negatives"), let microBatch = Int(arguments[2]) else {
-        throw WorkerError(description: "usage: train-steps MODEL_DIR OUT_FILE MICRO_BATCH [hard-negatives]")
+    let options = Set(arguments.dropFirst(3))
+    guard arguments.count >= 3, options.isSubset(of: ["hard-negatives", "bf16"]), options.count == arguments.count - 3,
+          let microBatch = Int(arguments[2]) else {
+        throw WorkerError(description: "usage: train-steps MODEL_DIR OUT_FILE MICRO_BATCH [hard-negatives] [bf16]")
     }
-    let hardNegatives = arguments.count == 4
+    let hardNegatives = options.contains("hard-negatives")
     let directory = try ModelDirectory(path: arguments[0])
     let prompts = try directory.promptBuilder()
     // LoRA dropout on: its masks must not depend on ranks or micro-batches either.
     let trainable = TrainableSet(lora: LoRASettings(rank: 4, alpha: 8, dropout: 0.2), imageSoftPromptLength: prompts.imageSuffixIDs.count,
                                  textSoftPromptLength: prompts.textSuffixIDs.count, logitScale: true)
-    let model: VisionLanguageModel<Float> = try directory.loadModel(trainable: trainable)
+    let model: VisionLanguageModel<Float> = try directory.loadModel(trainable: trainable,
+                                                                    memory: ModelMemoryOptions(compute: options.contains("bf16") ? .bf16 : .fp32))
     model.initializeAdapters(seed: 5, prompts: prompts)
     model.parameters[ObjectiveParameterName.logitScale].value[0] = 2.0
 
