@@ -34,6 +34,8 @@ package final class Benchmark {
         package struct GemmSeconds: Codable, Sendable { package var large, thin: Double }
         package var tool = "discern"
         package var config: String
+        /// memory.compute as resolved on this CPU: fp32 or bf16.
+        package var precision: String
         package var threads: Int
         package var ranks: Int
         package var steps: Int
@@ -55,7 +57,7 @@ package final class Benchmark {
         package var firstLoss: Losses
 
         enum CodingKeys: String, CodingKey {
-            case tool, config, threads, ranks, steps, batch, parameters
+            case tool, config, precision, threads, ranks, steps, batch, parameters
             case trainableParameters = "trainable_parameters", secondsPerStep = "seconds_per_step", samplesPerSecond = "samples_per_second"
             case tokensPerSecond = "tokens_per_second", flopsPerStep = "flops_per_step", gflops, sgemmGflops = "sgemm_gflops"
             case sgemmFraction = "sgemm_fraction", gemmSeconds = "gemm_seconds_per_step", slowestGemms = "slowest_gemms", peakRSSBytes = "peak_rss_bytes", split = "split_seconds"
@@ -105,12 +107,14 @@ package final class Benchmark {
             say("bench: \(describe(modelConfig)); \(total) parameters (base: vision \(parts.vision), connector \(parts.connector), "
                 + "language \(parts.language)), \(trainable) trainable; \(run.globalBatch) pairs per step "
                 + "on \(communicator.size) rank(s) x \(threads) thread(s); \(settings.warmup) warm-up + \(steps) timed steps")
+            say("bench: compute \(run.compute.precision.rawValue) (\(run.compute.reason))")
         }
         let (shapes, firstLoss) = try warmUp(step, update: update, batch: batch)
         let measured = try timedSteps(steps, step: step, update: update, batch: batch, say: say)
         // The step's peak memory, before the ceiling measurement allocates its own operands.
         let stepPeak = Self.peakResidentBytes()
-        return try summarize(measured, shapes: shapes, steps: steps, threads: threads, globalBatch: run.globalBatch, stepPeak: stepPeak,
+        return try summarize(measured, shapes: shapes, precision: run.compute.precision, steps: steps, threads: threads,
+                             globalBatch: run.globalBatch, stepPeak: stepPeak,
                              parameters: (total, trainable), firstLoss: firstLoss)
     }
 
@@ -156,7 +160,7 @@ package final class Benchmark {
 
     /// The report: medians, the sgemm ceiling at the recorded shapes (measured now, in this
     /// process, after the timed steps) and the largest rank's peak memory.
-    func summarize(_ measured: Measured, shapes: GemmShapeLog, steps: Int, threads: Int, globalBatch: Int, stepPeak: Int,
+    func summarize(_ measured: Measured, shapes: GemmShapeLog, precision: ComputePrecision, steps: Int, threads: Int, globalBatch: Int, stepPeak: Int,
                    parameters: (total: Int, trainable: Int), firstLoss: Report.Losses) throws -> Report {
         let timings = shapes.measureFloat()
         let large = timings.filter { $0.isLarge() }
@@ -170,7 +174,7 @@ package final class Benchmark {
             Report.Allocations(compute: Double(measured.computeAllocations) / Double(steps),
                                preparation: Double(measured.preparationAllocations) / Double(steps))
         }
-        return Report(config: configPath, threads: threads, ranks: communicator.size, steps: steps, batch: globalBatch,
+        return Report(config: configPath, precision: precision.rawValue, threads: threads, ranks: communicator.size, steps: steps, batch: globalBatch,
                       parameters: parameters.total, trainableParameters: parameters.trainable,
                       secondsPerStep: .init(median: median, min: measured.seconds.min()!, max: measured.seconds.max()!),
                       samplesPerSecond: Double(globalBatch) / median, tokensPerSecond: Double(measured.tokens) / median,
@@ -198,22 +202,44 @@ package final class Benchmark {
             model = try ModelDirectory(path: bench.modelDir).loadModel(trainable: run.trainable, memory: run.memory)
         } else {
             try modelConfig.checkMemoryFits(bytesPerValue: MemoryLayout<Float>.size, source: "the bench section of the configuration")
-            model = try VisionLanguageModel<Float>(config: modelConfig, trainable: run.trainable, recompute: run.memory.recompute)
-            for tensor in model.modelDescription.tensors {
-                let values = initialTensor(name: tensor.name, shape: tensor.shape, config: modelConfig, padTokenID: settings.padTokenID, seed: run.seed)
-                model.parameters[tensor.name].value.update(from: values, count: values.count)
-            }
+            model = try makeModelInMemory(modelConfig, run: run)
         }
         model.initializeAdapters(seed: run.seed, prompts: prompts)
         if run.trainable.logitScale {
             model.parameters[ObjectiveParameterName.logitScale].value[0] = Float(run.initialLogitScale)
         }
-        if communicator.rank == 0 && (run.memory.halfWeights || run.memory.recompute) {
+        if communicator.rank == 0 && (run.memory.halfWeights || run.memory.recompute) && run.memory.compute == .fp32 {
             let half = model.parameters.halfParameters
             say(String(format: "bench: %d weights (%.2f GB) stay 16-bit%@; recompute %@", half.count,
                        Double(half.reduce(0) { $0 + $1.half!.byteCount }) / 1e9,
                        half.isEmpty && run.memory.halfWeights ? " (memory.half_weights needs bench.weights float16 or bfloat16)" : "",
                        run.memory.recompute ? "on" : "off"))
+        }
+        return model
+    }
+
+    /// The random weights `discern init-model` would draw, made in memory. In bf16 compute the
+    /// frozen ones a linear layer or a row lookup reads are rounded to bf16 once, as a model
+    /// directory's float32 weights are at load.
+    func makeModelInMemory(_ modelConfig: any VisionLanguageConfig, run: RunSettings) throws -> VisionLanguageModel<Float> {
+        let description = modelConfig.modelDescription
+        func values(_ tensor: TensorBlueprint) -> [Float] {
+            initialTensor(name: tensor.name, shape: tensor.shape, config: modelConfig, padTokenID: settings.padTokenID, seed: run.seed)
+        }
+        var half: [String: HalfMatrix] = [:]
+        if run.memory.compute == .bf16 {
+            let frozen = Set(try description.parameterSpecs(trainable: run.trainable, hidden: modelConfig.hiddenSize).filter { !$0.trainable }.map(\.name))
+            for tensor in description.tensors where frozen.contains(tensor.name) && tensor.mayStayHalf && tensor.count > 0 {
+                let storage = OwnedBFloat16Storage(count: tensor.count)
+                narrowToBFloat16(values(tensor), storage.pointer, count: tensor.count)
+                half[tensor.name] = storage.matrix(rows: tensor.shape[0], columns: tensor.shape[1])
+            }
+        }
+        let model = try VisionLanguageModel<Float>(config: modelConfig, trainable: run.trainable, halfWeights: half,
+                                                   recompute: run.memory.recompute, compute: run.memory.compute)
+        for tensor in description.tensors where half[tensor.name] == nil {
+            let tensorValues = values(tensor)
+            model.parameters[tensor.name].value.update(from: tensorValues, count: tensorValues.count)
         }
         return model
     }

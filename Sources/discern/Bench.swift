@@ -38,6 +38,7 @@ extension Bench {
             "    \(name.padding(toLength: 16, withPad: " ", startingAt: 0)) \(f(seconds)) s  \(f(100 * seconds / whole, 1))%"
         }
         var lines = [
+            "compute          \(r.precision)" + (r.precision == "bf16" ? " (products with frozen weights as bf16 GEMMs: the sgemm figures below cover the fp32 products only)" : ""),
             "s/step           median \(f(r.secondsPerStep.median)) (min \(f(r.secondsPerStep.min)), max \(f(r.secondsPerStep.max))) over \(r.steps) steps",
             "samples/s        \(f(r.samplesPerSecond, 2))",
             "tokens/s         \(f(r.tokensPerSecond, 0))",

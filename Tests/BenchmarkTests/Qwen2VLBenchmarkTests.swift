@@ -3,6 +3,7 @@ import Communication
 import Configuration
 import Formats
 import Foundation
+import Kernels
 import ModelFactory
 import ModelFiles
 import Models
@@ -105,6 +106,26 @@ final class Qwen2VLBenchmarkTests: XCTestCase {
         if let allocations = report.allocationsPerStep, !Self.coresWhoseSGEMMAllocates.contains(BLASInfo().coreName.lowercased()) {
             XCTAssertEqual(allocations.compute, 0, "heap allocations per step in the forward/backward/update")
         }
+    }
+
+    /// bf16 compute in the bench (weights made in memory and written to disk): the frozen weights
+    /// are held as bf16, the step counts the same FLOPs, and its first losses stay within bf16
+    /// rounding of fp32's (they are logs of softmaxes near ln(batch), so 2% is generous).
+    func testBFloat16StepRunsOnWeightsInMemoryAndOnDisk() throws {
+        try XCTSkipUnless(BFloat16Hardware.native, "this CPU has no native bf16 dot products (\(BFloat16Hardware.description))")
+        // A vocabulary the written model's byte-level tokenizer fits in.
+        let vocabulary = ["bench.vocab_size=400"]
+        let (fp32, _) = try runBench(vocabulary)
+        for weights in [["bench.weights=memory"], ["bench.weights=bfloat16", "bench.model_dir=\(temporaryDirectory().path)"]] {
+            let (bf16, said) = try runBench(vocabulary + weights + ["memory.compute=bf16"])
+            XCTAssertEqual(bf16.precision, "bf16")
+            XCTAssertTrue(said.contains { $0.hasPrefix("bench: compute bf16") }, "\(said)")
+            XCTAssertEqual(bf16.flopsPerStep, fp32.flopsPerStep)
+            XCTAssertEqual(bf16.firstLoss.contrastive, fp32.firstLoss.contrastive, accuracy: 0.02 * fp32.firstLoss.contrastive, "\(weights)")
+            XCTAssertEqual(bf16.firstLoss.ntp, fp32.firstLoss.ntp, accuracy: 0.02 * fp32.firstLoss.ntp, "\(weights)")
+            XCTAssertNotEqual(bf16.firstLoss.ntp, fp32.firstLoss.ntp, "bf16 compute gave fp32's loss bit for bit: it did not run")
+        }
+        XCTAssertEqual(fp32.precision, "fp32")
     }
 
     /// OpenBLAS 0.3.21's small-matrix kernels of these cores malloc a buffer per call inside
