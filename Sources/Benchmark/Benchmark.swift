@@ -90,13 +90,12 @@ package final class Benchmark {
     /// Builds the model and batch, runs `warmup` + `steps` steps on `threads` threads per rank.
     package func run(steps: Int, threads: Int, say: (String) -> Void) throws -> Report {
         guard steps > 0 else { throw ConfigError("--steps must be positive, got \(steps).") }
-        KernelThreads.count = max(threads, 1)
-        setBLASThreads(threads)
         let modelConfig = try settings.modelConfig()
         let prompts = try PromptBuilder(encoder: settings.encoding, templates: settings.templates, imageTokenID: settings.imageTokenID,
                                         eosTokenID: 2, imageTokens: settings.imageTokensPerImage, maxPositions: modelConfig.maxPositions,
                                         imageMarkup: settings.imageMarkup)
         let run = try RunSettings(configuration, softPromptLengths: (settings.promptTokens, settings.promptTokens), worldSize: communicator.size)
+        setThreads(threads, bfloat16Compute: run.compute.precision == .bf16)
         let model = try makeModel(modelConfig, run: run, prompts: prompts, say: say)
         let update = ParameterUpdate(parameters: model.parameters, schedule: run.schedule, configuration: configuration)
         let step = TrainingStep(model: model, prompts: prompts, communicator: communicator, settings: run.step)

@@ -39,6 +39,19 @@ final class MappedFile: @unchecked Sendable {  // immutable after init; the mapp
 
 func systemErrorText() -> String { String(cString: strerror(errno)) }
 
+/// Drops the pages of a read-only file mapping inside `bytes` from this process's resident set
+/// (madvise MADV_DONTNEED; a later read faults them in from the file again, so nothing is lost).
+/// For a tensor copied out of the mapping once, e.g. converted to bf16 at load: otherwise the
+/// file pages it touched stay resident beside the copy, and a 7B model would need twice its size.
+/// Only whole pages inside the range are dropped, never a neighbour's.
+package func releaseMappedPages(_ bytes: UnsafeRawBufferPointer) {
+    guard let base = bytes.baseAddress, bytes.count > 0 else { return }
+    let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+    let start = (Int(bitPattern: base) + page - 1) / page * page, end = (Int(bitPattern: base) + bytes.count) / page * page
+    guard end > start, let pointer = UnsafeMutableRawPointer(bitPattern: start) else { return }
+    _ = madvise(pointer, end - start, MADV_DONTNEED)   // advice only: a refusal leaves the pages resident, nothing else
+}
+
 /// Reads a whole (small) file such as tokenizer.json or an index; errors name the path and the
 /// system reason (never a raw Foundation error).
 package func readFileBytes(_ path: String) throws(FormatError) -> [UInt8] {

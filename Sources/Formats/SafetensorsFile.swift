@@ -42,6 +42,7 @@ extension TensorSource {
         }
         let bytes = try rawBytes(name)
         guard count > 0, let base = bytes.baseAddress else { return }
+        defer { releaseMappedPages(bytes) }   // the copy is what stays; the file pages need not
         if tensor.dtype == .BF16 {
             UnsafeMutableRawPointer(destination).copyMemory(from: base, byteCount: 2 * count)
             return

@@ -13,10 +13,11 @@ import Dispatch
 /// primitive for each shape is made once and cached (BFloat16GemmPlans), so a repeated call makes
 /// no primitive, buffer or descriptor; what it still allocates is oneDNN's own per-execution
 /// argument map (`bf16GemmLibraryAllocationsPerExecution` small blocks per oneDNN call).
-/// Threads: as many as the fp32 path uses (OpenBLAS's count: setBLASThreads or
-/// OPENBLAS_NUM_THREADS). oneDNN itself always runs on one thread; larger products are split
-/// into column (or row) blocks run on Discern's own threads, so no OpenMP team ever runs beside
-/// OpenBLAS's threads or other MPI ranks.
+/// Threads: Discern's own count (KernelThreads, which `threads` / OPENBLAS_NUM_THREADS set).
+/// oneDNN itself always runs on one thread; larger products are split into column (or row)
+/// blocks run on Discern's own workers, so no OpenMP team ever runs beside OpenBLAS's threads or
+/// other MPI ranks. A bf16 model runs OpenBLAS single-threaded (`setThreads`): its idle workers
+/// spin, and would take the cores these blocks run on.
 /// Needs a CPU on which oneDNN has a bf16 matmul (AVX-512 at least); check
 /// `BFloat16Hardware.native` before choosing bf16: only native bf16 is faster than fp32.
 public func bf16Gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
@@ -33,7 +34,7 @@ public func bf16Gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int,
         return
     }
     let shape = BFloat16GemmShape(transA: transA, transB: transB, m: m, n: n, k: k, lda: lda, ldb: ldb, ldc: ldc,
-                                  alpha: alpha, beta: beta, threads: blasThreads)
+                                  alpha: alpha, beta: beta, threads: KernelThreads.count)
     let plan = BFloat16GemmPlans.shared.checkOut(shape)
     plan.run(a, b, c)
     BFloat16GemmPlans.shared.checkIn(plan)

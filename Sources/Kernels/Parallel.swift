@@ -6,6 +6,17 @@ public enum KernelThreads {
     nonisolated(unsafe) public static var count: Int = 1
 }
 
+/// `count` threads for a rank's numeric work. fp32: OpenBLAS gets them too. bf16 compute: the big
+/// products are bf16 GEMMs split over Discern's own workers (bf16Gemm), and OpenBLAS, left with
+/// the small fp32 products (attention, LoRA factors), runs on one thread: its idle workers
+/// busy-wait after each call, and on a 2-core machine one spinning on the second core made the
+/// bf16 step at 2 threads slower than at 1 (bench-small: 0.46 against 0.25 s/step; 0.21 with
+/// OpenBLAS on one thread, docs/performance.md).
+public func setThreads(_ count: Int, bfloat16Compute: Bool) {
+    KernelThreads.count = max(count, 1)
+    setBLASThreads(bfloat16Compute ? 1 : count)
+}
+
 /// A raw pointer that may cross into the worker closures of `parallelFor`. Each worker must
 /// write a disjoint range; that is the caller's contract, not something the type checks.
 public struct SharedPointer<T>: @unchecked Sendable {

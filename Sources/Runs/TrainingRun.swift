@@ -73,6 +73,7 @@ package final class TrainingRun {
         let prompts = try directory.promptBuilder(templates: PromptTemplates(configuration.prompts))
         let settings = try RunSettings(configuration, softPromptLengths: (prompts.imageSuffixIDs.count, prompts.textSuffixIDs.count),
                                        worldSize: communicator.size)
+        if settings.compute.precision == .bf16 { setThreads(KernelThreads.count, bfloat16Compute: true) }
         let (dataset, split, data, stepsPerEpoch) = try loadData(settings: settings, directory: directory)
         let model: VisionLanguageModel<Float> = try directory.loadModel(trainable: settings.trainable, memory: settings.memory)
         if communicator.rank == 0 { reportCompute(settings.compute, model) }

@@ -81,8 +81,8 @@ final class BFloat16GemmTests: XCTestCase {
     func testAllTransposeCasesSizesAlphaBetaAndThreads() {
         var random = TestRandom(seed: 11)
         let shapes = [(1, 1, 1), (3, 5, 7), (17, 1, 9), (1, 13, 4), (31, 29, 37), (64, 3, 65), (2, 70, 1), (96, 200, 900), (300, 100, 600)]
-        let saved = blasThreads
-        defer { setBLASThreads(saved) }
+        let saved = KernelThreads.count
+        defer { KernelThreads.count = saved }
         for (m, n, k) in shapes {
             // The float64 reference of the two large shapes is the slow part: two alpha/beta pairs suffice there.
             let scalings = m * n * k > 1_000_000 ? [(1.0, 0.0), (0.5, 1.0)] : [(1.0, 0.0), (1.0, 1.0), (0.5, 1.0), (-2.0, 0.25)]
@@ -94,7 +94,7 @@ final class BFloat16GemmTests: XCTestCase {
                         let expected = reference(transA, transB, m, n, k, a.values, lda: transA ? m : k, b.values, ldb: transB ? k : n,
                                                  c0, ldc: n, alpha: alpha, beta: beta)
                         for threads in [1, 2] {
-                            setBLASThreads(threads)
+                            KernelThreads.count = threads
                             var c = c0
                             run(transA, transB, m, n, k, alpha: Float(alpha), a.bits, lda: nil, b.bits, ldb: nil, beta: Float(beta), &c, ldc: nil)
                             assertWithinAccumulationBound(c, expected, k: k,
