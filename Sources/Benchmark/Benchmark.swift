@@ -227,8 +227,7 @@ package final class Benchmark {
         }
         var half: [String: HalfMatrix] = [:]
         if run.memory.compute == .bf16 {
-            let frozen = Set(try description.parameterSpecs(trainable: run.trainable, hidden: modelConfig.hiddenSize).filter { !$0.trainable }.map(\.name))
-            for tensor in description.tensors where frozen.contains(tensor.name) && tensor.mayStayHalf && tensor.count > 0 {
+            for tensor in description.halfCandidates(trainable: run.trainable) {
                 let storage = OwnedBFloat16Storage(count: tensor.count)
                 narrowToBFloat16(values(tensor), storage.pointer, count: tensor.count)
                 half[tensor.name] = storage.matrix(rows: tensor.shape[0], columns: tensor.shape[1])

@@ -19,13 +19,7 @@ extension TensorSource {
     /// rounding F64. `count` must equal the tensor's element count (a check against reading a
     /// tensor into a buffer of the wrong shape).
     package func copyAsFloat(_ name: String, into destination: UnsafeMutablePointer<Float>, count: Int) throws(FormatError) {
-        let tensor = try info(name)
-        guard count == tensor.elementCount else {
-            throw FormatError(file: file(containing: name), entry: name, "has \(tensor.elementCount) elements (shape \(tensor.shape)) but \(count) were requested")
-        }
-        guard tensor.dtype.isFloatingPoint else {
-            throw FormatError(file: file(containing: name), entry: name, "is \(tensor.dtype.rawValue), not a floating-point tensor")
-        }
+        let tensor = try floatingPointTensor(name, count: count)
         widenToFloat(try rawBytes(name), dtype: tensor.dtype, into: destination, count: count)
     }
 
@@ -33,13 +27,7 @@ extension TensorSource {
     /// dtypes widened to Float32 and rounded to nearest even (the rounding torch's `.bfloat16()`
     /// does). Goes through a bounded Float32 chunk, never a full-size copy.
     package func copyAsBFloat16(_ name: String, into destination: UnsafeMutablePointer<UInt16>, count: Int) throws(FormatError) {
-        let tensor = try info(name)
-        guard count == tensor.elementCount else {
-            throw FormatError(file: file(containing: name), entry: name, "has \(tensor.elementCount) elements (shape \(tensor.shape)) but \(count) were requested")
-        }
-        guard tensor.dtype.isFloatingPoint else {
-            throw FormatError(file: file(containing: name), entry: name, "is \(tensor.dtype.rawValue), not a floating-point tensor")
-        }
+        let tensor = try floatingPointTensor(name, count: count)
         let bytes = try rawBytes(name)
         guard count > 0, let base = bytes.baseAddress else { return }
         defer { releaseMappedPages(bytes) }   // the copy is what stays; the file pages need not
@@ -57,6 +45,19 @@ extension TensorSource {
             narrowToBFloat16(scratch, destination + start, count: n)
             start += n
         }
+    }
+
+    /// The tensor's header entry, checked for a copy of `count` elements: that count exactly (a
+    /// check against reading a tensor into a buffer of the wrong shape), a floating-point dtype.
+    func floatingPointTensor(_ name: String, count: Int) throws(FormatError) -> SafetensorsTensorInfo {
+        let tensor = try info(name)
+        guard count == tensor.elementCount else {
+            throw FormatError(file: file(containing: name), entry: name, "has \(tensor.elementCount) elements (shape \(tensor.shape)) but \(count) were requested")
+        }
+        guard tensor.dtype.isFloatingPoint else {
+            throw FormatError(file: file(containing: name), entry: name, "is \(tensor.dtype.rawValue), not a floating-point tensor")
+        }
+        return tensor
     }
 
     /// The tensor as a new Float32 array (see copyAsFloat).

@@ -44,8 +44,6 @@ public final class WidenedWeightScratch<T: KernelScalar>: @unchecked Sendable {
     init(capacity: Int) { self.capacity = capacity }
 
     public let capacity: Int
-    /// Bytes this buffer holds now (0 until a weight is widened).
-    public var allocatedBytes: Int { (buffer?.count ?? 0) * MemoryLayout<T>.stride }
 
     /// `matrix` widened into the buffer (or already there when `parameter` was the last one widened).
     func widened(_ matrix: HalfMatrix, for parameter: AnyObject) -> UnsafePointer<T> {

@@ -108,15 +108,21 @@ package struct ModelDirectory: Sendable {
         // 16-bit weights take 2 bytes a value: the bound stays a lower bound.
         try config.checkMemoryFits(bytesPerValue: memory.halfWeights || memory.compute == .bf16 ? 2 : MemoryLayout<T>.size,
                                    source: url.appendingPathComponent("config.json").path)
-        let weights = try SafetensorsShards.openWeights(inDirectory: url.path)
+        return try VisionLanguageModel<T>(config: config, weights: try SafetensorsShards.openWeights(inDirectory: url.path),
+                                          trainable: trainable, memory: memory)
+    }
+}
+
+extension VisionLanguageModel {
+    /// A model of `config` with the base weights of `weights` (strictly matched), held as
+    /// `memory` says (ModelDescription.heldHalfWeights), and `trainable`'s adapters zeroed.
+    package convenience init(config: any VisionLanguageConfig, weights: any TensorSource, trainable: TrainableSet,
+                             memory: ModelMemoryOptions) throws {
         let description = config.modelDescription
         let keys = try description.matchBaseWeights(in: weights)
-        let frozen = Set(try description.parameterSpecs(trainable: trainable, hidden: config.hiddenSize).filter { !$0.trainable }.map(\.name))
-        let half = try description.heldHalfWeights(in: weights, keys: keys, frozen: frozen, memory: memory)
-        let model = try VisionLanguageModel<T>(config: config, trainable: trainable, halfWeights: half, recompute: memory.recompute,
-                                               compute: memory.compute)
-        try model.loadBaseWeights(from: weights, keys: keys)
-        return model
+        let half = try description.heldHalfWeights(in: weights, keys: keys, trainable: trainable, memory: memory)
+        try self.init(config: config, trainable: trainable, halfWeights: half, recompute: memory.recompute, compute: memory.compute)
+        try loadBaseWeights(from: weights, keys: keys)
     }
 }
 
@@ -125,11 +131,11 @@ extension ModelDescription {
     /// with halfWeights, those the file stores as F16/BF16, in place; with compute bf16, all of
     /// them as bf16. Only tensors the description lets stay 16-bit (TensorBlueprint.mayStayHalf).
     ///   keys: canonical name -> file key (matchBaseWeights)
-    package func heldHalfWeights(in weights: any TensorSource, keys: [String: String], frozen: Set<String>,
+    package func heldHalfWeights(in weights: any TensorSource, keys: [String: String], trainable: TrainableSet,
                                  memory: ModelMemoryOptions) throws -> [String: HalfMatrix] {
         guard memory.halfWeights || memory.compute == .bf16 else { return [:] }
         var half: [String: HalfMatrix] = [:]
-        for tensor in tensors where frozen.contains(tensor.name) && tensor.mayStayHalf && tensor.count > 0 {
+        for tensor in halfCandidates(trainable: trainable) {
             guard let key = keys[tensor.name] else { continue }
             let matrix = memory.compute == .bf16 ? try bfloat16Matrix(key, in: weights, tensor: tensor)
                                                  : try mappedHalfMatrix(key, in: weights, tensor: tensor)

@@ -54,6 +54,14 @@ public struct ModelDescription: Sendable, Equatable {
 
     public var parameterCount: Int { entries.reduce(0) { $0 + $1.tensor.count } }
 
+    /// The base tensors a model with `trainable` may hold as 16-bit matrices (memory.half_weights,
+    /// memory.compute bf16): frozen ones that the description lets stay 16-bit
+    /// (TensorBlueprint.mayStayHalf), empty ones left out.
+    public func halfCandidates(trainable: TrainableSet) -> [TensorBlueprint] {
+        // Base tensors train only in the full-model mode (parameterSpecs).
+        trainable.fullModel ? [] : tensors.filter { $0.mayStayHalf && $0.count > 0 }
+    }
+
     /// Every parameter of the model for a trainable set: base tensors (trainable only in the
     /// full-model mode), LoRA A/B beside each targeted linear, soft prompts of `hidden` width,
     /// the logit scale.

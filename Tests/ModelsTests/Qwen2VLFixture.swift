@@ -33,15 +33,8 @@ struct Qwen2VLFixture {
     /// The model with the directory's weights (strictly matched) and `trainable`'s parameters.
     func model<T: KernelScalar>(trainable: TrainableSet = .frozen, memory: ModelMemoryOptions = ModelMemoryOptions(),
                                 as: T.Type = T.self) throws -> VisionLanguageModel<T> {
-        let weights = try SafetensorsShards.openWeights(inDirectory: url.path)
-        let description = config.modelDescription
-        let keys = try description.matchBaseWeights(in: weights)
-        let frozen = Set(try description.parameterSpecs(trainable: trainable, hidden: config.hiddenSize).filter { !$0.trainable }.map(\.name))
-        let model = try VisionLanguageModel<T>(config: config, trainable: trainable,
-                                               halfWeights: try description.heldHalfWeights(in: weights, keys: keys, frozen: frozen, memory: memory),
-                                               recompute: memory.recompute, compute: memory.compute)
-        try model.loadBaseWeights(from: weights, keys: keys)
-        return model
+        try VisionLanguageModel<T>(config: config, weights: try SafetensorsShards.openWeights(inDirectory: url.path),
+                                   trainable: trainable, memory: memory)
     }
 
     /// The batch's images: the processor's patch rows and each image's grid.
