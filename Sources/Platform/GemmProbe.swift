@@ -22,7 +22,11 @@ package struct GemmProbe: Sendable {
 
     /// The same product in bf16 (operands rounded from the same kind of values). Only meaningful
     /// where BFloat16Hardware.native: elsewhere oneDNN emulates bf16 or has no kernel at all.
-    package static func measureBFloat16(size: Int = 1024, minimumSeconds: Double = 0.3) -> GemmProbe {
+    /// `threads`: bf16Gemm splits over Discern's own threads (KernelThreads), not OpenBLAS's.
+    package static func measureBFloat16(size: Int = 1024, threads: Int = 1, minimumSeconds: Double = 0.3) -> GemmProbe {
+        let saved = KernelThreads.count
+        KernelThreads.count = max(threads, 1)
+        defer { KernelThreads.count = saved }
         let a = UnsafeMutablePointer<UInt16>.allocate(capacity: size * size), b = UnsafeMutablePointer<UInt16>.allocate(capacity: size * size)
         defer { a.deallocate(); b.deallocate() }
         let c = Buffer<Float>(count: size * size)

@@ -47,7 +47,7 @@ struct Doctor: ParsableCommand {
                      probe.gflops, probe.size, blas.threads))
         print("  bf16      \(BFloat16Info.hardware); GEMM library \(BFloat16Info.library)")
         if BFloat16Info.native {
-            let bf16 = GemmProbe.measureBFloat16(size: gemmSize)
+            let bf16 = GemmProbe.measureBFloat16(size: gemmSize, threads: blas.threads)
             print(String(format: "  bf16 GEMM %.1f GFLOP/s (n=%d, %d thread(s), bf16 operands, fp32 result): %.2fx sgemm",
                          bf16.gflops, bf16.size, blas.threads, bf16.gflops / probe.gflops))
         } else {
