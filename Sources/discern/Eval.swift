@@ -56,8 +56,13 @@ struct Eval: ParsableCommand {
             return try kinds[i].load(data[i], name: name, images: try imagesRoot(for: i), split: split)
         }
         let embedder = try makeEmbedder(try Embedder.openModel(model.model), compute: try model.computePrecision())
+        var bar: CountProgress?
         let report = try BenchmarkRunner.run(loaded, embedder: embedder, model: model.model, checkpoint: model.checkpoint ?? model.adapters,
-                                             progress: say)
+                                             say: say) { done, total in
+            bar = bar ?? CountProgress(total: total, label: "embedding")
+            bar?.update(done)
+        }
+        bar?.finish()
         print(report.table)
         if let output {
             try report.write(to: output)

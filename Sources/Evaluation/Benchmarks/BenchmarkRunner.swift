@@ -3,10 +3,12 @@
 /// cached rows by BenchmarkMetrics / RetrievalMetrics.
 package enum BenchmarkRunner {
     package static func run(_ benchmarks: [LoadedBenchmark], embedder: Embedder, model: String, checkpoint: String?,
-                            progress: ((String) -> Void)? = nil) throws -> BenchmarkReport {
+                            say: ((String) -> Void)? = nil, progress: ((_ done: Int, _ total: Int) -> Void)? = nil) throws -> BenchmarkReport {
         let cache = EmbeddingCache()
         let scorers = benchmarks.map { register($0, in: cache) }
-        try cache.embed(with: embedder, progress: progress)
+        say?("embedding \(cache.imagePaths.count) distinct images and \(cache.texts.count) distinct texts")
+        let total = cache.imagePaths.count + cache.texts.count
+        try cache.embed(with: embedder) { progress?($0, total) }
         return BenchmarkReport(model: model, checkpoint: checkpoint, benchmarks: scorers.map { $0() },
                                embeddedImages: cache.imagePaths.count, embeddedTexts: cache.texts.count)
     }

@@ -24,18 +24,17 @@ package final class EmbeddingCache {
     }
 
     /// Images are decoded a chunk at a time, so a 5,000-image split never sits in memory decoded.
-    package func embed(with embedder: Embedder, imagesPerChunk: Int = 64, progress: ((String) -> Void)? = nil) throws {
+    /// `done`: items embedded so far, images then texts (of imagePaths.count + texts.count).
+    package func embed(with embedder: Embedder, imagesPerChunk: Int = 64, done: ((Int) -> Void)? = nil) throws {
         width = embedder.width
-        progress?("embedding \(imagePaths.count) distinct images")
         images = []
         images.reserveCapacity(imagePaths.count * width)
         for start in stride(from: 0, to: imagePaths.count, by: imagesPerChunk) {
             let chunk = imagePaths[start..<min(start + imagesPerChunk, imagePaths.count)]
             images += try embedder.embedImages(try chunk.map { try loadImage(path: $0) })
-            progress?("  \(start + chunk.count) / \(imagePaths.count) images")
+            done?(start + chunk.count)
         }
-        progress?("embedding \(texts.count) distinct texts")
-        textEmbeddings = try embedder.embedTexts(texts)
+        textEmbeddings = try embedder.embedTexts(texts) { done?(self.imagePaths.count + $0) }
     }
 
     /// Cosine similarity of image row `image` and text row `text` (both normalised): a 1x1 GEMM.

@@ -30,19 +30,28 @@ final class BenchmarkEvalCommandTests: XCTestCase {
          "--data", fixtures.winoground.path, "--images", fixtures.winogroundImages.path]
     }
 
-    func eval(_ arguments: [String]) throws -> ChildResult {
-        try runChild(try locateDiscern(), ["eval", "--model", Self.model.path] + arguments, environment: childEnvironment, timeout: 120)
+    func eval(_ arguments: [String], model: URL = model) throws -> ChildResult {
+        try runChild(try locateDiscern(), ["eval", "--model", model.path] + arguments, environment: childEnvironment, timeout: 120)
     }
 
     func json(_ url: URL) throws -> Any { try JSONSerialization.jsonObject(with: Data(contentsOf: url)) }
 
     func testFourBenchmarksInOneRunMatchBruteForce() throws {
+        try checkFourBenchmarks(model: Self.model)
+    }
+
+    /// Qwen2-VL keeps each image at its own size: the same benchmarks through its processor.
+    func testFourBenchmarksOnQwen2VL() throws {
+        try checkFourBenchmarks(model: EmbedTests.fixtures.appendingPathComponent("qwen2vl-a"))
+    }
+
+    func checkFourBenchmarks(model: URL) throws {
         let output = folder.appendingPathComponent("report.json")
-        let result = try eval(allFour + ["--output", output.path])
+        let result = try eval(allFour + ["--output", output.path], model: model)
         XCTAssertEqual(result.status, 0, result.transcript)
         guard case .benchmarks(let report) = try AnyEvalReport.load(output.path) else { return XCTFail("not a benchmark report") }
         XCTAssertEqual(report.benchmarks.map(\.name), ["flickr30k", "coco", "sugarcrepe", "winoground"])
-        let scorer = try BruteForceScorer(model: Self.model.path)
+        let scorer = try BruteForceScorer(model: model.path)
 
         // Retrieval: every test-split image with its five captions.
         for (index, file, root) in [(0, fixtures.flickr, fixtures.flickrImages), (1, fixtures.coco, fixtures.cocoImages)] {
@@ -93,7 +102,7 @@ final class BenchmarkEvalCommandTests: XCTestCase {
         // Each distinct file and text once: 5 + 4 test images, 3 SugarCrepe images (shared by 7 files), 6 Winoground.
         XCTAssertEqual(report.embeddedImages, 5 + 4 + 3 + 6)
         XCTAssertEqual(report.embeddedTexts, scorer.textsAsked.count)
-        XCTAssertTrue(result.standardError.contains("embedding 18 distinct images"), result.transcript)
+        XCTAssertTrue(result.standardError.contains("embedding 18 distinct images and \(scorer.textsAsked.count) distinct texts"), result.transcript)
         XCTAssertTrue(result.standardOutput.contains("flickr30k, split test: 5 images, 25 captions"), result.transcript)
         try checkCompareAndSummarize(output)
     }
