@@ -59,8 +59,9 @@ struct Eval: ParsableCommand {
         var bar: CountProgress?
         let report = try BenchmarkRunner.run(loaded, embedder: embedder, model: model.model, checkpoint: model.checkpoint ?? model.adapters,
                                              say: say) { done, total in
-            bar = bar ?? CountProgress(total: total, label: "embedding")
-            bar?.update(done)
+            // Made at the start (done 0), so the rate counts from there.
+            guard let bar else { bar = CountProgress(total: total, label: "embedding"); return }
+            bar.update(done)
         }
         bar?.finish()
         print(report.table)

@@ -8,6 +8,7 @@ package enum BenchmarkRunner {
         let scorers = benchmarks.map { register($0, in: cache) }
         say?("embedding \(cache.imagePaths.count) distinct images and \(cache.texts.count) distinct texts")
         let total = cache.imagePaths.count + cache.texts.count
+        progress?(0, total)
         try cache.embed(with: embedder) { progress?($0, total) }
         return BenchmarkReport(model: model, checkpoint: checkpoint, benchmarks: scorers.map { $0() },
                                embeddedImages: cache.imagePaths.count, embeddedTexts: cache.texts.count)
