@@ -47,9 +47,13 @@ struct Eval: ParsableCommand {
             guard data.count == 1 else {
                 throw ValidationError("a Discern data set or eval JSONL has its own report: evaluate it alone, and the published benchmarks in another discern eval.")
             }
+            guard images.isEmpty else { throw ValidationError("--images applies to published benchmarks; \(data[0]) names its own images.") }
             return try evaluateDiscernSet(data[0])
         }
         guard likelihoodImages == 0 else { throw ValidationError("--likelihood-images applies to Discern data sets and eval JSONL files only.") }
+        guard split == nil || kinds.contains(.karpathy) else {
+            throw ValidationError("--split applies to Karpathy-split files and Discern data sets; SugarCrepe and Winoground have no splits.")
+        }
         // Every file is read and every image checked before the model loads.
         let loaded = try data.indices.map { i in
             let name = benchmark.isEmpty || benchmark[i].lowercased() == "karpathy" ? nil : benchmark[i].lowercased()

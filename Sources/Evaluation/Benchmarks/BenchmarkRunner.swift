@@ -10,8 +10,20 @@ package enum BenchmarkRunner {
         let total = cache.imagePaths.count + cache.texts.count
         progress?(0, total)
         try cache.embed(with: embedder) { progress?($0, total) }
-        return BenchmarkReport(model: model, checkpoint: checkpoint, benchmarks: scorers.map { $0() },
+        return BenchmarkReport(model: model, checkpoint: checkpoint, benchmarks: distinctNames(scorers.map { $0() }),
                                embeddedImages: cache.imagePaths.count, embeddedTexts: cache.texts.count)
+    }
+
+    /// Two benchmarks of one name (two SugarCrepe folders, say) become `name` and `name-2`, so
+    /// `compare` and `summarize` keep their rows apart.
+    static func distinctNames(_ results: [BenchmarkResult]) -> [BenchmarkResult] {
+        var seen: [String: Int] = [:]
+        return results.map { result in
+            var renamed = result
+            seen[result.name, default: 0] += 1
+            if let count = seen[result.name], count > 1 { renamed.name += "-\(count)" }
+            return renamed
+        }
     }
 
     /// Registers what `benchmark` needs and returns how to score it once the cache is filled.

@@ -122,6 +122,25 @@ final class BenchmarkEvalCommandTests: XCTestCase {
         XCTAssertEqual(result.standardOutput.components(separatedBy: " ± 0.000").count - 1, 10, result.transcript)
     }
 
+    /// A folder and one of its files in one run share every image and text; their names stay apart.
+    func testBenchmarksSharingFilesEmbedThemOnce() throws {
+        let output = folder.appendingPathComponent("shared.json")
+        let result = try eval(["--data", fixtures.sugarCrepe.path, "--data", fixtures.sugarCrepe.appendingPathComponent("add_obj.json").path,
+                               "--images", fixtures.sugarCrepeImages.path, "--output", output.path])
+        XCTAssertEqual(result.status, 0, result.transcript)
+        guard case .benchmarks(let report) = try AnyEvalReport.load(output.path) else { return XCTFail("not a benchmark report") }
+        XCTAssertEqual(report.benchmarks.map(\.name), ["sugarcrepe", "sugarcrepe-2"])
+        XCTAssertEqual(report.embeddedImages, 3, "three val2017 files, however many items and runs name them")
+        var texts = Set<String>()
+        for category in SugarCrepeFiles.categories {
+            for item in (try json(fixtures.sugarCrepe.appendingPathComponent(category + ".json")) as! [String: [String: String]]).values {
+                texts.formUnion([item["caption"]!, item["negative_caption"]!])
+            }
+        }
+        XCTAssertEqual(report.embeddedTexts, texts.count)
+        XCTAssertEqual(report.benchmarks[1].sugarcrepe?.categories["add_obj"], report.benchmarks[0].sugarcrepe?.categories["add_obj"])
+    }
+
     /// Every mistake is reported before the model embeds anything.
     func testInputMistakesAreRefusedBeforeEmbedding() throws {
         try FileManager.default.removeItem(at: fixtures.sugarCrepeImages.appendingPathComponent("000000000285.png"))
@@ -135,6 +154,8 @@ final class BenchmarkEvalCommandTests: XCTestCase {
             (["--data", fixtures.flickr.path, "--images", fixtures.flickrImages.path, "--split", "restval"], "has no images in split 'restval'", 1),
             (["--data", fixtures.flickr.path, "--data", fixtures.coco.path, "--benchmark", "flickr30k"], "give one --benchmark per --data (1 for 2)", 64),
             (["--data", fixtures.winoground.path, "--benchmark", "coco", "--images", fixtures.winogroundImages.path], "examples.jsonl: is not valid JSON", 1),
+            (["--data", fixtures.winoground.path, "--images", fixtures.winogroundImages.path, "--split", "val"], "--split applies to Karpathy-split files", 64),
+            (["--data", fixtures.winoground.path, "--data", folder.path], "is neither a Discern data set (no dataset.json) nor a SugarCrepe folder", 1),
         ]
         for (arguments, expected, status) in cases {
             let result = try eval(arguments)
