@@ -8,14 +8,14 @@ struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Retrieval Recall@1/5/10 both ways and hard-negative accuracy, or published benchmarks, printed and written as JSON.",
         discussion: """
-        --data takes a Discern data set directory (its eval split, e.g. from discern synth) or a JSONL file of
-        {"image": PATH, "caption": TEXT, "negatives": {TYPE: TEXT}}. The JSON report has the keys
+        --data takes a Discern data set directory (its eval split, e.g. from discern synth) or a JSONL file of \
+        {"image": PATH, "caption": TEXT, "negatives": {TYPE: TEXT}}. The JSON report has the keys \
         image_to_text {r1, r5, r10}, text_to_image {r1, r5, r10}, hard_negatives {type: accuracy}.
 
-        --data also takes the standard benchmarks in their published formats (docs/eval.md), several in one run
-        (repeat --data; each distinct image file and text is embedded once): a Karpathy-split JSON
-        (dataset_flickr30k.json, dataset_coco.json; --split, default test), a SugarCrepe folder or CATEGORY.json file,
-        Winoground's examples.jsonl. --images names the folder their image files are relative to (one for all, or
+        --data also takes the standard benchmarks in their published formats (docs/eval.md), several in one run \
+        (repeat --data; each distinct image file and text is embedded once): a Karpathy-split JSON \
+        (dataset_flickr30k.json, dataset_coco.json; --split, default test), a SugarCrepe folder or CATEGORY.json file, \
+        Winoground's examples.jsonl. --images names the folder their image files are relative to (one for all, or \
         one per --data). The format is detected from the content unless --benchmark names it (one per --data).
         """)
 

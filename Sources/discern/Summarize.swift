@@ -6,8 +6,8 @@ struct Summarize: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "One markdown table row from several `discern eval --output` reports (e.g. seeds): mean and spread.",
         discussion: """
-        Columns: i->t R@1, t->i R@1, then accuracy per hard-negative type (sorted); for published-benchmark reports,
-        R@1 both ways per retrieval benchmark, SugarCrepe's add / replace / swap means and Winoground's text / image / group.
+        Columns: i->t R@1, t->i R@1, then accuracy per hard-negative type (sorted); for published-benchmark reports, \
+        R@1 both ways per retrieval benchmark, SugarCrepe's add / replace / swap means and Winoground's text / image / group. \
         --header prints the header row instead.
         """)
 
