@@ -79,7 +79,7 @@ let package = Package(
         .target(name: "PEFT", dependencies: ["Runs", "Configuration", "Training", "Checkpointing", "Formats", "HDF5Files", "ModelFiles", "Models",
                                              "Layers", "Kernels"], swiftSettings: numeric),
         // Embedding and evaluation: the embedder, evaluation sets, retrieval and hard-negative metrics,
-        // the likelihood caption scorer.
+        // the likelihood caption scorer, and the standard benchmarks read in their published formats.
         .target(name: "Evaluation", dependencies: ["Runs", "PEFT", "Configuration", "Training", "Objectives", "Checkpointing", "Datasets", "Formats", "HDF5Files", "Images",
                                                    "ModelFiles", "Models", "Layers", "Kernels"], swiftSettings: numeric),
         // `discern bench`: a timed training step on a random model of a chosen shape.
