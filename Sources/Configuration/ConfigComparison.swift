@@ -7,7 +7,7 @@ extension ResolvedConfig {
     package static let resumeInvariantPaths = [
         "seed", "global_batch", "prompts.image", "prompts.text", "image.mode", "train.mode", "train.soft_prompts", "train.lora",
         "lora.rank", "lora.alpha", "lora.target_modules", "loss.contrastive", "loss.ntp", "loss.ntp_captions", "loss.hard_negatives",
-        "loss.learn_logit_scale",
+        "loss.mask_duplicates", "loss.learn_logit_scale",
     ]
     /// Where things are: a resumed run may name other places without a note.
     static let locationPaths: Set<String> = ["model", "data", "run_dir"]
