@@ -18,6 +18,11 @@ extension DistributedEquivalenceTests {
         XCTAssertTrue(unmasked.lines.allSatisfy { $0.hasSuffix(" masked 0") }, "\(unmasked.lines)")
     }
 
+    /// Qwen2-VL: the same duplicates among images of six different sizes.
+    func testQwen2VLMaskedDuplicatesAgreeWithOneProcess() throws {
+        try assertAgree(variants: [(2, 0), (3, 0), (1, 2)], hardNegatives: true, model: Self.qwen2VL, options: ["duplicates"])
+    }
+
     /// A batch without duplicates trains bit for bit the same with masking on and off: the mask
     /// adds no arithmetic, so every run that has no duplicates keeps its old numbers.
     func testMaskingWithoutDuplicatesIsBitIdentical() throws {
