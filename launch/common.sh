@@ -52,20 +52,19 @@ discern_require_swift() {
     fi
 }
 
-# Compiles an object file that gives the binary its build's commit, date and compiler, and prints
-# its path, for `swift build -Xlinker PATH`: its definitions replace the weak "unknown" defaults in
+# Compiles an object file that gives the binary its build's commit, date and compiler into the
+# build folder $1, and prints its path, for `swift build -Xlinker PATH`: its definitions replace the weak "unknown" defaults in
 # Sources/CBuildInfo. A link-time object rather than `-Xcc -D` macros, which would reach every
 # target's compile command and rebuild the package. Its name is a hash of its contents, so a new
 # value changes the link command and SwiftPM links again.
 discern_build_info_object() {
-    local commit date compiler folder source object
+    local folder="$1/build-info" commit date compiler source object
     commit="$(git -C "$DISCERN_ROOT" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)"
     if [ "$commit" != unknown ] && [ -n "$(git -C "$DISCERN_ROOT" status --porcelain --untracked-files=no)" ]; then
         commit="$commit-modified"
     fi
     date="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
     compiler="$(swift --version 2>/dev/null | head -n 1 | tr -d '"\\')"
-    folder="$DISCERN_ROOT/.build/build-info"
     mkdir -p "$folder"
     source="$folder/build_info.c"
     printf '%s\n' "const char *discern_build_commit(void) { return \"$commit\"; }" \
