@@ -22,7 +22,6 @@ package struct BuildInfo: Codable, Sendable, Equatable {
         case swiftRuntime = "swift_runtime"
     }
 
-
     /// This binary's build.
     package static let current = BuildInfo(
         version: releaseVersion, commit: String(cString: discern_build_commit()), date: String(cString: discern_build_date()),
