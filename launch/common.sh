@@ -76,6 +76,13 @@ discern_build_info_object() {
     printf '%s\n' "$object"
 }
 
+# The launchers' release build: `swift build -c release ARGS` with the build-info object linked in,
+# so every run's metrics.jsonl and checkpoints name the commit that made it (a plain `swift build`
+# says "unknown"). A new object only relinks (about 2 s), it recompiles nothing.
+discern_release_build() {
+    swift build -c release "$@" -Xlinker "$(discern_build_info_object "$DISCERN_ROOT/.build")"
+}
+
 # Exports OPENBLAS_CORETYPE when this OpenBLAS would run generic kernels on this CPU (the 5x
 # trap in docs/performance-notes). It must be set before a process starts, so the launcher does
 # it. A value the user already set is kept.

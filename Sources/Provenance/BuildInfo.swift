@@ -3,7 +3,7 @@ import CBuildInfo
 /// The binary's build: its version, git commit, build date and configuration, printed by
 /// `discern --version` and recorded in metrics.jsonl and every checkpoint, so a result can be
 /// traced to the binary that made it. A plain `swift build` says "unknown" for what only the
-/// launchers know (commit, date, compiler); launch/dist fills them in (docs/cluster.md).
+/// launchers know (commit, date, compiler); the launchers link them in (launch/common.sh, docs/cluster.md).
 package struct BuildInfo: Codable, Sendable, Equatable {
     /// Discern's version: raised by hand when a release changes what users see.
     package static let releaseVersion = "0.1.0"

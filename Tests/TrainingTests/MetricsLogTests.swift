@@ -73,13 +73,21 @@ func build(commit: String, runtime: String) throws -> BuildInfo {
 }
 
 final class BuildInfoTests: XCTestCase {
-    /// The runtime is asked of the loaded libraries, not told: this test binary, built by a plain
-    /// `swift build`, loads libswiftCore.so (launch/dist-check sees "static" for dist/discern).
-    func testAPlainBuildSaysSharedAndUnknown() {
+    /// The runtime is asked of the loaded libraries, not told: this test binary, built by
+    /// `swift build` without --static-swift-stdlib, loads libswiftCore.so (launch/dist-check sees
+    /// "static" for dist/discern). Commit, date and compiler come all together from the launchers'
+    /// build-info object (launch/test links it in) or not at all (a plain `swift build`).
+    func testTheBuildSaysSharedAndItsCommitDateAndCompilerTogether() throws {
         let build = BuildInfo.current
         XCTAssertEqual(build.swiftRuntime, "shared")
-        XCTAssertEqual([build.commit, build.date, build.compiler], ["unknown", "unknown", "unknown"])
         XCTAssertEqual(build.version, BuildInfo.releaseVersion)
+        if build.commit == "unknown" {
+            XCTAssertEqual([build.date, build.compiler], ["unknown", "unknown"])
+            return
+        }
+        XCTAssertNotNil(build.commit.wholeMatch(of: /[0-9a-f]{12}(-modified)?/), build.commit)
+        XCTAssertNotNil(build.date.wholeMatch(of: /\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z/), build.date)
+        XCTAssertTrue(build.compiler.hasPrefix("Swift version "), build.compiler)
     }
 
     func testTheVersionTextNamesEveryField() throws {
