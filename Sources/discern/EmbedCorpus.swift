@@ -7,6 +7,11 @@ extension Embed {
         let job = CorpusEmbedding(output: output, chunkSize: chunkSize, settings: settings)
         var progress: CountProgress?
         var report = CorpusEmbedding.Report()
+        var upToDate = false
+        report.upToDate = { items in
+            upToDate = true
+            print("\(output) is up to date (\(items) items, the same model, settings and input); nothing to embed")
+        }
         report.planned = { items, remaining, chunks, reused in
             if reused > 0 { print("\(output): reusing \(reused) of \(chunks) finished chunks; \(remaining) of \(items) items to embed") }
             progress = CountProgress(total: remaining, label: "embedding")
@@ -23,7 +28,7 @@ extension Embed {
             width = embedder.width
             return (source, embedder, provenance(embedder))
         }
-        guard let written else { return }
+        guard let written, !upToDate else { return }
         print("wrote \(written) items (\(width) wide) to \(output)")
     }
 

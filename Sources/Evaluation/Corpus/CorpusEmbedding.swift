@@ -12,6 +12,8 @@ package struct CorpusEmbedding {
     package struct Report {
         /// (items in the input, items still to embed, chunks in all, chunks reused).
         package var planned: (Int, Int, Int, Int) -> Void = { _, _, _, _ in }
+        /// The output is already that of this job (this many items): nothing is done.
+        package var upToDate: (Int) -> Void = { _ in }
         /// Items embedded so far by all ranks (an estimate between rounds).
         package var progress: (Int) -> Void = { _ in }
         package var finished: () -> Void = {}
@@ -68,7 +70,7 @@ package struct CorpusEmbedding {
         let chunks = (source.count + chunkSize - 1) / chunkSize
         let upToDate = communicator.rank == 0 && CorpusEmbeddingsFile.isFinished(output, job: job)
         if try communicator.allReduceMax(upToDate ? 1.0 : 0) > 0 {
-            if communicator.rank == 0 { report.planned(source.count, 0, chunks, chunks) }
+            if communicator.rank == 0 { report.upToDate(source.count) }
             return source.count
         }
         let pending = try together(communicator) { try plan(source, chunks: chunks, width: embedder.width, job: job, on: communicator) }
