@@ -48,7 +48,7 @@ package struct CorpusEmbedding {
     package func launch(timeout: Double, report: Report, open: () throws -> (CorpusSource, Embedder, EmbeddingProvenance)) throws -> Int? {
         let communicator = try makeCommunicator()
         return runOrAbort(on: communicator) {
-            Watchdog.start(for: communicator, timeout: timeout)
+            Watchdog.start(for: communicator, timeout: timeout, resume: "rerun the same discern embed command to continue", setting: "--timeout")
             let count = try run(on: communicator, report: report, open: open)
             try communicator.finalize()
             return communicator.rank == 0 ? count : nil
