@@ -175,6 +175,10 @@ final class CorpusEmbedTests: XCTestCase {
                 }
             }
         }
+        let typo = try embed(["--manifest", manifest.path], output: "no/such/x.h5", ranks: 2)
+        XCTAssertNotEqual(typo.status, 0, typo.transcript)
+        XCTAssertTrue(typo.standardError.contains("no/such' does not exist; create it first"), typo.transcript)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: folder.appendingPathComponent("no").path), "no folders are created")
         let files = try runMPIJob(ranks: 2, executable: try locateDiscern(), arguments: ["embed", "--model", Self.model, "--images",
             folder.appendingPathComponent("images/0.png").path, "--output", folder.appendingPathComponent("bad.h5").path], timeout: 60)
         XCTAssertNotEqual(files.status, 0, files.transcript)

@@ -63,7 +63,10 @@ package struct CorpusEmbedding {
     /// number of items in the output.
     package func run(on communicator: Communicator, report: Report,
                      open: () throws -> (CorpusSource, Embedder, EmbeddingProvenance)) throws -> Int {
-        let (source, embedder, provenance) = try together(communicator) { try open() }
+        let (source, embedder, provenance) = try together(communicator) { () -> (CorpusSource, Embedder, EmbeddingProvenance) in
+            try requireOutputFolder()
+            return try open()
+        }
         let job = job(source)
         try RankAgreement.check([AgreementItem(name: "embed settings", text: job, hint: "start every rank with the same "
             + "discern embed command and the same input files", detailed: true)], on: communicator)
@@ -100,10 +103,21 @@ package struct CorpusEmbedding {
         return source.count
     }
 
+    /// The output's folder must exist (as for every other output): a typo in it must not create
+    /// a tree of folders for the parts.
+    func requireOutputFolder() throws {
+        let folder = (output as NSString).deletingLastPathComponent
+        var isDirectory: ObjCBool = false
+        guard folder.isEmpty || (FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory) && isDirectory.boolValue) else {
+            throw EmbeddingError("\(output): the folder '\(folder)' does not exist; create it first (on a cluster: on the file system "
+                                 + "that every rank shares)")
+        }
+    }
+
     /// The chunks still to embed, the same list on every rank: each rank checks every size-th
     /// part (reading a part in full to verify its seal is the slow step on a large corpus).
     func plan(_ source: CorpusSource, chunks: Int, width: Int, job: String, on communicator: Communicator) throws -> [Int] {
-        try FileManager.default.createDirectory(atPath: parts, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: parts, withIntermediateDirectories: true)   // its folder exists: only .parts is created
         if communicator.rank == 0 { CorpusParts.removeTemporaries(in: parts) }
         var finished = [Int32](repeating: 0, count: chunks)
         for chunk in stride(from: communicator.rank, to: chunks, by: communicator.size) {
