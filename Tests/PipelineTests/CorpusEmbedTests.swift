@@ -38,8 +38,8 @@ final class CorpusEmbedTests: XCTestCase {
 
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: folder) }
 
-    func embed(_ input: [String], output: String, ranks: Int, extra: [String] = []) throws -> ChildResult {
-        let arguments = ["embed", "--model", Self.model] + input + ["--output", folder.appendingPathComponent(output).path] + chunking + extra
+    func embed(_ input: [String], output: String, ranks: Int, extra: [String] = [], model: String = CorpusEmbedTests.model) throws -> ChildResult {
+        let arguments = ["embed", "--model", model] + input + ["--output", folder.appendingPathComponent(output).path] + chunking + extra
         return ranks == 0 ? try runChild(try locateDiscern(), arguments, environment: childEnvironment, timeout: 120)
                           : try runMPIJob(ranks: ranks, executable: try locateDiscern(), arguments: arguments, timeout: 120)
     }
@@ -78,6 +78,33 @@ final class CorpusEmbedTests: XCTestCase {
         // Other batch compositions (chunks cut batches) round the last bits differently: EmbedTests' bound.
         XCTAssertLessThanOrEqual(zip(stored.values, images).map { abs($0 - $1) }.max()!, EmbedTests.tolerance)
         XCTAssertLessThanOrEqual(zip(storedTexts.values, texts).map { abs($0 - $1) }.max()!, EmbedTests.tolerance)
+    }
+
+    /// Qwen2-VL keeps each image at its own (smart-resized) size: still the same bytes on 1 and 3 ranks.
+    func testQwen2VLOnOneAndThreeRanksWritesTheSameFile() throws {
+        let model = EmbedTests.fixtures.appendingPathComponent("qwen2vl-a").path
+        for ranks in [0, 3] {
+            let result = try embed(["--manifest", manifest.path], output: "qwen-\(ranks).h5", ranks: ranks, model: model)
+            XCTAssertEqual(result.status, 0, result.transcript)
+        }
+        XCTAssertEqual(try bytes("qwen-3.h5"), try bytes("qwen-0.h5"))
+        let file = try H5File.open(folder.appendingPathComponent("qwen-0.h5").path)
+        XCTAssertEqual(try file.stringAttribute("model"), model)
+        XCTAssertEqual(try file.read("/image_embeddings", as: Float.self).shape, [Self.itemCount, 48])
+    }
+
+    /// Ranks that read other inputs stop before embedding anything, naming what differs.
+    func testRanksWithOtherInputsDisagreeCleanly() throws {
+        let other = folder.appendingPathComponent("other.jsonl")
+        try String(contentsOf: manifest, encoding: .utf8).replacingOccurrences(of: "thing 5", with: "thing five")
+            .write(to: other, atomically: true, encoding: .utf8)
+        let discern = try locateDiscern().path, output = folder.appendingPathComponent("disagree.h5").path
+        let result = try runMPMDJob(rankCommands: [[discern, "embed", "--model", Self.model, "--manifest", manifest.path, "--output", output],
+                                                   [discern, "embed", "--model", Self.model, "--manifest", other.path, "--output", output]])
+        XCTAssertNotEqual(result.status, 0, result.transcript)
+        XCTAssertTrue(result.standardError.contains("ranks disagree on their embed settings"), result.transcript)
+        XCTAssertTrue(result.standardError.contains("source: rank 0 manifest \(manifest.path)"), result.transcript)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: output + ".parts"), "nothing is written")
     }
 
     /// A prepared split: ids and captions (short, else long) come from the shards.
