@@ -7,8 +7,20 @@ extension ResolvedConfig {
     package static let resumeInvariantPaths = [
         "seed", "global_batch", "prompts.image", "prompts.text", "image.mode", "train.mode", "train.soft_prompts", "train.lora",
         "lora.rank", "lora.alpha", "lora.target_modules", "loss.contrastive", "loss.ntp", "loss.ntp_captions", "loss.hard_negatives",
-        "loss.learn_logit_scale",
+        "loss.mask_duplicates", "loss.learn_logit_scale",
     ]
+    /// Keys added after checkpoints were first written, with the value a checkpoint that lacks
+    /// them trained with (before loss.mask_duplicates existed, nothing was masked).
+    static let valuesBeforeTheirKeys = ["loss.mask_duplicates=false"]
+
+    /// A checkpoint's stored configuration: a key it lacks takes the value it trained with
+    /// (`valuesBeforeTheirKeys`), not today's default, so the resume check compares what the run did.
+    package static func parseStored(yaml: String, source: String) throws -> ResolvedConfig {
+        var base = ResolvedConfig()
+        for assignment in valuesBeforeTheirKeys { try base.set(assignment) }
+        return try parse(yaml: yaml, source: source, over: base)
+    }
+
     /// Where things are: a resumed run may name other places without a note.
     static let locationPaths: Set<String> = ["model", "data", "run_dir"]
 

@@ -33,8 +33,9 @@ package struct ResolvedConfig: Sendable, Equatable {
         return try parse(yaml: text, source: file)
     }
 
-    package static func parse(yaml: String, source: String) throws -> ResolvedConfig {
-        var config = ResolvedConfig()
+    /// `base` gives the keys the YAML leaves out (the defaults unless told otherwise).
+    package static func parse(yaml: String, source: String, over base: ResolvedConfig = ResolvedConfig()) throws -> ResolvedConfig {
+        var config = base
         let root: Node?
         do { root = try Yams.compose(yaml: yaml) } catch {
             throw ConfigError("\(source): not valid YAML: \(error)")

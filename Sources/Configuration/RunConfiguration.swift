@@ -23,7 +23,7 @@ package struct RunConfiguration: Sendable {
         package let rank: Int, alpha: Double, dropout: Double, targetModules: String
     }
     package struct Loss: Sendable, Equatable {
-        package let contrastive: Double, ntp: Double, ntpCaptions: NTPCaptions, hardNegatives: Int
+        package let contrastive: Double, ntp: Double, ntpCaptions: NTPCaptions, hardNegatives: Int, maskDuplicates: Bool
         package let logitScale: Double, learnLogitScale: Bool, maxLogitScale: Double
     }
     package struct Optimizer: Sendable, Equatable {
@@ -74,7 +74,8 @@ package struct RunConfiguration: Sendable {
         lora = LoRA(rank: r.int("lora.rank"), alpha: r.double("lora.alpha"), dropout: r.double("lora.dropout"),
                     targetModules: r.string("lora.target_modules"))
         loss = Loss(contrastive: r.double("loss.contrastive"), ntp: r.double("loss.ntp"), ntpCaptions: r.choice("loss.ntp_captions"),
-                    hardNegatives: r.int("loss.hard_negatives"), logitScale: r.double("loss.logit_scale"),
+                    hardNegatives: r.int("loss.hard_negatives"), maskDuplicates: r.bool("loss.mask_duplicates"),
+                    logitScale: r.double("loss.logit_scale"),
                     learnLogitScale: r.bool("loss.learn_logit_scale"), maxLogitScale: r.double("loss.max_logit_scale"))
         optimizer = Optimizer(lr: r.double("optimizer.lr"), weightDecay: r.double("optimizer.weight_decay"), beta1: r.double("optimizer.beta1"),
                               beta2: r.double("optimizer.beta2"), eps: r.double("optimizer.eps"), warmup: r.double("optimizer.warmup"),

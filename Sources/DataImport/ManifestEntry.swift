@@ -29,13 +29,16 @@ package struct ImportIssue: Error, Sendable, Equatable, CustomStringConvertible 
 
 /// A manifest line that parsed: the training format `{"image", "short", "long", "negatives"}` or
 /// the evaluation format `{"image", "caption", "negatives"}` (caption is the short caption).
-/// An optional "id" replaces the default id (the image path as written). Other keys are ignored.
+/// "short" (or "caption") is one caption or a list of them (several short captions per image,
+/// ShortCaptionRules). An optional "id" replaces the default id (the image path as written).
+/// Other keys are ignored.
 struct ManifestEntry: Sendable {
     let line: Int
     let id: String
     /// Absolute, or relative to the working directory: already resolved against the manifest.
     let imagePath: String
-    let short: String?
+    /// The short captions (empty when none): one, or the line's list.
+    let shorts: [String]
     let long: String?
     let negatives: [String: String]
 
@@ -58,22 +61,22 @@ struct ManifestEntry: Sendable {
             return issue(.wrongField, "the line is JSON but not an object; expected {\"image\": ..., ...}")
         }
         let object = JSONObjectNode(members: members)
-        let fields: (image: String?, id: String?, short: String?, long: String?, caption: String?)
+        let fields: (image: String?, id: String?, short: [String], long: String?, caption: [String])
         do throws(FieldProblem) {
-            fields = (try text(object, "image"), try text(object, "id"), try text(object, "short"),
-                      try text(object, "long"), try text(object, "caption"))
+            fields = (try text(object, "image"), try text(object, "id"), try captions(object, "short"),
+                      try text(object, "long"), try captions(object, "caption"))
         } catch {
             return issue(.wrongField, error.message)
         }
         guard let image = fields.image else {
             return issue(.wrongField, "no \"image\" field (a path to a JPEG or PNG, relative to the manifest)")
         }
-        if let short = fields.short, let caption = fields.caption, short != caption {
+        if !fields.short.isEmpty, !fields.caption.isEmpty, fields.short != fields.caption {
             return issue(.wrongField, "both \"short\" and \"caption\" are given and differ; \"caption\" is the "
                          + "evaluation format's short caption, give only one")
         }
-        let short = fields.short ?? fields.caption
-        guard short != nil || fields.long != nil || !captionRequired else {
+        let shorts = fields.short.isEmpty ? fields.caption : fields.short
+        guard !shorts.isEmpty || fields.long != nil || !captionRequired else {
             return issue(.noCaption, "neither a \"short\" (or \"caption\") nor a \"long\" caption is given")
         }
         var negatives: [String: String] = [:]
@@ -94,11 +97,31 @@ struct ManifestEntry: Sendable {
             return issue(.wrongField, "\"negatives\" must be an object {type: caption}")
         }
         let path = image.hasPrefix("/") ? image : (baseDirectory as NSString).appendingPathComponent(image)
-        return .success(ManifestEntry(line: line, id: fields.id ?? image, imagePath: path, short: short,
+        return .success(ManifestEntry(line: line, id: fields.id ?? image, imagePath: path, shorts: shorts,
                                       long: fields.long, negatives: negatives))
     }
 
     private struct FieldProblem: Error { let message: String }
+
+    /// The short captions at `key`: a string (empty when absent, null or ""), or a list of strings
+    /// that ShortCaptionRules accepts; throws for anything else.
+    private static func captions(_ object: JSONObjectNode, _ key: String) throws(FieldProblem) -> [String] {
+        guard case .array(let items)? = object.optional(key)?.value else {
+            switch object.optional(key)?.value {
+            case nil, .null?, .string?: return try text(object, key).map { [$0] } ?? []
+            case let other?: throw FieldProblem(message: "\"\(key)\" must be a caption string or a list of them, not \(other.kindName)")
+            }
+        }
+        var list: [String] = []
+        for (index, item) in items.enumerated() {
+            guard case .string(let caption) = item else {
+                throw FieldProblem(message: "\"\(key)\"[\(index)] must be a caption string, not \(item.kindName)")
+            }
+            list.append(caption)
+        }
+        if let problem = ShortCaptionRules.problem(list) { throw FieldProblem(message: "\"\(key)\": \(problem)") }
+        return list
+    }
 
     /// The string at `key`: nil when absent, null or empty; throws for any other type.
     private static func text(_ object: JSONObjectNode, _ key: String) throws(FieldProblem) -> String? {

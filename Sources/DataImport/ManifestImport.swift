@@ -150,7 +150,8 @@ private func load(_ entry: ManifestEntry, _ resizer: ImportResizer) -> Result<Sa
     }
     do {
         let image = try resizer.stored(decoded, source: entry.imagePath)
-        return .success(Sample(id: entry.id, image: image, short: entry.short, long: entry.long, negatives: entry.negatives))
+        return .success(Sample(id: entry.id, image: image, shortCaptions: entry.shorts, long: entry.long,
+                              negatives: entry.negatives))
     } catch {
         return .failure(ImportIssue(line: entry.line, kind: .refusedImage, reason: "\(error)"))
     }

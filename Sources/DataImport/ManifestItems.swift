@@ -2,14 +2,14 @@ import Datasets
 import Foundation
 
 /// One manifest line as `discern embed` reads it: what to call the item, where its image is and
-/// the caption to embed beside it (the short caption, else the long one; nil for an image alone).
+/// the captions to embed beside it (its short captions, else its long one; none for an image alone).
 package struct ManifestItem: Sendable, Equatable {
     /// 1-based line number in the manifest, for messages.
     package let line: Int
     package let id: String
     /// Resolved against the manifest's folder.
     package let imagePath: String
-    package let caption: String?
+    package let captions: [String]
 }
 
 /// Every item of a JSONL manifest (docs/data.md), in line order, for `discern embed`: only the
@@ -34,7 +34,7 @@ package func readManifestItems(_ manifest: String) throws -> [ManifestItem] {
             throw DatasetError(file: "\(manifest):\(line)", "missing image: '\(entry.imagePath)' does not exist (paths are relative "
                                + "to the manifest's folder); fix the path or remove the line")
         }
-        items.append(ManifestItem(line: line, id: entry.id, imagePath: entry.imagePath, caption: entry.short ?? entry.long))
+        items.append(ManifestItem(line: line, id: entry.id, imagePath: entry.imagePath, captions: entry.shorts.isEmpty ? entry.long.map { [$0] } ?? [] : entry.shorts))
     }
     guard !items.isEmpty else { throw DatasetError(file: manifest, "holds no lines to embed (expected one JSON object per line)") }
     return items

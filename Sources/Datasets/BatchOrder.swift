@@ -60,13 +60,15 @@ package struct BatchOrder: Sendable, Equatable {
 
     /// SplitMix64 finaliser of seed and epoch: neighbouring epochs get unrelated streams.
     package static func epochSeed(seed: UInt64, epoch: Int) -> UInt64 {
-        func mix(_ value: UInt64) -> UInt64 {
-            var z = value &+ 0x9E37_79B9_7F4A_7C15
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        return mix(seed ^ mix(UInt64(bitPattern: Int64(epoch))))
+        mix(seed ^ mix(UInt64(bitPattern: Int64(epoch))))
+    }
+
+    /// SplitMix64's finaliser: a bijection of 64-bit words that scatters neighbouring inputs.
+    package static func mix(_ value: UInt64) -> UInt64 {
+        var z = value &+ 0x9E37_79B9_7F4A_7C15
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 
     /// Splits `range` into consecutive chunks of `size` (the last one shorter when size does not

@@ -7,9 +7,12 @@ package struct CaptionStatistics: Codable, Equatable, Sendable {
     package var withBoth: Int
     /// Samples carrying a negative of each type.
     package var negatives: [String: Int]
+    /// Short captions beyond each sample's first (several per image; `short` describes the
+    /// first ones). Absent when there are none, so single-caption splits read as they always did.
+    package var moreShort: Int?
 
     enum CodingKeys: String, CodingKey {
-        case short, long, withBoth = "with_both", negatives
+        case short, long, withBoth = "with_both", negatives, moreShort = "more_short"
     }
 
     package init(short: CaptionLengths = .init(), long: CaptionLengths = .init(), withBoth: Int = 0,
@@ -29,6 +32,7 @@ package struct CaptionStatistics: Codable, Equatable, Sendable {
         if let longText { long.add(longText) }
         if shortText != nil && longText != nil { withBoth += 1 }
         for (type, text) in sample.negatives where !text.isEmpty { negatives[type, default: 0] += 1 }
+        if sample.shortCaptions.count > 1 { moreShort = (moreShort ?? 0) + sample.shortCaptions.count - 1 }
     }
 }
 

@@ -119,6 +119,16 @@ package final class DatasetSplit {
                 try shard.caption(flag: ShardSchema.hasLong, text: ShardSchema.long, row: row))
     }
 
+    /// True when some sample has more than one short caption (dataset.json's `more_short`).
+    package var hasShortCaptionLists: Bool { (description.captions.moreShort ?? 0) > 0 }
+
+    /// Every short caption of sample `index` (empty when it has none; one for a split without
+    /// caption lists), without reading its image.
+    package func shortCaptions(at index: Int) throws -> [String] {
+        let (shard, row) = try locate(index)
+        return try shard.shortCaptions(row: row)
+    }
+
     /// Up to `limit` hard negative captions of sample `index` for training: its non-empty ones in
     /// the order of the shard's negative types (names sorted). `discern synth --train-negatives`
     /// stores one per sample, with `--every-train-negative` one per type.

@@ -12,8 +12,20 @@ package struct Sample: Sendable, Equatable {
     /// for format 3 (docs/data.md).
     package var width: Int
     package var height: Int
-    /// Short caption, for the contrastive loss (nil when the sample has none).
-    package var short: String?
+    /// Every short caption of the image, for the contrastive loss (empty when it has none). A
+    /// training step uses one of them, chosen by `ShortCaptionChoice` (docs/data.md).
+    package var shortCaptions: [String]
+    /// The first short caption (nil when the sample has none); setting it replaces the whole list.
+    package var short: String? {
+        get { shortCaptions.first }
+        set { shortCaptions = Self.list(newValue) }
+    }
+
+    /// One caption as a list: "" is absent, as it always was in the shards.
+    private static func list(_ short: String?) -> [String] {
+        guard let short, !short.isEmpty else { return [] }
+        return [short]
+    }
     /// Long caption, for the next-token loss (nil when the sample has none).
     package var long: String?
     /// Hard-negative captions by type (evaluation splits): e.g. "swap_attributes": "...".
@@ -21,11 +33,18 @@ package struct Sample: Sendable, Equatable {
 
     package init(id: String, image: [UInt8], width: Int, height: Int, short: String?, long: String?,
                  negatives: [String: String] = [:]) {
+        self.init(id: id, image: image, width: width, height: height, shortCaptions: Self.list(short), long: long,
+                  negatives: negatives)
+    }
+
+    /// A sample with several short captions (a manifest line's list, a webdataset sample's).
+    package init(id: String, image: [UInt8], width: Int, height: Int, shortCaptions: [String], long: String?,
+                 negatives: [String: String] = [:]) {
         self.id = id
         self.image = image
         self.width = width
         self.height = height
-        self.short = short
+        self.shortCaptions = shortCaptions
         self.long = long
         self.negatives = negatives
     }
@@ -39,8 +58,12 @@ package struct Sample: Sendable, Equatable {
 
     /// A sample holding `image` with its size.
     package init(id: String, image: RGBImage, short: String?, long: String?, negatives: [String: String] = [:]) {
-        self.init(id: id, image: image.pixels, width: image.width, height: image.height, short: short, long: long,
-                  negatives: negatives)
+        self.init(id: id, image: image, shortCaptions: Self.list(short), long: long, negatives: negatives)
+    }
+
+    package init(id: String, image: RGBImage, shortCaptions: [String], long: String?, negatives: [String: String] = [:]) {
+        self.init(id: id, image: image.pixels, width: image.width, height: image.height, shortCaptions: shortCaptions,
+                  long: long, negatives: negatives)
     }
 
     /// The largest side with 3 side^2 <= bytes.

@@ -6,6 +6,9 @@ final class ShardInput {
     let path: String
     let count: Int
     let negativeTypes: [String]
+    /// Where each row's second and later short captions start in `short_more` (count + 1
+    /// entries); nil for a shard with one short caption per sample.
+    let moreShortStarts: [Int64]?
     /// Reads images: rows into caller memory without per-read allocation (fixed sizes), or each
     /// image's slice of the pixel column (own sizes).
     let images: ShardImageInput
@@ -33,6 +36,7 @@ final class ShardInput {
                          ShardSchema.hasLong] {
                 try Self.require(try file.openDataset(name), shape: [count], path)
             }
+            moreShortStarts = try Self.openShortCaptionLists(file, count: count, path: path)
             if try file.objectKind(ShardSchema.negatives) == .group {
                 negativeTypes = try file.openGroup(ShardSchema.negatives).memberNames()
                 for type in negativeTypes {
@@ -77,6 +81,25 @@ final class ShardInput {
         }
     }
 
+    /// The row starts of a shard marked short_caption_lists = 1 (ShardSchema), checked: they begin
+    /// at 0, never decrease and end at the length of `short_more`.
+    private static func openShortCaptionLists(_ file: H5File, count: Int, path: String) throws -> [Int64]? {
+        guard try file.hasAttribute(ShardSchema.shortCaptionListsAttribute) else { return nil }
+        let marker = try file.int64Attribute(ShardSchema.shortCaptionListsAttribute)
+        guard marker == 1 else {
+            throw DatasetError(file: path, "short_caption_lists is \(marker); this discern reads 1 (several short captions "
+                               + "per sample); update discern")
+        }
+        try require(try file.openDataset(ShardSchema.shortMoreStarts), shape: [count + 1], path)
+        let starts = try file.read(ShardSchema.shortMoreStarts, as: Int64.self).values
+        let stored = try file.openDataset(ShardSchema.shortMore).shape
+        guard starts.first == 0, zip(starts, starts.dropFirst()).allSatisfy({ $0 <= $1 }), stored == [Int(starts.last!)] else {
+            throw DatasetError(file: path, "'\(ShardSchema.shortMoreStarts)' does not describe '\(ShardSchema.shortMore)' "
+                               + "(\(stored) rows): the shard is damaged; re-create the data set with `discern prepare`")
+        }
+        return starts
+    }
+
     private static func require(_ dataset: H5Dataset, shape: [Int], _ path: String) throws {
         let actual = try dataset.shape
         guard actual == shape else {
@@ -103,6 +126,14 @@ final class ShardInput {
         return value.isEmpty ? nil : value
     }
 
+    /// Every short caption of `row`: the first (when present), then its others (caption lists).
+    func shortCaptions(row: Int) throws -> [String] {
+        guard let first = try caption(flag: ShardSchema.hasShort, text: ShardSchema.short, row: row) else { return [] }
+        guard let starts = moreShortStarts, starts[row] < starts[row + 1] else { return [first] }
+        let rows = Int(starts[row])..<Int(starts[row + 1])
+        return [first] + (try file.openDataset(ShardSchema.shortMore).readStringRows(rows).values)
+    }
+
     func sample(row: Int) throws -> Sample {
         let image = try images.image(row: row)
         var negatives: [String: String] = [:]
@@ -110,8 +141,7 @@ final class ShardInput {
             let text = try string("\(ShardSchema.negatives)/\(type)", row: row)
             if !text.isEmpty { negatives[type] = text }
         }
-        return Sample(id: try string(ShardSchema.ids, row: row), image: image,
-                      short: try caption(flag: ShardSchema.hasShort, text: ShardSchema.short, row: row),
+        return Sample(id: try string(ShardSchema.ids, row: row), image: image, shortCaptions: try shortCaptions(row: row),
                       long: try caption(flag: ShardSchema.hasLong, text: ShardSchema.long, row: row),
                       negatives: negatives)
     }

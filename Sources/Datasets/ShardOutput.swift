@@ -14,6 +14,9 @@ final class OpenShardOutput {
     private let images: ShardImageOutput
     private var ids: [String] = []
     private var shorts: [String] = []
+    /// The second and later short captions of every sample, and where each sample's begin.
+    private var moreShorts: [String] = []
+    private var moreShortStarts: [Int64] = [0]
     private var longs: [String] = []
     private var negatives: [String: [String]] = [:]
 
@@ -30,6 +33,8 @@ final class OpenShardOutput {
         try images.append(sample, row: count)
         ids.append(sample.id)
         shorts.append(sample.short ?? "")
+        moreShorts += sample.shortCaptions.dropFirst()
+        moreShortStarts.append(Int64(moreShorts.count))
         longs.append(sample.long ?? "")
         for type in sample.negatives.keys where negatives[type] == nil {
             negatives[type] = [String](repeating: "", count: count)  // earlier samples have none
@@ -47,6 +52,11 @@ final class OpenShardOutput {
         // "" cannot tell an absent caption from an empty one on its own; the flags can.
         try h5.write(shorts.map { $0.isEmpty ? UInt8(0) : 1 }, to: ShardSchema.hasShort)
         try h5.write(longs.map { $0.isEmpty ? UInt8(0) : 1 }, to: ShardSchema.hasLong)
+        if !moreShorts.isEmpty {
+            try h5.write(moreShorts, to: ShardSchema.shortMore)
+            try h5.write(moreShortStarts, to: ShardSchema.shortMoreStarts)
+            try h5.setAttribute(ShardSchema.shortCaptionListsAttribute, .int64(1))
+        }
         for type in negatives.keys.sorted() {
             try h5.write(negatives[type]!, to: "\(ShardSchema.negatives)/\(type)")
         }

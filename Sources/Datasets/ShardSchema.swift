@@ -22,6 +22,15 @@ package enum ShardSchema {
     static let hasShort = "has_short"
     static let hasLong = "has_long"
     static let negatives = "negatives"
+    // Several short captions per image (docs/data.md): `short` keeps each sample's first one; the
+    // others of the shard's samples follow each other in `short_more`, sample i's at rows
+    // short_more_starts[i] ..< short_more_starts[i + 1]. Written only when some sample of the shard
+    // has more than one, and then the shard's root carries short_caption_lists = 1: a shard
+    // without the attribute (every shard written before, and every single-caption one) holds one
+    // short caption per sample and reads exactly as it always did.
+    static let shortMore = "short_more"
+    static let shortMoreStarts = "short_more_starts"
+    static let shortCaptionListsAttribute = "short_caption_lists"
     // Format 3: the images of a shard back to back, and where each starts and how large it is.
     static let pixels = "pixels"
     static let imageOffsets = "image_offsets"

@@ -80,6 +80,10 @@ package final class ShardWriter {
     package func append(_ sample: Sample) throws {
         precondition(!finished, "ShardWriter: append after finish() or abort()")
         try requireFits(sample)
+        // A single caption keeps the rules it always had ("" is absent); a list is checked whole.
+        if sample.shortCaptions.count > 1, let problem = ShortCaptionRules.problem(sample.shortCaptions) {
+            throw DatasetError(file: directory, "sample '\(sample.id)': \(problem)")
+        }
         for type in sample.negatives.keys where !ShardSchema.isPlainName(type) {
             throw DatasetError(file: directory, "sample '\(sample.id)': negative type '\(type)' must be a plain "
                                + "name (letters, digits, '_', '-', '.')")

@@ -7,12 +7,14 @@ import HDF5Files
 struct ShardCaptionCounts: Equatable {
     var short = 0
     var long = 0
+    /// Short captions beyond each sample's first.
+    var moreShort = 0
     var negatives: [String: Int] = [:]
     /// The most hard negatives any one sample carries (at most one per type).
     var mostNegativesPerSample = 0
 
     static func + (a: ShardCaptionCounts, b: ShardCaptionCounts) -> ShardCaptionCounts {
-        ShardCaptionCounts(short: a.short + b.short, long: a.long + b.long,
+        ShardCaptionCounts(short: a.short + b.short, long: a.long + b.long, moreShort: a.moreShort + b.moreShort,
                            negatives: a.negatives.merging(b.negatives, uniquingKeysWith: +),
                            mostNegativesPerSample: max(a.mostNegativesPerSample, b.mostNegativesPerSample))
     }
@@ -27,7 +29,8 @@ extension ShardInput {
             return zip(flags, texts).reduce(0) { $0 + ($1.0 != 0 && !$1.1.isEmpty ? 1 : 0) }
         }
         var counts = ShardCaptionCounts(short: try present(ShardSchema.hasShort, ShardSchema.short),
-                                        long: try present(ShardSchema.hasLong, ShardSchema.long))
+                                        long: try present(ShardSchema.hasLong, ShardSchema.long),
+                                        moreShort: Int(moreShortStarts?.last ?? 0))
         var perSample = [Int](repeating: 0, count: count)
         for type in negativeTypes {
             let texts = try file.readStrings("\(ShardSchema.negatives)/\(type)").values
@@ -54,6 +57,9 @@ extension SplitDescription {
         }
         guard counted.long == captions.long.count else {
             throw mismatch("long captions", listed: captions.long.count, found: counted.long)
+        }
+        guard counted.moreShort == captions.moreShort ?? 0 else {
+            throw mismatch("more short captions", listed: captions.moreShort ?? 0, found: counted.moreShort)
         }
         for type in Set(captions.negatives.keys).union(counted.negatives.keys).sorted() {
             let listed = captions.negatives[type] ?? 0, found = counted.negatives[type] ?? 0

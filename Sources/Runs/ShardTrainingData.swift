@@ -51,11 +51,11 @@ package final class ShardTrainingData: TrainingData {
         if epochOrder?.epoch != cursor.epoch { epochOrder = order!.epochOrder(cursor.epoch) }
         let positions = batchSplit.positions(rank: rank)
         let indices = epochOrder!.rankBatch(step: cursor.stepInEpoch, positions: positions)
-        let (pixels, grids) = try encode(Array(indices))
+        let (pixels, grids, imageKeys) = try encode(Array(indices))
         var shorts: [String?] = [], longs: [String?] = [], negatives: [String?] = []
         for index in indices {
             let captions = try split.captions(at: index)
-            shorts.append(captions.short)
+            shorts.append(try shortCaption(index, epoch: cursor.epoch, first: captions.short))
             longs.append(captions.long)
             if hardNegatives > 0 {
                 let found = try split.hardNegatives(at: index, limit: hardNegatives)
@@ -63,12 +63,21 @@ package final class ShardTrainingData: TrainingData {
             }
         }
         return TrainingBatch(pixels: pixels, imageGrids: grids, shortCaptions: shorts, longCaptions: longs, negativeCaptions: negatives,
-                             negativesPerPair: hardNegatives, globalOffset: positions.lowerBound)
+                             negativesPerPair: hardNegatives, globalOffset: positions.lowerBound, imageKeys: imageKeys)
+    }
+
+    /// The short caption sample `index` contributes in `epoch`: one of its list, chosen by
+    /// ShortCaptionChoice (a pure function of seed, epoch and index), or its only one.
+    func shortCaption(_ index: Int, epoch: Int, first: String?) throws -> String? {
+        guard split.hasShortCaptionLists, first != nil else { return first }
+        let all = try split.shortCaptions(at: index)
+        return all[ShortCaptionChoice.index(seed: seed, epoch: epoch, sample: index, count: all.count)]
     }
 
     /// The images of `indices` as the encoder's input: CLIP-normalised at the split's one size, or
-    /// (any stored layout) through the Qwen2-VL processor, which smart-resizes each.
-    func encode(_ indices: [Int]) throws -> (pixels: [Float], grids: [PatchGrid]) {
+    /// (any stored layout) through the Qwen2-VL processor, which smart-resizes each; with each
+    /// stored image's identity (ImageIdentity) for duplicate masking.
+    func encode(_ indices: [Int]) throws -> (pixels: [Float], grids: [PatchGrid], imageKeys: [UInt64]) {
         switch encoding {
         case .fixed(let normalization):
             guard let size = split.imageSize else {
@@ -78,20 +87,25 @@ package final class ShardTrainingData: TrainingData {
             if imageBytes.count < indices.count * perImage { imageBytes = Array(repeating: 0, count: indices.count * perImage) }
             try imageBytes.withUnsafeMutableBufferPointer { try split.readImages(indices: indices, into: $0.baseAddress!) }
             var pixels = [Float](repeating: 0, count: indices.count * perImage)
-            imageBytes.withUnsafeBufferPointer { bytes in
+            let keys = imageBytes.withUnsafeBufferPointer { bytes in
                 pixels.withUnsafeMutableBufferPointer { out in
-                    for k in 0..<indices.count { normalization.apply(bytes.baseAddress! + k * perImage, size: size, into: out.baseAddress! + k * perImage) }
+                    (0..<indices.count).map { k in
+                        normalization.apply(bytes.baseAddress! + k * perImage, size: size, into: out.baseAddress! + k * perImage)
+                        return ImageIdentity.key(UnsafeBufferPointer(rebasing: bytes[(k * perImage)..<((k + 1) * perImage)]),
+                                                 width: size, height: size)
+                    }
                 }
             }
-            return (pixels, [])
+            return (pixels, [], keys)
         case .ownSize(let processor):
-            var pixels: [Float] = [], grids: [PatchGrid] = []
+            var pixels: [Float] = [], grids: [PatchGrid] = [], keys: [UInt64] = []
             for (image, index) in zip(try split.images(at: indices), indices) {
                 let values = try processor.preprocess(image, source: "\(split.name) sample \(index)")
                 pixels += values.values
                 grids.append(PatchGrid(rows: values.grid.height, columns: values.grid.width))
+                keys.append(image.pixels.withUnsafeBufferPointer { ImageIdentity.key($0, width: image.width, height: image.height) })
             }
-            return (pixels, grids)
+            return (pixels, grids, keys)
         }
     }
 }

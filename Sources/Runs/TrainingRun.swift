@@ -244,7 +244,7 @@ package final class TrainingRun {
 
     func checkCompatible(_ state: CheckpointState, path: String, base: BaseFingerprint) throws {
         try base.check(state, path: path, model: configuration.model)
-        let stored = try ResolvedConfig.parse(yaml: state.configYAML, source: "\(path):/config")
+        let stored = try ResolvedConfig.parseStored(yaml: state.configYAML, source: "\(path):/config")
         let conflicts = configuration.resolved.resumeConflicts(with: stored)
         guard conflicts.isEmpty else {
             throw CheckpointError("\(path) cannot be resumed with this configuration; these keys differ:\n"

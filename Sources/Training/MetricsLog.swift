@@ -17,12 +17,16 @@ package struct MetricsRecord: Codable, Sendable, Equatable {
     package var forwardSeconds: Double
     package var backwardSeconds: Double
     package var communicationSeconds: Double
+    /// (query, key) entries of the global contrastive loss masked as duplicates
+    /// (loss.mask_duplicates); absent in lines written before it existed.
+    package var maskedKeys: Int? = nil
 
     enum CodingKeys: String, CodingKey {
         case step, loss, lr
         case contrastiveLoss = "contrastive_loss", ntpLoss = "ntp_loss", logitScale = "logit_scale", gradNorm = "grad_norm"
         case samplesPerSecond = "samples_per_s", tokensPerSecond = "tokens_per_s", gflops = "gflop_per_s", seconds = "step_seconds"
         case forwardSeconds = "forward_seconds", backwardSeconds = "backward_seconds", communicationSeconds = "communication_seconds"
+        case maskedKeys = "masked_keys"
     }
 }
 

@@ -37,7 +37,8 @@ package struct RunSettings: Sendable {
             throw ConfigError("nothing to train: train.mode is adapters but train.soft_prompts and train.lora are both false.")
         }
         step = StepSettings(contrastiveWeight: loss.contrastive, ntpWeight: loss.ntp, ntpCaptions: loss.ntpCaptions,
-                            hardNegatives: loss.contrastive > 0 ? loss.hardNegatives : 0, softPrompts: soft, fixedLogitScale: loss.logitScale,
+                            hardNegatives: loss.contrastive > 0 ? loss.hardNegatives : 0, maskDuplicates: loss.maskDuplicates,
+                            softPrompts: soft, fixedLogitScale: loss.logitScale,
                             microBatch: config.microBatch, dropoutSeed: seed)
         templates = PromptTemplates(config.prompts)
         schedule = LearningRateSchedule(peak: config.optimizer.lr, warmupSteps: config.warmupSteps, totalSteps: steps,

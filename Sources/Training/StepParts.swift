@@ -5,14 +5,17 @@ import Models
 /// What one step adds up on a rank before the ranks sum it: the loss parts, the input
 /// positions and the analytic FLOPs.
 struct StepTotals {
-    var contrastiveLoss = 0.0, ntpLossSum = 0.0, tokens = 0.0, flops = 0.0
+    var contrastiveLoss = 0.0, ntpLossSum = 0.0, tokens = 0.0, flops = 0.0, maskedKeys = 0.0
+    static let count = 5
 
-    /// Packed into (and read back from) a preallocated buffer of 4 for one all-reduce.
+    /// Packed into (and read back from) a preallocated buffer of `count` for one all-reduce.
     func write(to sums: inout [Double]) {
-        sums[0] = contrastiveLoss; sums[1] = ntpLossSum; sums[2] = tokens; sums[3] = flops
+        sums[0] = contrastiveLoss; sums[1] = ntpLossSum; sums[2] = tokens; sums[3] = flops; sums[4] = maskedKeys
     }
     init() {}
-    init(_ sums: [Double]) { (contrastiveLoss, ntpLossSum, tokens, flops) = (sums[0], sums[1], sums[2], sums[3]) }
+    init(_ sums: [Double]) {
+        (contrastiveLoss, ntpLossSum, tokens, flops, maskedKeys) = (sums[0], sums[1], sums[2], sums[3], sums[4])
+    }
 }
 
 /// Seconds spent per phase kind in one step (made once per TrainingStep: the step allocates nothing).

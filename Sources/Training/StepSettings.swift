@@ -11,6 +11,9 @@ package struct StepSettings: Sendable, Equatable {
     /// (NegCLIP); 0 = none.
     package var hardNegatives: Int
     package var softPrompts: Bool
+    /// Pairs of the global batch that show the same image or the same short caption are not
+    /// negatives of each other in the contrastive loss (`loss.mask_duplicates`).
+    package var maskDuplicates: Bool
     /// Fixed log logit scale when it is not learned.
     package var fixedLogitScale: Double
     /// Pairs per forward/backward chunk on a rank (GradCache); 0 = the whole local batch.
@@ -19,7 +22,9 @@ package struct StepSettings: Sendable, Equatable {
     package var dropoutSeed: UInt64
 
     package init(contrastiveWeight: Double = 1, ntpWeight: Double = 1, ntpCaptions: GenerativeCaptions = .long,
-                hardNegatives: Int = 0, softPrompts: Bool = true, fixedLogitScale: Double = 2.659260036932778, microBatch: Int = 0, dropoutSeed: UInt64 = 0) {
+                hardNegatives: Int = 0, maskDuplicates: Bool = true, softPrompts: Bool = true, fixedLogitScale: Double = 2.659260036932778,
+                microBatch: Int = 0, dropoutSeed: UInt64 = 0) {
+        self.maskDuplicates = maskDuplicates
         self.dropoutSeed = dropoutSeed
         self.contrastiveWeight = contrastiveWeight
         self.ntpWeight = ntpWeight
@@ -36,6 +41,8 @@ package struct StepResult: Sendable, Equatable {
     package var contrastiveLoss: Double
     package var ntpLoss: Double
     package var ntpTokens: Int
+    /// (query, key) entries of the global contrastive loss left out as duplicates (0 without masking).
+    package var maskedKeys: Int
     /// Weighted total: contrastive * weight + ntp * lambda.
     package var loss: Double
     /// Input positions processed by all ranks' forwards (for tokens/s).

@@ -16,9 +16,15 @@ package struct TrainingBatch: Sendable {
     package var negativeCaptions: [String?]
     package var negativesPerPair: Int
     package var globalOffset: Int
+    /// Each image's identity (the data set's ImageIdentity: a hash of its stored pixels), for
+    /// duplicate masking: pairs with equal keys show the same image. Empty when the source
+    /// knows none: every image then counts as distinct.
+    package var imageKeys: [UInt64]
 
     package init(pixels: [Float], imageGrids: [PatchGrid] = [], shortCaptions: [String?], longCaptions: [String?], negativeCaptions: [String?] = [],
-                negativesPerPair: Int = 0, globalOffset: Int) {
+                negativesPerPair: Int = 0, globalOffset: Int, imageKeys: [UInt64] = []) {
+        precondition(imageKeys.isEmpty || imageKeys.count == shortCaptions.count, "TrainingBatch: one image key per pair")
+        self.imageKeys = imageKeys
         precondition(imageGrids.isEmpty || imageGrids.count == shortCaptions.count, "TrainingBatch: one grid per image")
         self.imageGrids = imageGrids
         precondition(shortCaptions.count == longCaptions.count, "TrainingBatch: caption lists differ in length")

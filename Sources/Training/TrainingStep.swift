@@ -43,7 +43,8 @@ package final class TrainingStep: @unchecked Sendable {
     let dLocalImages = GrowableBuffer<Float>(), dLocalTexts = GrowableBuffer<Float>()      // (B, D)
     let dHidden = GrowableBuffer<Float>()
     let localValid = GrowableArray<UInt8>(), globalValid = GrowableArray<UInt8>()
-    var sums = [Double](repeating: 0, count: 4)   // StepTotals, summed over ranks
+    let globalDuplicateKeys = GrowableArray<Int64>()                                        // (N, 2): image, caption
+    var sums = [Double](repeating: 0, count: StepTotals.count)   // StepTotals, summed over ranks
     // Set at the start of each step.
     var totals = StepTotals()
     var globalTargets = 0
@@ -165,10 +166,14 @@ package final class TrainingStep: @unchecked Sendable {
         let batch: TrainingBatch
         let chunks: [Chunk]
         let step: Int
+        /// (count, 2) image and caption keys of the local pairs, as Int64 bit patterns for the
+        /// all-gather; empty without duplicate masking.
+        let duplicateKeys: [Int64]
     }
 
     package func prepare(_ batch: TrainingBatch, step: Int) throws -> PreparedBatch {
-        PreparedBatch(batch: batch, chunks: try chunks(batch, step: step), step: step)
+        let keys = settings.maskDuplicates ? DuplicateKeys.local(batch).map { Int64(bitPattern: $0) } : []
+        return PreparedBatch(batch: batch, chunks: try chunks(batch, step: step), step: step, duplicateKeys: keys)
     }
 
     /// Zeroes the gradients, computes them for `batch` (this rank's share of the global batch)

@@ -20,7 +20,7 @@ extension TrainingStep {
             let pixels = allPixels.baseAddress!
             if settings.contrastiveWeight > 0 {
                 let lastImageHidden = embedLocalPairs(chunks, local: batch.count, pixels: pixels)
-                try exchangeEmbeddings(batch)
+                try exchangeEmbeddings(batch, duplicateKeys: prepared.duplicateKeys)
                 backpropagateEmbeddings(chunks, pixels: pixels, lastImageHidden: lastImageHidden)
             }
             if globalTargets > 0 && !sharesImagePass { nextTokenPasses(chunks, pixels: pixels) }
@@ -74,7 +74,8 @@ extension TrainingStep {
     /// with respect to all of them, and reduce-scatter: dLocalImages, dLocalTexts (and
     /// dLocalNegatives) then hold the exact gradient of this rank's embeddings. With hard
     /// negatives the gathered texts are (N + N K, D): captions, then every rank's negatives in rank order.
-    func exchangeEmbeddings(_ batch: TrainingBatch) throws {
+    /// With duplicate masking every rank's pair keys are gathered too, so all ranks mask alike.
+    func exchangeEmbeddings(_ batch: TrainingBatch, duplicateKeys: [Int64]) throws {
         let width = model.hidden, local = batch.count, perPair = settings.hardNegatives
         // Every rank holds the same number of pairs (its share of BatchSplit).
         let total = local * communicator.size, keys = total * (1 + perPair)
@@ -89,14 +90,16 @@ extension TrainingStep {
                 try exchange.gather(valid + local, count: local * perPair, into: allValid + total)
             }
         }
+        let allKeys = try gatherDuplicateKeys(duplicateKeys, total: total)
         let dImages = dGlobalImages.reserveZeroed(total * width), dTexts = dGlobalTexts.reserveZeroed(keys * width)
         let scale = logitScale.map { $0.value[0] } ?? Float(settings.fixedLogitScale)
         let result = clock.measure(\.forward) {
             contrastive.forwardBackward(images: images, texts: texts, total: total, negatives: keys - total, dim: width,
                                         offset: communicator.rank * local, count: local, logitScale: scale, valid: allValid,
-                                        dImages: dImages, dTexts: dTexts)
+                                        duplicateKeys: allKeys, dImages: dImages, dTexts: dTexts)
         }
         totals.contrastiveLoss = result.localLoss
+        totals.maskedKeys = Double(result.maskedKeys)
         let weight = Float(settings.contrastiveWeight)
         if weight != 1 {
             for i in 0..<total * width { dImages[i] *= weight }
@@ -110,6 +113,17 @@ extension TrainingStep {
             try exchange.scatterGradient(dTexts, count: local * width, into: dOwnTexts)
             if perPair > 0 { try exchange.scatterGradient(dTexts + total * width, count: local * perPair * width, into: dOwnNegatives) }
         }
+    }
+
+    /// Every rank's (pairs, 2) duplicate keys in rank order, (N, 2) in all; nil without masking.
+    func gatherDuplicateKeys(_ local: [Int64], total: Int) throws -> UnsafePointer<UInt64>? {
+        guard settings.maskDuplicates else { return nil }
+        let global = globalDuplicateKeys.reserve(2 * total)
+        try clock.measure(\.communication) {
+            try local.withUnsafeBufferPointer { try exchange.gather($0.baseAddress!, count: local.count, into: global) }
+        }
+        // The same 64 bits, read as the unsigned words they were made as.
+        return UnsafeRawPointer(global).assumingMemoryBound(to: UInt64.self)
     }
 
     /// 1 where a pair's caption (then each of its hard negatives) exists: the local pairs, then
@@ -182,7 +196,7 @@ extension TrainingStep {
         }
         let summed = StepTotals(sums)
         let ntpLoss = globalTargets > 0 ? summed.ntpLossSum / Double(globalTargets) : 0
-        return StepResult(contrastiveLoss: summed.contrastiveLoss, ntpLoss: ntpLoss, ntpTokens: globalTargets,
+        return StepResult(contrastiveLoss: summed.contrastiveLoss, ntpLoss: ntpLoss, ntpTokens: globalTargets, maskedKeys: Int(summed.maskedKeys),
                           loss: settings.contrastiveWeight * summed.contrastiveLoss + settings.ntpWeight * ntpLoss,
                           tokens: Int(summed.tokens), flops: summed.flops, timing: clock.timing)
     }

@@ -22,7 +22,7 @@ struct Embed: ParsableCommand {
     @OptionGroup var model: ModelOptions
     @Option(parsing: .upToNextOption, help: "Image files (JPEG or PNG).", transform: expandedPath) var images: [String] = []
     @Option(help: "A text file with one caption per line (blank lines are skipped).", transform: expandedPath) var texts: String?
-    @Option(help: "A JSONL manifest to embed (docs/data.md): each line's image and its caption (short, else long; none: the image alone).",
+    @Option(help: "A JSONL manifest to embed (docs/data.md): each line's image and captions (its short ones, else its long one; none: the image alone).",
             transform: expandedPath) var manifest: String?
     @Option(help: "A Discern data set directory to embed (discern prepare or synth); with --split.", transform: expandedPath) var data: String?
     @Option(help: "The split of --data to embed.") var split = "train"

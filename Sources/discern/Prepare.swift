@@ -124,7 +124,8 @@ struct Prepare: ParsableCommand {
             lines.append("Skipped 0 lines.")
         }
         if let captions = summary.split?.captions {
-            lines.append("Captions: \(captions.short.count) short (mean \(captions.short.meanWords) words), "
+            let more = captions.moreShort.map { " + \($0) more short (several per image)" } ?? ""
+            lines.append("Captions: \(captions.short.count) short (mean \(captions.short.meanWords) words)\(more), "
                          + "\(captions.long.count) long (mean \(captions.long.meanWords) words), "
                          + "\(captions.withBoth) with both; negatives: "
                          + (captions.negatives.isEmpty ? "none"

@@ -29,11 +29,19 @@ final class CorpusEmbedTests: XCTestCase {
             let side = 12 + i % 5   // other sizes: the model's processor resizes each
             let pixels = (0..<side * side * 3).map { _ in UInt8(random.next() % 256) }
             try writePNG(RGBImage(width: side, height: side, pixels: pixels), to: folder.appendingPathComponent("images/\(i).png").path)
-            // Every fourth item has no caption: its image is embedded, no text.
-            let caption = i % 4 == 3 ? "" : #", "caption": "a picture of thing \#(i)""#
+            // Every fourth item has no caption (its image is embedded, no text), item 6 a list of two.
+            let caption = i % 4 == 3 ? "" : i == 6 ? #", "short": ["a picture of thing 6", "thing 6 again"]"#
+                                                    : #", "caption": "a picture of thing \#(i)""#
             lines.append(#"{"id": "item-\#(i)", "image": "images/\#(i).png"\#(caption)}"#)
         }
         try lines.joined(separator: "\n").write(to: manifest, atomically: true, encoding: .utf8)
+    }
+
+    /// The captions of setUp's manifest with their items, in file order.
+    static var captions: [(item: Int, text: String)] {
+        (0..<itemCount).filter { $0 % 4 != 3 }.flatMap { i in
+            i == 6 ? [(i, "a picture of thing 6"), (i, "thing 6 again")] : [(i, "a picture of thing \(i)")]
+        }
     }
 
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: folder) }
@@ -62,19 +70,19 @@ final class CorpusEmbedTests: XCTestCase {
         guard case .sealed = try FileSeal.verify(path, remedy: "") else { return XCTFail("the output is not sealed") }
         let file = try H5File.open(path)
         XCTAssertEqual(try file.readStrings("/ids").values, (0..<Self.itemCount).map { "item-\($0)" })
-        let captioned = (0..<Self.itemCount).filter { $0 % 4 != 3 }
-        XCTAssertEqual(try file.read("/text_items", as: Int64.self).values, captioned.map(Int64.init))
-        XCTAssertEqual(try file.readStrings("/texts").values, captioned.map { "a picture of thing \($0)" })
+        let captions = Self.captions
+        XCTAssertEqual(try file.read("/text_items", as: Int64.self).values, captions.map { Int64($0.item) })
+        XCTAssertEqual(try file.readStrings("/texts").values, captions.map(\.text))
         XCTAssertEqual(try file.stringAttribute("model"), Self.model)
         XCTAssertEqual(try file.stringAttribute("text_prompt"), Embedder.defaultTextPrompt)
         XCTAssertTrue(try file.stringAttribute("source").hasPrefix("manifest \(manifest.path) (14 items"))
 
         let embedder = try Embedder(directory: try ModelDirectory(path: Self.model), batchSize: 3)
         let images = try embedder.embedImages((0..<Self.itemCount).map { try loadImage(path: folder.appendingPathComponent("images/\($0).png").path) })
-        let texts = try embedder.embedTexts(captioned.map { "a picture of thing \($0)" })
+        let texts = try embedder.embedTexts(captions.map(\.text))
         let stored = try file.read("/image_embeddings", as: Float.self), storedTexts = try file.read("/text_embeddings", as: Float.self)
         XCTAssertEqual(stored.shape, [Self.itemCount, 48])
-        XCTAssertEqual(storedTexts.shape, [captioned.count, 48])
+        XCTAssertEqual(storedTexts.shape, [captions.count, 48])
         // Other batch compositions (chunks cut batches) round the last bits differently: EmbedTests' bound.
         XCTAssertLessThanOrEqual(zip(stored.values, images).map { abs($0 - $1) }.max()!, EmbedTests.tolerance)
         XCTAssertLessThanOrEqual(zip(storedTexts.values, texts).map { abs($0 - $1) }.max()!, EmbedTests.tolerance)
@@ -113,8 +121,9 @@ final class CorpusEmbedTests: XCTestCase {
         let writer = try ShardWriter(directory: data, split: "eval", imageSize: 16, samplesPerShard: 5)
         var random = Xoshiro256(seed: 8)
         for i in 0..<9 {
-            try writer.append(Sample(id: "s\(i)", image: (0..<16 * 16 * 3).map { _ in UInt8(random.next() % 256) },
-                                     short: i == 2 ? nil : "short \(i)", long: i == 4 ? nil : "long caption \(i)"))
+            let shorts = i == 2 ? [] : i == 7 ? ["short 7", "short 7 again"] : ["short \(i)"]
+            try writer.append(Sample(id: "s\(i)", image: (0..<16 * 16 * 3).map { _ in UInt8(random.next() % 256) }, width: 16, height: 16,
+                                     shortCaptions: shorts, long: i == 4 ? nil : "long caption \(i)"))
         }
         try writer.finish()
         for ranks in [0, 2] {
@@ -124,7 +133,9 @@ final class CorpusEmbedTests: XCTestCase {
         XCTAssertEqual(try bytes("split-2.h5"), try bytes("split-0.h5"))
         let file = try H5File.open(folder.appendingPathComponent("split-2.h5").path)
         XCTAssertEqual(try file.readStrings("/ids").values, (0..<9).map { "s\($0)" })
-        XCTAssertEqual(try file.readStrings("/texts").values, (0..<9).map { $0 == 2 ? "long caption 2" : "short \($0)" })
+        XCTAssertEqual(try file.readStrings("/texts").values,
+                       (0..<9).flatMap { $0 == 2 ? ["long caption 2"] : $0 == 7 ? ["short 7", "short 7 again"] : ["short \($0)"] })
+        XCTAssertEqual(try file.read("/text_items", as: Int64.self).values, [0, 1, 2, 3, 4, 5, 6, 7, 7, 8])
         let missing = try embed(["--data", data, "--split", "train"], output: "none.h5", ranks: 2)
         XCTAssertNotEqual(missing.status, 0, missing.transcript)
         XCTAssertTrue(missing.standardError.contains("has no split 'train' (splits: eval)"), missing.transcript)

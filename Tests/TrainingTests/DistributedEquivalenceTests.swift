@@ -28,7 +28,9 @@ final class DistributedEquivalenceTests: XCTestCase {
         let firstGradient: [Float]
     }
 
-    func run(ranks: Int, microBatch: Int, hardNegatives: Bool = false, model: String = DistributedEquivalenceTests.model, bf16: Bool = false) throws -> Run {
+    /// `options`: more train-steps flags (duplicates, no-mask).
+    func run(ranks: Int, microBatch: Int, hardNegatives: Bool = false, model: String = DistributedEquivalenceTests.model, bf16: Bool = false,
+             options: [String] = []) throws -> Run {
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("discern-train-\(UUID().uuidString).bin")
         let gradientFile = URL(fileURLWithPath: output.path + ".gradient")
         defer {
@@ -36,7 +38,7 @@ final class DistributedEquivalenceTests: XCTestCase {
             try? FileManager.default.removeItem(at: gradientFile)
         }
         let result = try runMPIJob(ranks: ranks, executable: try locateWorker(),
-                                   arguments: ["train-steps", model, output.path, "\(microBatch)"] + (hardNegatives ? ["hard-negatives"] : []) + (bf16 ? ["bf16"] : []),
+                                   arguments: ["train-steps", model, output.path, "\(microBatch)"] + (hardNegatives ? ["hard-negatives"] : []) + (bf16 ? ["bf16"] : []) + options,
                                    timeout: 120)
         XCTAssertEqual(result.status, 0, result.transcript)
         let data = try Data(contentsOf: output)
@@ -82,11 +84,11 @@ final class DistributedEquivalenceTests: XCTestCase {
     }
 
     func assertAgree(variants: [(ranks: Int, micro: Int)], hardNegatives: Bool, model: String = DistributedEquivalenceTests.model,
-                     bf16: Bool = false) throws {
+                     bf16: Bool = false, options: [String] = []) throws {
         let tolerances = bf16 ? Self.bfloat16Tolerance : (first: Self.tolerance, parameters: Self.parameterTolerance)
-        let reference = try run(ranks: 1, microBatch: 0, hardNegatives: hardNegatives, model: model, bf16: bf16)
+        let reference = try run(ranks: 1, microBatch: 0, hardNegatives: hardNegatives, model: model, bf16: bf16, options: options)
         for (ranks, micro) in variants {
-            let other = try run(ranks: ranks, microBatch: micro, hardNegatives: hardNegatives, model: model, bf16: bf16)
+            let other = try run(ranks: ranks, microBatch: micro, hardNegatives: hardNegatives, model: model, bf16: bf16, options: options)
             for (index, (a, b)) in zip(reference.lines, other.lines).enumerated() {
                 // Steps after the first start from parameters that differ by Adam-amplified noise.
                 let tolerance = index == 0 ? tolerances.first : tolerances.parameters

@@ -72,4 +72,17 @@ final class RunConfigurationTests: XCTestCase {
         XCTAssertEqual(now.resumeConflicts(with: stored), ["lora.rank: checkpoint 4, now 8"])
         XCTAssertEqual(now.resumeChanges(from: stored), ["lora.rank 4 -> 8", "optimizer.lr 0.0001 -> 0.0002"])
     }
+
+    /// A checkpoint written before loss.mask_duplicates existed trained without masking: resuming
+    /// it with today's default (on) is a conflict that names the key, and setting it false resumes.
+    func testCheckpointsFromBeforeDuplicateMaskingResumeOnlyUnmasked() throws {
+        let old = try ResolvedConfig.parseStored(yaml: "loss:\n  ntp: 0.5\n", source: "old checkpoint")
+        var now = try ResolvedConfig.parse(yaml: "loss:\n  ntp: 0.5\n", source: "config")
+        XCTAssertEqual(now.resumeConflicts(with: old), ["loss.mask_duplicates: checkpoint false, now true"])
+        try now.set("loss.mask_duplicates=false")
+        XCTAssertEqual(now.resumeConflicts(with: old), [])
+        // A checkpoint that records the key keeps its value.
+        let new = try ResolvedConfig.parseStored(yaml: "loss:\n  mask_duplicates: true\n", source: "new checkpoint")
+        XCTAssertEqual(try ResolvedConfig.parse(yaml: "", source: "config").resumeConflicts(with: new), [])
+    }
 }

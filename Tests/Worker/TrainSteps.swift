@@ -6,18 +6,20 @@ import ModelFiles
 import Models
 import Training
 
-/// `train-steps MODEL_DIR OUT_FILE MICRO_BATCH [hard-negatives] [bf16]`: three optimizer steps on a fixed global batch
+/// `train-steps MODEL_DIR OUT_FILE MICRO_BATCH [hard-negatives] [bf16] [duplicates] [no-mask]`: three optimizer steps on a fixed global batch
 /// of 6 pairs, each rank taking its contiguous share. Rank 0 prints one line per step
 /// ("step S loss L contrastive C ntp N norm G") and writes the final trainable vector to OUT_FILE
 /// as raw little-endian Float32 (and the first step's summed gradient to OUT_FILE.gradient), for the
 /// test to compare across world sizes and micro-batches. With `hard-negatives` each pair carries
 /// up to two false captions for the contrastive loss (gathered from every rank); with `bf16` the
-/// model computes in bf16 (memory.compute bf16).
+/// model computes in bf16 (memory.compute bf16). With `duplicates` the batch holds false negatives
+/// on different ranks: pair 5's caption is pair 0's up to case and spaces, and pairs 1 and 3
+/// show the same image (equal image keys); `no-mask` turns duplicate masking off.
 func trainSteps(_ arguments: [String], _ communicator: Communicator) throws -> Int32 {
     let options = Set(arguments.dropFirst(3))
-    guard arguments.count >= 3, options.isSubset(of: ["hard-negatives", "bf16"]), options.count == arguments.count - 3,
-          let microBatch = Int(arguments[2]) else {
-        throw WorkerError(description: "usage: train-steps MODEL_DIR OUT_FILE MICRO_BATCH [hard-negatives] [bf16]")
+    guard arguments.count >= 3, options.isSubset(of: ["hard-negatives", "bf16", "duplicates", "no-mask"]),
+          options.count == arguments.count - 3, let microBatch = Int(arguments[2]) else {
+        throw WorkerError(description: "usage: train-steps MODEL_DIR OUT_FILE MICRO_BATCH [hard-negatives] [bf16] [duplicates] [no-mask]")
     }
     let hardNegatives = options.contains("hard-negatives")
     let directory = try ModelDirectory(path: arguments[0])
@@ -32,7 +34,10 @@ func trainSteps(_ arguments: [String], _ communicator: Communicator) throws -> I
 
     // The global batch: pair 4 has no short caption, pair 2 no long one (both must be handled).
     let global = 6
-    let shorts: [String?] = ["a red circle left of a blue square", "a small green triangle", "two shapes", "a star", nil, "a yellow ring above a cross"]
+    let duplicates = options.contains("duplicates")
+    let shorts: [String?] = ["a red circle left of a blue square", "a small green triangle", "two shapes", "a star", nil,
+                             duplicates ? " A red circle  LEFT of a blue square" : "a yellow ring above a cross"]
+    let imageKeys: [UInt64] = duplicates ? [11, 12, 13, 12, 15, 16] : [11, 12, 13, 14, 15, 16]
     let longs: [String?] = ["A large red circle sits on the left of a blue square.", "One small green triangle.", nil,
                             "A white star in the middle.", "A purple hexagon in the corner.", "A yellow ring above a grey cross."]
     // Two per pair; pair 3 has none and pair 1 only one: they must drop out of the keys on every rank alike.
@@ -45,10 +50,12 @@ func trainSteps(_ arguments: [String], _ communicator: Communicator) throws -> I
                               imageGrids: grids.isEmpty ? [] : Array(grids[offset..<offset + local]),
                               shortCaptions: Array(shorts[offset..<offset + local]), longCaptions: Array(longs[offset..<offset + local]),
                               negativeCaptions: hardNegatives ? Array(negatives[2 * offset..<2 * (offset + local)]) : [],
-                              negativesPerPair: hardNegatives ? 2 : 0, globalOffset: offset)
+                              negativesPerPair: hardNegatives ? 2 : 0, globalOffset: offset,
+                              imageKeys: Array(imageKeys[offset..<offset + local]))
 
     let step = TrainingStep(model: model, prompts: prompts, communicator: communicator,
-                            settings: StepSettings(contrastiveWeight: 1, ntpWeight: 0.5, hardNegatives: hardNegatives ? 2 : 0, microBatch: microBatch, dropoutSeed: 5))
+                            settings: StepSettings(contrastiveWeight: 1, ntpWeight: 0.5, hardNegatives: hardNegatives ? 2 : 0,
+                                                   maskDuplicates: !options.contains("no-mask"), microBatch: microBatch, dropoutSeed: 5))
     let update = ParameterUpdate(parameters: model.parameters,
                                  schedule: LearningRateSchedule(peak: 1e-2, warmupSteps: 0, totalSteps: 3, shape: .constant, minRatio: 0),
                                  gradientClip: 1.0, maxLogitScale: 4.6, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01)
@@ -62,7 +69,7 @@ func trainSteps(_ arguments: [String], _ communicator: Communicator) throws -> I
         }
         let outcome = update.apply(step: s)
         if communicator.rank == 0 {
-            print("step \(s) loss \(result.loss) contrastive \(result.contrastiveLoss) ntp \(result.ntpLoss) norm \(outcome.gradientNorm)")
+            print("step \(s) loss \(result.loss) contrastive \(result.contrastiveLoss) ntp \(result.ntpLoss) norm \(outcome.gradientNorm) masked \(result.maskedKeys)")
         }
     }
     if communicator.rank == 0 {

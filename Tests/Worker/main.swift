@@ -6,7 +6,7 @@
 //   single             the collectives checks on SingleProcessCommunicator, no MPI at all
 //   mpi-error          rank 0 broadcasts 4 values, the others expect 2: MPI reports truncation on a
 //                      receiving rank, which must surface as a thrown CommunicationError, then abort
-//   train-steps DIR OUT M [hard-negatives] [bf16]  three training steps on a fixed global batch (TrainSteps.swift)
+//   train-steps DIR OUT M [hard-negatives] [bf16] [duplicates] [no-mask]  three training steps on a fixed global batch (TrainSteps.swift)
 //   agreement          ranks that disagree stop together and cleanly (Agreement.swift)
 //   stall-on-rank N T  rank N stalls outside collectives; the watchdog (timeout T s) ends the others
 import Communication
@@ -69,7 +69,7 @@ func mpiError(_ communicator: Communicator) throws -> Int32 {
 }
 
 let arguments = Array(CommandLine.arguments.dropFirst())
-let usage = "usage: discern-test-worker collectives | fail-on-rank N | single | mpi-error | train-steps MODEL_DIR OUT_FILE MICRO_BATCH [hard-negatives] [bf16] | agreement | stall-on-rank N TIMEOUT"
+let usage = "usage: discern-test-worker collectives | fail-on-rank N | single | mpi-error | train-steps MODEL_DIR OUT_FILE MICRO_BATCH [hard-negatives] [bf16] [duplicates] [no-mask] | agreement | stall-on-rank N TIMEOUT"
 let communicator: Communicator
 do {
     communicator = arguments.first == "single" ? SingleProcessCommunicator() : try makeCommunicator()
@@ -83,7 +83,7 @@ let status: Int32 = runOrAbort(on: communicator) {
         return try collectives(communicator)
     case ("mpi-error", 1):
         return try mpiError(communicator)
-    case ("train-steps", 4), ("train-steps", 5), ("train-steps", 6):
+    case ("train-steps", 4...8):
         return try trainSteps(Array(arguments.dropFirst()), communicator)
     case ("agreement", 1):
         return try agreement(communicator)

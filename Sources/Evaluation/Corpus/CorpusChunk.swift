@@ -12,7 +12,7 @@ struct CorpusChunk {
     /// (ids.count, width), row-major, L2-normalised.
     var imageEmbeddings: [Float] = []
     var texts: [String] = []
-    /// For each text, the input index of its item (items without a caption have none).
+    /// For each text, the input index of its item (an item has none, one or several captions).
     var textItems: [Int64] = []
     /// (texts.count, width).
     var textEmbeddings: [Float] = []

@@ -141,10 +141,10 @@ package struct CorpusEmbedding {
             let batch = try source.items(start..<min(start + embedder.batchSize, items.upperBound))
             chunk.ids += batch.map(\.id)
             chunk.imageEmbeddings += try embedder.embedImages(batch.map(\.image))
-            let captioned = batch.indices.filter { batch[$0].caption != nil }
-            chunk.texts += captioned.map { batch[$0].caption! }
-            chunk.textItems += captioned.map { Int64(start + $0) }
-            chunk.textEmbeddings += try embedder.embedTexts(captioned.map { batch[$0].caption! })
+            let texts = batch.indices.flatMap { item in batch[item].captions.map { (item: Int64(start + item), text: $0) } }
+            chunk.texts += texts.map(\.text)
+            chunk.textItems += texts.map(\.item)
+            chunk.textEmbeddings += try embedder.embedTexts(texts.map(\.text))
             progress(start + batch.count - items.lowerBound)
         }
         return chunk

@@ -3,7 +3,7 @@ import HDF5Files
 
 /// The file `discern embed --manifest/--data` writes (docs/export.md, "The embeddings file"):
 /// /ids [items], /image_embeddings [items, width], /texts [texts], /text_items [texts] (the row
-/// of /ids each caption belongs to), /text_embeddings [texts, width], the provenance attributes
+/// of /ids each caption belongs to: an item has none, one or several), /text_embeddings [texts, width], the provenance attributes
 /// and `source`, `job`. Sealed (FileSeal) and written without object times, so the same input
 /// and settings give the same bytes whatever the number of ranks.
 enum CorpusEmbeddingsFile {

@@ -4,15 +4,15 @@ import Foundation
 import Images
 import Communication
 
-/// One thing `discern embed` embeds: its id, its image, and the caption embedded beside it (nil:
-/// an image alone, no text embedding).
+/// One thing `discern embed` embeds: its id, its image, and the captions embedded beside it (its
+/// short captions, else its long one; none: an image alone, no text embedding).
 package struct CorpusItem {
     package let id: String
     package let image: RGBImage
-    package let caption: String?
+    package let captions: [String]
 
-    package init(id: String, image: RGBImage, caption: String?) {
-        (self.id, self.image, self.caption) = (id, image, caption)
+    package init(id: String, image: RGBImage, captions: [String]) {
+        (self.id, self.image, self.captions) = (id, image, captions)
     }
 }
 
@@ -40,7 +40,7 @@ package final class ManifestCorpus: CorpusSource {
     package init(path: String) throws {
         self.path = path
         entries = try readManifestItems(path)
-        let digest = RankAgreement.digest(entries.map { "\($0.id)\t\($0.imagePath)\t\($0.caption ?? "")" }.joined(separator: "\n"))
+        let digest = RankAgreement.digest(entries.map { "\($0.id)\t\($0.imagePath)\t\($0.captions.joined(separator: "\t"))" }.joined(separator: "\n"))
         identity = "manifest \(path) (\(entries.count) items, digest \(String(UInt64(bitPattern: digest), radix: 16)))"
     }
 
@@ -52,14 +52,14 @@ package final class ManifestCorpus: CorpusSource {
             do { image = try loadImage(path: entry.imagePath) } catch {
                 throw DatasetError(file: "\(path):\(entry.line)", "unreadable image: \(error)")
             }
-            return CorpusItem(id: entry.id, image: image, caption: entry.caption)
+            return CorpusItem(id: entry.id, image: image, captions: entry.captions)
         }
     }
 }
 
 /// A split of a Discern data set directory (`discern prepare`, `discern synth`): the stored
 /// images (the model's processor resizes them again if their size differs) and each sample's
-/// short caption, else its long one.
+/// short captions, else its long one.
 package final class SplitCorpus: CorpusSource {
     let split: DatasetSplit
     package let identity: String
@@ -79,7 +79,7 @@ package final class SplitCorpus: CorpusSource {
         try range.map { index in
             let sample = try split.sample(at: index)
             return CorpusItem(id: sample.id, image: RGBImage(width: sample.width, height: sample.height, pixels: sample.image),
-                              caption: sample.short ?? sample.long)
+                              captions: sample.shortCaptions.isEmpty ? sample.long.map { [$0] } ?? [] : sample.shortCaptions)
         }
     }
 }
