@@ -179,6 +179,45 @@ final class CorpusEmbedTests: XCTestCase {
         XCTAssertNotEqual(try bytes("resumed.h5"), try bytes("clean.h5"))
     }
 
+    /// mpirun stopped by SIGTERM mid-run (as a preempted job is): the parts written so far are
+    /// reused by a rerun on another rank count, and the file equals one uninterrupted process's.
+    func testKilledRunResumesOnAnotherRankCount() throws {
+        let data = folder.appendingPathComponent("data").path
+        let writer = try ShardWriter(directory: data, split: "train", imageSize: 16, samplesPerShard: 500)
+        var random = Xoshiro256(seed: 11)
+        for i in 0..<2000 {
+            try writer.append(Sample(id: "k\(i)", image: (0..<16 * 16 * 3).map { _ in UInt8(random.next() % 256) }, short: "pair \(i)", long: nil))
+        }
+        try writer.finish()
+        let input = ["--data", data, "--chunk-size", "16"]
+        let output = folder.appendingPathComponent("killed.h5").path, parts = output + ".parts"
+        let (process, log) = try startLogged(try locateMPIRun(), mpirunFlags + ["-np", "2", try locateDiscern().path, "embed", "--model", Self.model]
+                                             + input + ["--output", output], log: folder.appendingPathComponent("killed.log"))
+        defer { try? log.close() }
+        let deadline = Date().addingTimeInterval(60)
+        while process.isRunning, Date() < deadline, ((try? FileManager.default.contentsOfDirectory(atPath: parts))?.count ?? 0) < 6 {
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+        let transcript = (try? String(contentsOf: folder.appendingPathComponent("killed.log"), encoding: .utf8)) ?? ""
+        XCTAssertTrue(process.isRunning, "the run ended before it could be stopped: \(transcript)")
+        process.terminate()
+        process.waitUntilExit()
+        while !processes(mentioning: [output], excluding: ["mpirun"]).isEmpty, Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: output), "a stopped run leaves no output file")
+        let finished = try FileManager.default.contentsOfDirectory(atPath: parts).filter { $0.hasSuffix(".h5") }.count
+        XCTAssertGreaterThanOrEqual(finished, 5)
+        XCTAssertLessThan(finished, 125)
+
+        let resumed = try runMPIJob(ranks: 3, executable: try locateDiscern(), arguments: ["embed", "--model", Self.model] + input + ["--output", output],
+                                    timeout: 120)
+        XCTAssertEqual(resumed.status, 0, resumed.transcript)
+        XCTAssertTrue(resumed.standardOutput.contains("killed.h5: reusing "), resumed.transcript)
+        let clean = try runChild(try locateDiscern(), ["embed", "--model", Self.model] + input + ["--output", folder.appendingPathComponent("whole.h5").path],
+                                 environment: childEnvironment, timeout: 120)
+        XCTAssertEqual(clean.status, 0, clean.transcript)
+        XCTAssertEqual(try bytes("killed.h5"), try bytes("whole.h5"))
+    }
+
     func flipLastByte(_ url: URL) throws {
         var data = try Data(contentsOf: url)
         data[data.count - 1] ^= 0xff
