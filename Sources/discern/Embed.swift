@@ -8,12 +8,16 @@ struct Embed: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Embed images and/or texts into one L2-normalised space and write them to HDF5, alone or under mpirun.",
         discussion: """
-        Files: --images and/or --texts, in one process. Writes /image_embeddings [n_images, hidden] and
+        Files: --images and/or --texts, in one process. Writes /image_embeddings [n_images, hidden] and \
         /text_embeddings [n_texts, hidden] (float32), plus /image_files and /texts.
-        A corpus: --manifest FILE (JSONL, docs/data.md) or --data DIR --split NAME, alone or under mpirun: each rank
-        embeds its share, chunk by chunk, and one file results (/ids, /image_embeddings, /texts, /text_items,
-        /text_embeddings), the same for any number of ranks; a rerun reuses the finished chunks (OUTPUT.parts/).
+
+        A corpus: --manifest FILE (JSONL, docs/data.md) or --data DIR --split NAME, alone or under mpirun: each rank \
+        embeds its share, chunk by chunk, and one file results (/ids, /image_embeddings, /texts, /text_items, \
+        /text_embeddings), the same for any number of ranks; a rerun reuses the finished chunks (OUTPUT.parts/). \
+        Webdataset tar shards are not an input yet.
+
         Both carry attributes naming the model, the adapters and the prompts (docs/export.md).
+
         Examples:
           discern embed --model checkpoints/tiny-base --images a.png b.jpg --texts captions.txt --output emb.h5
           mpirun -np 4 discern embed --model checkpoints/tiny-base --manifest corpus.jsonl --output corpus.h5
@@ -25,7 +29,7 @@ struct Embed: ParsableCommand {
     @Option(help: "A JSONL manifest to embed (docs/data.md): each line's image and captions (its short ones, else its long one; none: the image alone).",
             transform: expandedPath) var manifest: String?
     @Option(help: "A Discern data set directory to embed (discern prepare or synth); with --split.", transform: expandedPath) var data: String?
-    @Option(help: "The split of --data to embed.") var split = "train"
+    @Option(help: "The split of --data to embed (default train).") var split: String?
     @Option(help: "Output HDF5 file.", transform: expandedPath) var output: String
     @Option(help: "Image prompt template (ignored with --checkpoint, which stores its own).") var imagePrompt = Embedder.defaultImagePrompt
     @Option(help: "Text prompt template (ignored with --checkpoint).") var textPrompt = Embedder.defaultTextPrompt
@@ -41,6 +45,7 @@ struct Embed: ParsableCommand {
         guard chunkSize > 0 else { throw ValidationError("--chunk-size must be positive.") }
         guard timeout == 0 || (1...1e7).contains(timeout) else { throw ValidationError("--timeout must be 0 (wait forever) or 1 to 1e7 seconds.") }
         guard manifest == nil || data == nil else { throw ValidationError("give --manifest or --data, not both.") }
+        guard split == nil || data != nil else { throw ValidationError("--split chooses a split of --data; give --data DIR or leave --split out.") }
         if corpus {
             guard images.isEmpty, texts == nil else { throw ValidationError("--images/--texts embed files; --manifest and --data a corpus: give one kind.") }
         } else {

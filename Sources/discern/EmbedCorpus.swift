@@ -23,7 +23,7 @@ extension Embed {
             let directory = try Embedder.openModel(model.model)
             // Before the weights load: a bad manifest is reported in seconds, not after a minute.
             let source: CorpusSource = try manifest.map { try ManifestCorpus(path: $0) }
-                ?? SplitCorpus(directory: data!, split: split)
+                ?? SplitCorpus(directory: data!, split: split ?? "train")
             let embedder = try makeEmbedder(directory, compute: try model.computePrecision())
             width = embedder.width
             return (source, embedder, provenance(embedder))
