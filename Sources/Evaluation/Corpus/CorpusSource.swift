@@ -40,8 +40,12 @@ package final class ManifestCorpus: CorpusSource {
     package init(path: String) throws {
         self.path = path
         entries = try readManifestItems(path)
-        let digest = RankAgreement.digest(entries.map { "\($0.id)\t\($0.imagePath)\t\($0.captions.joined(separator: "\t"))" }.joined(separator: "\n"))
-        identity = "manifest \(path) (\(entries.count) items, digest \(String(UInt64(bitPattern: digest), radix: 16)))"
+        // One digest per line, folded FNV-style: no text of the whole manifest is built.
+        let digest = entries.reduce(UInt64(0xcbf2_9ce4_8422_2325)) { hash, entry in
+            let line = RankAgreement.digest("\(entry.id)\t\(entry.imagePath)\t\(entry.captions.joined(separator: "\t"))")
+            return (hash ^ UInt64(bitPattern: line)) &* 0x0000_0100_0000_01b3
+        }
+        identity = "manifest \(path) (\(entries.count) items, digest \(String(digest, radix: 16)))"
     }
 
     package var count: Int { entries.count }
