@@ -82,10 +82,11 @@ let package = Package(
         // PEFT interop: adapter export (with its README and checks) and import.
         .target(name: "PEFT", dependencies: ["Runs", "Configuration", "Training", "Checkpointing", "Formats", "HDF5Files", "ModelFiles", "Models",
                                              "Layers", "Kernels"], swiftSettings: numeric),
-        // Embedding and evaluation: the embedder, evaluation sets, retrieval and hard-negative metrics,
+        // Embedding and evaluation: the embedder, `discern embed` over ranks, evaluation sets, retrieval and hard-negative metrics,
         // the likelihood caption scorer, and the standard benchmarks read in their published formats.
-        .target(name: "Evaluation", dependencies: ["Runs", "PEFT", "Configuration", "Training", "Objectives", "Checkpointing", "Datasets", "Formats", "HDF5Files", "Images",
-                                                   "ModelFiles", "Models", "Layers", "Kernels"], swiftSettings: numeric),
+        .target(name: "Evaluation", dependencies: ["Runs", "PEFT", "Configuration", "Training", "Objectives", "Checkpointing", "Datasets", "DataImport",
+                                                   "Formats", "HDF5Files", "Images", "ModelFiles", "Models", "Layers", "Kernels", "Communication"],
+                swiftSettings: numeric),
         // `discern bench`: a timed training step on a random model of a chosen shape.
         // Its two observers of the C libraries below are linked only into programs that link it:
         // they define malloc & co. and cblas_sgemm, count or record, and forward to the real ones.
