@@ -83,6 +83,23 @@ discern_release_build() {
     swift build -c release "$@" -Xlinker "$(discern_build_info_object "$DISCERN_ROOT/.build")"
 }
 
+# Replaces the lines between BEGIN and END (the marker lines included) in PAGE by the file BLOCK,
+# which starts with BEGIN and ends with END, so the commentary around a generated table survives a
+# rerun; a page without the markers gets the block appended under "## HEADING". The page is
+# written whole (a temporary file renamed) or not at all.
+discern_replace_page_block() {
+    local page="$1" begin="$2" end="$3" block="$4" heading="$5"
+    if grep -qF "$begin" "$page" && grep -qF "$end" "$page"; then
+        awk -v begin="$begin" -v end="$end" -v block="$block" '
+            $0 == begin { while ((getline line < block) > 0) print line; skipping = 1; next }
+            $0 == end { skipping = 0; next }
+            !skipping { print }' "$page" > "$page.tmp"
+    else
+        { cat "$page"; echo; echo "## $heading"; echo; cat "$block"; } > "$page.tmp"
+    fi
+    mv "$page.tmp" "$page"
+}
+
 # Exports OPENBLAS_CORETYPE when this OpenBLAS would run generic kernels on this CPU (the 5x
 # trap in docs/performance-notes). It must be set before a process starts, so the launcher does
 # it. A value the user already set is kept.

@@ -21,13 +21,17 @@ package struct MetricsRecord: Codable, Sendable, Equatable {
     /// (query, key) entries of the global contrastive loss masked as duplicates
     /// (loss.mask_duplicates); absent in lines written before it existed.
     package var maskedKeys: Int? = nil
+    /// Analytic GEMM FLOPs of the step over all ranks (FlopEstimate): summed over a run's lines it
+    /// is the run's training compute, which launch/claim matches between runs. Absent in lines
+    /// written before it existed.
+    package var flops: Double? = nil
 
     enum CodingKeys: String, CodingKey {
         case step, loss, lr
         case contrastiveLoss = "contrastive_loss", ntpLoss = "ntp_loss", logitScale = "logit_scale", gradNorm = "grad_norm"
         case samplesPerSecond = "samples_per_s", tokensPerSecond = "tokens_per_s", gflops = "gflop_per_s", seconds = "step_seconds"
         case forwardSeconds = "forward_seconds", backwardSeconds = "backward_seconds", communicationSeconds = "communication_seconds"
-        case maskedKeys = "masked_keys"
+        case maskedKeys = "masked_keys", flops = "gemm_flops"
     }
 }
 

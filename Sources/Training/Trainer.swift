@@ -80,7 +80,7 @@ package final class Trainer {
                                        gflops: result.flops / seconds / 1e9, seconds: seconds,
                                        forwardSeconds: result.timing.vision + result.timing.forward, backwardSeconds: result.timing.backward,
                                        communicationSeconds: result.timing.communication,
-                                       maskedKeys: step.settings.maskDuplicates ? result.maskedKeys : nil)
+                                       maskedKeys: step.settings.maskDuplicates ? result.maskedKeys : nil, flops: result.flops)
             try metrics?.append(record)
             if communicator.rank == 0 && (completedSteps % logEvery == 0 || completedSteps == settings.steps || completedSteps == firstStep + 1) {
                 let window = Double(now - windowStart) / 1e9

@@ -48,11 +48,13 @@ final class TrainCommandTests: XCTestCase {
         return result
     }
 
-    func losses(_ run: String) throws -> [Double] {
+    func losses(_ run: String) throws -> [Double] { try metric("loss", of: run) }
+
+    func metric(_ key: String, of run: String) throws -> [Double] {
         let text = try String(contentsOf: folder.appendingPathComponent(run).appendingPathComponent("metrics.jsonl"), encoding: .utf8)
         return try metricsStepLines(text).map { line in
             let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
-            return (object["loss"] as! NSNumber).doubleValue
+            return try XCTUnwrap(object[key] as? NSNumber, "\(run): a step line without \(key): \(line)").doubleValue
         }
     }
 
@@ -101,6 +103,15 @@ final class TrainCommandTests: XCTestCase {
         let straight = try losses("straight"), ranks = try losses("ranks")
         XCTAssertEqual(ranks.count, 4)
         for (a, b) in zip(straight, ranks) { XCTAssertEqual(a, b, accuracy: crossRankTolerance * a) }
+        // The steps' analytic GEMM FLOPs (what launch/claim matches between runs), the same when
+        // resumed; gflop_per_s is their rate. (On 2 ranks they differ: each rank pads its
+        // sequences to its own longest, so launch/claim compares runs on the same rank count.)
+        let flops = try metric("gemm_flops", of: "straight")
+        XCTAssertEqual(try metric("gemm_flops", of: "halves"), flops)
+        for (f, (rate, seconds)) in zip(flops, zip(try metric("gflop_per_s", of: "straight"), try metric("step_seconds", of: "straight"))) {
+            XCTAssertGreaterThan(f, 0)
+            XCTAssertEqual(rate * seconds * 1e9, f, accuracy: 1e-9 * f)
+        }
         let crossRank = maxRelativeError(try parameters("ranks", step: 4), try parameters("straight", step: 4))
         XCTAssertLessThanOrEqual(crossRank, crossRankTolerance)
         print("resume (\(expect)): 1 then 2 ranks against 1 rank: parameters differ by \(crossRank)")
