@@ -123,9 +123,9 @@ final class DecodeTests: XCTestCase {
     }
 
     func testEmptyAndTextAndOtherFormatsThrow() {
-        assertThrows([], .empty, mentioning: ["empty", "not a JPEG or PNG"])
-        assertThrows(Array("a caption, not a picture\n".utf8), .notAnImage, mentioning: ["not a JPEG or PNG"])
-        assertThrows(Array("GIF89a\u{1}\u{0}\u{1}\u{0}".utf8), .notAnImage, mentioning: ["not a JPEG or PNG", "GIF"])
+        assertThrows([], .empty, mentioning: ["empty", "not a JPEG, PNG or WebP"])
+        assertThrows(Array("a caption, not a picture\n".utf8), .notAnImage, mentioning: ["not a JPEG, PNG or WebP"])
+        assertThrows(Array("GIF89a\u{1}\u{0}\u{1}\u{0}".utf8), .notAnImage, mentioning: ["not a JPEG, PNG or WebP", "GIF"])
     }
 
     func testRandomlyDamagedFilesNeverCrash() throws {
