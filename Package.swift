@@ -116,7 +116,7 @@ let package = Package(
         // Fixtures are read through #filePath (made by Tests/Reference/make_*_fixtures.py).
         .testTarget(name: "FormatsTests", dependencies: ["Formats", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "ObjectivesTests", dependencies: ["Objectives", "TestSupport"]),
-        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "DataImport", "HDF5Files", "Images", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["CArchive", "Datasets", "DataImport", "HDF5Files", "Images", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "SyntheticTests", dependencies: ["Synthetic", "Datasets", "Images", "TestSupport"]),
         .testTarget(name: "CheckpointingTests", dependencies: ["Checkpointing", "HDF5Files", "TestSupport"]),
         .testTarget(name: "PipelineTests", dependencies: ["Runs", "Evaluation", "PEFT", "Models", "ModelFiles", "Formats", "HDF5Files", "Images", "Datasets", "Checkpointing",

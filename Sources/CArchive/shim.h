@@ -8,6 +8,8 @@
 static inline int discern_archive_entry_is_regular(struct archive_entry *entry) {
     return archive_entry_filetype(entry) == AE_IFREG;
 }
+// The file type of a regular file, for the tests' tar writer.
+static inline int discern_archive_regular_file_type(void) { return AE_IFREG; }
 static inline int discern_archive_entry_is_directory(struct archive_entry *entry) {
     return archive_entry_filetype(entry) == AE_IFDIR;
 }

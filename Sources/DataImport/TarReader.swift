@@ -19,6 +19,8 @@ enum TarEntry {
 /// The archive ends in the middle of a member or a header is damaged: the rest of the shard is lost.
 struct TarDamage: Error {
     let message: String
+    /// The member whose data is cut short; nil when a header could not be read.
+    var member: String? = nil
 }
 
 /// Reads a tar shard (or a gzip/bzip2/xz/zstd-compressed one) member by member with libarchive,
@@ -58,7 +60,7 @@ final class TarReader {
         guard discern_archive_entry_is_regular(entry) != 0 else { return .other(name: name) }
         let size = archive_entry_size(entry)
         guard size >= 0, size <= Self.maxMemberBytes else {
-            throw TarDamage(message: "member '\(name)' claims \(size) bytes (at most \(Self.maxMemberBytes) accepted)")
+            throw TarDamage(message: "member '\(name)' claims \(size) bytes (at most \(Self.maxMemberBytes) accepted)", member: name)
         }
         var data = [UInt8](repeating: 0, count: Int(size))
         var filled = 0
@@ -68,7 +70,7 @@ final class TarReader {
             }
             guard got > 0 else {
                 throw TarDamage(message: "member '\(name)' ends after \(filled) of \(size) bytes"
-                                + (got < 0 ? " (\(errorText()))" : ""))
+                                + (got < 0 ? " (\(errorText()))" : ""), member: name)
             }
             filled += got
         }

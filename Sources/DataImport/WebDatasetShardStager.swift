@@ -21,16 +21,20 @@ struct ShardStager {
                                      createdBy: common.createdBy, deflateLevel: common.deflateLevel)
         var state = State()
         do {
-            var pending: [WebDatasetGroup] = []
+            // Samples as their groups end and member problems as they are met, in archive order.
+            var pending: [Pending] = []
             var current: WebDatasetGroup?
             let chunkSize = max(1, common.threads) * 8
             reading: while true {
                 let entry: TarEntry?
                 do { entry = try reader.next() } catch {
-                    try flush(&pending, writer, &state)
-                    try report(WebDatasetIssue(shard: identity.path, member: current?.key ?? "(between samples)", kind: .damagedTar,
-                                               reason: "\(error.message); the rest of the shard is skipped (re-download or re-create it)"),
-                               &state)
+                    // A damaged header may hide more members of the sample being read: it goes with the
+                    // rest of the shard. A member cut short of another key ends that sample first.
+                    let damagedKey = error.member.map { WebDatasetKey.split($0)?.key ?? $0 }
+                    if let done = current, let damagedKey, damagedKey != done.key { pending.append(.group(done)) }
+                    pending.append(.issue(WebDatasetIssue(
+                        shard: identity.path, member: damagedKey ?? current?.key ?? "(between samples)", kind: .damagedTar,
+                        reason: "\(error.message); this sample and the rest of the shard are skipped (re-download or re-create it)")))
                     current = nil
                     break reading
                 }
@@ -40,16 +44,16 @@ struct ShardStager {
                 case .folder?:
                     continue
                 case .other(let name)?:
-                    try report(WebDatasetIssue(shard: identity.path, member: name, kind: .unknownMember,
-                                               reason: "not a regular file (a link or a device); ignored"), &state)
+                    pending.append(.issue(WebDatasetIssue(shard: identity.path, member: name, kind: .unknownMember,
+                                                          reason: "not a regular file (a link or a device); ignored")))
                 case .file(let member)?:
                     guard let (key, ext) = WebDatasetKey.split(member.name) else {
-                        try report(WebDatasetIssue(shard: identity.path, member: member.name, kind: .unknownMember,
-                                                   reason: "the name has no extension, so it belongs to no sample; ignored"), &state)
+                        pending.append(.issue(WebDatasetIssue(shard: identity.path, member: member.name, kind: .unknownMember,
+                                                              reason: "the name has no extension, so it belongs to no sample; ignored")))
                         continue
                     }
                     if current?.key != key {
-                        if let done = current { pending.append(done) }
+                        if let done = current { pending.append(.group(done)) }
                         current = WebDatasetGroup(key: key)
                     }
                     current!.members.append((ext, member))
@@ -59,7 +63,7 @@ struct ShardStager {
                     onProgress(reader.bytesRead, state.samples, state.issues.count)
                 }
             }
-            if let last = current { pending.append(last) }
+            if let last = current { pending.append(.group(last)) }
             try flush(&pending, writer, &state)
             if state.samples > 0 { try writer.finish() } else { writer.abort() }
         } catch {
@@ -69,6 +73,11 @@ struct ShardStager {
         let staged = StagedShard(shard: identity, settings: options.fingerprint, samples: state.samples, issues: state.issues)
         try staging.record(staged, index: index)
         return staged
+    }
+
+    private enum Pending {
+        case group(WebDatasetGroup)
+        case issue(WebDatasetIssue)
     }
 
     private struct State {
@@ -82,13 +91,19 @@ struct ShardStager {
         onIssue(issue)
     }
 
-    /// Parses the pending groups, decodes their images in parallel and appends them in order.
-    private func flush(_ pending: inout [WebDatasetGroup], _ writer: ShardWriter, _ state: inout State) throws {
+    /// Parses the pending groups, decodes their images in parallel and appends them (or reports
+    /// why not) in order.
+    private func flush(_ pending: inout [Pending], _ writer: ShardWriter, _ state: inout State) throws {
+        // A member problem is a failed item of its own, so it is reported in its place.
         var parsed: [Result<WebDatasetEntry, WebDatasetIssue>] = []
-        for group in pending {
-            var unknown: [WebDatasetIssue] = []
-            parsed.append(WebDatasetEntry.parse(group, shard: identity.path, fields: options.captionFields) { unknown.append($0) })
-            for issue in unknown { try report(issue, &state) }
+        for item in pending {
+            switch item {
+            case .issue(let issue): parsed.append(.failure(issue))
+            case .group(let group):
+                var unknown: [WebDatasetIssue] = []
+                let entry = WebDatasetEntry.parse(group, shard: identity.path, fields: options.captionFields) { unknown.append($0) }
+                parsed += unknown.map { .failure($0) } + [entry]
+            }
         }
         pending.removeAll(keepingCapacity: true)
         let shard = identity.path, resizer = resizer

@@ -79,18 +79,30 @@ public func loadImage(path: String, alpha: AlphaHandling = .drop) throws -> RGBI
 
 /// Encodes an image as an 8-bit RGB PNG file in memory.
 public func encodePNG(_ image: RGBImage) throws -> [UInt8] {
-    var png: UnsafeMutablePointer<UInt8>?
+    try encode(image, name: "PNG", with: ic_encode_png)
+}
+
+/// Encodes an image as a lossless WebP in memory: decoding it gives the same pixels back.
+public func encodeWebPLossless(_ image: RGBImage) throws -> [UInt8] {
+    try encode(image, name: "WebP", with: ic_encode_webp_lossless)
+}
+
+private typealias CEncoder = (UnsafePointer<UInt8>?, Int32, Int32, UnsafeMutablePointer<UnsafeMutablePointer<UInt8>?>?,
+                              UnsafeMutablePointer<Int>?, UnsafeMutablePointer<CChar>?) -> ic_status
+
+private func encode(_ image: RGBImage, name: String, with encoder: CEncoder) throws -> [UInt8] {
+    var output: UnsafeMutablePointer<UInt8>?
     var size = 0
     var message = [CChar](repeating: 0, count: Int(IC_MESSAGE_CAPACITY))
     let status = image.pixels.withUnsafeBufferPointer { pixels in
-        ic_encode_png(pixels.baseAddress, Int32(image.width), Int32(image.height), &png, &size, &message)
+        encoder(pixels.baseAddress, Int32(image.width), Int32(image.height), &output, &size, &message)
     }
-    guard status == IC_OK, let png else {
+    guard status == IC_OK, let output else {
         let text = String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        throw ImageError(.encodingFailed, source: "PNG encoder", text)
+        throw ImageError(.encodingFailed, source: "\(name) encoder", text)
     }
-    defer { ic_free(png) }
-    return [UInt8](UnsafeBufferPointer(start: png, count: size))
+    defer { ic_free(output) }
+    return [UInt8](UnsafeBufferPointer(start: output, count: size))
 }
 
 /// Encodes an image as PNG and writes it to `path`, replacing any file there.

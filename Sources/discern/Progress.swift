@@ -34,6 +34,11 @@ final class ProgressReporter {
         write(isTerminal ? "\r\u{1B}[K" + text + "\n" + lastLine : text + "\n")
     }
 
+    /// The `onProgress` of an import: redraws `importProgressLine` counting `unit` per second.
+    func importProgress(unit: String) -> (ImportProgress) -> Void {
+        { progress in self.update(fraction: progress.fraction) { importProgressLine(progress, elapsed: self.elapsed, unit: unit) } }
+    }
+
     func finish() {
         if isTerminal && !lastLine.isEmpty { write("\n") }
     }
@@ -51,7 +56,7 @@ final class ProgressReporter {
 }
 
 /// `discern prepare`'s line: a bar, the counts, the rate and the time left.
-func importProgressLine(_ progress: ImportProgress, elapsed: Double) -> String {
+func importProgressLine(_ progress: ImportProgress, elapsed: Double, unit: String) -> String {
     let done = progress.imported + progress.skipped
     let rate = elapsed > 0 ? Double(done) / elapsed : 0
     let fraction = progress.fraction
@@ -60,7 +65,7 @@ func importProgressLine(_ progress: ImportProgress, elapsed: Double) -> String {
     let eta = fraction > 0.001 ? ProgressReporter.duration(elapsed * (1 - fraction) / fraction) : "?"
     return "[\(bar)] " + String(format: "%5.1f%%", fraction * 100)
         + "  \(progress.imported) imported, \(progress.skipped) skipped  "
-        + String(format: "%.1f", rate) + " lines/s  ETA \(eta)"
+        + String(format: "%.1f", rate) + " \(unit)/s  ETA \(eta)"
 }
 
 /// `discern embed`'s line: items done of all, the rate and the time left (shown for 32 items or more).

@@ -55,6 +55,11 @@ ic_status ic_decode_png(const unsigned char *data, size_t size, ic_alpha_mode al
 // is IC_ERROR_UNSUPPORTED.
 ic_status ic_decode_webp(const unsigned char *data, size_t size, ic_alpha_mode alpha, ic_image *out);
 
+// Encodes RGB8 interleaved pixels as a lossless WebP into a malloc'd buffer released with ic_free
+// (the tests write WebP members with it; decoding it gives the same pixels back).
+ic_status ic_encode_webp_lossless(const unsigned char *rgb, int width, int height,
+                                  unsigned char **webp, size_t *webp_size, char *message);
+
 // Encodes RGB8 interleaved pixels (height, width, 3) as an 8-bit RGB PNG into a malloc'd buffer
 // (*png, *png_size) released with ic_free. `message` (IC_MESSAGE_CAPACITY bytes) gets the reason
 // for a non-OK status.

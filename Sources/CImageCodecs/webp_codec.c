@@ -1,4 +1,4 @@
-// WebP decoding with libwebp (lossy, lossless, with or without alpha). libwebp reports errors by
+// WebP decoding (lossy, lossless, with or without alpha) and lossless encoding with libwebp. libwebp reports errors by
 // return value, so no longjmp is involved; it lives here so every format goes through one layer.
 #include "image_codecs.h"
 #include "rgba.h"
@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <webp/decode.h>
+#include <webp/encode.h>
 
 // WebP's status codes as this module's.
 static ic_status status_of(VP8StatusCode code) {
@@ -57,5 +58,28 @@ ic_status ic_decode_webp(const unsigned char *data, size_t size, ic_alpha_mode a
     out->pixels = rgb;
     out->width = features.width;
     out->height = features.height;
+    return IC_OK;
+}
+
+ic_status ic_encode_webp_lossless(const unsigned char *rgb, int width, int height,
+                                  unsigned char **webp, size_t *webp_size, char *message) {
+    *webp = NULL;
+    *webp_size = 0;
+    uint8_t *encoded = NULL;
+    size_t size = WebPEncodeLosslessRGB(rgb, width, height, width * 3, &encoded);
+    if (size == 0 || !encoded) {
+        snprintf(message, IC_MESSAGE_CAPACITY, "libwebp could not encode a %d x %d image", width, height);
+        return IC_ERROR_UNSUPPORTED;
+    }
+    // Copied into malloc'd memory so ic_free releases it like every other buffer of this module.
+    *webp = malloc(size);
+    if (!*webp) {
+        WebPFree(encoded);
+        snprintf(message, IC_MESSAGE_CAPACITY, "cannot allocate %zu bytes", size);
+        return IC_ERROR_MEMORY;
+    }
+    memcpy(*webp, encoded, size);
+    *webp_size = size;
+    WebPFree(encoded);
     return IC_OK;
 }
