@@ -63,6 +63,13 @@ final class DecodeTests: XCTestCase {
         XCTAssertEqual(try loadImage(path: path), image)
     }
 
+    func testWebPLosslessRoundTrips() throws {
+        let image = RGBImage(width: 7, height: 5, pixels: (0..<105).map { UInt8(truncatingIfNeeded: $0 * 37 + 11) })
+        let webp = try encodeWebPLossless(image)
+        XCTAssertEqual(ImageFormat(sniffing: webp), .webp)
+        XCTAssertEqual(try decodeImage(data: webp, source: "round trip"), image)
+    }
+
     // MARK: Bad input: a clear thrown error naming the file, never a crash.
 
     private func assertThrows(_ data: [UInt8], _ kind: ImageError.Kind, mentioning words: [String],
@@ -120,6 +127,13 @@ final class DecodeTests: XCTestCase {
         var png = try Fixtures.bytes("gray_64x48.png")
         png[20] ^= 0xFF  // inside IHDR: its CRC no longer matches
         assertThrows(png, .corrupt, mentioning: ["corrupt PNG"])
+    }
+
+    func testTruncatedWebPThrows() throws {
+        let webp = try encodeWebPLossless(RGBImage(width: 16, height: 16, pixels: (0..<768).map { UInt8(truncatingIfNeeded: $0 * 13) }))
+        // Cut inside the header: libwebp says it needs more data; cut inside the pixels: damaged.
+        assertThrows(Array(webp.prefix(16)), .truncated, mentioning: ["truncated WebP"])
+        assertThrows(Array(webp.prefix(webp.count - 8)), .corrupt, mentioning: ["corrupt WebP", "cut short"])
     }
 
     func testEmptyAndTextAndOtherFormatsThrow() {
