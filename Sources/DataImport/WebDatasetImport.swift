@@ -14,9 +14,9 @@ package struct WebDatasetImportOptions: Sendable {
     }
 
     /// Everything that changes the staged samples: a rerun with other settings redoes every shard.
+    /// (Staged images are stored uncompressed, so the deflate level is not part of it.)
     var fingerprint: String {
-        "sizing \(common.sizing.summary); short field \(captionFields.short ?? "-"); long field \(captionFields.long ?? "-"); "
-            + "deflate \(common.deflateLevel.map(String.init) ?? "none")"
+        "sizing \(common.sizing.summary); short field \(captionFields.short ?? "-"); long field \(captionFields.long ?? "-")"
     }
 }
 

@@ -103,7 +103,7 @@ struct WebDatasetEntry: Sendable {
         guard !shorts.isEmpty || long != nil else {
             let sources = ["a .txt member"] + (fields.short.map { ["a .json \"\($0)\""] } ?? [])
                 + (fields.long.map { ["a .json \"\($0)\""] } ?? [])
-            return issue(.noCaption, group.key, "no caption: neither " + sources.joined(separator: " nor "))
+            return issue(.noCaption, group.key, "neither " + sources.joined(separator: " nor ") + " gives a caption")
         }
         return .success(WebDatasetEntry(key: group.key, imageMember: image.name, imageBytes: image.data,
                                         shorts: shorts, long: long))

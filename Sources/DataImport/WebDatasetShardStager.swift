@@ -18,7 +18,7 @@ struct ShardStager {
         let reader = try TarReader(path: identity.path)
         let writer = try ShardWriter(directory: staging.samplesDirectory(index), split: WebDatasetStaging.stagedSplit,
                                      layout: common.sizing.layout, samplesPerShard: common.samplesPerShard,
-                                     createdBy: common.createdBy, deflateLevel: common.deflateLevel)
+                                     createdBy: common.createdBy, deflateLevel: nil)   // read once more, then compressed for good
         var state = State()
         do {
             // Samples as their groups end and member problems as they are met, in archive order.
@@ -122,7 +122,7 @@ struct ShardStager {
 
 /// The stored sample of a parsed entry: its image decoded (JPEG, PNG, WebP) and resized.
 private func decoded(_ entry: WebDatasetEntry, _ resizer: ImportResizer, shard: String) -> Result<Sample, WebDatasetIssue> {
-    let source = "\(shard):\(entry.imageMember)"
+    let source = entry.imageMember   // the issue names the shard
     let image: RGBImage
     do { image = try decodeImage(data: entry.imageBytes, source: source) } catch {
         return .failure(WebDatasetIssue(shard: shard, member: entry.imageMember, kind: .corruptImage, reason: "\(error)"))

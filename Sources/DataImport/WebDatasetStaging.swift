@@ -94,7 +94,7 @@ struct ShardFileIdentity: Codable, Equatable {
 /// The record of one finished tar shard: enough to restore its part of the summary.
 struct StagedShard: Codable {
     let shard: ShardFileIdentity
-    /// The import settings the samples were made with (sizing, caption fields, deflate level).
+    /// The import settings the samples were made with (sizing, caption fields).
     let settings: String
     let samples: Int
     let issues: [WebDatasetIssue]
