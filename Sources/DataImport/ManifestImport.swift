@@ -47,7 +47,12 @@ package struct ImportProgress: Sendable {
     package var totalBytes: Int
     package var imported: Int
     package var skipped: Int
+    /// Bytes and items (imported + skipped) of the shards an earlier run finished (a restarted
+    /// webdataset import): counted as done, but not in this run's rate.
+    package var restoredBytes = 0
+    package var restoredItems = 0
     package var fraction: Double { totalBytes > 0 ? min(1, Double(bytesRead) / Double(totalBytes)) : 1 }
+    package var restoredFraction: Double { totalBytes > 0 ? min(1, Double(restoredBytes) / Double(totalBytes)) : 0 }
 }
 
 /// What an import did: the split written and every skipped line.

@@ -48,11 +48,13 @@ package struct WebDatasetShardDone: Sendable {
 /// the first one throws. Each finished tar shard is staged and recorded (WebDatasetStaging), so
 /// after an interruption a rerun redoes only the unfinished ones; `onShardDone` hears of each
 /// (throwing from it interrupts the import as a crash would). The split appears in dataset.json
-/// only when complete, and is the same as an uninterrupted import's.
+/// only when complete, and is the same as an uninterrupted import's; `onWriting` hears when the
+/// staged samples start going into it (the last phase, with the final compression).
 package func importWebDataset(_ shards: [String], into output: String, options: WebDatasetImportOptions,
                               onIssue: @escaping (WebDatasetIssue) -> Void = { _ in },
                               onProgress: (ImportProgress) -> Void = { _ in },
-                              onShardDone: (WebDatasetShardDone) throws -> Void = { _ in }) throws -> WebDatasetSummary {
+                              onShardDone: (WebDatasetShardDone) throws -> Void = { _ in },
+                              onWriting: (Int) -> Void = { _ in }) throws -> WebDatasetSummary {
     guard let first = shards.first else { throw DatasetError(file: output, "no webdataset shard given") }
     try ShardPattern.requireShardsExist(shards)
     let identities = try shards.map(ShardFileIdentity.init)
@@ -78,8 +80,9 @@ package func importWebDataset(_ shards: [String], into output: String, options: 
                                          staging: staging, onIssue: onIssue)
                 do {
                     staged = try stager.run { read, imported, skipped in
-                        onProgress(ImportProgress(bytesRead: progress.bytesRead + read, totalBytes: progress.totalBytes,
-                                                  imported: progress.imported + imported, skipped: progress.skipped + skipped))
+                        var now = progress
+                        (now.bytesRead, now.imported, now.skipped) = (now.bytesRead + read, now.imported + imported, now.skipped + skipped)
+                        onProgress(now)
                     }
                 } catch let stop as StrictStop {
                     finalFailure = true
@@ -90,8 +93,11 @@ package func importWebDataset(_ shards: [String], into output: String, options: 
             summary.imported += staged!.samples
             summary.issues += staged!.issues
             summary.restoredShards += restored ? 1 : 0
-            progress = ImportProgress(bytesRead: progress.bytesRead + Int(identity.bytes), totalBytes: progress.totalBytes,
-                                      imported: summary.imported, skipped: summary.skipped)
+            (progress.bytesRead, progress.imported, progress.skipped) = (progress.bytesRead + Int(identity.bytes), summary.imported, summary.skipped)
+            if restored {
+                progress.restoredBytes += Int(identity.bytes)
+                progress.restoredItems += staged!.samples + staged!.issues.count
+            }
             onProgress(progress)
             try onShardDone(WebDatasetShardDone(index: index, path: identity.path, samples: staged!.samples,
                                                 skipped: staged!.issues.count, restored: restored))
@@ -102,6 +108,7 @@ package func importWebDataset(_ shards: [String], into output: String, options: 
             throw DatasetError(file: first, "no sample could be imported from the \(shards.count) shard\(shards.count == 1 ? "" : "s") "
                                + "(\(summary.skipped) samples or members skipped)\(firstIssue)")
         }
+        onWriting(summary.imported)
         try assemble(identities.count, from: staging, into: writer)
         summary.split = try writer.finish()
         staging.remove()

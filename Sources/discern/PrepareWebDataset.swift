@@ -18,7 +18,7 @@ extension Prepare {
             if done.restored {
                 bar.message("\(done.path): done by an earlier run (\(done.samples) samples, \(done.skipped) skipped), not read again")
             }
-        })
+        }, onWriting: { count in bar.message("writing the \(count) samples into \((output as NSString).appendingPathComponent(split))") })
         bar.finish()
         print(importReport(imported: summary.imported, skipped: summary.issues.map(\.kind), nouns: ("sample or member", "samples or members"),
                           split: summary.split, output: output, name: split, sizing: common.sizing))

@@ -57,12 +57,13 @@ final class ProgressReporter {
 
 /// `discern prepare`'s line: a bar, the counts, the rate and the time left.
 func importProgressLine(_ progress: ImportProgress, elapsed: Double, unit: String) -> String {
-    let done = progress.imported + progress.skipped
+    // Rate and ETA from this run's work only: what an earlier run finished took no time now.
+    let done = progress.imported + progress.skipped - progress.restoredItems
     let rate = elapsed > 0 ? Double(done) / elapsed : 0
-    let fraction = progress.fraction
+    let fraction = progress.fraction, doneNow = fraction - progress.restoredFraction
     let width = 30, filled = Int(fraction * Double(width))
     let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
-    let eta = fraction > 0.001 ? ProgressReporter.duration(elapsed * (1 - fraction) / fraction) : "?"
+    let eta = doneNow > 0.001 ? ProgressReporter.duration(elapsed * (1 - fraction) / doneNow) : "?"
     return "[\(bar)] " + String(format: "%5.1f%%", fraction * 100)
         + "  \(progress.imported) imported, \(progress.skipped) skipped  "
         + String(format: "%.1f", rate) + " \(unit)/s  ETA \(eta)"
