@@ -2,13 +2,14 @@ import CArchive
 import Foundation
 import XCTest
 
-/// Writes tar shards for the webdataset tests with libarchive's writer (ustar), members in the
-/// order given, so each test builds exactly the archive it needs.
+/// Writes tar shards for the webdataset tests with libarchive's writer (ustar, optionally
+/// gzip-compressed), members in the order given, so each test builds exactly the archive it needs.
 enum TarFixture {
-    static func write(_ members: [(name: String, data: [UInt8])], to path: String) throws {
+    static func write(_ members: [(name: String, data: [UInt8])], to path: String, gzip: Bool = false) throws {
         let archive = archive_write_new()!
         defer { archive_write_free(archive) }
         archive_write_set_format_ustar(archive)
+        if gzip { archive_write_add_filter_gzip(archive) }
         guard archive_write_open_filename(archive, path) == ARCHIVE_OK else {
             throw TarFixtureError(path: path, message: String(cString: archive_error_string(archive)))
         }

@@ -76,6 +76,29 @@ final class WebDatasetImportTests: DatasetTestCase {
         XCTAssertEqual(try Dataset.open(path("out")).split("train").shortCaptions(at: 0), ["first"])
     }
 
+    func testDamagedHeaderSkipsTheSampleBeingRead() throws {
+        try TarFixture.write([("0.png", try encodePNG(Self.picture(0))), ("0.txt", TarFixture.text("first")),
+                              ("1.png", try encodePNG(Self.picture(1))), ("1.txt", TarFixture.text("second"))], to: path("h.tar"))
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: path("h.tar")))
+        // The header of 1.png follows 0.png's data and 0.txt's header and data; its checksum no longer matches.
+        let header = 512 * 3 + ((try encodePNG(Self.picture(0)).count + 511) / 512) * 512
+        bytes[header + 10] ^= 0x55
+        try bytes.write(to: URL(fileURLWithPath: path("h.tar")))
+        XCTAssertThrowsError(try importWebDataset([path("h.tar")], into: path("out"), options: options())) { error in
+            // Sample 0 might have had more members behind the damaged header: it is skipped too.
+            XCTAssertTrue("\(error)".contains("0: damaged tar"), "\(error)")
+        }
+    }
+
+    func testGzipShardsAreRead() throws {
+        try TarFixture.write([("0.png", try encodePNG(Self.picture(0))), ("0.txt", TarFixture.text("zipped"))],
+                             to: path("z.tar.gz"), gzip: true)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path("z.tar.gz"))).prefix(2), Data([0x1F, 0x8B]))
+        let summary = try importWebDataset([path("z.tar.gz")], into: path("out"), options: options())
+        XCTAssertEqual(summary.imported, 1)
+        XCTAssertEqual(try Dataset.open(path("out")).split("train").shortCaptions(at: 0), ["zipped"])
+    }
+
     func testStrictStopsAtTheFirstBadSampleAndLeavesNothing() throws {
         let shards = try writeMixedShards()
         XCTAssertThrowsError(try importWebDataset(shards, into: path("out"), options: options(strict: true))) { error in
