@@ -71,7 +71,7 @@ struct ManifestEntry: Sendable {
             return issue(.wrongField, error.message)
         }
         guard let image = fields.image else {
-            return issue(.wrongField, "no \"image\" field (a path to a JPEG or PNG, relative to the manifest)")
+            return issue(.wrongField, "no \"image\" field (a path to a JPEG, PNG or WebP, relative to the manifest)")
         }
         if !fields.short.isEmpty, !fields.caption.isEmpty, fields.short != fields.caption {
             return issue(.wrongField, "both \"short\" and \"caption\" are given and differ; \"caption\" is the "

@@ -31,25 +31,30 @@ final class TarReader {
     /// Members larger than this are treated as a damaged header rather than allocated.
     static let maxMemberBytes: Int64 = 1 << 30
 
+    private var opened = false
+
     init(path: String) throws {
         self.path = path
         guard let archive = archive_read_new() else { throw DatasetError(file: path, "libarchive: out of memory") }
         self.archive = archive
         archive_read_support_format_tar(archive)
         archive_read_support_filter_all(archive)
-        guard archive_read_open_filename(archive, path, 1 << 16) == ARCHIVE_OK else {
-            defer { archive_read_free(archive) }
-            throw DatasetError(file: path, "cannot be read as a tar shard: \(errorText())")
-        }
     }
 
     deinit { archive_read_free(archive) }
 
     /// Bytes of the shard file consumed so far (compressed bytes for a compressed shard), for progress.
-    var bytesRead: Int { Int(archive_filter_bytes(archive, -1)) }
+    var bytesRead: Int { opened ? Int(archive_filter_bytes(archive, -1)) : 0 }
 
     /// The next entry, nil at the end of the archive.
     func next() throws(TarDamage) -> TarEntry? {
+        if !opened {
+            // Opening reads the first header, so a file that is no tar fails here, as damage like any other.
+            guard archive_read_open_filename(archive, path, 1 << 16) == ARCHIVE_OK else {
+                throw TarDamage(message: "cannot be read as a tar archive (\(errorText()))")
+            }
+            opened = true
+        }
         var entry: OpaquePointer?
         let status = archive_read_next_header(archive, &entry)
         if status == ARCHIVE_EOF { return nil }

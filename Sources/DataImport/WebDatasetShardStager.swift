@@ -32,9 +32,11 @@ struct ShardStager {
                     // rest of the shard. A member cut short of another key ends that sample first.
                     let damagedKey = error.member.map { WebDatasetKey.split($0)?.key ?? $0 }
                     if let done = current, let damagedKey, damagedKey != done.key { pending.append(.group(done)) }
+                    let lost = damagedKey ?? current?.key
                     pending.append(.issue(WebDatasetIssue(
-                        shard: identity.path, member: damagedKey ?? current?.key ?? "(between samples)", kind: .damagedTar,
-                        reason: "\(error.message); this sample and the rest of the shard are skipped (re-download or re-create it)")))
+                        shard: identity.path, member: lost ?? "(no sample)", kind: .damagedTar,
+                        reason: "\(error.message); \(lost == nil ? "the" : "this sample and the") rest of the shard \(lost == nil ? "is" : "are") "
+                            + "skipped (re-download or re-create it)")))
                     current = nil
                     break reading
                 }

@@ -90,6 +90,47 @@ final class WebDatasetImportTests: DatasetTestCase {
         }
     }
 
+    func testRandomlyDamagedShardsNeverCrash() throws {
+        let members = try (0..<3).flatMap { i -> [(name: String, data: [UInt8])] in
+            [("\(i).png", try encodePNG(Self.picture(i))), ("\(i).json", TarFixture.text(#"{"caption": ["a", "b"], "long": "c"}"#))]
+        }
+        try TarFixture.write(members, to: path("good.tar"))
+        let good = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path("good.tar"))))
+        var state: UInt64 = 0x2545_F491_4F6C_DD1D
+        func next(_ bound: Int) -> Int {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int((state >> 33) % UInt64(bound))
+        }
+        var imported = 0, refused = 0
+        for round in 0..<150 {
+            // Flipped bytes anywhere (headers, sizes, checksums, image data), then sometimes a cut.
+            var bytes = good
+            for _ in 0..<(1 + next(4)) { bytes[next(bytes.count)] ^= UInt8(1 + next(255)) }
+            if next(3) == 0 { bytes = Array(bytes.prefix(next(bytes.count))) }
+            try Data(bytes).write(to: URL(fileURLWithPath: path("damaged.tar")))
+            do {
+                let summary = try importWebDataset([path("damaged.tar")], into: path("out\(round)"), options: options())
+                XCTAssertEqual(try Dataset.open(path("out\(round)")).split("train").count, summary.imported)
+                imported += 1
+            } catch let error as DatasetError {
+                XCTAssertTrue(error.file.hasPrefix(directory), "\(error)")
+                refused += 1
+            }
+        }
+        XCTAssertEqual(imported + refused, 150)
+        XCTAssertGreaterThan(imported, 0)
+    }
+
+    func testAFileThatIsNoTarIsSkippedAndTheOtherShardsImported() throws {
+        try Data("not a tar at all".utf8).write(to: URL(fileURLWithPath: path("text.tar")))
+        try TarFixture.write([("0.png", try encodePNG(Self.picture(0))), ("0.txt", TarFixture.text("fine"))], to: path("good.tar"))
+        let summary = try importWebDataset([path("text.tar"), path("good.tar")], into: path("out"), options: options())
+        XCTAssertEqual(summary.imported, 1)
+        XCTAssertEqual(summary.issues.map(\.kind), [.damagedTar])
+        XCTAssertTrue(summary.issues[0].reason.contains("cannot be read as a tar archive") && summary.issues[0].reason.contains("the rest of the shard is skipped"),
+                      summary.issues[0].reason)
+    }
+
     func testGzipShardsAreRead() throws {
         try TarFixture.write([("0.png", try encodePNG(Self.picture(0))), ("0.txt", TarFixture.text("zipped"))],
                              to: path("z.tar.gz"), gzip: true)
