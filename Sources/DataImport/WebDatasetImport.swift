@@ -69,6 +69,7 @@ package func importWebDataset(_ shards: [String], into output: String, options: 
     summary.shards = shards.count
     var progress = ImportProgress(bytesRead: 0, totalBytes: Int(identities.reduce(0) { $0 + $1.bytes }), imported: 0, skipped: 0)
     var finalFailure = false
+    var stagedCounts: [Int] = []
     do {
         try staging.create()
         for (index, identity) in identities.enumerated() {
@@ -90,6 +91,7 @@ package func importWebDataset(_ shards: [String], into output: String, options: 
                                        + "(--strict stops at the first bad sample or member; nothing was written)")
                 }
             }
+            stagedCounts.append(staged!.samples)
             summary.imported += staged!.samples
             summary.issues += staged!.issues
             summary.restoredShards += restored ? 1 : 0
@@ -109,7 +111,7 @@ package func importWebDataset(_ shards: [String], into output: String, options: 
                                + "(\(summary.skipped) samples or members skipped)\(firstIssue)")
         }
         onWriting(summary.imported)
-        try assemble(identities.count, from: staging, into: writer)
+        try assemble(stagedCounts, from: staging, into: writer)
         summary.split = try writer.finish()
         staging.remove()
     } catch {
@@ -121,12 +123,14 @@ package func importWebDataset(_ shards: [String], into output: String, options: 
 }
 
 /// Appends the staged samples of every shard, in shard order, to the final split.
-private func assemble(_ shardCount: Int, from staging: WebDatasetStaging, into writer: ShardWriter) throws {
-    for index in 0..<shardCount {
+private func assemble(_ stagedCounts: [Int], from staging: WebDatasetStaging, into writer: ShardWriter) throws {
+    for (index, count) in stagedCounts.enumerated() where count > 0 {   // a shard without good samples stages nothing
         let directory = staging.samplesDirectory(index)
-        guard FileManager.default.fileExists(atPath: directory) else { continue }   // a shard without good samples
         do {
             let split = try Dataset.open(directory).split(WebDatasetStaging.stagedSplit)
+            guard split.count == count else {
+                throw DatasetError(file: directory, "holds \(split.count) samples; its record says \(count)")
+            }
             for sample in 0..<split.count { try writer.append(try split.sample(at: sample)) }
         } catch let error as DatasetError where error.file.hasPrefix(staging.folder) {
             throw DatasetError(file: error.file, "\(error.problem); the staged import is damaged: delete '\(staging.folder)' and import again")
