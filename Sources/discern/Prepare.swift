@@ -48,7 +48,7 @@ struct Prepare: ParsableCommand {
     @Option(help: "crop (default): resize the short side and crop the centre (hub processor); pad: pad to a square first (LLaVA-1.5 training). Not for Qwen2-VL.")
     var imageMode: RunConfiguration.ImageMode?
 
-    @Flag(help: "Stop at the first bad line (non-zero exit, nothing written) instead of skipping it.")
+    @Flag(help: "Stop at the first bad line (or webdataset sample or member; non-zero exit, nothing written) instead of skipping it.")
     var strict = false
 
     @Option(help: "Images decoded in parallel (default: all cores).")
