@@ -31,6 +31,22 @@ package struct WebDatasetSummary: Sendable {
     package var skipped: Int { issues.count }
 
     package func count(_ kind: ImportIssueKind) -> Int { issues.lazy.filter { $0.kind == kind }.count }
+
+    mutating func add(_ staged: StagedShard, restored: Bool) {
+        imported += staged.samples
+        issues += staged.issues
+        restoredShards += restored ? 1 : 0
+    }
+}
+
+extension ImportProgress {
+    /// This progress with more bytes read and items done; `restored`: done by an earlier run.
+    func adding(bytes: Int, imported: Int, skipped: Int, restored: Bool = false) -> ImportProgress {
+        var next = self
+        (next.bytesRead, next.imported, next.skipped) = (bytesRead + bytes, self.imported + imported, self.skipped + skipped)
+        if restored { (next.restoredBytes, next.restoredItems) = (restoredBytes + bytes, restoredItems + imported + skipped) }
+        return next
+    }
 }
 
 /// One tar shard done: imported now, or restored from an earlier run's record.
@@ -73,36 +89,24 @@ package func importWebDataset(_ shards: [String], into output: String, options: 
     do {
         try staging.create()
         for (index, identity) in identities.enumerated() {
-            var staged = staging.finished(index, identity: identity, settings: options.fingerprint)
-            let restored = staged != nil
-            if staged == nil {
-                try staging.clear(index)
+            let restoredShard = staging.finished(index, identity: identity, settings: options.fingerprint)
+            let staged: StagedShard
+            if let restoredShard { staged = restoredShard } else {
                 let stager = ShardStager(index: index, identity: identity, options: options, resizer: resizer,
                                          staging: staging, onIssue: onIssue)
-                do {
-                    staged = try stager.run { read, imported, skipped in
-                        var now = progress
-                        (now.bytesRead, now.imported, now.skipped) = (now.bytesRead + read, now.imported + imported, now.skipped + skipped)
-                        onProgress(now)
-                    }
-                } catch let stop as StrictStop {
+                do { staged = try stager.run { onProgress(progress.adding(bytes: $0, imported: $1, skipped: $2)) } } catch let stop as StrictStop {
                     finalFailure = true
                     throw DatasetError(file: stop.issue.shard, "\(stop.issue.member): \(stop.issue.kind.rawValue): \(stop.issue.reason) "
                                        + "(--strict stops at the first bad sample or member; nothing was written)")
                 }
             }
-            stagedCounts.append(staged!.samples)
-            summary.imported += staged!.samples
-            summary.issues += staged!.issues
-            summary.restoredShards += restored ? 1 : 0
-            (progress.bytesRead, progress.imported, progress.skipped) = (progress.bytesRead + Int(identity.bytes), summary.imported, summary.skipped)
-            if restored {
-                progress.restoredBytes += Int(identity.bytes)
-                progress.restoredItems += staged!.samples + staged!.issues.count
-            }
+            stagedCounts.append(staged.samples)
+            summary.add(staged, restored: restoredShard != nil)
+            progress = progress.adding(bytes: Int(identity.bytes), imported: staged.samples, skipped: staged.issues.count,
+                                       restored: restoredShard != nil)
             onProgress(progress)
-            try onShardDone(WebDatasetShardDone(index: index, path: identity.path, samples: staged!.samples,
-                                                skipped: staged!.issues.count, restored: restored))
+            try onShardDone(WebDatasetShardDone(index: index, path: identity.path, samples: staged.samples,
+                                                skipped: staged.issues.count, restored: restoredShard != nil))
         }
         guard summary.imported > 0 else {
             finalFailure = true

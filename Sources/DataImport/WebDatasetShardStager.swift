@@ -14,6 +14,7 @@ struct ShardStager {
 
     /// `onProgress(bytesRead, imported, skipped)` after each chunk of samples.
     func run(onProgress: (Int, Int, Int) -> Void) throws -> StagedShard {
+        try staging.clear(index)
         let common = options.common
         let reader = try TarReader(path: identity.path)
         let writer = try ShardWriter(directory: staging.samplesDirectory(index), split: WebDatasetStaging.stagedSplit,
