@@ -68,11 +68,15 @@ let package = Package(
         .target(name: "DataImport", dependencies: ["CArchive", "Datasets", "HDF5Files", "ModelFiles", "Models", "Images", "Formats", "Kernels"], swiftSettings: numeric),
         // `discern synth`: the synthetic scenes (objects, relations, captions, hard negatives) and their renderer.
         .target(name: "Synthetic", dependencies: ["Datasets", "Images", "Kernels"], swiftSettings: numeric),
-        .target(name: "Checkpointing", dependencies: ["HDF5Files"]),
+        // What the binary knows of its build (version, commit, date, static or shared Swift runtime):
+        // weak C defaults that launch/dist overrides at link time, and the Swift view of them.
+        .target(name: "CBuildInfo"),
+        .target(name: "Provenance", dependencies: ["CBuildInfo"]),
+        .target(name: "Checkpointing", dependencies: ["HDF5Files", "Provenance"]),
         // The run configuration: the field table (keys, types, defaults, ranges, help), YAML loading,
         // `--set`, the cross-key rules and the generated reference (docs/config.md).
         .target(name: "Configuration", dependencies: ["Formats", "Images", .product(name: "Yams", package: "Yams")]),
-        .target(name: "Training", dependencies: ["Configuration", "Kernels", "Layers", "Models", "Objectives", "Communication", "Formats"],
+        .target(name: "Training", dependencies: ["Configuration", "Kernels", "Layers", "Models", "Objectives", "Communication", "Formats", "Provenance"],
                 swiftSettings: numeric),
         // A training run: configuration to finished checkpoints, its state in checkpoint files, the
         // shard data adapter, the data check and the agreement of ranks on what they loaded.
@@ -81,10 +85,11 @@ let package = Package(
         // PEFT interop: adapter export (with its README and checks) and import.
         .target(name: "PEFT", dependencies: ["Runs", "Configuration", "Training", "Checkpointing", "Formats", "HDF5Files", "ModelFiles", "Models",
                                              "Layers", "Kernels"], swiftSettings: numeric),
-        // Embedding and evaluation: the embedder, evaluation sets, retrieval and hard-negative metrics,
+        // Embedding and evaluation: the embedder, `discern embed` over ranks, evaluation sets, retrieval and hard-negative metrics,
         // the likelihood caption scorer, and the standard benchmarks read in their published formats.
-        .target(name: "Evaluation", dependencies: ["Runs", "PEFT", "Configuration", "Training", "Objectives", "Checkpointing", "Datasets", "Formats", "HDF5Files", "Images",
-                                                   "ModelFiles", "Models", "Layers", "Kernels"], swiftSettings: numeric),
+        .target(name: "Evaluation", dependencies: ["Runs", "PEFT", "Configuration", "Training", "Objectives", "Checkpointing", "Datasets", "DataImport",
+                                                   "Formats", "HDF5Files", "Images", "ModelFiles", "Models", "Layers", "Kernels", "Communication"],
+                swiftSettings: numeric),
         // `discern bench`: a timed training step on a random model of a chosen shape.
         // Its two observers of the C libraries below are linked only into programs that link it:
         // they define malloc & co. and cblas_sgemm, count or record, and forward to the real ones.
@@ -98,7 +103,7 @@ let package = Package(
         .target(name: "CBLASObserver", linkerSettings: [.linkedLibrary("dl", .when(platforms: [.linux]))]),
         // The command line: argument parsing and printing over the product modules only.
         .executableTarget(name: "discern", dependencies: [
-            "Configuration", "Runs", "Evaluation", "PEFT", "Benchmark", "DataImport", "Synthetic", "ModelFactory", "Platform",
+            "Configuration", "Runs", "Evaluation", "PEFT", "Benchmark", "DataImport", "Synthetic", "ModelFactory", "Platform", "Provenance",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -118,10 +123,10 @@ let package = Package(
         .testTarget(name: "ObjectivesTests", dependencies: ["Objectives", "TestSupport"]),
         .testTarget(name: "DatasetsTests", dependencies: ["CArchive", "Datasets", "DataImport", "HDF5Files", "Images", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "SyntheticTests", dependencies: ["Synthetic", "Datasets", "Images", "TestSupport"]),
-        .testTarget(name: "CheckpointingTests", dependencies: ["Checkpointing", "HDF5Files", "TestSupport"]),
+        .testTarget(name: "CheckpointingTests", dependencies: ["Checkpointing", "HDF5Files", "Provenance", "TestSupport"]),
         .testTarget(name: "PipelineTests", dependencies: ["Runs", "Evaluation", "PEFT", "Models", "ModelFiles", "Formats", "HDF5Files", "Images", "Datasets", "Checkpointing",
                                                          "Kernels", "TestSupport"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Configuration", "Formats", "Models", "Objectives", "TestSupport"],
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Configuration", "Formats", "Models", "Objectives", "Provenance", "TestSupport"],
                     exclude: ["Fixtures"]),
         .testTarget(name: "LayersTests", dependencies: ["Layers", "TestSupport"]),
         .testTarget(name: "ImagesTests", dependencies: ["Images", "ModelFiles", "Formats", "TestSupport"], exclude: ["Fixtures"]),

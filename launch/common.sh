@@ -53,6 +53,37 @@ discern_require_swift() {
     fi
 }
 
+# Compiles an object file that gives the binary its build's commit, date and compiler into the
+# build folder $1, and prints its path, for `swift build -Xlinker PATH`: its definitions replace the weak "unknown" defaults in
+# Sources/CBuildInfo. A link-time object rather than `-Xcc -D` macros, which would reach every
+# target's compile command and rebuild the package. Its name is a hash of its contents, so a new
+# value changes the link command and SwiftPM links again.
+discern_build_info_object() {
+    local folder="$1/build-info" commit date compiler source object
+    commit="$(git -C "$DISCERN_ROOT" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)"
+    if [ "$commit" != unknown ] && [ -n "$(git -C "$DISCERN_ROOT" status --porcelain --untracked-files=no)" ]; then
+        commit="$commit-modified"
+    fi
+    date="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    compiler="$(swift --version 2>/dev/null | head -n 1 | tr -d '"\\')"
+    mkdir -p "$folder"
+    source="$folder/build_info.c"
+    printf '%s\n' "const char *discern_build_commit(void) { return \"$commit\"; }" \
+        "const char *discern_build_date(void) { return \"$date\"; }" \
+        "const char *discern_build_compiler(void) { return \"${compiler:-unknown}\"; }" > "$source"
+    object="$folder/build-info-$(sha256sum "$source" | cut -c1-16).o"
+    rm -f "$folder"/build-info-*.o
+    "$(dirname "$(readlink -f "$(command -v swift)")")/clang" -c -O2 -fPIC -o "$object" "$source"
+    printf '%s\n' "$object"
+}
+
+# The launchers' release build: `swift build -c release ARGS` with the build-info object linked in,
+# so every run's metrics.jsonl and checkpoints name the commit that made it (a plain `swift build`
+# says "unknown"). A new object only relinks (about 2 s), it recompiles nothing.
+discern_release_build() {
+    swift build -c release "$@" -Xlinker "$(discern_build_info_object "$DISCERN_ROOT/.build")"
+}
+
 # Exports OPENBLAS_CORETYPE when this OpenBLAS would run generic kernels on this CPU (the 5x
 # trap in docs/performance-notes). It must be set before a process starts, so the launcher does
 # it. A value the user already set is kept.

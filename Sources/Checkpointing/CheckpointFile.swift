@@ -1,5 +1,6 @@
 import Foundation
 import HDF5Files
+import Provenance
 
 /// Reads and writes one checkpoint file (schema in docs/checkpoints.md):
 ///   /parameters/<name>              float32, the trainable tensors
@@ -7,8 +8,9 @@ import HDF5Files
 ///   /optimizer/second_moment/<name> float32, AdamW v
 ///   /config                         string, the resolved YAML configuration
 ///   attributes on /: format_version, step, optimizer_steps, epoch, step_in_epoch, seed,
-///   world_size, global_batch, base_fingerprint, base_description, parameter_names, and
-///   complete = 1, written last.
+///   world_size, global_batch, base_fingerprint, base_description, parameter_names, the writing
+///   binary's build_version, build_commit, build_date, build_configuration, build_compiler
+///   (metadata: the reader ignores them, and files without them load), and complete = 1, written last.
 /// Since format 2 the file's 512-byte user block holds a CRC-32 seal (`FileSeal`) over the rest.
 package enum CheckpointFile {
     static let remedy = "use an earlier checkpoint (`--resume auto` skips damaged ones)"
@@ -60,6 +62,7 @@ package enum CheckpointFile {
             ("parameter_names", .string(state.parameters.map(\.name).joined(separator: "\n"))),
         ]
         for (key, value) in attributes { try file.setAttribute(key, value) }
+        for (key, value) in BuildInfo.current.attributes { try file.setAttribute(key, .string(value)) }
         try file.setAttribute("complete", .int64(1))
     }
 

@@ -59,8 +59,10 @@ package enum Watchdog {
 
     /// Starts the watchdog once per process, for MPI jobs only (a single process has no
     /// collectives to wait in and no launcher to lose). `timeout` is in seconds; 0 checks only
-    /// the launcher. Call from the main thread.
-    package static func start(for communicator: Communicator, timeout: Double) {
+    /// the launcher. `resume` says how to continue, `setting` names where the timeout was set
+    /// (train's defaults; `discern embed` passes its own). Call from the main thread.
+    package static func start(for communicator: Communicator, timeout: Double, resume: String = "resume with --resume auto",
+                              setting: String = "distributed.timeout") {
         guard communicator is MPICommunicator, !started else { return }
         started = true
         let rank = communicator.rank, launcher = getppid()
@@ -70,12 +72,12 @@ package enum Watchdog {
                 usleep(200_000)
                 if getppid() != launcher {
                     stop("rank \(rank): its launcher (process \(launcher): mpirun, orted or slurmstepd) is gone; stopping so the job "
-                        + "can be requeued; resume with --resume auto")
+                        + "can be requeued; \(resume)")
                 }
                 if let waiting = CollectiveProgress.shared.current(now: discern_monotonic_ns()), waiting.nanoseconds > limit {
                     stop("rank \(rank): no progress in \(waiting.operation) for \(Int(Double(waiting.nanoseconds) / 1e9)) s: a rank or host "
-                        + "is unreachable; stopping so the job can be requeued; resume with --resume auto "
-                        + "(distributed.timeout is \(formatSeconds(timeout)) s)")
+                        + "is unreachable; stopping so the job can be requeued; \(resume) "
+                        + "(\(setting) is \(formatSeconds(timeout)) s)")
                 }
             }
         }

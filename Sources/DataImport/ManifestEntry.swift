@@ -46,8 +46,10 @@ struct ManifestEntry: Sendable {
     let long: String?
     let negatives: [String: String]
 
-    /// Parses one line; `nil` for a blank line.
-    static func parse(_ bytes: ArraySlice<UInt8>, line: Int, baseDirectory: String) -> Result<Self, ImportIssue>? {
+    /// Parses one line; `nil` for a blank line. `captionRequired: false` accepts an image alone
+    /// (`discern embed` embeds its image and no text).
+    static func parse(_ bytes: ArraySlice<UInt8>, line: Int, baseDirectory: String,
+                      captionRequired: Bool = true) -> Result<Self, ImportIssue>? {
         func issue(_ kind: ImportIssueKind, _ reason: String) -> Result<Self, ImportIssue> {
             .failure(ImportIssue(line: line, kind: kind, reason: reason))
         }
@@ -78,7 +80,7 @@ struct ManifestEntry: Sendable {
                          + "evaluation format's short caption, give only one")
         }
         let shorts = fields.short.isEmpty ? fields.caption : fields.short
-        guard !shorts.isEmpty || fields.long != nil else {
+        guard !shorts.isEmpty || fields.long != nil || !captionRequired else {
             return issue(.noCaption, "neither a \"short\" (or \"caption\") nor a \"long\" caption is given")
         }
         var negatives: [String: String] = [:]

@@ -1,5 +1,6 @@
 import Formats
 import Foundation
+import Provenance
 
 /// One line of metrics.jsonl.
 package struct MetricsRecord: Codable, Sendable, Equatable {
@@ -30,30 +31,52 @@ package struct MetricsRecord: Codable, Sendable, Equatable {
     }
 }
 
-/// Appends one JSON object per step to RUN_DIR/metrics.jsonl. On resume it first drops every
-/// line past the resumed step, so the file reads as if the run had never stopped.
+/// The line every start of a run writes before its steps: the binary that ran them and the
+/// step it started from (0, or the checkpoint's step on resume). A run's first line is one.
+package struct MetricsStart: Codable, Sendable, Equatable {
+    package var build: BuildInfo
+    package var startStep: Int
+
+    enum CodingKeys: String, CodingKey {
+        case build
+        case startStep = "start_step"
+    }
+}
+
+/// Appends one JSON object per step to RUN_DIR/metrics.jsonl, after a `MetricsStart` line. On
+/// resume it first drops every line past the resumed step, so the step lines read as if the run
+/// had never stopped, and the start lines say which binary ran which steps.
 package final class MetricsLog {
     let handle: FileHandle
     let encoder = JSONOutput.encoder(.compact)
 
-    package init(file: URL, keepSteps: Int) throws {
+    package init(file: URL, keepSteps: Int, build: BuildInfo = .current) throws {
         let manager = FileManager.default
         try manager.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
         var kept = Data()
         if keepSteps > 0, let existing = try? String(contentsOf: file, encoding: .utf8) {
-            // A line that is not one strict record (a torn last line after a kill) is dropped.
             for line in existing.split(separator: "\n") {
-                guard let record = try? StrictJSON.decode(MetricsRecord.self, from: Array(line.utf8), file: file.path),
-                      record.step <= keepSteps else { continue }
+                guard let step = Self.step(of: line, file: file), step <= keepSteps else { continue }
                 kept.append(Data((line + "\n").utf8))
             }
         }
+        var start = try encoder.encode(MetricsStart(build: build, startStep: keepSteps))
+        start.append(UInt8(ascii: "\n"))
+        kept.append(start)
         try kept.write(to: file, options: .atomic)
         handle = try FileHandle(forWritingTo: file)
         try handle.seekToEnd()
     }
 
     deinit { try? handle.close() }
+
+    /// The step a line belongs to: a record's step, or the step a start line resumed from; nil
+    /// for a line that is neither (a torn last line after a kill), which is dropped.
+    static func step(of line: Substring, file: URL) -> Int? {
+        let bytes = Array(line.utf8)
+        if let record = try? StrictJSON.decode(MetricsRecord.self, from: bytes, file: file.path) { return record.step }
+        return (try? StrictJSON.decode(MetricsStart.self, from: bytes, file: file.path))?.startStep
+    }
 
     package func append(_ record: MetricsRecord) throws {
         var line = try encoder.encode(record)

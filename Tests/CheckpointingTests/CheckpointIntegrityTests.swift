@@ -48,6 +48,19 @@ final class CheckpointIntegrityTests: XCTestCase {
         XCTAssertEqual(try CheckpointFile.read(path, warn: { XCTFail($0) }), state())
     }
 
+    /// The build attributes are metadata: a file without them (written before they existed, as
+    /// `RawCheckpoint` writes by default) and one from another build, with attributes this
+    /// Discern does not know, both read as the same state.
+    func testBuildAttributesAreMetadataOnly() throws {
+        var other = RawCheckpoint(state())
+        other.strings = ["build_version": "9.9.9", "build_commit": "0123abcd-modified", "build_date": "2030-01-01T00:00:00Z",
+                         "build_configuration": "debug, shared Swift runtime", "build_compiler": "Swift version 7.0",
+                         "build_something_new": "x"]
+        let path = directory + "/other-build.h5"
+        try other.write(to: path)
+        XCTAssertEqual(try CheckpointFile.read(path, warn: { XCTFail($0) }), state())
+    }
+
     func testMomentsOfTheWrongShapeAreRefusedNamingTheTensor() throws {
         var short = RawCheckpoint(state())
         short.firstMoments[0] = NamedTensor(name: lora, shape: [1], values: [0.5])

@@ -1,5 +1,7 @@
 import Checkpointing
 import Foundation
+import HDF5Files
+import Provenance
 import XCTest
 
 final class CheckpointTests: XCTestCase {
@@ -33,6 +35,18 @@ final class CheckpointTests: XCTestCase {
         XCTAssertEqual(try CheckpointFile.read(path), state(step: 12))
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.contains("tmp") }
         XCTAssertEqual(leftovers, [], "no temporary file may remain")
+    }
+
+    /// A result traces back to its binary: every checkpoint records the build that wrote it.
+    func testEveryCheckpointNamesTheBinaryThatWroteIt() throws {
+        let path = directory + "/built.h5"
+        try CheckpointFile.write(state(step: 3), to: path)
+        let file = try H5File.open(path)
+        defer { try? file.close() }
+        let expected = BuildInfo.current.attributes
+        XCTAssertEqual(expected.map(\.name), ["build_version", "build_commit", "build_date", "build_configuration", "build_compiler"])
+        for (name, value) in expected { XCTAssertEqual(try file.stringAttribute(name), value, name) }
+        XCTAssertTrue(try file.stringAttribute("build_configuration").hasSuffix("Swift runtime"))
     }
 
     func testStoreKeepsTheLastKAndPointsAtTheNewest() throws {

@@ -117,7 +117,7 @@ extension TrainCommandTests {
         let log = folder.appendingPathComponent("cut.log")
         let (job, handle) = try startLogged(ip, try hosts.mpirunCommand([discern] + arguments(run: "cut", steps: 100_000)
             + ["--set", "distributed.timeout=3", "--set", "checkpoint.every=0"]), log: log)
-        waitForLines(run.appendingPathComponent("metrics.jsonl"), 3, seconds: 60, while: job)
+        waitForMetricsSteps(run.appendingPathComponent("metrics.jsonl"), 3, seconds: 60, while: job)
         try hosts.cutLink()
         let cut = Date()
         let ranks = processes(mentioning: [run.path, "discern"], excluding: ["mpirun"])

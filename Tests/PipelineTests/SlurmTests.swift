@@ -118,7 +118,7 @@ final class SlurmTests: XCTestCase {
     func waitForSteps(_ steps: Int, run name: String, job id: String) throws {
         let file = run(name).appendingPathComponent("metrics.jsonl")
         let reached = try cluster.wait(seconds: 120) {
-            let lines = (try? String(contentsOf: file, encoding: .utf8))?.split(separator: "\n").count ?? 0
+            let lines = (try? String(contentsOf: file, encoding: .utf8)).map(metricsStepLines)?.count ?? 0
             return try lines >= steps || cluster.job(id)["JobState"] != "RUNNING" && cluster.job(id)["JobState"] != "PENDING"
         }
         guard reached, try cluster.job(id)["JobState"] == "RUNNING" else {
@@ -128,7 +128,7 @@ final class SlurmTests: XCTestCase {
 
     func metrics(_ run: URL) throws -> [(step: Int, loss: Double)] {
         let text = try String(contentsOf: run.appendingPathComponent("metrics.jsonl"), encoding: .utf8)
-        return try text.split(separator: "\n").map { line in
+        return try metricsStepLines(text).map { line in
             let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
             return ((object["step"] as! NSNumber).intValue, (object["loss"] as! NSNumber).doubleValue)
         }

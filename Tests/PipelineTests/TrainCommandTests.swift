@@ -50,7 +50,7 @@ final class TrainCommandTests: XCTestCase {
 
     func losses(_ run: String) throws -> [Double] {
         let text = try String(contentsOf: folder.appendingPathComponent(run).appendingPathComponent("metrics.jsonl"), encoding: .utf8)
-        return try text.split(separator: "\n").map { line in
+        return try metricsStepLines(text).map { line in
             let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
             return (object["loss"] as! NSNumber).doubleValue
         }
@@ -209,7 +209,7 @@ final class TrainCommandTests: XCTestCase {
         let (process, handle) = try startLogged(mpirun, ["--allow-run-as-root", "--oversubscribe", "--bind-to", "none", "--mca", "pml", "ob1", "--mca", "btl", "self,vader",
                                                           "-x", "OPENBLAS_NUM_THREADS=1", "-np", "2", try locateDiscern().path] + arguments(run: "preempted", steps: 400),
                                                 log: log)
-        waitForLines(run.appendingPathComponent("metrics.jsonl"), 3, seconds: 60, while: process)
+        waitForMetricsSteps(run.appendingPathComponent("metrics.jsonl"), 3, seconds: 60, while: process)
         kill(process.processIdentifier, SIGTERM)
         let finished = Date().addingTimeInterval(60)
         while process.isRunning && Date() < finished { Thread.sleep(forTimeInterval: 0.2) }

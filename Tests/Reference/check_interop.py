@@ -91,6 +91,9 @@ def check_family(discern, work, data, image, model, model_class):
     with h5py.File(checkpoint, "r") as f:
         attrs = dict(f.attrs)
         check(attrs["complete"] == 1 and attrs["format_version"] == 2 and attrs["step"] == 3, f"{family}: checkpoint attributes via h5py")
+        build = {key: attrs[key] for key in ("build_version", "build_commit", "build_date", "build_configuration", "build_compiler")}
+        check(all(isinstance(value, str) and value for value in build.values()) and build["build_configuration"].endswith("Swift runtime"),
+              f"{family}: the checkpoint names the binary that wrote it ({build['build_version']}, {build['build_configuration']})")
         names = attrs["parameter_names"].split("\n")
         check(all(f"parameters/{n}" in f and f"optimizer/first_moment/{n}" in f and f"optimizer/second_moment/{n}" in f for n in names),
               f"{family}: checkpoint holds {len(names)} parameters with both AdamW moments")

@@ -28,12 +28,18 @@ package func startLogged(_ executable: URL, _ arguments: [String], log: URL) thr
     return (process, handle)
 }
 
-/// Waits until `file` has at least `lines` lines (a run's metrics.jsonl: steps done), at most
-/// `seconds`, or until `process` ends.
-package func waitForLines(_ file: URL, _ lines: Int, seconds: TimeInterval, while process: Process) {
+/// The step lines of a run's metrics.jsonl: every line but the start lines (`{"build":...`,
+/// one per start of the run, keys sorted), which name the binary.
+package func metricsStepLines(_ text: String) -> [Substring] {
+    text.split(separator: "\n").filter { !$0.hasPrefix("{\"build\"") }
+}
+
+/// Waits until the metrics.jsonl `file` has at least `steps` step lines, at most `seconds`, or
+/// until `process` ends.
+package func waitForMetricsSteps(_ file: URL, _ steps: Int, seconds: TimeInterval, while process: Process) {
     let deadline = Date().addingTimeInterval(seconds)
     while Date() < deadline, process.isRunning {
-        if let text = try? String(contentsOf: file, encoding: .utf8), text.split(separator: "\n").count >= lines { return }
+        if let text = try? String(contentsOf: file, encoding: .utf8), metricsStepLines(text).count >= steps { return }
         Thread.sleep(forTimeInterval: 0.2)
     }
 }

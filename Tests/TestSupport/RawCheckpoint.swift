@@ -17,6 +17,9 @@ package struct RawCheckpoint {
     package var baseDescription: String
     /// False writes a plain HDF5 file without the checksum block (what format 1 was).
     package var sealed = true
+    /// More string attributes on the root (the build_* metadata `CheckpointFile.write` adds);
+    /// none by default, as in files written before they existed.
+    package var strings: [String: String] = [:]
 
     package init(_ state: CheckpointState) {
         parameters = state.parameters
@@ -47,6 +50,7 @@ package struct RawCheckpoint {
         try file.setAttribute("base_fingerprint", .string(baseFingerprint))
         try file.setAttribute("base_description", .string(baseDescription))
         try file.setAttribute("parameter_names", .string(names.joined(separator: "\n")))
+        for (key, value) in strings.sorted(by: { $0.key < $1.key }) { try file.setAttribute(key, .string(value)) }
         try file.close()
         if sealed { try FileSeal.seal(path) }
     }
