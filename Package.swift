@@ -36,6 +36,9 @@ let package = Package(
         .systemLibrary(name: "CDNNL", path: "Sources/CDNNL", providers: [.apt(["libdnnl-dev"])]),
         // CPUID / XGETBV: which bf16 instructions the CPU has and the OS has enabled.
         .target(name: "CCPUFeatures"),
+        // libarchive reads the tar shards of a webdataset (`discern prepare --webdataset`).
+        .systemLibrary(name: "CArchive", path: "Sources/CArchive", pkgConfig: "libarchive",
+                       providers: [.apt(["libarchive-dev"])]),
         // zlib's crc32 for the checksum sealed into every HDF5 file Discern writes.
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
                        providers: [.apt(["zlib1g-dev"])]),
@@ -47,7 +50,7 @@ let package = Package(
         .target(name: "Formats", dependencies: ["Kernels"]),
         .target(name: "Layers", dependencies: ["Kernels"], swiftSettings: numeric),
         // libjpeg reports errors with longjmp, which Swift cannot catch: a small C target does it.
-        .target(name: "CImageCodecs", linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16")]),
+        .target(name: "CImageCodecs", linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16"), .linkedLibrary("webp")]),
         .target(name: "Images", dependencies: ["CImageCodecs", "Kernels"], swiftSettings: numeric),
         .target(name: "Models", dependencies: ["Kernels", "Layers"], swiftSettings: numeric),
         // The training objectives: the distributed contrastive loss, the next-token loss and the
@@ -60,9 +63,9 @@ let package = Package(
         // and the benchmark's random 16-bit model.
         .target(name: "ModelFactory", dependencies: ["ModelFiles", "Models", "Layers", "Images", "Formats", "Kernels"], swiftSettings: numeric),
         .target(name: "Datasets", dependencies: ["HDF5Files", "Images", "Kernels", "Formats"], swiftSettings: numeric),
-        // `discern prepare`: a JSONL manifest of images and captions imported into shards, bad lines
-        // reported by number.
-        .target(name: "DataImport", dependencies: ["Datasets", "ModelFiles", "Models", "Images", "Formats", "Kernels"], swiftSettings: numeric),
+        // `discern prepare`: a JSONL manifest of images and captions, or webdataset tar shards,
+        // imported into shards; bad lines and members reported and counted.
+        .target(name: "DataImport", dependencies: ["CArchive", "Datasets", "HDF5Files", "ModelFiles", "Models", "Images", "Formats", "Kernels"], swiftSettings: numeric),
         // `discern synth`: the synthetic scenes (objects, relations, captions, hard negatives) and their renderer.
         .target(name: "Synthetic", dependencies: ["Datasets", "Images", "Kernels"], swiftSettings: numeric),
         // What the binary knows of its build (version, commit, date, static or shared Swift runtime):
@@ -118,7 +121,7 @@ let package = Package(
         // Fixtures are read through #filePath (made by Tests/Reference/make_*_fixtures.py).
         .testTarget(name: "FormatsTests", dependencies: ["Formats", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "ObjectivesTests", dependencies: ["Objectives", "TestSupport"]),
-        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "DataImport", "HDF5Files", "Images", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["CArchive", "Datasets", "DataImport", "HDF5Files", "Images", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "SyntheticTests", dependencies: ["Synthetic", "Datasets", "Images", "TestSupport"]),
         .testTarget(name: "CheckpointingTests", dependencies: ["Checkpointing", "HDF5Files", "Provenance", "TestSupport"]),
         .testTarget(name: "PipelineTests", dependencies: ["Runs", "Evaluation", "PEFT", "Models", "ModelFiles", "Formats", "HDF5Files", "Images", "Datasets", "Checkpointing",

@@ -21,6 +21,7 @@ struct FuzzTarget: Sendable {
         FuzzTarget(name: "manifest", run: fuzzManifestLine),
         FuzzTarget(name: "dataset-json", run: fuzzDatasetDescription),
         FuzzTarget(name: "checkpoint", run: fuzzCheckpoint),
+        FuzzTarget(name: "webdataset", run: fuzzWebDataset),
     ]
 }
 
@@ -59,6 +60,16 @@ func fuzzDatasetDescription(_ bytes: [UInt8]) {
 /// CheckpointFile.read goes through libhdf5, so the bytes go to a real file first.
 func fuzzCheckpoint(_ bytes: [UInt8]) {
     _ = try? CheckpointFile.read(scratchFile("step-00000001.h5", bytes))
+}
+
+/// A tar shard as `prepare --webdataset` imports it: members grouped, images decoded, staged, then
+/// the split assembled (into a fresh output folder each time).
+func fuzzWebDataset(_ bytes: [UInt8]) {
+    let shard = scratchFile("shard.tar", bytes), output = scratchDirectory + "/webdataset-out"
+    try? FileManager.default.removeItem(atPath: output)
+    let options = WebDatasetImportOptions(ManifestImportOptions(imageSize: 8, threads: 1),
+                                          captionFields: WebDatasetCaptionFields(short: "caption", long: "long"))
+    _ = try? importWebDataset([shard], into: output, options: options)
 }
 
 /// A folder of this process for the targets that read files.

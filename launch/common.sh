@@ -2,8 +2,9 @@
 # Source it; it defines functions and changes nothing by itself.
 
 DISCERN_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-# libdnnl-dev: oneDNN, the bf16 GEMM (docs/performance.md, "bf16 GEMM library").
-DISCERN_APT_PACKAGES=(libopenmpi-dev openmpi-bin libopenblas-dev libdnnl-dev libhdf5-dev zlib1g-dev pkg-config)
+# libdnnl-dev: oneDNN, the bf16 GEMM (docs/performance.md, "bf16 GEMM library"). libarchive-dev and
+# libwebp-dev: webdataset tar shards and their WebP images (docs/data.md, "Webdataset import").
+DISCERN_APT_PACKAGES=(libopenmpi-dev openmpi-bin libopenblas-dev libdnnl-dev libhdf5-dev zlib1g-dev libarchive-dev libwebp-dev pkg-config)
 # The Slurm test's one-node cluster (launch/slurm-local); only the tests need them.
 DISCERN_TEST_APT_PACKAGES=(slurm-wlm munge)
 

@@ -1,6 +1,7 @@
 // PNG decoding and encoding with libpng. libpng reports fatal errors through an error callback
 // that must not return: we longjmp back to the entry point and return a status + message.
 #include "image_codecs.h"
+#include "rgba.h"
 
 #include <png.h>
 #include <setjmp.h>
@@ -51,7 +52,7 @@ static unsigned char over_white(int colour, int alpha) {
 
 // Compacts (count, 4) RGBA in place to (count, 3) RGB; forward order is safe because the write
 // position never passes the read position.
-static void rgba_to_rgb(unsigned char *pixels, size_t count, ic_alpha_mode alpha) {
+void ic_rgba_to_rgb(unsigned char *pixels, size_t count, ic_alpha_mode alpha) {
     for (size_t i = 0; i < count; i++) {
         const unsigned char *in = pixels + 4 * i;
         unsigned char r = in[0], g = in[1], b = in[2], a = in[3];
@@ -106,7 +107,7 @@ ic_status ic_decode_png(const unsigned char *data, size_t size, ic_alpha_mode al
         png_longjmp(png, 1);
     }
     // Everything to 8-bit RGB, or RGBA when there is alpha or a tRNS chunk. The colour of a
-    // transparent pixel survives (PIL keeps it too); rgba_to_rgb then drops or composites alpha.
+    // transparent pixel survives (PIL keeps it too); ic_rgba_to_rgb then drops or composites alpha.
     int color_type = png_get_color_type(png, info);
     if (color_type == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
     if (color_type == PNG_COLOR_TYPE_GRAY && png_get_bit_depth(png, info) < 8) {
@@ -141,7 +142,7 @@ ic_status ic_decode_png(const unsigned char *data, size_t size, ic_alpha_mode al
     // change them.
     png_destroy_read_struct(&png, &info, NULL);
     free(rows);
-    if (channels == 4) rgba_to_rgb(pixels, (size_t)width * height, alpha);
+    if (channels == 4) ic_rgba_to_rgb(pixels, (size_t)width * height, alpha);
     out->pixels = pixels;
     out->width = (int)width;
     out->height = (int)height;

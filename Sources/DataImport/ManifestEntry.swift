@@ -2,8 +2,8 @@ import Foundation
 import Datasets
 import Formats
 
-/// Why a manifest line was skipped.
-package enum ImportIssueKind: String, Sendable, CaseIterable, Comparable {
+/// Why a manifest line (or a webdataset sample or member) was skipped.
+package enum ImportIssueKind: String, Sendable, Codable, CaseIterable, Comparable {
     case notJSON = "not JSON"
     case wrongField = "wrong field"
     case noCaption = "no caption"
@@ -11,6 +11,10 @@ package enum ImportIssueKind: String, Sendable, CaseIterable, Comparable {
     case corruptImage = "unreadable image"
     /// The model's image processor refuses it (Qwen2-VL: an aspect ratio above 200:1).
     case refusedImage = "refused image"
+    /// A webdataset member that is not an image, .txt or .json, or has no extension.
+    case unknownMember = "unknown member"
+    /// A webdataset shard that ends early or has a damaged header: the rest of it is lost.
+    case damagedTar = "damaged tar"
 
     package static func < (a: Self, b: Self) -> Bool {
         allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
@@ -69,7 +73,7 @@ struct ManifestEntry: Sendable {
             return issue(.wrongField, error.message)
         }
         guard let image = fields.image else {
-            return issue(.wrongField, "no \"image\" field (a path to a JPEG or PNG, relative to the manifest)")
+            return issue(.wrongField, "no \"image\" field (a path to a JPEG, PNG or WebP, relative to the manifest)")
         }
         if !fields.short.isEmpty, !fields.caption.isEmpty, fields.short != fields.caption {
             return issue(.wrongField, "both \"short\" and \"caption\" are given and differ; \"caption\" is the "
@@ -101,11 +105,12 @@ struct ManifestEntry: Sendable {
                                       long: fields.long, negatives: negatives))
     }
 
-    private struct FieldProblem: Error { let message: String }
+    /// A field of the wrong type or content; also used for a webdataset sample's .json.
+    struct FieldProblem: Error { let message: String }
 
     /// The short captions at `key`: a string (empty when absent, null or ""), or a list of strings
     /// that ShortCaptionRules accepts; throws for anything else.
-    private static func captions(_ object: JSONObjectNode, _ key: String) throws(FieldProblem) -> [String] {
+    static func captions(_ object: JSONObjectNode, _ key: String) throws(FieldProblem) -> [String] {
         guard case .array(let items)? = object.optional(key)?.value else {
             switch object.optional(key)?.value {
             case nil, .null?, .string?: return try text(object, key).map { [$0] } ?? []
@@ -124,7 +129,7 @@ struct ManifestEntry: Sendable {
     }
 
     /// The string at `key`: nil when absent, null or empty; throws for any other type.
-    private static func text(_ object: JSONObjectNode, _ key: String) throws(FieldProblem) -> String? {
+    static func text(_ object: JSONObjectNode, _ key: String) throws(FieldProblem) -> String? {
         guard let node = object.optional(key) else { return nil }
         guard case .string(let string) = node.value else {
             throw FieldProblem(message: "\"\(key)\" must be a string, not \(node.value.kindName)")

@@ -1,4 +1,3 @@
-import Dispatch
 import Foundation
 import Datasets
 import Images
@@ -48,7 +47,12 @@ package struct ImportProgress: Sendable {
     package var totalBytes: Int
     package var imported: Int
     package var skipped: Int
+    /// Bytes and items (imported + skipped) of the shards an earlier run finished (a restarted
+    /// webdataset import): counted as done, but not in this run's rate.
+    package var restoredBytes = 0
+    package var restoredItems = 0
     package var fraction: Double { totalBytes > 0 ? min(1, Double(bytesRead) / Double(totalBytes)) : 1 }
+    package var restoredFraction: Double { totalBytes > 0 ? min(1, Double(restoredBytes) / Double(totalBytes)) : 0 }
 }
 
 /// What an import did: the split written and every skipped line.
@@ -119,21 +123,10 @@ package func importManifest(_ manifest: String, into output: String, options: Ma
     return summary
 }
 
-/// Decodes and preprocesses the images of the parsed lines, `threads` at a time; results keep
-/// the input order, so the shards do not depend on the thread count.
+/// Decodes and preprocesses the images of the parsed lines, `threads` at a time, in line order.
 private func loadImages(_ parsed: [Result<ManifestEntry, ImportIssue>], _ resizer: ImportResizer,
                         threads: Int) -> [Result<Sample, ImportIssue>] {
-    var results = [Result<Sample, ImportIssue>?](repeating: nil, count: parsed.count)
-    let workers = max(1, min(threads, parsed.count))
-    results.withUnsafeMutableBufferPointer { buffer in
-        let slots = ResultSlots(buffer)
-        DispatchQueue.concurrentPerform(iterations: workers) { worker in
-            for index in stride(from: worker, to: parsed.count, by: workers) {
-                slots.buffer[index] = parsed[index].flatMap { load($0, resizer) }
-            }
-        }
-    }
-    return results.map { $0! }
+    parallelMap(parsed, threads: threads) { $0.flatMap { load($0, resizer) } }
 }
 
 private func load(_ entry: ManifestEntry, _ resizer: ImportResizer) -> Result<Sample, ImportIssue> {
@@ -155,10 +148,4 @@ private func load(_ entry: ManifestEntry, _ resizer: ImportResizer) -> Result<Sa
     } catch {
         return .failure(ImportIssue(line: entry.line, kind: .refusedImage, reason: "\(error)"))
     }
-}
-
-/// Each worker writes disjoint slots of a buffer that outlives `concurrentPerform`.
-private struct ResultSlots: @unchecked Sendable {
-    let buffer: UnsafeMutableBufferPointer<Result<Sample, ImportIssue>?>
-    init(_ buffer: UnsafeMutableBufferPointer<Result<Sample, ImportIssue>?>) { self.buffer = buffer }
 }

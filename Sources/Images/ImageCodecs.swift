@@ -13,30 +13,32 @@ public enum AlphaHandling: String, Sendable, Codable {
 
 /// The image file formats `decodeImage` reads, recognised by their first bytes.
 public enum ImageFormat: String, Sendable {
-    case jpeg, png
+    case jpeg, png, webp
 
-    /// JPEG starts FF D8 FF, PNG starts 89 'P' 'N' 'G'.
+    /// JPEG starts FF D8 FF, PNG starts 89 'P' 'N' 'G', WebP 'RIFF' (4 bytes of size) 'WEBP'.
     public init?(sniffing bytes: some Collection<UInt8>) {
-        let head = Array(bytes.prefix(4))
+        let head = Array(bytes.prefix(12))
         if head.count >= 3, head[0] == 0xFF, head[1] == 0xD8, head[2] == 0xFF {
             self = .jpeg
-        } else if head == [0x89, 0x50, 0x4E, 0x47] {
+        } else if head.starts(with: [0x89, 0x50, 0x4E, 0x47]) {
             self = .png
+        } else if head.count == 12, head.starts(with: Array("RIFF".utf8)), Array(head[8...]) == Array("WEBP".utf8) {
+            self = .webp
         } else {
             return nil
         }
     }
 }
 
-/// Decodes a JPEG or PNG held in memory into 8-bit RGB. `source` names the data in errors
+/// Decodes a JPEG, PNG or WebP held in memory into 8-bit RGB. `source` names the data in errors
 /// (a file path, a data-set key).
 public func decodeImage(data: [UInt8], source: String, alpha: AlphaHandling = .drop) throws -> RGBImage {
     guard !data.isEmpty else {
-        throw ImageError(.empty, source: source, "the file is empty, not a JPEG or PNG image; "
+        throw ImageError(.empty, source: source, "the file is empty, not a JPEG, PNG or WebP image; "
                          + "re-export it or remove it from the data set")
     }
     guard let format = ImageFormat(sniffing: data) else {
-        throw ImageError(.notAnImage, source: source, "not a JPEG or PNG (\(describeSignature(data))); "
+        throw ImageError(.notAnImage, source: source, "not a JPEG, PNG or WebP (\(describeSignature(data))); "
                          + "convert it to JPEG or PNG, e.g. with PIL: Image.open(path).convert(\"RGB\").save(\"x.png\")")
     }
     var decoded = ic_image()
@@ -45,6 +47,8 @@ public func decodeImage(data: [UInt8], source: String, alpha: AlphaHandling = .d
         case .jpeg: ic_decode_jpeg(bytes.baseAddress, bytes.count, &decoded)
         case .png: ic_decode_png(bytes.baseAddress, bytes.count,
                                  alpha == .drop ? IC_ALPHA_DROP : IC_ALPHA_WHITE, &decoded)
+        case .webp: ic_decode_webp(bytes.baseAddress, bytes.count,
+                                   alpha == .drop ? IC_ALPHA_DROP : IC_ALPHA_WHITE, &decoded)
         }
     }
     guard status == IC_OK, let pixels = decoded.pixels else {
@@ -61,7 +65,7 @@ public func decodeImage(data: Data, source: String, alpha: AlphaHandling = .drop
     try decodeImage(data: [UInt8](data), source: source, alpha: alpha)
 }
 
-/// Reads and decodes a JPEG or PNG file.
+/// Reads and decodes a JPEG, PNG or WebP file.
 public func loadImage(path: String, alpha: AlphaHandling = .drop) throws -> RGBImage {
     let data: Data
     do {
@@ -75,18 +79,30 @@ public func loadImage(path: String, alpha: AlphaHandling = .drop) throws -> RGBI
 
 /// Encodes an image as an 8-bit RGB PNG file in memory.
 public func encodePNG(_ image: RGBImage) throws -> [UInt8] {
-    var png: UnsafeMutablePointer<UInt8>?
+    try encode(image, name: "PNG", with: ic_encode_png)
+}
+
+/// Encodes an image as a lossless WebP in memory: decoding it gives the same pixels back.
+public func encodeWebPLossless(_ image: RGBImage) throws -> [UInt8] {
+    try encode(image, name: "WebP", with: ic_encode_webp_lossless)
+}
+
+private typealias CEncoder = (UnsafePointer<UInt8>?, Int32, Int32, UnsafeMutablePointer<UnsafeMutablePointer<UInt8>?>?,
+                              UnsafeMutablePointer<Int>?, UnsafeMutablePointer<CChar>?) -> ic_status
+
+private func encode(_ image: RGBImage, name: String, with encoder: CEncoder) throws -> [UInt8] {
+    var output: UnsafeMutablePointer<UInt8>?
     var size = 0
     var message = [CChar](repeating: 0, count: Int(IC_MESSAGE_CAPACITY))
     let status = image.pixels.withUnsafeBufferPointer { pixels in
-        ic_encode_png(pixels.baseAddress, Int32(image.width), Int32(image.height), &png, &size, &message)
+        encoder(pixels.baseAddress, Int32(image.width), Int32(image.height), &output, &size, &message)
     }
-    guard status == IC_OK, let png else {
+    guard status == IC_OK, let output else {
         let text = String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        throw ImageError(.encodingFailed, source: "PNG encoder", text)
+        throw ImageError(.encodingFailed, source: "\(name) encoder", text)
     }
-    defer { ic_free(png) }
-    return [UInt8](UnsafeBufferPointer(start: png, count: size))
+    defer { ic_free(output) }
+    return [UInt8](UnsafeBufferPointer(start: output, count: size))
 }
 
 /// Encodes an image as PNG and writes it to `path`, replacing any file there.
@@ -107,7 +123,7 @@ private func decoderMessage(_ decoded: inout ic_image) -> String {
 }
 
 private func codecError(_ status: ic_status, message: String, format: ImageFormat, source: String) -> ImageError {
-    let name = format == .jpeg ? "JPEG" : "PNG"
+    let name = switch format { case .jpeg: "JPEG"; case .png: "PNG"; case .webp: "WebP" }
     switch status {
     case IC_ERROR_TRUNCATED:
         return ImageError(.truncated, source: source, "truncated \(name): \(message); "
@@ -126,7 +142,7 @@ private func codecError(_ status: ic_status, message: String, format: ImageForma
     }
 }
 
-/// Names common non-JPEG/PNG formats so the error says what the file actually is.
+/// Names common formats other than JPEG, PNG and WebP so the error says what the file actually is.
 private func describeSignature(_ data: [UInt8]) -> String {
     let head = Array(data.prefix(12))
     func starts(_ prefix: [UInt8], at offset: Int = 0) -> Bool {
@@ -134,7 +150,6 @@ private func describeSignature(_ data: [UInt8]) -> String {
     }
     let hex = head.prefix(8).map { String(format: "%02X", $0) }.joined(separator: " ")
     if starts(Array("GIF8".utf8)) { return "it is a GIF" }
-    if starts(Array("RIFF".utf8)) && starts(Array("WEBP".utf8), at: 8) { return "it is a WebP" }
     if starts(Array("BM".utf8)) { return "it looks like a BMP" }
     if starts([0x49, 0x49, 0x2A, 0x00]) || starts([0x4D, 0x4D, 0x00, 0x2A]) { return "it is a TIFF" }
     if starts(Array("ftyp".utf8), at: 4) { return "it is an ISO media file (HEIC/AVIF/MP4)" }

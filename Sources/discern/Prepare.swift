@@ -5,16 +5,29 @@ import Foundation
 
 struct Prepare: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Import a JSONL manifest of images and captions into an HDF5 data set (docs/data.md).",
+        abstract: "Import a JSONL manifest of images and captions, or webdataset tar shards, into an HDF5 data set (docs/data.md).",
         discussion: """
             Each manifest line is {"image": "a.jpg", "short": "...", "long": "...", "negatives": {"type": "..."}} \
             or the evaluation form {"image": "a.jpg", "caption": "...", "negatives": {...}}; image paths are \
             relative to the manifest's folder. Bad lines are reported with their line number and skipped \
             (--strict: the first one stops the import). The split appears in DIR/dataset.json only once complete.
+            --webdataset imports tar shards instead (a path or a brace pattern like 'shards/{00000..00127}.tar', \
+            repeatable): members sharing a key form a sample, .jpg/.jpeg/.png/.webp the image, .txt the caption, \
+            .json fields chosen by --caption-field / --long-caption-field. A rerun continues an interrupted import.
             """)
 
     @Option(help: "The JSONL manifest to import.", transform: expandedPath)
-    var manifest: String
+    var manifest: String?
+
+    @Option(help: "Webdataset tar shards: a path or a brace pattern like 'shards/{00000..00127}.tar' (quote it); repeatable.",
+            transform: expandedPath)
+    var webdataset: [String] = []
+
+    @Option(help: "Webdataset: the field of each sample's .json holding its short caption (a string or a list); without it, or when a .json lacks it, the .txt member.")
+    var captionField: String?
+
+    @Option(help: "Webdataset: the field of each sample's .json holding its long caption.")
+    var longCaptionField: String?
 
     @Option(help: "The data set directory (created if missing; other splits in it are kept).", transform: expandedPath)
     var output: String
@@ -35,7 +48,7 @@ struct Prepare: ParsableCommand {
     @Option(help: "crop (default): resize the short side and crop the centre (hub processor); pad: pad to a square first (LLaVA-1.5 training). Not for Qwen2-VL.")
     var imageMode: RunConfiguration.ImageMode?
 
-    @Flag(help: "Stop at the first bad line (non-zero exit, nothing written) instead of skipping it.")
+    @Flag(help: "Stop at the first bad line (or webdataset sample or member; non-zero exit, nothing written) instead of skipping it.")
     var strict = false
 
     @Option(help: "Images decoded in parallel (default: all cores).")
@@ -45,6 +58,16 @@ struct Prepare: ParsableCommand {
     var deflateLevel = 1
 
     func validate() throws {
+        guard (manifest == nil) != webdataset.isEmpty else {
+            throw ValidationError("give one source: --manifest FILE.jsonl, or --webdataset 'shards/{00000..00009}.tar'")
+        }
+        if webdataset.isEmpty && (captionField != nil || longCaptionField != nil) {
+            throw ValidationError("--caption-field and --long-caption-field name fields of a webdataset's .json members; "
+                                  + "they need --webdataset (a manifest's fields are \"short\" and \"long\")")
+        }
+        for (flag, field) in [("--caption-field", captionField), ("--long-caption-field", longCaptionField)] where field?.isEmpty == true {
+            throw ValidationError("\(flag) must name a field, e.g. caption")
+        }
         guard samplesPerShard > 0 else { throw ValidationError("--samples-per-shard must be positive") }
         if let imageSize, imageSize <= 0 { throw ValidationError("--image-size must be positive") }
         if let threads, threads <= 0 { throw ValidationError("--threads must be positive") }
@@ -62,25 +85,21 @@ struct Prepare: ParsableCommand {
             var options = ManifestImportOptions(sizing: sizing, samplesPerShard: samplesPerShard, split: split, strict: strict)
             if let threads { options.threads = threads }
             options.deflateLevel = deflateLevel == 0 ? nil : deflateLevel
+            guard let manifest else { return try runWebDataset(options) }
             let bar = ProgressReporter()
-            var shownIssues = 0
+            let skipped = SkippedItems(bar, what: "lines")
             let summary = try importManifest(manifest, into: output, options: options, onIssue: { issue in
-                shownIssues += 1
-                if shownIssues <= Self.issuesShown {
-                    bar.message("\(manifest):\(issue.line): skipped (\(issue.kind.rawValue)): \(issue.reason)")
-                } else if shownIssues == Self.issuesShown + 1 {
-                    bar.message("further skipped lines are counted in the summary but not shown")
-                }
-            }, onProgress: { progress in bar.update(fraction: progress.fraction) { importProgressLine(progress, elapsed: bar.elapsed) } })
+                skipped.show("\(manifest):\(issue.line): skipped (\(issue.kind.rawValue)): \(issue.reason)")
+            }, onProgress: bar.importProgress(unit: "lines"))
             bar.finish()
-            print(Self.report(summary, output: output, split: split, sizing: sizing))
+            print(importReport(imported: summary.imported, skipped: summary.issues.map(\.kind), nouns: ("line", "lines"),
+                              split: summary.split, output: output, name: split, sizing: sizing))
         } catch {
             FileHandle.standardError.write(Data("error: \(error)\n".utf8))
             throw ExitCode.failure
         }
     }
 
-    static let issuesShown = 100
 
     private func resolvedSizing() throws -> ImportSizing {
         let mode = imageMode ?? .crop
@@ -108,31 +127,24 @@ struct Prepare: ParsableCommand {
         }
         return fromModel
     }
-
-    static func report(_ summary: ImportSummary, output: String, split: String, sizing: ImportSizing) -> String {
-        let shards = summary.split?.shards.count ?? 0
-        var lines = ["Imported \(summary.imported) samples into \((output as NSString).appendingPathComponent(split)) "
-                     + "(\(shards) shard\(shards == 1 ? "" : "s"), \(sizing.summary))."]
-        if summary.skipped > 0 {
-            let parts = ImportIssueKind.allCases.compactMap { kind -> String? in
-                let n = summary.count(kind)
-                return n > 0 ? "\(n) \(kind.rawValue)" : nil
-            }
-            lines.append("Skipped \(summary.skipped) line\(summary.skipped == 1 ? "" : "s"): "
-                         + parts.joined(separator: ", ") + ".")
-        } else {
-            lines.append("Skipped 0 lines.")
-        }
-        if let captions = summary.split?.captions {
-            let more = captions.moreShort.map { " + \($0) more short (several per image)" } ?? ""
-            lines.append("Captions: \(captions.short.count) short (mean \(captions.short.meanWords) words)\(more), "
-                         + "\(captions.long.count) long (mean \(captions.long.meanWords) words), "
-                         + "\(captions.withBoth) with both; negatives: "
-                         + (captions.negatives.isEmpty ? "none"
-                            : captions.negatives.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
-                                .joined(separator: ", ")) + ".")
-        }
-        return lines.joined(separator: "\n")
-    }
 }
 
+/// Shows the first `shown` skipped lines, samples or members on stderr, then says the rest are
+/// only counted.
+final class SkippedItems {
+    static let shown = 100
+    private let bar: ProgressReporter
+    private let what: String
+    private var count = 0
+
+    init(_ bar: ProgressReporter, what: String) { (self.bar, self.what) = (bar, what) }
+
+    func show(_ message: String) {
+        count += 1
+        if count <= Self.shown {
+            bar.message(message)
+        } else if count == Self.shown + 1 {
+            bar.message("further skipped \(what) are counted in the summary but not shown")
+        }
+    }
+}

@@ -34,6 +34,11 @@ final class ProgressReporter {
         write(isTerminal ? "\r\u{1B}[K" + text + "\n" + lastLine : text + "\n")
     }
 
+    /// The `onProgress` of an import: redraws `importProgressLine` counting `unit` per second.
+    func importProgress(unit: String) -> (ImportProgress) -> Void {
+        { progress in self.update(fraction: progress.fraction) { importProgressLine(progress, elapsed: self.elapsed, unit: unit) } }
+    }
+
     func finish() {
         if isTerminal && !lastLine.isEmpty { write("\n") }
     }
@@ -51,16 +56,17 @@ final class ProgressReporter {
 }
 
 /// `discern prepare`'s line: a bar, the counts, the rate and the time left.
-func importProgressLine(_ progress: ImportProgress, elapsed: Double) -> String {
-    let done = progress.imported + progress.skipped
+func importProgressLine(_ progress: ImportProgress, elapsed: Double, unit: String) -> String {
+    // Rate and ETA from this run's work only: what an earlier run finished took no time now.
+    let done = progress.imported + progress.skipped - progress.restoredItems
     let rate = elapsed > 0 ? Double(done) / elapsed : 0
-    let fraction = progress.fraction
+    let fraction = progress.fraction, doneNow = fraction - progress.restoredFraction
     let width = 30, filled = Int(fraction * Double(width))
     let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
-    let eta = fraction > 0.001 ? ProgressReporter.duration(elapsed * (1 - fraction) / fraction) : "?"
+    let eta = doneNow > 0.001 ? ProgressReporter.duration(elapsed * (1 - fraction) / doneNow) : "?"
     return "[\(bar)] " + String(format: "%5.1f%%", fraction * 100)
         + "  \(progress.imported) imported, \(progress.skipped) skipped  "
-        + String(format: "%.1f", rate) + " lines/s  ETA \(eta)"
+        + String(format: "%.1f", rate) + " \(unit)/s  ETA \(eta)"
 }
 
 /// `discern embed`'s line: items done of all, the rate and the time left (shown for 32 items or more).

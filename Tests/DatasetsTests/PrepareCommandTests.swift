@@ -69,10 +69,10 @@ final class PrepareCommandTests: DatasetTestCase {
         XCTAssertEqual(try Dataset.open(path("llava")).imageSize, 12)
     }
 
-    private struct Run { let status: Int32; let stdout: String; let stderr: String }
+    struct Run { let status: Int32; let stdout: String; let stderr: String }
 
     /// Runs the `discern` of this build (TestSupport finds it) with a hard timeout.
-    private func runDiscern(_ arguments: [String]) throws -> Run {
+    func runDiscern(_ arguments: [String]) throws -> Run {
         let result = try runChild(try locateDiscern(), arguments, environment: ProcessInfo.processInfo.environment,
                                   timeout: 120)
         XCTAssertFalse(result.timedOut, result.transcript)

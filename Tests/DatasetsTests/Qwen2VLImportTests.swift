@@ -75,6 +75,32 @@ final class Qwen2VLImportTests: DatasetTestCase {
                        "the fixture's images should all differ in size")
     }
 
+    /// The fixture's images as webdataset members (keys are the file names without ".png"): format 3,
+    /// the same bytes as transformers' resize, through the staging and back.
+    func testWebDatasetImportStoresTheSameOwnSizeImages() throws {
+        let fixture = try Qwen2VLDataFixture.load()
+        let members = try fixture.cases.flatMap { expected -> [(name: String, data: [UInt8])] in
+            let png = [UInt8](try Data(contentsOf: Qwen2VLDataFixture.folder.appendingPathComponent(expected.image)))
+            let key = (expected.image as NSString).deletingPathExtension
+            return [("\(key).png", png), ("\(key).txt", TarFixture.text("caption of \(key)"))]
+        }
+        try TarFixture.write(Array(members.prefix(4)), to: path("a.tar"))
+        try TarFixture.write(Array(members.dropFirst(4)), to: path("b.tar"))
+        let sizing = try ImportSizing.ofModel(Qwen2VLDataFixture.model, mode: .crop)
+        let summary = try importWebDataset([path("a.tar"), path("b.tar")], into: path("out"),
+                                           options: WebDatasetImportOptions(ManifestImportOptions(sizing: sizing, samplesPerShard: 3, threads: 2)))
+        XCTAssertEqual(summary.imported, fixture.cases.count)
+        let dataset = try Dataset.open(path("out"))
+        XCTAssertEqual(dataset.layout, .own(Self.ownSizing))
+        let split = try dataset.split("train")
+        for (index, expected) in fixture.cases.enumerated() {
+            let sample = try split.sample(at: index)
+            XCTAssertEqual(sample.id, "images/" + ((expected.image as NSString).lastPathComponent as NSString).deletingPathExtension)
+            XCTAssertEqual([sample.width, sample.height], [expected.resized_width, expected.resized_height], expected.image)
+            XCTAssertEqual(fnv1a64(sample.image), expected.resized_fnv1a64, "\(expected.image): bytes differ from transformers' resize")
+        }
+    }
+
     func testStrictImportStopsAtTheRefusedImage() throws {
         var options = ManifestImportOptions(sizing: try ImportSizing.ofModel(Qwen2VLDataFixture.model, mode: .crop))
         options.strict = true

@@ -63,6 +63,13 @@ final class DecodeTests: XCTestCase {
         XCTAssertEqual(try loadImage(path: path), image)
     }
 
+    func testWebPLosslessRoundTrips() throws {
+        let image = RGBImage(width: 7, height: 5, pixels: (0..<105).map { UInt8(truncatingIfNeeded: $0 * 37 + 11) })
+        let webp = try encodeWebPLossless(image)
+        XCTAssertEqual(ImageFormat(sniffing: webp), .webp)
+        XCTAssertEqual(try decodeImage(data: webp, source: "round trip"), image)
+    }
+
     // MARK: Bad input: a clear thrown error naming the file, never a crash.
 
     private func assertThrows(_ data: [UInt8], _ kind: ImageError.Kind, mentioning words: [String],
@@ -122,10 +129,17 @@ final class DecodeTests: XCTestCase {
         assertThrows(png, .corrupt, mentioning: ["corrupt PNG"])
     }
 
+    func testTruncatedWebPThrows() throws {
+        let webp = try encodeWebPLossless(RGBImage(width: 16, height: 16, pixels: (0..<768).map { UInt8(truncatingIfNeeded: $0 * 13) }))
+        // Cut inside the header: libwebp says it needs more data; cut inside the pixels: damaged.
+        assertThrows(Array(webp.prefix(16)), .truncated, mentioning: ["truncated WebP"])
+        assertThrows(Array(webp.prefix(webp.count - 8)), .corrupt, mentioning: ["corrupt WebP", "cut short"])
+    }
+
     func testEmptyAndTextAndOtherFormatsThrow() {
-        assertThrows([], .empty, mentioning: ["empty", "not a JPEG or PNG"])
-        assertThrows(Array("a caption, not a picture\n".utf8), .notAnImage, mentioning: ["not a JPEG or PNG"])
-        assertThrows(Array("GIF89a\u{1}\u{0}\u{1}\u{0}".utf8), .notAnImage, mentioning: ["not a JPEG or PNG", "GIF"])
+        assertThrows([], .empty, mentioning: ["empty", "not a JPEG, PNG or WebP"])
+        assertThrows(Array("a caption, not a picture\n".utf8), .notAnImage, mentioning: ["not a JPEG, PNG or WebP"])
+        assertThrows(Array("GIF89a\u{1}\u{0}\u{1}\u{0}".utf8), .notAnImage, mentioning: ["not a JPEG, PNG or WebP", "GIF"])
     }
 
     func testRandomlyDamagedFilesNeverCrash() throws {

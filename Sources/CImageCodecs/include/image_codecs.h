@@ -1,6 +1,6 @@
 #ifndef DISCERN_IMAGE_CODECS_H
 #define DISCERN_IMAGE_CODECS_H
-// JPEG (libjpeg-turbo) and PNG (libpng) decoding into 8-bit RGB, and PNG encoding.
+// JPEG (libjpeg-turbo), PNG (libpng) and WebP (libwebp) decoding into 8-bit RGB, and PNG encoding.
 // Both libraries report errors with longjmp, which Swift cannot catch: every entry point here
 // catches them and returns an error code plus a message instead. The libraries never print.
 
@@ -50,6 +50,15 @@ ic_status ic_decode_jpeg(const unsigned char *data, size_t size, ic_image *out);
 // Decodes a PNG (any bit depth, palette, grayscale, alpha, interlaced) from memory. 16-bit
 // samples keep their most significant byte, as PIL does for RGB(A) and LA.
 ic_status ic_decode_png(const unsigned char *data, size_t size, ic_alpha_mode alpha, ic_image *out);
+
+// Decodes a still WebP (lossy or lossless, with or without alpha) from memory; an animated one
+// is IC_ERROR_UNSUPPORTED.
+ic_status ic_decode_webp(const unsigned char *data, size_t size, ic_alpha_mode alpha, ic_image *out);
+
+// Encodes RGB8 interleaved pixels as a lossless WebP into a malloc'd buffer released with ic_free
+// (the tests write WebP members with it; decoding it gives the same pixels back).
+ic_status ic_encode_webp_lossless(const unsigned char *rgb, int width, int height,
+                                  unsigned char **webp, size_t *webp_size, char *message);
 
 // Encodes RGB8 interleaved pixels (height, width, 3) as an 8-bit RGB PNG into a malloc'd buffer
 // (*png, *png_size) released with ic_free. `message` (IC_MESSAGE_CAPACITY bytes) gets the reason
