@@ -111,7 +111,7 @@ let package = Package(
         .executableTarget(name: "discern-test-worker", dependencies: ["Communication", "Training", "Models", "ModelFiles", "Images", "Kernels"],
                          path: "Tests/Worker"),
 
-        .target(name: "TestSupport", dependencies: ["Kernels", "Communication", "Checkpointing", "HDF5Files"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["CArchive", "Kernels", "Communication", "Checkpointing", "HDF5Files"], path: "Tests/TestSupport"),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "TestSupport", "CAllocationCounter"]),
         .testTarget(name: "BenchmarkTests", dependencies: ["Benchmark", "Communication", "Configuration", "Formats", "Kernels", "ModelFactory", "ModelFiles",
                                                      "Models", "Platform", "TestSupport"]),

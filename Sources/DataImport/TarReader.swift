@@ -46,8 +46,9 @@ final class TarReader {
     /// Bytes of the shard file consumed so far (compressed bytes for a compressed shard), for progress.
     var bytesRead: Int { opened ? Int(archive_filter_bytes(archive, -1)) : 0 }
 
-    /// The next entry, nil at the end of the archive.
-    func next() throws(TarDamage) -> TarEntry? {
+    /// The next entry, nil at the end of the archive. A file member whose name `wanted` refuses
+    /// comes back without its bytes, passed over (a seek in an uncompressed shard).
+    func next(wanted: (String) -> Bool = { _ in true }) throws(TarDamage) -> TarEntry? {
         if !opened {
             // Opening reads the first header, so a file that is no tar fails here, as damage like any other.
             guard archive_read_open_filename(archive, path, 1 << 16) == ARCHIVE_OK else {
@@ -66,6 +67,12 @@ final class TarReader {
         let size = archive_entry_size(entry)
         guard size >= 0, size <= Self.maxMemberBytes else {
             throw TarDamage(message: "member '\(name)' claims \(size) bytes (at most \(Self.maxMemberBytes) accepted)", member: name)
+        }
+        guard wanted(name) else {
+            guard archive_read_data_skip(archive) == ARCHIVE_OK else {
+                throw TarDamage(message: "member '\(name)' cannot be passed over (\(errorText()))", member: name)
+            }
+            return .file(TarMember(name: name, data: []))
         }
         var data = [UInt8](repeating: 0, count: Int(size))
         var filled = 0

@@ -57,8 +57,9 @@ struct WebDatasetEntry: Sendable {
     static let imageExtensions: Set<String> = ["jpg", "jpeg", "png", "webp"]
 
     /// The sample of `group`, or the issue that skips it; members of no known kind are reported
-    /// through `unknown` and ignored (the rest of the sample is kept).
-    static func parse(_ group: WebDatasetGroup, shard: String, fields: WebDatasetCaptionFields,
+    /// through `unknown` and ignored (the rest of the sample is kept). Without `requireCaption`
+    /// (`discern embed`) a sample with no caption is its image alone.
+    static func parse(_ group: WebDatasetGroup, shard: String, fields: WebDatasetCaptionFields, requireCaption: Bool = true,
                       unknown: (WebDatasetIssue) -> Void) -> Result<Self, WebDatasetIssue> {
         func issue(_ kind: ImportIssueKind, _ member: String, _ reason: String) -> Result<Self, WebDatasetIssue> {
             .failure(WebDatasetIssue(shard: shard, member: member, kind: kind, reason: reason))
@@ -100,7 +101,7 @@ struct WebDatasetEntry: Sendable {
                 long = found.long
             }
         }
-        guard !shorts.isEmpty || long != nil else {
+        guard !shorts.isEmpty || long != nil || !requireCaption else {
             let sources = ["a .txt member"] + (fields.short.map { ["a .json \"\($0)\""] } ?? [])
                 + (fields.long.map { ["a .json \"\($0)\""] } ?? [])
             return issue(.noCaption, group.key, "neither " + sources.joined(separator: " nor ") + " gives a caption")

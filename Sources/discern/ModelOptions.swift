@@ -16,9 +16,11 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Precision of the products with the base weights: fp32, bf16 (needs AVX512_BF16 or AMX-BF16) or auto (bf16 where the CPU has it); see memory.compute in docs/config.md.")
     var compute: RunConfiguration.ComputeSetting = .fp32
 
-    /// `--compute` on this CPU; the reason goes to standard error, as a run's first lines do.
+    /// `--compute` on this CPU; the reason goes to standard error, as a run's first lines do
+    /// (under mpirun from the first rank only).
     func computePrecision() throws -> ComputePrecision {
         let choice = try ComputeChoice(compute, fullModel: false)
+        guard rank == "0" else { return choice.precision }
         FileHandle.standardError.write(Data("compute: \(choice.precision.rawValue) (\(choice.reason.replacingOccurrences(of: "memory.compute", with: "--compute")))\n".utf8))
         return choice.precision
     }

@@ -1,6 +1,7 @@
 import Datasets
 import Foundation
 import Images
+import TestSupport
 import XCTest
 
 /// `discern prepare --webdataset` as a user runs it: brace patterns, the summary, skipped members

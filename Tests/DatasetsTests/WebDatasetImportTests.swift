@@ -2,6 +2,7 @@ import DataImport
 import Datasets
 import Foundation
 import Images
+import TestSupport
 import XCTest
 
 /// `importWebDataset` on tar shards the tests write: grouping, captions from .txt and .json,

@@ -244,16 +244,9 @@ final class CorpusEmbedTests: XCTestCase {
             (["--manifest", manifest.path, "--images", "a.png"], "give one kind"),
             (["--manifest", manifest.path, "--split", "eval"], "--split chooses a split of --data"),
         ]
-        for (input, message) in cases {
-            for ranks in [0, 2] {
-                let result = try embed(input, output: "bad.h5", ranks: ranks)
-                XCTAssertNotEqual(result.status, 0, result.transcript)
-                XCTAssertTrue(result.standardError.contains(message), "expected '\(message)' in: \(result.transcript)")
-                XCTAssertFalse(FileManager.default.fileExists(atPath: folder.appendingPathComponent("bad.h5").path))
-                if ranks == 2, !message.contains("one kind"), !message.contains("--split") {   // argument errors: each rank's
-                    XCTAssertEqual(result.standardError.components(separatedBy: message).count, 2, "printed once: \(result.transcript)")
-                }
-            }
+        // Argument errors are each rank's own; the others are printed once.
+        try assertEachFailsCleanly(cases, leaving: folder.appendingPathComponent("bad.h5"), printedOnce: { !$0.contains("one kind") && !$0.contains("--split") }) {
+            try embed($0, output: "bad.h5", ranks: $1)
         }
         let typo = try embed(["--manifest", manifest.path], output: "no/such/x.h5", ranks: 2)
         XCTAssertNotEqual(typo.status, 0, typo.transcript)
@@ -263,5 +256,22 @@ final class CorpusEmbedTests: XCTestCase {
             folder.appendingPathComponent("images/0.png").path, "--output", folder.appendingPathComponent("bad.h5").path], timeout: 60)
         XCTAssertNotEqual(files.status, 0, files.transcript)
         XCTAssertTrue(files.standardError.contains("--images/--texts run in one process"), files.transcript)
+    }
+}
+
+/// Runs each case alone and on 2 ranks: a non-zero exit, the message on standard error (once on
+/// 2 ranks where `printedOnce` says so) and no file at `output`.
+func assertEachFailsCleanly(_ cases: [([String], String)], leaving output: URL, printedOnce: (String) -> Bool = { _ in true },
+                            file: StaticString = #filePath, line: UInt = #line, run: ([String], Int) throws -> ChildResult) throws {
+    for (input, message) in cases {
+        for ranks in [0, 2] {
+            let result = try run(input, ranks)
+            XCTAssertNotEqual(result.status, 0, result.transcript, file: file, line: line)
+            XCTAssertTrue(result.standardError.contains(message), "expected '\(message)' in: \(result.transcript)", file: file, line: line)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: output.path), "\(input) left \(output.path)", file: file, line: line)
+            if ranks == 2, printedOnce(message) {
+                XCTAssertEqual(result.standardError.components(separatedBy: message).count, 2, "printed once: \(result.transcript)", file: file, line: line)
+            }
+        }
     }
 }

@@ -16,6 +16,13 @@ struct CorpusChunk {
     var textItems: [Int64] = []
     /// (texts.count, width).
     var textEmbeddings: [Float] = []
+    /// Items that were read but not embedded (webdataset samples without a usable image): their
+    /// input indices, ids and reasons. The chunk's items are `ids` and these together.
+    var skippedItems: [Int64] = []
+    var skippedIds: [String] = []
+    var skippedReasons: [String] = []
+
+    var itemCount: Int { ids.count + skippedIds.count }
 
     init(index: Int, start: Int) { (self.index, self.start) = (index, start) }
 }
@@ -38,6 +45,9 @@ enum CorpusParts {
             try file.write(chunk.texts, shape: [chunk.texts.count], to: "/texts")
             try file.write(chunk.textItems, shape: [chunk.texts.count], to: "/text_items")
             try file.write(chunk.textEmbeddings, shape: [chunk.texts.count, width], to: "/text_embeddings")
+            try file.write(chunk.skippedItems, shape: [chunk.skippedItems.count], to: "/skipped_items")
+            try file.write(chunk.skippedIds, shape: [chunk.skippedIds.count], to: "/skipped_ids")
+            try file.write(chunk.skippedReasons, shape: [chunk.skippedReasons.count], to: "/skipped_reasons")
             try file.setAttribute("job", .string(job))
             try file.setAttribute("chunk", .int64(Int64(chunk.index)))
             try file.setAttribute("start", .int64(Int64(chunk.start)))
@@ -58,8 +68,9 @@ enum CorpusParts {
         guard case .sealed = try FileSeal.verify(path, remedy: "it is embedded again") else { return false }
         let file = try H5File.open(path)
         defer { try? file.close() }
+        let embedded = try file.openDataset("/image_embeddings").shape
         return try file.stringAttribute("job") == job && file.int64Attribute("chunk") == Int64(index)
-            && file.openDataset("/image_embeddings").shape == [count, width]
+            && embedded.count == 2 && embedded[1] == width && embedded[0] + file.openDataset("/skipped_ids").shape[0] == count
     }
 
     /// Reads a part back (rank 0, merging), its seal checked first.
@@ -73,6 +84,9 @@ enum CorpusParts {
         chunk.texts = try file.readStrings("/texts").values
         chunk.textItems = try file.read("/text_items", as: Int64.self).values
         chunk.textEmbeddings = try file.read("/text_embeddings", as: Float.self).values
+        chunk.skippedItems = try file.read("/skipped_items", as: Int64.self).values
+        chunk.skippedIds = try file.readStrings("/skipped_ids").values
+        chunk.skippedReasons = try file.readStrings("/skipped_reasons").values
         return chunk
     }
 

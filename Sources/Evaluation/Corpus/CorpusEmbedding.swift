@@ -17,6 +17,10 @@ package struct CorpusEmbedding {
         /// Items embedded so far by all ranks (an estimate between rounds).
         package var progress: (Int) -> Void = { _ in }
         package var finished: () -> Void = {}
+        /// Notes on the input (damaged shards), once it is known.
+        package var notes: ([String]) -> Void = { _ in }
+        /// The items written and the skipped ones (id, reason), after the merge.
+        package var written: (Int, [(id: String, reason: String)]) -> Void = { _, _ in }
         package init() {}
     }
 
@@ -60,16 +64,21 @@ package struct CorpusEmbedding {
 
     /// Runs the whole job on this rank. `open` reads the input and loads the model (on every rank;
     /// an error on any rank stops all of them cleanly, with that rank's message). Returns the
-    /// number of items in the output.
+    /// number of items in the input.
     package func run(on communicator: Communicator, report: Report,
                      open: () throws -> (CorpusSource, Embedder, EmbeddingProvenance)) throws -> Int {
         let (source, embedder, provenance) = try together(communicator) { () -> (CorpusSource, Embedder, EmbeddingProvenance) in
             try requireOutputFolder()
             return try open()
         }
-        let job = job(source)
-        try RankAgreement.check([AgreementItem(name: "embed settings", text: job, hint: "start every rank with the same "
+        try RankAgreement.check([AgreementItem(name: "embed settings", text: job(source), hint: "start every rank with the same "
             + "discern embed command and the same input files", detailed: true)], on: communicator)
+        // The ranks agree on the input, so their surveys have one length and can be summed.
+        var survey = try together(communicator) { try source.survey(rank: communicator.rank, ranks: communicator.size) }
+        try communicator.allReduceSum(&survey)
+        try together(communicator) { try source.complete(survey: survey) }
+        if communicator.rank == 0, !source.notes.isEmpty { report.notes(source.notes) }
+        let job = job(source)
         let chunks = (source.count + chunkSize - 1) / chunkSize
         let upToDate = communicator.rank == 0 && CorpusEmbeddingsFile.isFinished(output, job: job)
         if try communicator.allReduceMax(upToDate ? 1.0 : 0) > 0 {
@@ -88,17 +97,18 @@ package struct CorpusEmbedding {
                     if communicator.rank == 0 { report.progress(min(remaining, done + items * communicator.size)) }
                 }
                 try CorpusParts.write(chunk, width: embedder.width, job: job, to: CorpusParts.path(in: parts, chunk: chunk.index))
-                return Double(chunk.ids.count)
+                return Double(chunk.itemCount)
             }
             done += Int(try communicator.allReduceSum(embedded))
             if communicator.rank == 0 { report.progress(done) }
         }
         try together(communicator) {
             guard communicator.rank == 0 else { return }
-            try CorpusEmbeddingsFile.merge(parts: (0..<chunks).map { CorpusParts.path(in: parts, chunk: $0) }, into: output,
-                                           width: embedder.width, provenance: provenance, source: source.identity, job: job)
+            let merged = try CorpusEmbeddingsFile.merge(parts: (0..<chunks).map { CorpusParts.path(in: parts, chunk: $0) }, into: output,
+                                                        width: embedder.width, provenance: provenance, source: source.identity, job: job)
             try? FileManager.default.removeItem(atPath: parts)
             report.finished()
+            report.written(merged.items, merged.skipped)
         }
         return source.count
     }
@@ -138,14 +148,23 @@ package struct CorpusEmbedding {
         let items = range(of: index, in: source)
         var chunk = CorpusChunk(index: index, start: items.lowerBound)
         for start in stride(from: items.lowerBound, to: items.upperBound, by: embedder.batchSize) {
-            let batch = try source.items(start..<min(start + embedder.batchSize, items.upperBound))
-            chunk.ids += batch.map(\.id)
-            chunk.imageEmbeddings += try embedder.embedImages(batch.map(\.image))
-            let texts = batch.indices.flatMap { item in batch[item].captions.map { (item: Int64(start + item), text: $0) } }
+            var batch: [(index: Int64, item: CorpusItem)] = []
+            for (offset, entry) in try source.items(start..<min(start + embedder.batchSize, items.upperBound)).enumerated() {
+                switch entry {
+                case .item(let item): batch.append((Int64(start + offset), item))
+                case .skipped(let id, let reason):
+                    chunk.skippedItems.append(Int64(start + offset))
+                    chunk.skippedIds.append(id)
+                    chunk.skippedReasons.append(reason)
+                }
+            }
+            chunk.ids += batch.map(\.item.id)
+            chunk.imageEmbeddings += try embedder.embedImages(batch.map(\.item.image))
+            let texts = batch.flatMap { entry in entry.item.captions.map { (item: entry.index, text: $0) } }
             chunk.texts += texts.map(\.text)
             chunk.textItems += texts.map(\.item)
             chunk.textEmbeddings += try embedder.embedTexts(texts.map(\.text))
-            progress(start + batch.count - items.lowerBound)
+            progress(min(start + embedder.batchSize, items.upperBound) - items.lowerBound)
         }
         return chunk
     }

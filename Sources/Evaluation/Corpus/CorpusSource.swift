@@ -16,17 +16,39 @@ package struct CorpusItem {
     }
 }
 
+/// An item as read: embedded, or skipped for the reason given (webdataset's bad samples; the
+/// other inputs stop on a bad item instead).
+package enum CorpusEntry {
+    case item(CorpusItem)
+    case skipped(id: String, reason: String)
+}
+
 /// What `discern embed` reads under mpirun: a known number of items, read by index range, so
 /// that fixed chunks of items can go to any rank and a rerun on another rank count finds the
-/// same chunks. A new input format (webdataset tar shards) plugs in as one more conformance.
+/// same chunks.
 package protocol CorpusSource: AnyObject {
-    /// The number of items, known before any image is read.
+    /// The number of items, known before any image is read (after `complete`).
     var count: Int { get }
     /// What the input is, with a digest of what was read of it (ids, paths, captions): ranks
-    /// must agree on it, and a finished chunk is reused only when it is unchanged.
+    /// must agree on it, and a finished chunk is reused only when it is unchanged. Before
+    /// `complete` it names what every rank must agree on before they share out the survey.
     var identity: String { get }
     /// Items `range` in order, images decoded; an error names the file (and line).
-    func items(_ range: Range<Int>) throws -> [CorpusItem]
+    func items(_ range: Range<Int>) throws -> [CorpusEntry]
+    /// This rank's share of a pass over the input that the ranks divide among them (webdataset
+    /// shards are counted this way), as numbers to be summed over the ranks; the same length on
+    /// every rank whose `identity` agrees. No collective may run inside it.
+    func survey(rank: Int, ranks: Int) throws -> [Int64]
+    /// The survey summed over the ranks: `count` and `identity` are final afterwards.
+    func complete(survey: [Int64]) throws
+    /// Notes for the user once the input is known (damaged shards), printed by rank 0.
+    var notes: [String] { get }
+}
+
+extension CorpusSource {
+    package func survey(rank: Int, ranks: Int) throws -> [Int64] { [] }
+    package func complete(survey: [Int64]) throws {}
+    package var notes: [String] { [] }
 }
 
 /// A JSONL manifest, the one `discern prepare` reads (docs/data.md): every line is parsed and
@@ -50,13 +72,13 @@ package final class ManifestCorpus: CorpusSource {
 
     package var count: Int { entries.count }
 
-    package func items(_ range: Range<Int>) throws -> [CorpusItem] {
+    package func items(_ range: Range<Int>) throws -> [CorpusEntry] {
         try entries[range].map { entry in
             let image: RGBImage
             do { image = try loadImage(path: entry.imagePath) } catch {
                 throw DatasetError(file: "\(path):\(entry.line)", "unreadable image: \(error)")
             }
-            return CorpusItem(id: entry.id, image: image, captions: entry.captions)
+            return .item(CorpusItem(id: entry.id, image: image, captions: entry.captions))
         }
     }
 }
@@ -79,11 +101,11 @@ package final class SplitCorpus: CorpusSource {
 
     package var count: Int { split.count }
 
-    package func items(_ range: Range<Int>) throws -> [CorpusItem] {
+    package func items(_ range: Range<Int>) throws -> [CorpusEntry] {
         try range.map { index in
             let sample = try split.sample(at: index)
-            return CorpusItem(id: sample.id, image: RGBImage(width: sample.width, height: sample.height, pixels: sample.image),
-                              captions: sample.shortCaptions.isEmpty ? sample.long.map { [$0] } ?? [] : sample.shortCaptions)
+            return .item(CorpusItem(id: sample.id, image: RGBImage(width: sample.width, height: sample.height, pixels: sample.image),
+                              captions: sample.shortCaptions.isEmpty ? sample.long.map { [$0] } ?? [] : sample.shortCaptions))
         }
     }
 }

@@ -4,8 +4,8 @@ import XCTest
 
 /// Writes tar shards for the webdataset tests with libarchive's writer (ustar, optionally
 /// gzip-compressed), members in the order given, so each test builds exactly the archive it needs.
-enum TarFixture {
-    static func write(_ members: [(name: String, data: [UInt8])], to path: String, gzip: Bool = false) throws {
+package enum TarFixture {
+    package static func write(_ members: [(name: String, data: [UInt8])], to path: String, gzip: Bool = false) throws {
         let archive = archive_write_new()!
         defer { archive_write_free(archive) }
         archive_write_set_format_ustar(archive)
@@ -31,7 +31,7 @@ enum TarFixture {
         }
     }
 
-    static func text(_ string: String) -> [UInt8] { Array(string.utf8) }
+    package static func text(_ string: String) -> [UInt8] { Array(string.utf8) }
 }
 
-struct TarFixtureError: Error { let path: String, message: String }
+package struct TarFixtureError: Error { package let path: String, message: String }
