@@ -65,7 +65,7 @@ let package = Package(
         .target(name: "Datasets", dependencies: ["HDF5Files", "Images", "Kernels", "Formats"], swiftSettings: numeric),
         // `discern prepare`: a JSONL manifest of images and captions, or webdataset tar shards,
         // imported into shards; bad lines and members reported and counted.
-        .target(name: "DataImport", dependencies: ["CArchive", "Datasets", "HDF5Files", "ModelFiles", "Models", "Images", "Formats", "Kernels"], swiftSettings: numeric),
+        .target(name: "DataImport", dependencies: ["CArchive", "Datasets", "HDF5Files", "ModelFiles", "Models", "Layers", "Images", "Formats", "Kernels"], swiftSettings: numeric),
         // `discern synth`: the synthetic scenes (objects, relations, captions, hard negatives) and their renderer.
         .target(name: "Synthetic", dependencies: ["Datasets", "Images", "Kernels"], swiftSettings: numeric),
         // What the binary knows of its build (version, commit, date, static or shared Swift runtime):

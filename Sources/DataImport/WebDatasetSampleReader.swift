@@ -1,6 +1,7 @@
 import Datasets
 import Foundation
 import Images
+import Layers
 
 /// Reads one webdataset tar shard sample by sample (consecutive members sharing a key, the rule of
 /// `discern prepare --webdataset`), in archive order, for `discern embed`. Samples before
@@ -15,10 +16,14 @@ package final class WebDatasetSampleReader {
     private var ended = false
     /// Samples returned so far: the position of the next one in the shard.
     package private(set) var position = 0
-    /// Why the shard ended early (a damaged header, a member cut short), when it did.
-    package private(set) var damage: String?
+    /// Why the shard ended early (a damaged header, a member cut short), when it did, and the key
+    /// of the sample lost with the rest of the shard (nil when none was being read).
+    package private(set) var damage: (message: String, lostSample: String?)?
     /// Members that belong to no sample: names without an extension, links, devices.
     package private(set) var strayMembers = 0
+
+    /// Bytes of the shard file consumed so far, for progress.
+    var bytesRead: Int { reader.bytesRead }
 
     package init(path: String, dataFrom: Int = 0) throws {
         self.path = path
@@ -26,9 +31,10 @@ package final class WebDatasetSampleReader {
         reader = try TarReader(path: path)
     }
 
-    /// The next sample, nil at the end of the shard or at damage (then `damage` says why; as in
-    /// `prepare`, the sample being read when a header fails is lost with the rest of the shard).
-    package func next() -> WebDatasetSampleMembers? {
+    /// The next sample, nil at the end of the shard or at damage (then `damage` says why: the
+    /// sample being read when a header fails is lost with the rest of the shard). Members that
+    /// belong to no sample go to `stray` (name, why), in archive order.
+    package func next(stray: (String, String) -> Void = { _, _ in }) -> WebDatasetSampleMembers? {
         guard !ended else { return nil }
         var group = lookahead.map { WebDatasetGroup(key: $0.key, members: [($0.extension, $0.member)]) }
         lookahead = nil
@@ -42,9 +48,10 @@ package final class WebDatasetSampleReader {
                     return sample >= dataFrom
                 }
             } catch {
+                // A member cut short of another key ends the current sample first.
                 ended = true
-                damage = error.message
                 let damagedKey = error.member.map { WebDatasetKey.split($0)?.key ?? $0 }
+                damage = (error.message, damagedKey ?? group?.key)
                 guard let done = group, let damagedKey, damagedKey != done.key else { return nil }
                 return finish(done)
             }
@@ -54,11 +61,13 @@ package final class WebDatasetSampleReader {
                 return group.map(finish)
             case .folder?:
                 continue
-            case .other?:
+            case .other(let name)?:
                 strayMembers += 1
+                stray(name, "not a regular file (a link or a device); ignored")
             case .file(let member)?:
                 guard let (key, ext) = WebDatasetKey.split(member.name) else {
                     strayMembers += 1
+                    stray(member.name, "the name has no extension, so it belongs to no sample; ignored")
                     continue
                 }
                 guard let current = group else {
@@ -117,14 +126,8 @@ package struct WebDatasetShardSurvey: Sendable {
 /// is decompressed through).
 package func surveyWebDatasetShard(_ path: String) throws -> WebDatasetShardSurvey {
     let reader = try WebDatasetSampleReader(path: path, dataFrom: .max)
-    var digest: UInt64 = 0xcbf2_9ce4_8422_2325
-    var samples = 0
-    while let sample = reader.next() {
-        for name in sample.memberNames {
-            for byte in name.utf8 { digest = (digest ^ UInt64(byte)) &* 0x0000_0100_0000_01b3 }
-            digest = (digest ^ 0x0a) &* 0x0000_0100_0000_01b3   // a separator: "ab"+"c" differs from "a"+"bc"
-        }
-        samples += 1
-    }
-    return WebDatasetShardSurvey(samples: samples, digest: digest, damage: reader.damage, strayMembers: reader.strayMembers)
+    var names: [String] = []
+    while let sample = reader.next() { names += sample.memberNames }
+    return WebDatasetShardSurvey(samples: reader.position, digest: stableHash(names.joined(separator: "\n")),
+                                 damage: reader.damage?.message, strayMembers: reader.strayMembers)
 }

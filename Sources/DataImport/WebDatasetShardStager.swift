@@ -16,7 +16,7 @@ struct ShardStager {
     func run(onProgress: (Int, Int, Int) -> Void) throws -> StagedShard {
         try staging.clear(index)
         let common = options.common
-        let reader = try TarReader(path: identity.path)
+        let samples = try WebDatasetSampleReader(path: identity.path)
         let writer = try ShardWriter(directory: staging.samplesDirectory(index), split: WebDatasetStaging.stagedSplit,
                                      layout: common.sizing.layout, samplesPerShard: common.samplesPerShard,
                                      createdBy: common.createdBy, deflateLevel: nil)   // read once more, then compressed for good
@@ -24,49 +24,24 @@ struct ShardStager {
         do {
             // Samples as their groups end and member problems as they are met, in archive order.
             var pending: [Pending] = []
-            var current: WebDatasetGroup?
             let chunkSize = max(1, common.threads) * 8
-            reading: while true {
-                let entry: TarEntry?
-                do { entry = try reader.next() } catch {
-                    // A damaged header may hide more members of the sample being read: it goes with the
-                    // rest of the shard. A member cut short of another key ends that sample first.
-                    let damagedKey = error.member.map { WebDatasetKey.split($0)?.key ?? $0 }
-                    if let done = current, let damagedKey, damagedKey != done.key { pending.append(.group(done)) }
-                    let lost = damagedKey ?? current?.key
-                    pending.append(.issue(WebDatasetIssue(
-                        shard: identity.path, member: lost ?? "(no sample)", kind: .damagedTar,
-                        reason: "\(error.message); \(lost == nil ? "the" : "this sample and the") rest of the shard \(lost == nil ? "is" : "are") "
-                            + "skipped (re-download or re-create it)")))
-                    current = nil
-                    break reading
-                }
-                switch entry {
-                case nil:
-                    break reading
-                case .folder?:
-                    continue
-                case .other(let name)?:
-                    pending.append(.issue(WebDatasetIssue(shard: identity.path, member: name, kind: .unknownMember,
-                                                          reason: "not a regular file (a link or a device); ignored")))
-                case .file(let member)?:
-                    guard let (key, ext) = WebDatasetKey.split(member.name) else {
-                        pending.append(.issue(WebDatasetIssue(shard: identity.path, member: member.name, kind: .unknownMember,
-                                                              reason: "the name has no extension, so it belongs to no sample; ignored")))
-                        continue
-                    }
-                    if current?.key != key {
-                        if let done = current { pending.append(.group(done)) }
-                        current = WebDatasetGroup(key: key)
-                    }
-                    current!.members.append((ext, member))
-                }
+            let stray = { (name: String, reason: String) in
+                pending.append(.issue(WebDatasetIssue(shard: identity.path, member: name, kind: .unknownMember, reason: reason)))
+            }
+            while let sample = samples.next(stray: stray) {
+                pending.append(.group(sample.group))
                 if pending.count >= chunkSize {
                     try flush(&pending, writer, &state)
-                    onProgress(reader.bytesRead, state.samples, state.issues.count)
+                    onProgress(samples.bytesRead, state.samples, state.issues.count)
                 }
             }
-            if let last = current { pending.append(.group(last)) }
+            if let damage = samples.damage {
+                let lost = damage.lostSample
+                pending.append(.issue(WebDatasetIssue(
+                    shard: identity.path, member: lost ?? "(no sample)", kind: .damagedTar,
+                    reason: "\(damage.message); \(lost == nil ? "the" : "this sample and the") rest of the shard \(lost == nil ? "is" : "are") "
+                        + "skipped (re-download or re-create it)")))
+            }
             try flush(&pending, writer, &state)
             if state.samples > 0 { try writer.finish() } else { writer.abort() }
         } catch {

@@ -64,13 +64,13 @@ struct WebDatasetStaging {
 }
 
 /// A tar shard as a rerun recognises it: a changed size or modification time means it is redone.
-struct ShardFileIdentity: Codable, Equatable {
-    let path: String
-    let bytes: Int64
-    let modifiedSeconds: Int64
-    let modifiedNanoseconds: Int64
+package struct ShardFileIdentity: Codable, Equatable {
+    package let path: String
+    package let bytes: Int64
+    package let modifiedSeconds: Int64
+    package let modifiedNanoseconds: Int64
 
-    init(path: String) throws {
+    package init(path: String) throws {
         var info = stat()
         guard stat(path, &info) == 0 else {
             throw DatasetError(file: path, "cannot be examined: \(String(cString: strerror(errno)))")

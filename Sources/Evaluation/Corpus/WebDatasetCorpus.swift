@@ -26,11 +26,8 @@ package final class WebDatasetCorpus: CorpusSource {
         self.fields = fields
         self.strict = strict
         // What the ranks must agree on before they divide the shards: the list, sizes and times.
-        let listing = try shards.map { path -> String in
-            let attributes = try FileManager.default.attributesOfItem(atPath: path)
-            let modified = (attributes[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
-            return "\(path) \(attributes[.size] as? Int ?? -1) \(modified)"
-        }.joined(separator: "\n")
+        let listing = try shards.map(ShardFileIdentity.init).map { "\($0.path) \($0.bytes) \($0.modifiedSeconds).\($0.modifiedNanoseconds)" }
+            .joined(separator: "\n")
         identity = "webdataset \(Self.describe(shards)) (listing digest \(String(UInt64(bitPattern: RankAgreement.digest(listing)), radix: 16)), "
             + "short field \(fields.short ?? "-"), long field \(fields.long ?? "-"))"
     }
@@ -62,10 +59,8 @@ package final class WebDatasetCorpus: CorpusSource {
         let n = shards.count
         precondition(totals.count == 3 * n + 1, "WebDatasetCorpus: a survey of \(totals.count) numbers for \(n) shards")
         firstItems = [0]
-        var digest = UInt64(bitPattern: RankAgreement.digest(identity))
         for index in 0..<n {
             firstItems.append(firstItems[index] + Int(totals[index]))
-            digest = (digest ^ UInt64(bitPattern: totals[n + index])) &* 0x0000_0100_0000_01b3
             if totals[2 * n + index] != 0 {
                 notes.append("\(shards[index]) is damaged after its first \(totals[index]) samples: those are embedded, the rest of "
                              + "the shard is skipped (re-download or re-create it)")
@@ -78,16 +73,27 @@ package final class WebDatasetCorpus: CorpusSource {
             throw DatasetError(file: shards[0], "the \(Self.describe(shards)) hold no sample (members sharing a key, like 000001.jpg "
                                + "and 000001.txt); check that they are webdataset shards")
         }
-        identity = "webdataset \(Self.describe(shards)) (\(count) items, digest \(String(digest, radix: 16)))"
+        let digest = RankAgreement.digest(([identity] + totals[n..<2 * n].map { String($0) }).joined(separator: "\n"))
+        identity = "webdataset \(Self.describe(shards)) (\(count) items, digest \(String(UInt64(bitPattern: digest), radix: 16)))"
     }
 
     package func items(_ range: Range<Int>) throws -> [CorpusEntry] {
         try range.map { index in
-            // The last shard whose first item is at or before `index` (empty shards are passed).
-            var shard = firstItems.lastIndex(where: { $0 <= index })!
-            while firstItems[shard + 1] <= index { shard += 1 }
+            let shard = shard(holding: index)
             return try entry(try sample(index - firstItems[shard], of: shard), shard: shard)
         }
+    }
+
+    /// The shard of item `index` (< count): the cursor's when it holds it, else by bisection,
+    /// passing over empty shards (their first item is the next shard's).
+    private func shard(holding index: Int) -> Int {
+        if let shard = cursor?.shard, firstItems[shard] <= index, index < firstItems[shard + 1] { return shard }
+        var (low, high) = (0, shards.count - 1)   // firstItems[low] <= index < firstItems[high + 1]
+        while low < high {
+            let middle = (low + high + 1) / 2
+            if firstItems[middle] <= index { low = middle } else { high = middle - 1 }
+        }
+        return low
     }
 
     /// Sample `position` of shard `shard`, from the cursor when it is there already.
