@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 import Platform
 
@@ -10,4 +11,16 @@ if arguments.first != "doctor", arguments.first != "--version", !arguments.conta
     FileHandle.standardError.write(Data((warning + "\n").utf8))
 }
 
-Discern.main()
+// A command line error is the same on every rank: under mpirun only the first rank prints it
+// (N copies written at once interleave mid-line); the others exit with the same status.
+let command: ParsableCommand
+do { command = try Discern.parseAsRoot() } catch {
+    if rank != "0" { exit(Discern.exitCode(for: error).rawValue) }
+    Discern.exit(withError: error)
+}
+do {
+    var running = command
+    try running.run()
+} catch {
+    Discern.exit(withError: error)
+}
